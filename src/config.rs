@@ -1,0 +1,188 @@
+//! Instance configuration, read from the JSON handed to `imconv_sdk_new`.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::model::{quote, validate_id_body};
+
+/// How hard a commit tries to reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// WAL with `synchronous=NORMAL`: a committed import survives a crash of
+    /// the process (kill -9); the last commits may be lost on power loss.
+    Normal,
+    /// WAL with `synchronous=FULL`: also survives power loss.
+    Full,
+}
+
+pub const DEFAULT_WORKER_THREADS: usize = 2;
+pub const MAX_WORKER_THREADS: usize = 64;
+pub const DEFAULT_CACHE_CAPACITY: usize = 200_000;
+pub const MIN_CACHE_CAPACITY: usize = 16;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub user_id: String,
+    /// `None`: an in-memory store that lives as long as the instance.
+    pub data_dir: Option<PathBuf>,
+    pub worker_threads: usize,
+    pub durability: Durability,
+    /// Most conversations (and known-missing IDs) kept in memory.
+    pub cache_capacity: usize,
+}
+
+impl Config {
+    /// A config for `user_id` with every option at its default (in-memory).
+    pub fn in_memory(user_id: &str) -> Config {
+        Config {
+            user_id: user_id.to_string(),
+            data_dir: None,
+            worker_threads: DEFAULT_WORKER_THREADS,
+            durability: Durability::Normal,
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
+        }
+    }
+
+    /// Where this user's store lives: `<data_dir>/<user_id>/`.
+    pub fn store_dir(&self) -> Option<PathBuf> {
+        self.data_dir.as_ref().map(|d| d.join(&self.user_id))
+    }
+
+    /// Parses the config JSON. Unknown keys are an error so typos surface.
+    pub fn parse(json: &str) -> Result<Config> {
+        let v: Value = serde_json::from_str(json)
+            .map_err(|e| Error::invalid_json(format!("config: malformed JSON: {e}")))?;
+        let Value::Object(map) = v else {
+            return Err(Error::invalid_json("config: expected a JSON object"));
+        };
+        let mut config = Config::in_memory("");
+        let mut user_id = None;
+        for (key, value) in &map {
+            match key.as_str() {
+                "user_id" => user_id = Some(string(key, value)?),
+                "data_dir" => {
+                    let dir = string(key, value)?;
+                    if dir.is_empty() {
+                        return Err(Error::invalid_parameters("config: 'data_dir' is empty"));
+                    }
+                    config.data_dir = Some(PathBuf::from(dir));
+                }
+                "worker_threads" => {
+                    config.worker_threads =
+                        integer(key, value, 1, MAX_WORKER_THREADS as u64)? as usize
+                }
+                "cache_capacity" => {
+                    config.cache_capacity =
+                        integer(key, value, MIN_CACHE_CAPACITY as u64, u32::MAX as u64)? as usize
+                }
+                "durability" => {
+                    config.durability = match string(key, value)? {
+                        "normal" => Durability::Normal,
+                        "full" => Durability::Full,
+                        other => {
+                            return Err(Error::invalid_parameters(format!(
+                                "config: 'durability' must be \"normal\" or \"full\" (got {})",
+                                quote(other)
+                            )))
+                        }
+                    }
+                }
+                other => {
+                    return Err(Error::invalid_parameters(format!(
+                        "config: unknown key {} (known: user_id, data_dir, worker_threads, durability, cache_capacity)",
+                        quote(other)
+                    )))
+                }
+            }
+        }
+        let user_id =
+            user_id.ok_or_else(|| Error::invalid_parameters("config: 'user_id' is required"))?;
+        validate_user_id(user_id)?;
+        config.user_id = user_id.to_string();
+        Ok(config)
+    }
+}
+
+/// A user ID must be a valid ID body and also a single path component.
+fn validate_user_id(user_id: &str) -> Result<()> {
+    let bad = |why: String| {
+        Err(Error::invalid_parameters(format!(
+            "config: invalid 'user_id' {}: {why}",
+            quote(user_id)
+        )))
+    };
+    if let Err(why) = validate_id_body(user_id) {
+        return bad(why);
+    }
+    if user_id.contains(['/', '\\']) {
+        return bad("it must not hold '/' or '\\' (it names a folder)".into());
+    }
+    if user_id == "." || user_id == ".." {
+        return bad("it must not be \".\" or \"..\" (it names a folder)".into());
+    }
+    Ok(())
+}
+
+fn string<'a>(key: &str, v: &'a Value) -> Result<&'a str> {
+    v.as_str()
+        .ok_or_else(|| Error::invalid_json(format!("config: '{key}' must be a string")))
+}
+
+fn integer(key: &str, v: &Value, min: u64, max: u64) -> Result<u64> {
+    let n = v
+        .as_u64()
+        .ok_or_else(|| Error::invalid_json(format!("config: '{key}' must be a whole number")))?;
+    if n < min || n > max {
+        return Err(Error::invalid_parameters(format!(
+            "config: '{key}' must be {min} to {max} (got {n})"
+        )));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    #[test]
+    fn minimal_and_full() {
+        let c = Config::parse(r#"{"user_id":"alice"}"#).unwrap();
+        assert_eq!(c, Config::in_memory("alice"));
+        let c = Config::parse(
+            r#"{"user_id":"bob","data_dir":"/tmp/x","worker_threads":3,"durability":"full","cache_capacity":1000}"#,
+        )
+        .unwrap();
+        assert_eq!(c.store_dir().unwrap(), PathBuf::from("/tmp/x/bob"));
+        assert_eq!(c.worker_threads, 3);
+        assert_eq!(c.durability, Durability::Full);
+        assert_eq!(c.cache_capacity, 1000);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        for (json, code, needle) in [
+            ("", ErrorCode::InvalidJson, "malformed"),
+            ("[]", ErrorCode::InvalidJson, "object"),
+            ("{}", ErrorCode::InvalidParameters, "'user_id' is required"),
+            (r#"{"user_id":""}"#, ErrorCode::InvalidParameters, "empty"),
+            (r#"{"user_id":"a/b"}"#, ErrorCode::InvalidParameters, "'/'"),
+            (r#"{"user_id":"a\\b"}"#, ErrorCode::InvalidParameters, "'/'"),
+            (r#"{"user_id":".."}"#, ErrorCode::InvalidParameters, "\"..\""),
+            (r#"{"user_id":"."}"#, ErrorCode::InvalidParameters, "\".\""),
+            (r#"{"user_id":"a\u0001"}"#, ErrorCode::InvalidParameters, "control"),
+            (r#"{"user_id":5}"#, ErrorCode::InvalidJson, "'user_id' must be a string"),
+            (r#"{"user_id":"a","usr":"b"}"#, ErrorCode::InvalidParameters, "unknown key \"usr\""),
+            (r#"{"user_id":"a","durability":"max"}"#, ErrorCode::InvalidParameters, "durability"),
+            (r#"{"user_id":"a","worker_threads":0}"#, ErrorCode::InvalidParameters, "worker_threads"),
+            (r#"{"user_id":"a","worker_threads":"2"}"#, ErrorCode::InvalidJson, "worker_threads"),
+            (r#"{"user_id":"a","data_dir":""}"#, ErrorCode::InvalidParameters, "data_dir"),
+        ] {
+            let e = Config::parse(json).unwrap_err();
+            assert_eq!(e.code(), code, "{json}: {e}");
+            assert!(e.message().contains(needle), "{json}: {e}");
+        }
+    }
+}

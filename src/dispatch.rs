@@ -1,0 +1,341 @@
+//! The one place that delivers callbacks.
+//!
+//! Every instance has one callback thread. Completions are queued to it and
+//! run one at a time, in order, with no lock held, so a host needs no locking
+//! in its callbacks and may call back into the library from them.
+//!
+//! A [`Completer`] is the promise behind one accepted call: it is completed
+//! exactly once. If it is dropped unfinished (the runtime shut down, or the
+//! work panicked), it completes itself with a shutdown or internal error, so
+//! no call is ever left without its callback.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle, ThreadId};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+
+/// A unit of delivery: runs on the callback thread.
+pub trait Job: Send {
+    fn run(self: Box<Self>);
+}
+
+type Hook = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Box<dyn Job>>,
+    /// No more jobs will be posted once the queue drains; exit then.
+    stopping: bool,
+    /// The thread waits on the condvar (a post must wake it).
+    sleeping: bool,
+    /// The thread has exited; a late post runs inline rather than be lost.
+    exited: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    thread_id: ThreadId,
+    /// Set by a job that asks, from the callback thread, for a teardown after
+    /// it returns (see [`Dispatcher::stop_after_current`]).
+    hook_pending: AtomicBool,
+    hooks: Mutex<Option<(Hook, Hook)>>,
+}
+
+impl Shared {
+    fn post(&self, job: Box<dyn Job>) {
+        let mut q = self.queue.lock();
+        if q.exited {
+            // Unreachable by construction (the engine stops the runtime
+            // before the dispatcher); never lose a callback if it happens.
+            drop(q);
+            run_guarded(job);
+            return;
+        }
+        q.jobs.push_back(job);
+        if q.sleeping {
+            q.sleeping = false;
+            self.wake.notify_one();
+        }
+    }
+}
+
+pub struct Dispatcher {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Dispatcher {
+    /// Starts the callback thread.
+    pub fn start(name: &str) -> std::io::Result<Dispatcher> {
+        let (tx, rx) = std::sync::mpsc::channel::<Arc<Shared>>();
+        let thread = thread::Builder::new().name(name.to_string()).spawn(move || {
+            if let Ok(shared) = rx.recv() {
+                run_loop(&shared);
+            }
+        })?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            thread_id: thread.thread().id(),
+            hook_pending: AtomicBool::new(false),
+            hooks: Mutex::new(None),
+        });
+        // The thread id is known only once spawned; the thread waits for it.
+        let _ = tx.send(shared.clone());
+        Ok(Dispatcher {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// A promise whose result is handed to `deliver` on the callback thread.
+    pub fn completer<T, F>(&self, deliver: F) -> Completer<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Result<T>) + Send + 'static,
+    {
+        Completer {
+            slot: Some(Box::new(Delivery {
+                deliver,
+                result: None,
+            })),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// True on this dispatcher's callback thread, i.e. inside a callback.
+    pub fn is_callback_thread(&self) -> bool {
+        thread::current().id() == self.shared.thread_id
+    }
+
+    /// Delivers everything queued, then stops and joins the thread. Must not
+    /// be called from the callback thread (see `stop_after_current`).
+    pub fn stop_and_join(&self) {
+        debug_assert!(!self.is_callback_thread());
+        {
+            let mut q = self.shared.queue.lock();
+            q.stopping = true;
+            self.shared.wake.notify_one();
+        }
+        if let Some(handle) = self.thread.lock().take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// From inside a callback: once the current callback returns, the thread
+    /// runs `before_drain` (which must make sure nothing more is posted
+    /// later), delivers everything still queued, runs `after_drain` and
+    /// exits. Returns at once.
+    pub fn stop_after_current(&self, before_drain: Hook, after_drain: Hook) {
+        debug_assert!(self.is_callback_thread());
+        *self.shared.hooks.lock() = Some((before_drain, after_drain));
+        self.shared.hook_pending.store(true, Ordering::Release);
+        // The thread detaches: nobody is left to join it.
+        drop(self.thread.lock().take());
+    }
+}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        if self.thread.lock().is_some() && !self.is_callback_thread() {
+            self.stop_and_join();
+        }
+    }
+}
+
+fn run_loop(shared: &Shared) {
+    let mut after_drain: Option<Hook> = None;
+    let mut batch = VecDeque::new();
+    loop {
+        {
+            let mut q = shared.queue.lock();
+            while q.jobs.is_empty() && !q.stopping {
+                q.sleeping = true;
+                shared.wake.wait(&mut q);
+            }
+            if q.jobs.is_empty() {
+                q.exited = true;
+                break;
+            }
+            std::mem::swap(&mut batch, &mut q.jobs);
+        }
+        while let Some(job) = batch.pop_front() {
+            run_guarded(job);
+            if shared.hook_pending.swap(false, Ordering::Acquire) {
+                if let Some((before, after)) = shared.hooks.lock().take() {
+                    shared.queue.lock().stopping = true;
+                    run_hook(before);
+                    after_drain = Some(after);
+                }
+            }
+        }
+    }
+    if let Some(after) = after_drain {
+        run_hook(after);
+    }
+}
+
+fn run_guarded(job: Box<dyn Job>) {
+    if catch_unwind(AssertUnwindSafe(|| job.run())).is_err() {
+        eprintln!("imconv: a panic while delivering a callback was caught");
+    }
+}
+
+fn run_hook(hook: Hook) {
+    if catch_unwind(AssertUnwindSafe(hook)).is_err() {
+        eprintln!("imconv: a panic during teardown was caught");
+    }
+}
+
+/// The job and the result, in one allocation.
+struct Delivery<T, F> {
+    deliver: F,
+    result: Option<Result<T>>,
+}
+
+trait Slot<T>: Job {
+    fn fill(&mut self, result: Result<T>);
+}
+
+impl<T: Send, F: FnOnce(Result<T>) + Send> Job for Delivery<T, F> {
+    fn run(self: Box<Self>) {
+        let Delivery { deliver, result } = *self;
+        let result = result.unwrap_or_else(|| Err(Error::internal("completed without a result")));
+        deliver(result)
+    }
+}
+
+impl<T: Send, F: FnOnce(Result<T>) + Send> Slot<T> for Delivery<T, F> {
+    fn fill(&mut self, result: Result<T>) {
+        self.result = Some(result);
+    }
+}
+
+/// The promise behind one accepted call; see the module docs.
+pub struct Completer<T: Send + 'static> {
+    slot: Option<Box<dyn Slot<T>>>,
+    shared: Arc<Shared>,
+}
+
+impl<T: Send + 'static> Completer<T> {
+    /// Queues the result for delivery on the callback thread.
+    pub fn complete(mut self, result: Result<T>) {
+        self.finish(result);
+    }
+
+    fn finish(&mut self, result: Result<T>) {
+        if let Some(mut slot) = self.slot.take() {
+            slot.fill(result);
+            self.shared.post(slot);
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Completer<T> {
+    fn drop(&mut self) {
+        if self.slot.is_some() {
+            let error = if thread::panicking() {
+                Error::internal("internal error: a panic was caught while serving the call")
+            } else {
+                Error::shutdown()
+            };
+            self.finish(Err(error));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn delivers_in_order_on_one_thread() {
+        let d = Dispatcher::start("test-cb").unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        for i in 0..1000 {
+            let seen = seen.clone();
+            let c = d.completer(move |r: Result<u32>| {
+                seen.lock().push((r.unwrap(), thread::current().name().map(String::from)))
+            });
+            c.complete(Ok(i));
+        }
+        d.stop_and_join();
+        let seen = seen.lock();
+        assert_eq!(seen.len(), 1000);
+        for (i, (v, name)) in seen.iter().enumerate() {
+            assert_eq!(*v, i as u32);
+            assert_eq!(name.as_deref(), Some("test-cb"));
+        }
+    }
+
+    #[test]
+    fn dropped_completer_fails_with_shutdown_and_panicking_with_internal() {
+        let d = Dispatcher::start("test-cb").unwrap();
+        let codes = Arc::new(Mutex::new(Vec::new()));
+        let c1 = {
+            let codes = codes.clone();
+            d.completer(move |r: Result<()>| codes.lock().push(r.unwrap_err().code()))
+        };
+        drop(c1);
+        let c2 = {
+            let codes = codes.clone();
+            d.completer(move |r: Result<()>| codes.lock().push(r.unwrap_err().code()))
+        };
+        let joined = thread::spawn(move || {
+            let _c = c2;
+            panic!("boom (expected by the test)");
+        })
+        .join();
+        assert!(joined.is_err());
+        d.stop_and_join();
+        assert_eq!(*codes.lock(), vec![ErrorCode::Shutdown, ErrorCode::Internal]);
+    }
+
+    #[test]
+    fn stop_after_current_drains_then_finishes() {
+        let d = Arc::new(Dispatcher::start("test-cb").unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let first = {
+            let d2 = d.clone();
+            let order = order.clone();
+            d.completer(move |_: Result<()>| {
+                let o1 = order.clone();
+                let o2 = order.clone();
+                d2.stop_after_current(
+                    Box::new(move || o1.lock().push("before")),
+                    Box::new(move || o2.lock().push("after")),
+                );
+                order.lock().push("first");
+            })
+        };
+        first.complete(Ok(()));
+        for _ in 0..10 {
+            let count = count.clone();
+            let order = order.clone();
+            d.completer(move |_: Result<()>| {
+                count.fetch_add(1, Ordering::SeqCst);
+                order.lock().push("queued");
+            })
+            .complete(Ok(()));
+        }
+        for _ in 0..200 {
+            if order.lock().last() == Some(&"after") {
+                break;
+            }
+            thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let order = order.lock();
+        assert_eq!(order.first(), Some(&"first"));
+        assert_eq!(order.last(), Some(&"after"));
+        assert_eq!(count.load(Ordering::SeqCst), 10);
+    }
+}

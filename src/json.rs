@@ -1,0 +1,540 @@
+//! JSON in and out, with Tencent's V2 field names.
+//!
+//! Import is strict about what it reads (types, ranges, IDs that agree with
+//! each other) and lenient about what it does not (unknown keys are ignored;
+//! `null` stands for "absent" in every optional field). Every error names the
+//! element's index and the field.
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::{
+    quote, Conversation, ConversationId, GroupAtInfo, LastMessage, Text,
+    AT_TYPE_MAX, AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, RECV_OPT_MAX,
+};
+
+/// Parses an import document: a JSON array of conversation objects. All or
+/// nothing: the first bad element fails the whole document.
+pub fn parse_conversations(json: &[u8]) -> Result<Vec<Conversation>> {
+    let doc: Value = serde_json::from_slice(json)
+        .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}")))?;
+    let Value::Array(items) = doc else {
+        return Err(Error::invalid_json(format!(
+            "expected a JSON array of conversation objects, got {}",
+            type_name(&doc)
+        )));
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            parse_conversation(item).map_err(|e| e.context(format_args!("element {index}")))
+        })
+        .collect()
+}
+
+/// Parses one conversation object.
+pub fn parse_conversation(item: &Value) -> Result<Conversation> {
+    let obj = Fields::of(item, "")?;
+    let id_text = obj
+        .str("conversationID")?
+        .ok_or_else(|| obj.param("conversationID", "is required"))?;
+    let id = ConversationId::parse(id_text)
+        .map_err(|e| e.context("field 'conversationID'"))?;
+
+    if let Some(t) = obj.i64("type")? {
+        if t != id.kind().as_i32() as i64 {
+            return Err(obj.param(
+                "type",
+                format!(
+                    "{t} disagrees with conversationID {} (type {})",
+                    quote(id.as_str()),
+                    id.kind().as_i32()
+                ),
+            ));
+        }
+    }
+    for (field, expected) in [("userID", id.user_id()), ("groupID", id.group_id())] {
+        if let Some(given) = obj.str(field)? {
+            if given != expected {
+                return Err(obj.param(
+                    field,
+                    format!(
+                        "{} disagrees with conversationID {} (expected {})",
+                        quote(given),
+                        quote(id.as_str()),
+                        quote(expected)
+                    ),
+                ));
+            }
+        }
+    }
+
+    let recv_opt = obj.i64("recvOpt")?.unwrap_or(0);
+    if !(0..=RECV_OPT_MAX as i64).contains(&recv_opt) {
+        return Err(obj.param(
+            "recvOpt",
+            format!("must be 0 to {RECV_OPT_MAX} (got {recv_opt})"),
+        ));
+    }
+    let custom_data = obj.text("customData")?;
+    if custom_data.len() > MAX_CUSTOM_DATA_BYTES {
+        return Err(obj.param(
+            "customData",
+            format!(
+                "is {} bytes, more than {MAX_CUSTOM_DATA_BYTES}",
+                custom_data.len()
+            ),
+        ));
+    }
+
+    let last_message = match obj.get("lastMessage") {
+        None => None,
+        Some(v) => Some(parse_last_message_value(v).map_err(|e| e.context("field 'lastMessage'"))?),
+    };
+
+    let group_at_info_list = obj
+        .array("groupAtInfoList")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let path = format!("groupAtInfoList[{i}]");
+            let at = Fields::of(v, &path)?;
+            let seq = at.u64("seq")?.unwrap_or(0);
+            let at_type = at
+                .i64("atType")?
+                .ok_or_else(|| at.param("atType", "is required"))?;
+            if !(AT_TYPE_MIN as i64..=AT_TYPE_MAX as i64).contains(&at_type) {
+                return Err(at.param(
+                    "atType",
+                    format!("must be {AT_TYPE_MIN} to {AT_TYPE_MAX} (got {at_type})"),
+                ));
+            }
+            Ok(GroupAtInfo {
+                seq,
+                at_type: at_type as i32,
+            })
+        })
+        .collect::<Result<Box<[_]>>>()?;
+
+    let mark_list = obj
+        .array("markList")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| as_u64(v, &format!("markList[{i}]")))
+        .collect::<Result<Box<[_]>>>()?;
+
+    let conversation_group_list = obj
+        .array("conversationGroupList")?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| as_text(v, &format!("conversationGroupList[{i}]")))
+        .collect::<Result<Box<[_]>>>()?;
+
+    Ok(Conversation {
+        id,
+        group_type: obj.text("groupType")?,
+        show_name: obj.text("showName")?,
+        face_url: obj.text("faceUrl")?,
+        unread_count: obj.u64("unreadCount")?.unwrap_or(0),
+        recv_opt: recv_opt as i32,
+        last_message,
+        group_at_info_list,
+        draft_text: obj.text("draftText")?,
+        draft_timestamp: obj.u64("draftTimestamp")?.unwrap_or(0),
+        is_pinned: obj.bool("isPinned")?.unwrap_or(false),
+        order_key: obj.u64("orderKey")?.unwrap_or(0),
+        mark_list,
+        custom_data,
+        conversation_group_list,
+        c2c_read_timestamp: obj.u64("c2cReadTimestamp")?.unwrap_or(0),
+        group_read_sequence: obj.u64("groupReadSequence")?.unwrap_or(0),
+    })
+}
+
+/// Parses a stored or imported message object into its summary. The whole
+/// object is kept as normalised JSON (compact, keys sorted), so that export
+/// followed by import reproduces it byte for byte.
+pub fn parse_last_message(json: &str) -> Result<LastMessage> {
+    let v: Value = serde_json::from_str(json)
+        .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}")))?;
+    parse_last_message_value(&v)
+}
+
+fn parse_last_message_value(v: &Value) -> Result<LastMessage> {
+    let m = Fields::of(v, "")?;
+    let msg_id = m.str("msgID")?.ok_or_else(|| m.param("msgID", "is required"))?;
+    let timestamp = m
+        .i64("timestamp")?
+        .ok_or_else(|| m.param("timestamp", "is required"))?;
+    let status = m.i64("status")?.unwrap_or(0);
+    let status = i32::try_from(status)
+        .map_err(|_| m.param("status", format!("must fit in 32 bits (got {status})")))?;
+    let json = serde_json::to_string(v).map_err(|e| Error::internal(format!("{e}")))?;
+    Ok(LastMessage {
+        msg_id: Text::new(msg_id).map_err(|e| e.context("field 'msgID'"))?,
+        sender: m.text("sender")?,
+        timestamp,
+        seq: m.u64("seq")?.unwrap_or(0),
+        status,
+        is_self: m.bool("isSelf")?.unwrap_or(false),
+        is_read: m.bool("isRead")?.unwrap_or(false),
+        // The whole object: any U+0000 inside stays escaped as \u0000.
+        json: Text::new(&json)?,
+    })
+}
+
+/// The exported form: V2 field names, in the order Tencent documents them.
+#[derive(Serialize)]
+struct ConversationOut<'a> {
+    #[serde(rename = "conversationID")]
+    conversation_id: &'a str,
+    #[serde(rename = "type")]
+    kind: i32,
+    #[serde(rename = "userID")]
+    user_id: &'a str,
+    #[serde(rename = "groupID")]
+    group_id: &'a str,
+    #[serde(rename = "groupType")]
+    group_type: &'a str,
+    #[serde(rename = "showName")]
+    show_name: &'a str,
+    #[serde(rename = "faceUrl")]
+    face_url: &'a str,
+    #[serde(rename = "unreadCount")]
+    unread_count: u64,
+    #[serde(rename = "recvOpt")]
+    recv_opt: i32,
+    #[serde(rename = "lastMessage")]
+    last_message: Option<&'a RawValue>,
+    #[serde(rename = "groupAtInfoList")]
+    group_at_info_list: Vec<AtOut>,
+    #[serde(rename = "draftText")]
+    draft_text: &'a str,
+    #[serde(rename = "draftTimestamp")]
+    draft_timestamp: u64,
+    #[serde(rename = "isPinned")]
+    is_pinned: bool,
+    #[serde(rename = "orderKey")]
+    order_key: u64,
+    #[serde(rename = "markList")]
+    mark_list: &'a [u64],
+    #[serde(rename = "customData")]
+    custom_data: &'a str,
+    #[serde(rename = "conversationGroupList")]
+    conversation_group_list: Vec<&'a str>,
+    #[serde(rename = "c2cReadTimestamp")]
+    c2c_read_timestamp: u64,
+    #[serde(rename = "groupReadSequence")]
+    group_read_sequence: u64,
+}
+
+#[derive(Serialize)]
+struct AtOut {
+    seq: u64,
+    #[serde(rename = "atType")]
+    at_type: i32,
+}
+
+/// Exports one conversation as a JSON object with V2 field names.
+pub fn conversation_to_json(c: &Conversation) -> Result<String> {
+    let last_message = match &c.last_message {
+        // Stored JSON was produced by serde_json, so this only re-checks it.
+        Some(m) => Some(
+            serde_json::from_str::<&RawValue>(m.json.as_str())
+                .map_err(|e| Error::internal(format!("stored lastMessage: {e}")))?,
+        ),
+        None => None,
+    };
+    let out = ConversationOut {
+        conversation_id: c.id.as_str(),
+        kind: c.id.kind().as_i32(),
+        user_id: c.id.user_id(),
+        group_id: c.id.group_id(),
+        group_type: c.group_type.as_str(),
+        show_name: c.show_name.as_str(),
+        face_url: c.face_url.as_str(),
+        unread_count: c.unread_count,
+        recv_opt: c.recv_opt,
+        last_message,
+        group_at_info_list: c
+            .group_at_info_list
+            .iter()
+            .map(|a| AtOut {
+                seq: a.seq,
+                at_type: a.at_type,
+            })
+            .collect(),
+        draft_text: c.draft_text.as_str(),
+        draft_timestamp: c.draft_timestamp,
+        is_pinned: c.is_pinned,
+        order_key: c.order_key,
+        mark_list: &c.mark_list,
+        custom_data: c.custom_data.as_str(),
+        conversation_group_list: c.conversation_group_list.iter().map(Text::as_str).collect(),
+        c2c_read_timestamp: c.c2c_read_timestamp,
+        group_read_sequence: c.group_read_sequence,
+    };
+    serde_json::to_string(&out).map_err(|e| Error::internal(format!("export: {e}")))
+}
+
+/// Reads the fields of one JSON object, naming `path.field` in errors.
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    path: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    fn of(v: &'a Value, path: &'a str) -> Result<Fields<'a>> {
+        match v {
+            Value::Object(map) => Ok(Fields { map, path }),
+            other => Err(Error::invalid_json(if path.is_empty() {
+                format!("expected an object, got {}", type_name(other))
+            } else {
+                format!("field '{path}': expected an object, got {}", type_name(other))
+            })),
+        }
+    }
+
+    fn name(&self, field: &str) -> String {
+        if self.path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{}.{field}", self.path)
+        }
+    }
+
+    fn param(&self, field: &str, what: impl std::fmt::Display) -> Error {
+        Error::invalid_parameters(format!("field '{}' {what}", self.name(field)))
+    }
+
+    /// The value of `field`, with `null` read as absent.
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        self.map.get(field).filter(|v| !v.is_null())
+    }
+
+    fn str(&self, field: &str) -> Result<Option<&'a str>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(wrong_type(&self.name(field), "a string", other)),
+        }
+    }
+
+    fn text(&self, field: &str) -> Result<Text> {
+        match self.get(field) {
+            None => Ok(Text::default()),
+            Some(v) => as_text(v, &self.name(field)),
+        }
+    }
+
+    fn u64(&self, field: &str) -> Result<Option<u64>> {
+        self.get(field).map(|v| as_u64(v, &self.name(field))).transpose()
+    }
+
+    fn i64(&self, field: &str) -> Result<Option<i64>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
+                Error::invalid_parameters(format!(
+                    "field '{}' must be an integer that fits in 64 bits (got {n})",
+                    self.name(field)
+                ))
+            }),
+            Some(other) => Err(wrong_type(&self.name(field), "an integer", other)),
+        }
+    }
+
+    fn bool(&self, field: &str) -> Result<Option<bool>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(other) => Err(wrong_type(&self.name(field), "true or false", other)),
+        }
+    }
+
+    fn array(&self, field: &str) -> Result<&'a [Value]> {
+        match self.get(field) {
+            None => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(other) => Err(wrong_type(&self.name(field), "an array", other)),
+        }
+    }
+}
+
+fn as_u64(v: &Value, name: &str) -> Result<u64> {
+    match v {
+        Value::Number(n) => n.as_u64().ok_or_else(|| {
+            Error::invalid_parameters(format!(
+                "field '{name}' must be an integer from 0 to {} (got {n})",
+                u64::MAX
+            ))
+        }),
+        other => Err(wrong_type(name, "an integer", other)),
+    }
+}
+
+fn as_text(v: &Value, name: &str) -> Result<Text> {
+    match v {
+        Value::String(s) => Text::new(s).map_err(|_| {
+            Error::invalid_parameters(format!("field '{name}' holds U+0000"))
+        }),
+        other => Err(wrong_type(name, "a string", other)),
+    }
+}
+
+fn wrong_type(name: &str, expected: &str, got: &Value) -> Error {
+    Error::new(
+        ErrorCode::InvalidJson,
+        format!("field '{name}' must be {expected}, got {}", type_name(got)),
+    )
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(json: &str) -> Result<Conversation> {
+        parse_conversations(format!("[{json}]").as_bytes()).map(|mut v| v.remove(0))
+    }
+
+    fn err(json: &str) -> Error {
+        parse_conversations(json.as_bytes()).unwrap_err()
+    }
+
+    const FULL: &str = r#"{
+        "conversationID": "group_g1", "type": 2, "userID": "", "groupID": "g1",
+        "groupType": "Work", "showName": "Team", "faceUrl": "https://x/y.png",
+        "unreadCount": 5, "recvOpt": 2,
+        "lastMessage": {"msgID": "m1", "timestamp": 1700000000, "sender": "bob",
+                        "seq": 42, "status": 2, "isSelf": false, "isRead": true,
+                        "elemList": [{"text": "hi \u0000 there"}]},
+        "groupAtInfoList": [{"seq": 40, "atType": 1}, {"seq": 41, "atType": 3}],
+        "draftText": "draft", "draftTimestamp": 1700000001, "isPinned": true,
+        "orderKey": 4611686018427387904, "markList": [1, 4294967296],
+        "customData": "cd", "conversationGroupList": ["work", "fav"],
+        "c2cReadTimestamp": 0, "groupReadSequence": 39, "someFutureKey": {"x": 1}
+    }"#;
+
+    #[test]
+    fn parses_every_field() {
+        let c = one(FULL).unwrap();
+        assert_eq!(c.id.as_str(), "group_g1");
+        assert_eq!(c.group_type.as_str(), "Work");
+        assert_eq!(c.show_name.as_str(), "Team");
+        assert_eq!(c.unread_count, 5);
+        assert_eq!(c.recv_opt, 2);
+        let m = c.last_message.as_ref().unwrap();
+        assert_eq!(m.msg_id.as_str(), "m1");
+        assert_eq!(m.sender.as_str(), "bob");
+        assert_eq!((m.timestamp, m.seq, m.status, m.is_self, m.is_read), (1700000000, 42, 2, false, true));
+        assert!(m.json.as_str().contains("elemList"));
+        assert!(m.json.as_str().contains("\\u0000"));
+        assert_eq!(&*c.group_at_info_list, &[GroupAtInfo { seq: 40, at_type: 1 }, GroupAtInfo { seq: 41, at_type: 3 }]);
+        assert!(c.is_pinned);
+        assert_eq!(c.order_key, 1 << 62);
+        assert_eq!(&*c.mark_list, &[1, 1 << 32]);
+        assert_eq!(c.conversation_group_list.len(), 2);
+        assert_eq!(c.group_read_sequence, 39);
+    }
+
+    #[test]
+    fn round_trip_is_exact() {
+        let c = one(FULL).unwrap();
+        let out = conversation_to_json(&c).unwrap();
+        let again = one(&out).unwrap();
+        assert_eq!(again, c);
+        assert_eq!(conversation_to_json(&again).unwrap(), out);
+        let bare = one(r#"{"conversationID":"c2c_u"}"#).unwrap();
+        let out = conversation_to_json(&bare).unwrap();
+        assert!(out.contains(r#""lastMessage":null"#), "{out}");
+        assert!(out.contains(r#""userID":"u","groupID":"""#), "{out}");
+        assert_eq!(one(&out).unwrap(), bare);
+    }
+
+    #[test]
+    fn defaults_and_nulls() {
+        let c = one(r#"{"conversationID":"c2c_u","lastMessage":null,"showName":null}"#).unwrap();
+        assert_eq!(c, Conversation::empty(ConversationId::parse("c2c_u").unwrap()));
+    }
+
+    #[test]
+    fn malformed_and_wrong_types_are_invalid_json() {
+        for (doc, needle) in [
+            ("[", "malformed"),
+            ("{}", "expected a JSON array"),
+            ("[1]", "element 0: expected an object"),
+            (r#"[{"conversationID": 5}]"#, "conversationID"),
+            (r#"[{"conversationID":"c2c_a","unreadCount":"5"}]"#, "unreadCount"),
+            (r#"[{"conversationID":"c2c_a","isPinned":1}]"#, "isPinned"),
+            (r#"[{"conversationID":"c2c_a","markList":{}}]"#, "markList"),
+            (r#"[{"conversationID":"c2c_a","markList":["1"]}]"#, "markList[0]"),
+            (r#"[{"conversationID":"c2c_a","lastMessage":[]}]"#, "lastMessage"),
+            (r#"[{"conversationID":"c2c_a","groupAtInfoList":[1]}]"#, "groupAtInfoList[0]"),
+        ] {
+            let e = err(doc);
+            assert_eq!(e.code(), ErrorCode::InvalidJson, "{doc}: {e}");
+            assert!(e.message().contains(needle), "{doc}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_invalid_parameters_naming_index_and_field() {
+        let ok = r#"{"conversationID":"c2c_ok"}"#;
+        for (elem, needle) in [
+            (r#"{"showName":"x"}"#, "'conversationID' is required"),
+            (r#"{"conversationID":"x_1"}"#, "must start with"),
+            (r#"{"conversationID":"c2c_"}"#, "empty"),
+            (r#"{"conversationID":"c2c_a","type":2}"#, "'type'"),
+            (r#"{"conversationID":"c2c_a","userID":"b"}"#, "'userID'"),
+            (r#"{"conversationID":"c2c_a","groupID":"a"}"#, "'groupID'"),
+            (r#"{"conversationID":"group_a","userID":"a"}"#, "'userID'"),
+            (r#"{"conversationID":"c2c_a","recvOpt":5}"#, "'recvOpt' must be 0 to 4"),
+            (r#"{"conversationID":"c2c_a","recvOpt":-1}"#, "'recvOpt'"),
+            (r#"{"conversationID":"c2c_a","unreadCount":-1}"#, "'unreadCount'"),
+            (r#"{"conversationID":"c2c_a","unreadCount":1.5}"#, "'unreadCount'"),
+            (r#"{"conversationID":"c2c_a","groupAtInfoList":[{"seq":1,"atType":4}]}"#, "'groupAtInfoList[0].atType'"),
+            (r#"{"conversationID":"c2c_a","groupAtInfoList":[{"seq":1}]}"#, "atType' is required"),
+            (r#"{"conversationID":"c2c_a","showName":"a\u0000b"}"#, "'showName' holds U+0000"),
+            (r#"{"conversationID":"c2c_a","conversationGroupList":["\u0000"]}"#, "conversationGroupList[0]"),
+            (r#"{"conversationID":"c2c_a","lastMessage":{"timestamp":1}}"#, "'lastMessage': field 'msgID' is required"),
+            (r#"{"conversationID":"c2c_a","lastMessage":{"msgID":"m"}}"#, "timestamp"),
+            (r#"{"conversationID":"c2c_a","lastMessage":{"msgID":"m\u0000","timestamp":1}}"#, "msgID"),
+        ] {
+            let doc = format!("[{ok},{elem}]");
+            let e = err(&doc);
+            assert_eq!(e.code(), ErrorCode::InvalidParameters, "{elem}: {e}");
+            assert!(e.message().starts_with("element 1: "), "{elem}: {e}");
+            assert!(e.message().contains(needle), "{elem}: {e}");
+        }
+    }
+
+    #[test]
+    fn custom_data_limit() {
+        let ok = format!(r#"{{"conversationID":"c2c_a","customData":"{}"}}"#, "x".repeat(256));
+        assert!(one(&ok).is_ok());
+        let long = format!(r#"{{"conversationID":"c2c_a","customData":"{}"}}"#, "x".repeat(257));
+        let e = one(&long).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidParameters);
+        assert!(e.message().contains("257 bytes"), "{e}");
+    }
+
+    #[test]
+    fn empty_array_is_fine() {
+        assert!(parse_conversations(b"[]").unwrap().is_empty());
+        assert!(parse_conversations(b"  [ ]  ").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,405 @@
+//! The conversation model: text, conversation IDs and the conversation record.
+//!
+//! Field names follow Tencent Cloud IM's V2TIMConversation. Everything here is
+//! plain immutable data; validation happens where data enters (`json`, `config`).
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use crate::error::Error;
+
+/// Immutable UTF-8 text that never holds U+0000.
+///
+/// It is stored with a trailing NUL so that the FFI layer can lend it to C as
+/// a string without copying; an empty text allocates nothing.
+#[derive(Clone, Default)]
+pub struct Text(Box<str>);
+
+/// What an empty text lends: a lone NUL.
+const EMPTY_WITH_NUL: &str = "\0";
+
+impl Text {
+    /// Copies `s`. Fails when it holds U+0000, which no C string can carry.
+    pub fn new(s: &str) -> Result<Text, Error> {
+        if s.as_bytes().contains(&0) {
+            return Err(Error::invalid_parameters(format!(
+                "{} holds U+0000",
+                quote(s)
+            )));
+        }
+        Ok(Text::from_clean(s))
+    }
+
+    /// `s` must hold no U+0000 (checked by the callers).
+    fn from_clean(s: &str) -> Text {
+        if s.is_empty() {
+            return Text(Box::default());
+        }
+        let mut owned = String::with_capacity(s.len() + 1);
+        owned.push_str(s);
+        owned.push('\0');
+        Text(owned.into_boxed_str())
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self.0.len() {
+            0 => "",
+            n => &self.0[..n - 1],
+        }
+    }
+
+    /// The text followed by one NUL byte.
+    pub fn as_bytes_with_nul(&self) -> &[u8] {
+        if self.0.is_empty() {
+            EMPTY_WITH_NUL.as_bytes()
+        } else {
+            self.0.as_bytes()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_str().len()
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+impl Eq for Text {}
+
+impl Hash for Text {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // Must hash like `str` so that maps keyed by Text can be probed with &str.
+        self.as_str().hash(state)
+    }
+}
+
+impl Borrow<str> for Text {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Quotes a value for an error message: escaped, and cut short when long, so
+/// a message stays readable whatever the caller passed.
+pub fn quote(s: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    let mut chars = s.chars();
+    let head: String = chars.by_ref().take(MAX_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}... ({} bytes)", s.len())
+    } else {
+        format!("{head:?}")
+    }
+}
+
+/// The kind of a conversation; the numbers are V2TIMConversationType's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ConversationType {
+    C2c = 1,
+    Group = 2,
+}
+
+impl ConversationType {
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ConversationType::C2c => C2C_PREFIX,
+            ConversationType::Group => GROUP_PREFIX,
+        }
+    }
+}
+
+pub const C2C_PREFIX: &str = "c2c_";
+pub const GROUP_PREFIX: &str = "group_";
+/// Longest user or group ID, in bytes, after the prefix.
+pub const MAX_ID_BODY_BYTES: usize = 256;
+
+/// A validated conversation ID: `c2c_<userID>` or `group_<groupID>`.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ConversationId {
+    text: Text,
+    kind: ConversationType,
+}
+
+impl ConversationId {
+    /// Parses and validates an ID. The error names the ID and what is wrong.
+    pub fn parse(s: &str) -> Result<ConversationId, Error> {
+        let (kind, body) = if let Some(body) = s.strip_prefix(C2C_PREFIX) {
+            (ConversationType::C2c, body)
+        } else if let Some(body) = s.strip_prefix(GROUP_PREFIX) {
+            (ConversationType::Group, body)
+        } else {
+            return Err(Error::invalid_parameters(format!(
+                "invalid conversation id {}: must start with \"c2c_\" or \"group_\"",
+                quote(s)
+            )));
+        };
+        validate_id_body(body).map_err(|why| {
+            Error::invalid_parameters(format!("invalid conversation id {}: {why}", quote(s)))
+        })?;
+        Ok(ConversationId {
+            text: Text::from_clean(s),
+            kind,
+        })
+    }
+
+    /// Builds the ID of a user's or group's conversation.
+    pub fn new(kind: ConversationType, body: &str) -> Result<ConversationId, Error> {
+        ConversationId::parse(&format!("{}{body}", kind.prefix()))
+    }
+
+    pub fn kind(&self) -> ConversationType {
+        self.kind
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.text.as_str()
+    }
+
+    pub fn text(&self) -> &Text {
+        &self.text
+    }
+
+    /// The user ID (C2C) or group ID (group).
+    pub fn body(&self) -> &str {
+        &self.as_str()[self.kind.prefix().len()..]
+    }
+
+    /// The body followed by NUL: a suffix of the ID's own storage, so the
+    /// user or group ID costs no extra allocation.
+    pub fn body_bytes_with_nul(&self) -> &[u8] {
+        &self.text.as_bytes_with_nul()[self.kind.prefix().len()..]
+    }
+
+    pub fn user_id(&self) -> &str {
+        match self.kind {
+            ConversationType::C2c => self.body(),
+            ConversationType::Group => "",
+        }
+    }
+
+    pub fn group_id(&self) -> &str {
+        match self.kind {
+            ConversationType::Group => self.body(),
+            ConversationType::C2c => "",
+        }
+    }
+}
+
+impl fmt::Debug for ConversationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Checks a user or group ID (the part after the prefix): 1 to 256 bytes of
+/// UTF-8 with no control characters. Returns why it is not valid.
+pub fn validate_id_body(body: &str) -> Result<(), String> {
+    if body.is_empty() {
+        return Err("the ID after the prefix is empty".into());
+    }
+    if body.len() > MAX_ID_BODY_BYTES {
+        return Err(format!(
+            "the ID after the prefix is {} bytes, more than {MAX_ID_BODY_BYTES}",
+            body.len()
+        ));
+    }
+    if let Some(c) = body.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the ID holds the control character U+{:04X}",
+            c as u32
+        ));
+    }
+    Ok(())
+}
+
+/// `recvOpt` values (V2TIMReceiveMessageOpt): 0 receive, 1 do not receive,
+/// 2 receive without notification, 3 no notification except @, 4 do not
+/// receive except @.
+pub const RECV_OPT_MAX: i32 = 4;
+/// `atType` values: 1 @me, 2 @all, 3 @all and @me.
+pub const AT_TYPE_MIN: i32 = 1;
+pub const AT_TYPE_MAX: i32 = 3;
+/// Longest `customData`, in bytes (Tencent's limit).
+pub const MAX_CUSTOM_DATA_BYTES: usize = 256;
+
+/// One @ mention in a group conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupAtInfo {
+    pub seq: u64,
+    pub at_type: i32,
+}
+
+/// The summary of a conversation's last message, plus the whole message as
+/// imported (normalised JSON).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastMessage {
+    pub msg_id: Text,
+    pub sender: Text,
+    pub timestamp: i64,
+    pub seq: u64,
+    pub status: i32,
+    pub is_self: bool,
+    pub is_read: bool,
+    pub json: Text,
+}
+
+/// One conversation as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub group_type: Text,
+    pub show_name: Text,
+    pub face_url: Text,
+    pub unread_count: u64,
+    pub recv_opt: i32,
+    pub last_message: Option<LastMessage>,
+    pub group_at_info_list: Box<[GroupAtInfo]>,
+    pub draft_text: Text,
+    pub draft_timestamp: u64,
+    pub is_pinned: bool,
+    pub order_key: u64,
+    pub mark_list: Box<[u64]>,
+    pub custom_data: Text,
+    pub conversation_group_list: Box<[Text]>,
+    pub c2c_read_timestamp: u64,
+    pub group_read_sequence: u64,
+}
+
+impl Conversation {
+    /// An empty conversation for `id`: every field zero or empty.
+    pub fn empty(id: ConversationId) -> Conversation {
+        Conversation {
+            id,
+            group_type: Text::default(),
+            show_name: Text::default(),
+            face_url: Text::default(),
+            unread_count: 0,
+            recv_opt: 0,
+            last_message: None,
+            group_at_info_list: Box::default(),
+            draft_text: Text::default(),
+            draft_timestamp: 0,
+            is_pinned: false,
+            order_key: 0,
+            mark_list: Box::default(),
+            custom_data: Text::default(),
+            conversation_group_list: Box::default(),
+            c2c_read_timestamp: 0,
+            group_read_sequence: 0,
+        }
+    }
+
+    /// The conversation getConversation answers for an ID that is not stored
+    /// (as Tencent's SDK does): its name is the user or group ID.
+    pub fn temporary(id: ConversationId) -> Conversation {
+        let show_name = Text::from_clean(id.body());
+        Conversation {
+            show_name,
+            ..Conversation::empty(id)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_kinds() {
+        let c = ConversationId::parse("c2c_alice").unwrap();
+        assert_eq!(c.kind(), ConversationType::C2c);
+        assert_eq!(c.body(), "alice");
+        assert_eq!(c.user_id(), "alice");
+        assert_eq!(c.group_id(), "");
+        assert_eq!(c.body_bytes_with_nul(), b"alice\0");
+        let g = ConversationId::parse("group_@TGS#_abc").unwrap();
+        assert_eq!(g.kind(), ConversationType::Group);
+        assert_eq!(g.group_id(), "@TGS#_abc");
+        assert_eq!(g.user_id(), "");
+    }
+
+    #[test]
+    fn rejects_bad_ids_with_a_reason() {
+        for (bad, why) in [
+            ("", "must start with"),
+            ("alice", "must start with"),
+            ("C2C_alice", "must start with"),
+            ("c2c_", "empty"),
+            ("group_", "empty"),
+            ("c2c_a\u{1}b", "U+0001"),
+            ("c2c_a\u{7f}", "U+007F"),
+            ("group_x\u{85}", "U+0085"),
+            ("c2c_a\nb", "U+000A"),
+        ] {
+            let e = ConversationId::parse(bad).unwrap_err();
+            assert_eq!(e.code(), crate::error::ErrorCode::InvalidParameters);
+            assert!(e.message().contains(why), "{bad:?}: {}", e.message());
+            assert!(e.message().contains(&quote(bad)), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn body_length_limit_is_in_bytes() {
+        let ok = format!("c2c_{}", "a".repeat(256));
+        assert!(ConversationId::parse(&ok).is_ok());
+        let long = format!("c2c_{}", "a".repeat(257));
+        assert!(ConversationId::parse(&long).unwrap_err().message().contains("257 bytes"));
+        // 86 three-byte characters = 258 bytes.
+        let multibyte = format!("group_{}", "\u{4e2d}".repeat(86));
+        assert!(ConversationId::parse(&multibyte).is_err());
+        let fits = format!("group_{}", "\u{4e2d}".repeat(85));
+        assert!(ConversationId::parse(&fits).is_ok());
+    }
+
+    #[test]
+    fn text_lends_a_nul_terminated_copy() {
+        let t = Text::new("héllo").unwrap();
+        assert_eq!(t.as_str(), "héllo");
+        assert_eq!(t.as_bytes_with_nul(), "héllo\0".as_bytes());
+        let e = Text::default();
+        assert_eq!(e.as_str(), "");
+        assert_eq!(e.as_bytes_with_nul(), b"\0");
+        assert!(Text::new("a\0b").is_err());
+    }
+
+    #[test]
+    fn quote_cuts_long_values() {
+        let q = quote(&"x".repeat(1000));
+        assert!(q.len() < 120, "{q}");
+        assert!(q.contains("1000 bytes"));
+        assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn temporary_conversation_is_named_after_its_id() {
+        let t = Conversation::temporary(ConversationId::parse("group_g1").unwrap());
+        assert_eq!(t.show_name.as_str(), "g1");
+        assert_eq!(t.unread_count, 0);
+        assert!(t.last_message.is_none());
+    }
+}
