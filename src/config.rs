@@ -17,10 +17,10 @@ pub enum Durability {
     Full,
 }
 
-pub const DEFAULT_WORKER_THREADS: usize = 2;
-pub const MAX_WORKER_THREADS: usize = 64;
-pub const DEFAULT_CACHE_CAPACITY: usize = 200_000;
-pub const MIN_CACHE_CAPACITY: usize = 16;
+pub(crate) const DEFAULT_WORKER_THREADS: usize = 2;
+pub(crate) const MAX_WORKER_THREADS: usize = 64;
+pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 200_000;
+pub(crate) const MIN_CACHE_CAPACITY: usize = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {

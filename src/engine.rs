@@ -25,7 +25,7 @@ use crate::store::Store;
 /// FFI layer's C view implements it, so the view is built once, when the
 /// conversation is written or loaded, never per read.
 pub trait Snapshot: Send + Sync + Sized + 'static {
-    fn build(conversation: Conversation, stored: bool) -> Self;
+    fn build(conversation: Conversation, stored: bool) -> Arc<Self>;
     fn conversation(&self) -> &Conversation;
 }
 
@@ -53,11 +53,11 @@ impl<V: Snapshot> State<V> {
             if let Probe::Stored(v) = self.cache.probe(id.as_str()) {
                 return Ok(Some(v));
             }
-            let found = store.load(id.as_str())?.map(|c| Arc::new(V::build(c, true)));
+            let found = store.load(id.as_str())?.map(|c| V::build(c, true));
             self.cache.put(id.text(), found.clone());
             Ok(found)
         })?;
-        Ok(found.unwrap_or_else(|| Arc::new(V::build(Conversation::temporary(id), false))))
+        Ok(found.unwrap_or_else(|| V::build(Conversation::temporary(id), false)))
     }
 
     /// Serves a whole batch: IDs already de-duplicated, in request order.
@@ -77,7 +77,7 @@ impl<V: Snapshot> State<V> {
         if !unknown.is_empty() {
             self.with_store(|store| {
                 for &i in &unknown {
-                    let v = store.load(ids[i].as_str())?.map(|c| Arc::new(V::build(c, true)));
+                    let v = store.load(ids[i].as_str())?.map(|c| V::build(c, true));
                     self.cache.put(ids[i].text(), v.clone());
                     found[i] = v;
                 }
@@ -93,7 +93,7 @@ impl<V: Snapshot> State<V> {
         // Build the views before taking the lock: readers wait less.
         let views: Vec<Arc<V>> = conversations
             .into_iter()
-            .map(|c| Arc::new(V::build(c, true)))
+            .map(|c| V::build(c, true))
             .collect();
         self.with_store(|store| {
             // Later elements with the same ID win, in the store as in memory.
@@ -165,10 +165,9 @@ impl<V: Snapshot> Engine<V> {
         self.handle.spawn(async move {
             match state.cache.probe(id.as_str()) {
                 Probe::Stored(v) => done.complete(Ok(v)),
-                Probe::NotStored => done.complete(Ok(Arc::new(V::build(
-                    Conversation::temporary(id),
-                    false,
-                )))),
+                Probe::NotStored => {
+                    done.complete(Ok(V::build(Conversation::temporary(id), false)))
+                }
                 Probe::Unknown => {
                     tokio::task::spawn_blocking(move || done.complete(state.load(id)));
                 }

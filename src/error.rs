@@ -67,7 +67,7 @@ impl ErrorCode {
 }
 
 /// Text for a code that is not one of ours.
-pub const UNKNOWN_CODE_TEXT: &CStr = c"unknown error code";
+pub(crate) const UNKNOWN_CODE_TEXT: &CStr = c"unknown error code";
 
 /// An error with its code and a message that names the problem.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -133,10 +133,10 @@ impl ConversationType {
     }
 }
 
-pub const C2C_PREFIX: &str = "c2c_";
-pub const GROUP_PREFIX: &str = "group_";
+pub(crate) const C2C_PREFIX: &str = "c2c_";
+pub(crate) const GROUP_PREFIX: &str = "group_";
 /// Longest user or group ID, in bytes, after the prefix.
-pub const MAX_ID_BODY_BYTES: usize = 256;
+pub(crate) const MAX_ID_BODY_BYTES: usize = 256;
 
 /// A validated conversation ID: `c2c_<userID>` or `group_<groupID>`.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -240,12 +240,12 @@ pub fn validate_id_body(body: &str) -> Result<(), String> {
 /// `recvOpt` values (V2TIMReceiveMessageOpt): 0 receive, 1 do not receive,
 /// 2 receive without notification, 3 no notification except @, 4 do not
 /// receive except @.
-pub const RECV_OPT_MAX: i32 = 4;
+pub(crate) const RECV_OPT_MAX: i32 = 4;
 /// `atType` values: 1 @me, 2 @all, 3 @all and @me.
-pub const AT_TYPE_MIN: i32 = 1;
-pub const AT_TYPE_MAX: i32 = 3;
+pub(crate) const AT_TYPE_MIN: i32 = 1;
+pub(crate) const AT_TYPE_MAX: i32 = 3;
 /// Longest `customData`, in bytes (Tencent's limit).
-pub const MAX_CUSTOM_DATA_BYTES: usize = 256;
+pub(crate) const MAX_CUSTOM_DATA_BYTES: usize = 256;
 
 /// One @ mention in a group conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,8 +17,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::json::parse_last_message;
 use crate::model::{Conversation, ConversationId, GroupAtInfo, Text};
 
-pub const DATABASE_FILE: &str = "conversations.db";
-pub const LOCK_FILE: &str = "LOCK";
+pub(crate) const DATABASE_FILE: &str = "conversations.db";
+pub(crate) const LOCK_FILE: &str = "LOCK";
 
 /// Forward migrations; `PRAGMA user_version` counts how many have run.
 /// Append only: never edit a migration that has shipped.
@@ -46,7 +46,7 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
 ];
 
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 const COLUMNS: &str = "conversation_id, conv_type, group_type, show_name, face_url, unread_count, \
     recv_opt, last_message, group_at_info, draft_text, draft_timestamp, is_pinned, order_key, \

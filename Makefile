@@ -1,0 +1,130 @@
+# imconv: build, demo and tests. Needs only the Rust toolchain, a C compiler,
+# make and python3; cargo fetches every Rust dependency.
+#
+#   make demo    build the library and run the examples against a local store
+#   make test    every test: Rust, C, C under ASan/UBSan, dlopen, header check
+#   make header  regenerate include/imconv.h from the Rust sources
+
+CARGO   ?= cargo
+CC      ?= cc
+CXX     ?= c++
+PYTHON  ?= python3
+
+BUILD    := build
+CWARN    := -Wall -Wextra -Werror
+CFLAGS_C := -std=c99 $(CWARN) -Wpedantic -D_POSIX_C_SOURCE=200809L -g -O1 -Iinclude
+SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Libraries: release for the demo, debug for the tests (one build each).
+REL_DIR := target/release
+DBG_DIR := target/debug
+LINK_REL = -L$(REL_DIR) -limconv -Wl,-rpath,$(abspath $(REL_DIR)) -lpthread
+LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
+
+EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo
+C_TESTS  := test_contract test_dlopen
+
+.PHONY: all lib lib-debug demo test test-rust test-c test-c-asan lint header \
+        check-header header-compiles clean
+
+all: lib
+
+# --- the library ---------------------------------------------------------
+
+# cargo names the file libimconv.so; its SONAME is libimconv.so.0, which is
+# what programs linked against it look for at run time.
+lib:
+	$(CARGO) build --release --lib
+	ln -sf libimconv.so $(REL_DIR)/libimconv.so.0
+
+lib-debug:
+	$(CARGO) build --lib
+	ln -sf libimconv.so $(DBG_DIR)/libimconv.so.0
+
+# --- demo ------------------------------------------------------------------
+
+DEMO_DIR := $(BUILD)/demo-store
+
+$(BUILD)/examples/%: examples_c/%.c include/imconv.h | lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_C) $< -o $@ $(LINK_REL) -ldl
+
+demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
+	rm -rf $(DEMO_DIR)
+	@echo "== import the sample conversations into $(DEMO_DIR)"
+	$(BUILD)/examples/import_conversations $(DEMO_DIR) examples_c/sample_conversations.json
+	@echo "== getConversation"
+	$(BUILD)/examples/get_conversation $(DEMO_DIR)
+	@echo "== getConversationList"
+	$(BUILD)/examples/get_conversation_list $(DEMO_DIR)
+	@echo "== the same through dlopen"
+	$(BUILD)/examples/dlopen_demo $(abspath $(REL_DIR))/libimconv.so $(DEMO_DIR)
+
+# --- tests -----------------------------------------------------------------
+
+test: lint check-header header-compiles test-rust test-c test-c-asan
+	@echo "make test: all passed"
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test
+
+$(BUILD)/tests/%: tests/c/%.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_C) $< -o $@ $(LINK_DBG) -ldl
+
+$(BUILD)/tests-asan/%: tests/c/%.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_C) $(SANITIZE) $< -o $@ $(LINK_DBG) -ldl
+
+# The tests take the library path for dlopen and a scratch folder.
+test-c: lib-debug $(addprefix $(BUILD)/tests/,$(C_TESTS))
+	@for t in $(C_TESTS); do \
+	  rm -rf $(BUILD)/scratch && mkdir -p $(BUILD)/scratch && \
+	  echo "== $$t" && \
+	  $(BUILD)/tests/$$t $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/scratch || exit 1; \
+	done
+
+# LeakSanitizer is on: a leak fails the run.
+test-c-asan: lib-debug $(addprefix $(BUILD)/tests-asan/,$(C_TESTS))
+	@for t in $(C_TESTS); do \
+	  rm -rf $(BUILD)/scratch && mkdir -p $(BUILD)/scratch && \
+	  echo "== $$t (ASan+UBSan)" && \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(BUILD)/tests-asan/$$t $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/scratch || exit 1; \
+	done
+
+# --- the header ------------------------------------------------------------
+
+# Prints the folder where build.rs wrote the header of the current sources.
+GENERATED_HEADER = $(shell $(CARGO) build --lib --message-format=json 2>/dev/null | \
+	$(PYTHON) -c 'import sys, json; \
+	[print(m["out_dir"]) for m in map(json.loads, sys.stdin) \
+	 if m.get("reason") == "build-script-executed" and "imconv" in m["package_id"]]' \
+	| tail -n 1)/imconv.h
+
+header:
+	cp "$(GENERATED_HEADER)" include/imconv.h
+	@echo "include/imconv.h updated"
+
+check-header:
+	@gen="$(GENERATED_HEADER)"; \
+	if ! cmp -s "$$gen" include/imconv.h; then \
+	  diff -u include/imconv.h "$$gen" | head -40; \
+	  echo "include/imconv.h is out of date: run 'make header' and commit it"; exit 1; \
+	fi; echo "include/imconv.h is current"
+
+# The header compiles on its own as C99 (pedantic) and as C++11.
+header-compiles:
+	@mkdir -p $(BUILD)
+	printf '#include "imconv.h"\n#include "imconv.h"\nint main(void) { return imconv_version() == 0; }\n' > $(BUILD)/header_c.c
+	$(CC) -std=c99 $(CWARN) -Wpedantic -Iinclude -c $(BUILD)/header_c.c -o $(BUILD)/header_c.o
+	printf '#include "imconv.h"\nint main() { imconv_conversation c = {}; (void)c; return imconv_version() == nullptr; }\n' > $(BUILD)/header_cpp.cpp
+	$(CXX) -std=c++11 $(CWARN) -Wpedantic -Iinclude -c $(BUILD)/header_cpp.cpp -o $(BUILD)/header_cpp.o
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD)

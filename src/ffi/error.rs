@@ -1,0 +1,69 @@
+//! Error codes and their texts.
+
+use std::ffi::c_char;
+
+use super::guard;
+use crate::error::{ErrorCode, UNKNOWN_CODE_TEXT};
+
+/// Success.
+pub const IMCONV_OK: i32 = 0;
+/// A parameter is invalid: a NULL pointer where one is required, a bad
+/// conversation ID, a value out of range. The message names it.
+pub const IMCONV_ERR_INVALID_PARAMETERS: i32 = 6017;
+/// A database operation failed (the store is corrupt, the disk is full, ...).
+pub const IMCONV_ERR_DATABASE: i32 = 6019;
+/// A file system operation failed (creating the store folder, ...).
+pub const IMCONV_ERR_IO: i32 = 6022;
+/// The JSON is malformed or a value has the wrong JSON type.
+pub const IMCONV_ERR_INVALID_JSON: i32 = 6027;
+/// Out of memory.
+pub const IMCONV_ERR_OUT_OF_MEMORY: i32 = 6028;
+/// The instance is shutting down: the call was refused (return value) or
+/// dropped unfinished (failure callback).
+pub const IMCONV_ERR_SHUTDOWN: i32 = 6901;
+/// The store is already open in another instance, in this or another process.
+pub const IMCONV_ERR_STORE_LOCKED: i32 = 6902;
+/// The instance was created in another process: it was called in a child
+/// after fork(). Create a new instance in the child instead.
+pub const IMCONV_ERR_WRONG_PROCESS: i32 = 6903;
+/// An internal error: a panic inside the library was caught. Please report it.
+pub const IMCONV_ERR_INTERNAL: i32 = 6999;
+
+/// Returns a static, NUL-terminated English description of an error code,
+/// or "unknown error code" for a number that is not one of the codes.
+///
+/// The string is owned by the library and valid for the life of the process:
+/// never free it. Callable from any thread, at any time (no instance needed).
+#[no_mangle]
+pub extern "C" fn imconv_error_str(code: i32) -> *const c_char {
+    guard(UNKNOWN_CODE_TEXT.as_ptr(), || {
+        ErrorCode::from_i32(code)
+            .map_or(UNKNOWN_CODE_TEXT, ErrorCode::text)
+            .as_ptr()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_match_the_core_codes() {
+        let pairs = [
+            (IMCONV_OK, ErrorCode::Ok),
+            (IMCONV_ERR_INVALID_PARAMETERS, ErrorCode::InvalidParameters),
+            (IMCONV_ERR_DATABASE, ErrorCode::Database),
+            (IMCONV_ERR_IO, ErrorCode::Io),
+            (IMCONV_ERR_INVALID_JSON, ErrorCode::InvalidJson),
+            (IMCONV_ERR_OUT_OF_MEMORY, ErrorCode::OutOfMemory),
+            (IMCONV_ERR_SHUTDOWN, ErrorCode::Shutdown),
+            (IMCONV_ERR_STORE_LOCKED, ErrorCode::StoreLocked),
+            (IMCONV_ERR_WRONG_PROCESS, ErrorCode::WrongProcess),
+            (IMCONV_ERR_INTERNAL, ErrorCode::Internal),
+        ];
+        assert_eq!(pairs.len(), ErrorCode::ALL.len());
+        for (c, code) in pairs {
+            assert_eq!(c, code.as_i32());
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Writing conversations.
+
+use std::ffi::{c_char, c_void, CStr};
+
+use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_OK};
+use super::lookup::imconv_error_callback;
+use super::sdk::{imconv_sdk, instance};
+use super::{deliver_error, guard, UserData};
+use crate::error::{Error, Result};
+
+/// Signals success with no value. Runs on the instance's callback thread.
+pub type imconv_done_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// Imports conversations: `json_array` is a JSON array of conversation
+/// objects with Tencent's V2 field names (see README). Each object replaces
+/// the stored conversation with its `conversationID`; within one array a
+/// later object with the same ID wins.
+///
+/// All or nothing: when `on_success` runs, every element is committed and
+/// survives a crash of the process (and power loss with `"durability":
+/// "full"`); when `on_error` runs, nothing of this call was stored. Errors
+/// name the element's 0-based index and the field: IMCONV_ERR_INVALID_JSON
+/// for malformed JSON or a value of the wrong JSON type,
+/// IMCONV_ERR_INVALID_PARAMETERS for an invalid or disagreeing ID, type,
+/// userID or groupID, a value out of range or a string holding U+0000;
+/// IMCONV_ERR_DATABASE when the store cannot write.
+///
+/// `json_array` is copied before the call returns. Return value, callbacks
+/// and threads as for `imconv_get_conversation`.
+///
+/// # Safety
+/// `sdk` is a live instance or NULL; `json_array` is NULL or a
+/// NUL-terminated string; the callbacks must not unwind through the library.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_import_conversations(
+    sdk: *mut imconv_sdk,
+    json_array: *const c_char,
+    on_success: imconv_done_callback,
+    on_error: imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    guard(IMCONV_ERR_INTERNAL, || {
+        let sdk = match instance(sdk) {
+            Ok(sdk) => sdk,
+            Err(code) => return code,
+        };
+        let (Some(on_success), Some(on_error)) = (on_success, on_error) else {
+            return IMCONV_ERR_INVALID_PARAMETERS;
+        };
+        let user_data = UserData(user_data);
+        let done = sdk.engine.completer(move |result: Result<usize>| match result {
+            Ok(_) => unsafe { on_success(user_data.get()) },
+            Err(e) => deliver_error(on_error, &e, user_data),
+        });
+        if json_array.is_null() {
+            done.complete(Err(Error::invalid_parameters("json_array is NULL")));
+        } else {
+            let document = CStr::from_ptr(json_array).to_bytes().to_vec();
+            sdk.engine.import(document, done);
+        }
+        IMCONV_OK
+    })
+}

@@ -1,0 +1,175 @@
+//! getConversation and getConversationList.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+use super::conversation::{imconv_conversation, lend, lend_all, ConversationView};
+use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_OK};
+use super::sdk::{imconv_sdk, instance};
+use super::{deliver_error, guard, str_arg, UserData};
+use crate::error::{Error, Result};
+use crate::model::ConversationId;
+
+/// Receives one conversation. The view, and everything it points to, is
+/// valid until the callback returns (longer with
+/// `imconv_conversation_retain`). Runs on the instance's callback thread.
+pub type imconv_conversation_callback =
+    Option<unsafe extern "C" fn(conversation: *const imconv_conversation, user_data: *mut c_void)>;
+
+/// Receives a list of conversations: `count` views (`conversations` may be
+/// NULL when `count` is 0). The array is valid until the callback returns;
+/// each view is valid until then too, longer with
+/// `imconv_conversation_retain`. Runs on the instance's callback thread.
+pub type imconv_conversation_list_callback = Option<
+    unsafe extern "C" fn(
+        conversations: *const *const imconv_conversation,
+        count: usize,
+        user_data: *mut c_void,
+    ),
+>;
+
+/// Receives a failure: an IMCONV_ERR_* code and a message that names the
+/// problem (NUL-terminated UTF-8, valid until the callback returns; copy it
+/// to keep it). Runs on the instance's callback thread.
+pub type imconv_error_callback =
+    Option<unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void)>;
+
+/// Largest ID array a call accepts (bounded only so that its size in bytes
+/// cannot overflow).
+const MAX_IDS: usize = isize::MAX as usize / std::mem::size_of::<*const c_char>();
+
+/// Looks up one conversation (Tencent's getConversation).
+///
+/// A stored conversation arrives as stored (`is_stored` true). A valid ID
+/// that is not stored arrives as a temporary conversation that is not saved:
+/// its ID, type and user or group ID, `show_name` = that user or group ID,
+/// everything else zero or empty, `is_stored` false. An invalid ID (or NULL)
+/// fails with IMCONV_ERR_INVALID_PARAMETERS naming it.
+///
+/// `conversation_id` is copied before the call returns. Returns IMCONV_OK
+/// when the call is accepted: then exactly one of `on_success` and
+/// `on_error` runs, once, on the instance's callback thread, never inside
+/// this call. Returns non-zero, and makes no callback, when the call cannot
+/// be delivered: `sdk`, `on_success` or `on_error` NULL
+/// (IMCONV_ERR_INVALID_PARAMETERS), the instance shutting down
+/// (IMCONV_ERR_SHUTDOWN), or called in a child after fork()
+/// (IMCONV_ERR_WRONG_PROCESS). Callable from any thread, including from
+/// inside a callback. Never blocks on the store.
+///
+/// # Safety
+/// `sdk` is a live instance or NULL; `conversation_id` is NULL or a
+/// NUL-terminated string; the callbacks must not unwind (no C++ exception,
+/// no longjmp) through the library.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_get_conversation(
+    sdk: *mut imconv_sdk,
+    conversation_id: *const c_char,
+    on_success: imconv_conversation_callback,
+    on_error: imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    guard(IMCONV_ERR_INTERNAL, || {
+        let sdk = match instance(sdk) {
+            Ok(sdk) => sdk,
+            Err(code) => return code,
+        };
+        let (Some(on_success), Some(on_error)) = (on_success, on_error) else {
+            return IMCONV_ERR_INVALID_PARAMETERS;
+        };
+        let user_data = UserData(user_data);
+        let done = sdk
+            .engine
+            .completer(move |result: Result<Arc<ConversationView>>| match result {
+                Ok(view) => lend(view, |raw| unsafe { on_success(raw, user_data.get()) }),
+                Err(e) => deliver_error(on_error, &e, user_data),
+            });
+        match str_arg(conversation_id, &"conversation_id").and_then(ConversationId::parse) {
+            Ok(id) => sdk.engine.get(id, done),
+            Err(e) => done.complete(Err(e)),
+        }
+        IMCONV_OK
+    })
+}
+
+/// Looks up several conversations (Tencent's getConversationList by IDs).
+///
+/// `on_success` receives the stored conversations among the IDs, in the
+/// order of the request, each ID once (a repeated ID at its first place);
+/// IDs that are not stored are left out. `conversation_ids` may be NULL when
+/// `count` is 0 (success with count 0). If any ID is invalid or NULL, or the
+/// array is NULL with `count` above 0, the whole call fails with
+/// IMCONV_ERR_INVALID_PARAMETERS naming the first bad ID (index and value).
+/// There is no upper limit on `count` beyond memory.
+///
+/// The IDs are copied before the call returns. Return value, callbacks and
+/// threads as for `imconv_get_conversation`.
+///
+/// # Safety
+/// `sdk` is a live instance or NULL; `conversation_ids` is NULL or points to
+/// `count` pointers, each NULL or a NUL-terminated string; the callbacks
+/// must not unwind through the library.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_get_conversation_list(
+    sdk: *mut imconv_sdk,
+    conversation_ids: *const *const c_char,
+    count: usize,
+    on_success: imconv_conversation_list_callback,
+    on_error: imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    guard(IMCONV_ERR_INTERNAL, || {
+        let sdk = match instance(sdk) {
+            Ok(sdk) => sdk,
+            Err(code) => return code,
+        };
+        let (Some(on_success), Some(on_error)) = (on_success, on_error) else {
+            return IMCONV_ERR_INVALID_PARAMETERS;
+        };
+        let user_data = UserData(user_data);
+        let done = sdk
+            .engine
+            .completer(move |result: Result<Vec<Arc<ConversationView>>>| match result {
+                Ok(views) => lend_all(views, |array, n| unsafe {
+                    on_success(array, n, user_data.get())
+                }),
+                Err(e) => deliver_error(on_error, &e, user_data),
+            });
+        match read_ids(conversation_ids, count) {
+            Ok(ids) if ids.is_empty() => done.complete(Ok(Vec::new())),
+            Ok(ids) => sdk.engine.get_many(ids, done),
+            Err(e) => done.complete(Err(e)),
+        }
+        IMCONV_OK
+    })
+}
+
+/// Copies and validates an ID array; the error names the first bad entry.
+unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result<Vec<ConversationId>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if ids.is_null() {
+        return Err(Error::invalid_parameters(format!(
+            "conversation_ids is NULL but count is {count}"
+        )));
+    }
+    if count > MAX_IDS {
+        return Err(Error::invalid_parameters(format!("count {count} is too large")));
+    }
+    std::slice::from_raw_parts(ids, count)
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let name = format_args!("conversation_ids[{i}]");
+            str_arg(p, &name)
+                .and_then(ConversationId::parse)
+                .map_err(|e| {
+                    if p.is_null() {
+                        e
+                    } else {
+                        e.context(format_args!("conversation_ids[{i}]"))
+                    }
+                })
+        })
+        .collect()
+}

@@ -1,0 +1,81 @@
+//! The C ABI: the only code with `extern "C"`, raw pointers and `unsafe`.
+//!
+//! Each file is one part of the API: `error` (codes and their texts),
+//! `string` (strings the library hands over), `sdk` (instances), `lookup`
+//! (getConversation, getConversationList), `import` (writing conversations),
+//! `conversation` (the conversation view, its JSON form and its lifetime).
+//! Everything here checks and converts arguments, then calls the safe core.
+
+#![allow(non_camel_case_types)]
+
+pub mod conversation;
+pub mod error;
+pub mod import;
+pub mod lookup;
+pub mod sdk;
+pub mod string;
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::Error;
+use crate::model::quote;
+
+pub use conversation::*;
+pub use error::*;
+pub use import::*;
+pub use lookup::*;
+pub use sdk::*;
+pub use string::*;
+
+/// Runs the body of an export; a panic becomes `on_panic` instead of
+/// unwinding into C (which would abort the host).
+fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
+}
+
+/// The host's `user_data`: passed back untouched, never dereferenced.
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+
+// SAFETY: the library never dereferences user_data; it only hands it back
+// to the host's callbacks, which the header documents run on a library thread.
+unsafe impl Send for UserData {}
+
+impl UserData {
+    fn get(self) -> *mut c_void {
+        self.0
+    }
+}
+
+/// Borrows a C string argument as UTF-8, naming the argument in the error.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string valid for `'a`.
+unsafe fn str_arg<'a>(p: *const c_char, name: &dyn std::fmt::Display) -> Result<&'a str, Error> {
+    if p.is_null() {
+        return Err(Error::invalid_parameters(format!("{name} is NULL")));
+    }
+    let bytes = CStr::from_ptr(p).to_bytes();
+    std::str::from_utf8(bytes).map_err(|e| {
+        Error::invalid_parameters(format!(
+            "{name} is not valid UTF-8 ({e}): {}",
+            quote(&String::from_utf8_lossy(bytes))
+        ))
+    })
+}
+
+/// A message as a C string for a callback: a NUL inside (never produced by
+/// the library) would cut it, so it is replaced.
+fn message_cstring(message: &str) -> CString {
+    CString::new(message.replace('\0', "\u{fffd}")).unwrap_or_default()
+}
+
+/// Calls the host's failure callback with the error's code and message.
+fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
+    let desc = message_cstring(error.message());
+    // SAFETY: on_error is the host's function; desc lives across the call.
+    unsafe { on_error(error.code().as_i32(), desc.as_ptr(), user_data.get()) }
+}
+
+type ErrorCallback = unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void);

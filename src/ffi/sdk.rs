@@ -1,0 +1,191 @@
+//! Instances: creating and freeing one user's conversation engine.
+
+use std::ffi::{c_char, CStr};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+
+use super::conversation::ConversationView;
+use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_SHUTDOWN, IMCONV_ERR_WRONG_PROCESS, IMCONV_OK};
+use super::{guard, str_arg, string::give_string};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// One user's conversation store and the threads that serve it. Opaque.
+pub struct imconv_sdk {
+    pub(crate) engine: Engine<ConversationView>,
+    /// The fork generation it was created in (see `FORK_GENERATION`).
+    fork_generation: u64,
+    /// Set by the first `imconv_sdk_free`: a second call while the instance
+    /// is still being torn down is then a no-op.
+    freeing: AtomicBool,
+}
+
+/// Counts forks: bumped in every child. An instance made before a fork has
+/// no threads in the child, so it refuses calls there.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+static FORK_HANDLER: Once = Once::new();
+
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+impl imconv_sdk {
+    fn in_creating_process(&self) -> bool {
+        FORK_GENERATION.load(Ordering::Relaxed) == self.fork_generation
+    }
+
+    /// The checks of every async call, in order: may the call be accepted?
+    /// Err is the code to return (and no callback is made).
+    pub(crate) fn accept(&self) -> std::result::Result<(), i32> {
+        if !self.in_creating_process() {
+            return Err(IMCONV_ERR_WRONG_PROCESS);
+        }
+        if !self.engine.is_accepting() {
+            return Err(IMCONV_ERR_SHUTDOWN);
+        }
+        Ok(())
+    }
+}
+
+/// The library's version, e.g. "0.1.0". Static; never free it. Any thread.
+#[no_mangle]
+pub extern "C" fn imconv_version() -> *const c_char {
+    const VERSION: &CStr = match CStr::from_bytes_with_nul(
+        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
+    ) {
+        Ok(v) => v,
+        Err(_) => c"unknown",
+    };
+    VERSION.as_ptr()
+}
+
+/// Creates an instance: opens (or creates) one user's conversation store and
+/// starts the threads that serve it.
+///
+/// `config_json`: a JSON object (unknown keys are an error):
+/// - `"user_id"` (string, required): the user whose conversations these are;
+///   1 to 256 bytes of UTF-8 without control characters, `/` or `\`, and not
+///   `.` or `..` (it names the store's folder).
+/// - `"data_dir"` (string): the store lives in `<data_dir>/<user_id>/`
+///   (folders created with owner-only permissions). Omitted: an in-memory
+///   store that lives as long as the instance.
+/// - `"durability"`: `"normal"` (default; a completed import survives a
+///   crash of the process) or `"full"` (it also survives power loss).
+/// - `"worker_threads"` (1 to 64, default 2): runtime threads.
+/// - `"cache_capacity"` (at least 16, default 200000): most conversations
+///   (and known-missing IDs) kept in memory.
+///
+/// On success returns IMCONV_OK and stores the instance in `*out_sdk`; free
+/// it with `imconv_sdk_free`. On failure returns the code (for example
+/// IMCONV_ERR_STORE_LOCKED when another instance, in this or another
+/// process, has the same store open), sets `*out_sdk` to NULL and, when
+/// `out_error` is not NULL, stores a message in `*out_error` that the
+/// caller frees with `imconv_string_free` (NULL on success).
+///
+/// Blocking (it opens the store). Callable from any thread, including from
+/// inside a callback.
+///
+/// # Safety
+/// `config_json` is NULL or a NUL-terminated string; `out_sdk` is NULL or
+/// writable; `out_error` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_sdk_new(
+    config_json: *const c_char,
+    out_sdk: *mut *mut imconv_sdk,
+    out_error: *mut *mut c_char,
+) -> i32 {
+    let fail = |error: Error| -> i32 {
+        if !out_error.is_null() {
+            *out_error = give_string(error.message().to_string());
+        }
+        error.code().as_i32()
+    };
+    guard(IMCONV_ERR_INTERNAL, || {
+        if !out_error.is_null() {
+            *out_error = ptr::null_mut();
+        }
+        if out_sdk.is_null() {
+            return fail(Error::invalid_parameters("out_sdk is NULL"));
+        }
+        *out_sdk = ptr::null_mut();
+        match create(config_json) {
+            Ok(sdk) => {
+                *out_sdk = Arc::into_raw(sdk).cast_mut();
+                IMCONV_OK
+            }
+            Err(e) => fail(e),
+        }
+    })
+}
+
+unsafe fn create(config_json: *const c_char) -> Result<Arc<imconv_sdk>> {
+    let config = Config::parse(str_arg(config_json, &"config_json")?)?;
+    FORK_HANDLER.call_once(|| {
+        // SAFETY: registers a handler that only bumps an atomic (async-signal
+        // safe). glibc unregisters it if the library is dlclose'd.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+    let engine = Engine::open(&config)?;
+    Ok(Arc::new(imconv_sdk {
+        engine,
+        fork_generation: FORK_GENERATION.load(Ordering::Relaxed),
+        freeing: AtomicBool::new(false),
+    }))
+}
+
+/// Frees an instance. NULL is a no-op.
+///
+/// It stops accepting calls (they return IMCONV_ERR_SHUTDOWN), lets the
+/// calls in flight finish or fails them with IMCONV_ERR_SHUTDOWN, delivers
+/// every callback still owed, joins every library thread, closes the store
+/// and frees the instance. When it returns, no callback of this instance
+/// runs any more and no thread of it remains, so dlclose is then safe.
+///
+/// Called from inside a callback of the same instance, it returns at once:
+/// the instance accepts no new calls, the callbacks still owed are
+/// delivered (each exactly once) after the current callback returns, and
+/// the instance is then torn down on its callback thread, which exits last.
+///
+/// Called in a child process after fork(), it does nothing (the instance's
+/// threads do not exist there); the memory stays allocated.
+///
+/// # Safety
+/// `sdk` is NULL or an instance from `imconv_sdk_new` not freed before.
+/// No other thread may use it while, or after, this call frees it.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
+    guard((), || {
+        if sdk.is_null() {
+            return;
+        }
+        let instance = &*sdk;
+        if !instance.in_creating_process() || instance.freeing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let owned = Arc::from_raw(sdk.cast_const());
+        if owned.engine.is_callback_thread() {
+            let keep = owned.clone();
+            owned
+                .engine
+                .shutdown_deferred(Box::new(move || drop(keep)));
+        } else {
+            owned.engine.shutdown();
+        }
+        drop(owned);
+    })
+}
+
+/// Resolves an instance argument and the checks every async call makes.
+///
+/// # Safety
+/// `sdk` is NULL or a live instance.
+pub(crate) unsafe fn instance<'a>(sdk: *mut imconv_sdk) -> std::result::Result<&'a imconv_sdk, i32> {
+    if sdk.is_null() {
+        return Err(IMCONV_ERR_INVALID_PARAMETERS);
+    }
+    let sdk = &*sdk;
+    sdk.accept()?;
+    Ok(sdk)
+}

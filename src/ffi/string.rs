@@ -1,0 +1,29 @@
+//! Strings the library hands over to the caller.
+
+use std::ffi::{c_char, CString};
+
+use super::guard;
+
+/// Frees a string the library allocated for the caller (the result of
+/// `imconv_conversation_to_json`, the `out_error` of `imconv_sdk_new`).
+///
+/// NULL is a no-op. Never pass a string the library only lent (texts in a
+/// conversation view, `imconv_error_str`, callback descriptions). Callable
+/// from any thread.
+///
+/// # Safety
+/// `s` is NULL or a string returned by this library for the caller to free,
+/// not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_string_free(s: *mut c_char) {
+    guard((), || {
+        if !s.is_null() {
+            drop(CString::from_raw(s));
+        }
+    })
+}
+
+/// Hands a string to the caller, who frees it with `imconv_string_free`.
+pub(crate) fn give_string(s: String) -> *mut c_char {
+    super::message_cstring(&s).into_raw()
+}
