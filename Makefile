@@ -13,6 +13,8 @@ PYTHON  ?= python3
 BUILD    := build
 CWARN    := -Wall -Wextra -Werror
 CFLAGS_C := -std=c99 $(CWARN) -Wpedantic -D_POSIX_C_SOURCE=200809L -g -O1 -Iinclude
+# The tests use C11 atomics and thread-locals.
+CFLAGS_T := -std=c11 $(CWARN) -Wpedantic -D_DEFAULT_SOURCE -g -O1 -Iinclude
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Libraries: release for the demo, debug for the tests (one build each).
@@ -74,11 +76,20 @@ test-rust:
 
 $(BUILD)/tests/%: tests/c/%.c tests/c/testlib.h include/imconv.h | lib-debug
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_C) $< -o $@ $(LINK_DBG) -ldl
+	$(CC) $(CFLAGS_T) $< -o $@ $(LINK_DBG) -ldl
 
 $(BUILD)/tests-asan/%: tests/c/%.c tests/c/testlib.h include/imconv.h | lib-debug
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_C) $(SANITIZE) $< -o $@ $(LINK_DBG) -ldl
+	$(CC) $(CFLAGS_T) $(SANITIZE) $< -o $@ $(LINK_DBG) -ldl
+
+# test_dlopen must not link the library: it loads and unloads it itself.
+$(BUILD)/tests/test_dlopen: tests/c/test_dlopen.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) $< -o $@ -lpthread -ldl
+
+$(BUILD)/tests-asan/test_dlopen: tests/c/test_dlopen.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) $(SANITIZE) $< -o $@ -lpthread -ldl
 
 # The tests take the library path for dlopen and a scratch folder.
 test-c: lib-debug $(addprefix $(BUILD)/tests/,$(C_TESTS))

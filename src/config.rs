@@ -170,15 +170,47 @@ mod tests {
             (r#"{"user_id":""}"#, ErrorCode::InvalidParameters, "empty"),
             (r#"{"user_id":"a/b"}"#, ErrorCode::InvalidParameters, "'/'"),
             (r#"{"user_id":"a\\b"}"#, ErrorCode::InvalidParameters, "'/'"),
-            (r#"{"user_id":".."}"#, ErrorCode::InvalidParameters, "\"..\""),
+            (
+                r#"{"user_id":".."}"#,
+                ErrorCode::InvalidParameters,
+                "\"..\"",
+            ),
             (r#"{"user_id":"."}"#, ErrorCode::InvalidParameters, "\".\""),
-            (r#"{"user_id":"a\u0001"}"#, ErrorCode::InvalidParameters, "control"),
-            (r#"{"user_id":5}"#, ErrorCode::InvalidJson, "'user_id' must be a string"),
-            (r#"{"user_id":"a","usr":"b"}"#, ErrorCode::InvalidParameters, "unknown key \"usr\""),
-            (r#"{"user_id":"a","durability":"max"}"#, ErrorCode::InvalidParameters, "durability"),
-            (r#"{"user_id":"a","worker_threads":0}"#, ErrorCode::InvalidParameters, "worker_threads"),
-            (r#"{"user_id":"a","worker_threads":"2"}"#, ErrorCode::InvalidJson, "worker_threads"),
-            (r#"{"user_id":"a","data_dir":""}"#, ErrorCode::InvalidParameters, "data_dir"),
+            (
+                r#"{"user_id":"a\u0001"}"#,
+                ErrorCode::InvalidParameters,
+                "control",
+            ),
+            (
+                r#"{"user_id":5}"#,
+                ErrorCode::InvalidJson,
+                "'user_id' must be a string",
+            ),
+            (
+                r#"{"user_id":"a","usr":"b"}"#,
+                ErrorCode::InvalidParameters,
+                "unknown key \"usr\"",
+            ),
+            (
+                r#"{"user_id":"a","durability":"max"}"#,
+                ErrorCode::InvalidParameters,
+                "durability",
+            ),
+            (
+                r#"{"user_id":"a","worker_threads":0}"#,
+                ErrorCode::InvalidParameters,
+                "worker_threads",
+            ),
+            (
+                r#"{"user_id":"a","worker_threads":"2"}"#,
+                ErrorCode::InvalidJson,
+                "worker_threads",
+            ),
+            (
+                r#"{"user_id":"a","data_dir":""}"#,
+                ErrorCode::InvalidParameters,
+                "data_dir",
+            ),
         ] {
             let e = Config::parse(json).unwrap_err();
             assert_eq!(e.code(), code, "{json}: {e}");

@@ -74,11 +74,13 @@ impl Dispatcher {
     /// Starts the callback thread.
     pub fn start(name: &str) -> std::io::Result<Dispatcher> {
         let (tx, rx) = std::sync::mpsc::channel::<Arc<Shared>>();
-        let thread = thread::Builder::new().name(name.to_string()).spawn(move || {
-            if let Ok(shared) = rx.recv() {
-                run_loop(&shared);
-            }
-        })?;
+        let thread = thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || {
+                if let Ok(shared) = rx.recv() {
+                    run_loop(&shared);
+                }
+            })?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
@@ -263,7 +265,8 @@ mod tests {
         for i in 0..1000 {
             let seen = seen.clone();
             let c = d.completer(move |r: Result<u32>| {
-                seen.lock().push((r.unwrap(), thread::current().name().map(String::from)))
+                seen.lock()
+                    .push((r.unwrap(), thread::current().name().map(String::from)))
             });
             c.complete(Ok(i));
         }
@@ -296,7 +299,10 @@ mod tests {
         .join();
         assert!(joined.is_err());
         d.stop_and_join();
-        assert_eq!(*codes.lock(), vec![ErrorCode::Shutdown, ErrorCode::Internal]);
+        assert_eq!(
+            *codes.lock(),
+            vec![ErrorCode::Shutdown, ErrorCode::Internal]
+        );
     }
 
     #[test]

@@ -64,16 +64,17 @@ impl<V: Snapshot> State<V> {
     fn lookup_batch(&self, ids: &[ConversationId]) -> Result<Vec<Arc<V>>> {
         let mut found: Vec<Option<Arc<V>>> = Vec::with_capacity(ids.len());
         let mut unknown = Vec::new();
-        self.cache.probe_each(ids.iter().map(ConversationId::as_str), |p| {
-            match p {
-                Probe::Stored(v) => found.push(Some(v)),
-                Probe::NotStored => found.push(None),
-                Probe::Unknown => {
-                    unknown.push(found.len());
-                    found.push(None)
-                }
-            };
-        });
+        self.cache
+            .probe_each(ids.iter().map(ConversationId::as_str), |p| {
+                match p {
+                    Probe::Stored(v) => found.push(Some(v)),
+                    Probe::NotStored => found.push(None),
+                    Probe::Unknown => {
+                        unknown.push(found.len());
+                        found.push(None)
+                    }
+                };
+            });
         if !unknown.is_empty() {
             self.with_store(|store| {
                 for &i in &unknown {
@@ -100,8 +101,11 @@ impl<V: Snapshot> State<V> {
             let records: Vec<Conversation> =
                 views.iter().map(|v| v.conversation().clone()).collect();
             store.upsert(&records)?;
-            self.cache
-                .refresh(views.iter().map(|v| (v.conversation().id.text(), v.clone())));
+            self.cache.refresh(
+                views
+                    .iter()
+                    .map(|v| (v.conversation().id.text(), v.clone())),
+            );
             Ok(())
         })?;
         Ok(count)
@@ -165,9 +169,7 @@ impl<V: Snapshot> Engine<V> {
         self.handle.spawn(async move {
             match state.cache.probe(id.as_str()) {
                 Probe::Stored(v) => done.complete(Ok(v)),
-                Probe::NotStored => {
-                    done.complete(Ok(V::build(Conversation::temporary(id), false)))
-                }
+                Probe::NotStored => done.complete(Ok(V::build(Conversation::temporary(id), false))),
                 Probe::Unknown => {
                     tokio::task::spawn_blocking(move || done.complete(state.load(id)));
                 }
@@ -190,11 +192,13 @@ impl<V: Snapshot> Engine<V> {
             let ids = dedup(ids);
             let mut all_known = true;
             let mut found = Vec::with_capacity(ids.len());
-            state.cache.probe_each(ids.iter().map(ConversationId::as_str), |p| match p {
-                Probe::Stored(v) => found.push(v),
-                Probe::NotStored => {}
-                Probe::Unknown => all_known = false,
-            });
+            state
+                .cache
+                .probe_each(ids.iter().map(ConversationId::as_str), |p| match p {
+                    Probe::Stored(v) => found.push(v),
+                    Probe::NotStored => {}
+                    Probe::Unknown => all_known = false,
+                });
             if all_known {
                 done.complete(Ok(found));
             } else {

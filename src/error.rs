@@ -96,7 +96,10 @@ impl Error {
     }
 
     pub fn shutdown() -> Error {
-        Error::new(ErrorCode::Shutdown, "the instance shut down before the call completed")
+        Error::new(
+            ErrorCode::Shutdown,
+            "the instance shut down before the call completed",
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Error {

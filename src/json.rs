@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{
-    quote, Conversation, ConversationId, GroupAtInfo, LastMessage, Text,
-    AT_TYPE_MAX, AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, RECV_OPT_MAX,
+    quote, Conversation, ConversationId, GroupAtInfo, LastMessage, Text, AT_TYPE_MAX, AT_TYPE_MIN,
+    MAX_CUSTOM_DATA_BYTES, RECV_OPT_MAX,
 };
 
 /// Parses an import document: a JSON array of conversation objects. All or
@@ -41,8 +41,7 @@ pub fn parse_conversation(item: &Value) -> Result<Conversation> {
     let id_text = obj
         .str("conversationID")?
         .ok_or_else(|| obj.param("conversationID", "is required"))?;
-    let id = ConversationId::parse(id_text)
-        .map_err(|e| e.context("field 'conversationID'"))?;
+    let id = ConversationId::parse(id_text).map_err(|e| e.context("field 'conversationID'"))?;
 
     if let Some(t) = obj.i64("type")? {
         if t != id.kind().as_i32() as i64 {
@@ -165,7 +164,9 @@ pub fn parse_last_message(json: &str) -> Result<LastMessage> {
 
 fn parse_last_message_value(v: &Value) -> Result<LastMessage> {
     let m = Fields::of(v, "")?;
-    let msg_id = m.str("msgID")?.ok_or_else(|| m.param("msgID", "is required"))?;
+    let msg_id = m
+        .str("msgID")?
+        .ok_or_else(|| m.param("msgID", "is required"))?;
     let timestamp = m
         .i64("timestamp")?
         .ok_or_else(|| m.param("timestamp", "is required"))?;
@@ -293,7 +294,10 @@ impl<'a> Fields<'a> {
             other => Err(Error::invalid_json(if path.is_empty() {
                 format!("expected an object, got {}", type_name(other))
             } else {
-                format!("field '{path}': expected an object, got {}", type_name(other))
+                format!(
+                    "field '{path}': expected an object, got {}",
+                    type_name(other)
+                )
             })),
         }
     }
@@ -331,7 +335,9 @@ impl<'a> Fields<'a> {
     }
 
     fn u64(&self, field: &str) -> Result<Option<u64>> {
-        self.get(field).map(|v| as_u64(v, &self.name(field))).transpose()
+        self.get(field)
+            .map(|v| as_u64(v, &self.name(field)))
+            .transpose()
     }
 
     fn i64(&self, field: &str) -> Result<Option<i64>> {
@@ -378,9 +384,8 @@ fn as_u64(v: &Value, name: &str) -> Result<u64> {
 
 fn as_text(v: &Value, name: &str) -> Result<Text> {
     match v {
-        Value::String(s) => Text::new(s).map_err(|_| {
-            Error::invalid_parameters(format!("field '{name}' holds U+0000"))
-        }),
+        Value::String(s) => Text::new(s)
+            .map_err(|_| Error::invalid_parameters(format!("field '{name}' holds U+0000"))),
         other => Err(wrong_type(name, "a string", other)),
     }
 }
@@ -440,10 +445,25 @@ mod tests {
         let m = c.last_message.as_ref().unwrap();
         assert_eq!(m.msg_id.as_str(), "m1");
         assert_eq!(m.sender.as_str(), "bob");
-        assert_eq!((m.timestamp, m.seq, m.status, m.is_self, m.is_read), (1700000000, 42, 2, false, true));
+        assert_eq!(
+            (m.timestamp, m.seq, m.status, m.is_self, m.is_read),
+            (1700000000, 42, 2, false, true)
+        );
         assert!(m.json.as_str().contains("elemList"));
         assert!(m.json.as_str().contains("\\u0000"));
-        assert_eq!(&*c.group_at_info_list, &[GroupAtInfo { seq: 40, at_type: 1 }, GroupAtInfo { seq: 41, at_type: 3 }]);
+        assert_eq!(
+            &*c.group_at_info_list,
+            &[
+                GroupAtInfo {
+                    seq: 40,
+                    at_type: 1
+                },
+                GroupAtInfo {
+                    seq: 41,
+                    at_type: 3
+                }
+            ]
+        );
         assert!(c.is_pinned);
         assert_eq!(c.order_key, 1 << 62);
         assert_eq!(&*c.mark_list, &[1, 1 << 32]);
@@ -468,7 +488,10 @@ mod tests {
     #[test]
     fn defaults_and_nulls() {
         let c = one(r#"{"conversationID":"c2c_u","lastMessage":null,"showName":null}"#).unwrap();
-        assert_eq!(c, Conversation::empty(ConversationId::parse("c2c_u").unwrap()));
+        assert_eq!(
+            c,
+            Conversation::empty(ConversationId::parse("c2c_u").unwrap())
+        );
     }
 
     #[test]
@@ -478,12 +501,24 @@ mod tests {
             ("{}", "expected a JSON array"),
             ("[1]", "element 0: expected an object"),
             (r#"[{"conversationID": 5}]"#, "conversationID"),
-            (r#"[{"conversationID":"c2c_a","unreadCount":"5"}]"#, "unreadCount"),
+            (
+                r#"[{"conversationID":"c2c_a","unreadCount":"5"}]"#,
+                "unreadCount",
+            ),
             (r#"[{"conversationID":"c2c_a","isPinned":1}]"#, "isPinned"),
             (r#"[{"conversationID":"c2c_a","markList":{}}]"#, "markList"),
-            (r#"[{"conversationID":"c2c_a","markList":["1"]}]"#, "markList[0]"),
-            (r#"[{"conversationID":"c2c_a","lastMessage":[]}]"#, "lastMessage"),
-            (r#"[{"conversationID":"c2c_a","groupAtInfoList":[1]}]"#, "groupAtInfoList[0]"),
+            (
+                r#"[{"conversationID":"c2c_a","markList":["1"]}]"#,
+                "markList[0]",
+            ),
+            (
+                r#"[{"conversationID":"c2c_a","lastMessage":[]}]"#,
+                "lastMessage",
+            ),
+            (
+                r#"[{"conversationID":"c2c_a","groupAtInfoList":[1]}]"#,
+                "groupAtInfoList[0]",
+            ),
         ] {
             let e = err(doc);
             assert_eq!(e.code(), ErrorCode::InvalidJson, "{doc}: {e}");
@@ -502,17 +537,47 @@ mod tests {
             (r#"{"conversationID":"c2c_a","userID":"b"}"#, "'userID'"),
             (r#"{"conversationID":"c2c_a","groupID":"a"}"#, "'groupID'"),
             (r#"{"conversationID":"group_a","userID":"a"}"#, "'userID'"),
-            (r#"{"conversationID":"c2c_a","recvOpt":5}"#, "'recvOpt' must be 0 to 4"),
+            (
+                r#"{"conversationID":"c2c_a","recvOpt":5}"#,
+                "'recvOpt' must be 0 to 4",
+            ),
             (r#"{"conversationID":"c2c_a","recvOpt":-1}"#, "'recvOpt'"),
-            (r#"{"conversationID":"c2c_a","unreadCount":-1}"#, "'unreadCount'"),
-            (r#"{"conversationID":"c2c_a","unreadCount":1.5}"#, "'unreadCount'"),
-            (r#"{"conversationID":"c2c_a","groupAtInfoList":[{"seq":1,"atType":4}]}"#, "'groupAtInfoList[0].atType'"),
-            (r#"{"conversationID":"c2c_a","groupAtInfoList":[{"seq":1}]}"#, "atType' is required"),
-            (r#"{"conversationID":"c2c_a","showName":"a\u0000b"}"#, "'showName' holds U+0000"),
-            (r#"{"conversationID":"c2c_a","conversationGroupList":["\u0000"]}"#, "conversationGroupList[0]"),
-            (r#"{"conversationID":"c2c_a","lastMessage":{"timestamp":1}}"#, "'lastMessage': field 'msgID' is required"),
-            (r#"{"conversationID":"c2c_a","lastMessage":{"msgID":"m"}}"#, "timestamp"),
-            (r#"{"conversationID":"c2c_a","lastMessage":{"msgID":"m\u0000","timestamp":1}}"#, "msgID"),
+            (
+                r#"{"conversationID":"c2c_a","unreadCount":-1}"#,
+                "'unreadCount'",
+            ),
+            (
+                r#"{"conversationID":"c2c_a","unreadCount":1.5}"#,
+                "'unreadCount'",
+            ),
+            (
+                r#"{"conversationID":"c2c_a","groupAtInfoList":[{"seq":1,"atType":4}]}"#,
+                "'groupAtInfoList[0].atType'",
+            ),
+            (
+                r#"{"conversationID":"c2c_a","groupAtInfoList":[{"seq":1}]}"#,
+                "atType' is required",
+            ),
+            (
+                r#"{"conversationID":"c2c_a","showName":"a\u0000b"}"#,
+                "'showName' holds U+0000",
+            ),
+            (
+                r#"{"conversationID":"c2c_a","conversationGroupList":["\u0000"]}"#,
+                "conversationGroupList[0]",
+            ),
+            (
+                r#"{"conversationID":"c2c_a","lastMessage":{"timestamp":1}}"#,
+                "'lastMessage': field 'msgID' is required",
+            ),
+            (
+                r#"{"conversationID":"c2c_a","lastMessage":{"msgID":"m"}}"#,
+                "timestamp",
+            ),
+            (
+                r#"{"conversationID":"c2c_a","lastMessage":{"msgID":"m\u0000","timestamp":1}}"#,
+                "msgID",
+            ),
         ] {
             let doc = format!("[{ok},{elem}]");
             let e = err(&doc);
@@ -524,9 +589,15 @@ mod tests {
 
     #[test]
     fn custom_data_limit() {
-        let ok = format!(r#"{{"conversationID":"c2c_a","customData":"{}"}}"#, "x".repeat(256));
+        let ok = format!(
+            r#"{{"conversationID":"c2c_a","customData":"{}"}}"#,
+            "x".repeat(256)
+        );
         assert!(one(&ok).is_ok());
-        let long = format!(r#"{{"conversationID":"c2c_a","customData":"{}"}}"#, "x".repeat(257));
+        let long = format!(
+            r#"{{"conversationID":"c2c_a","customData":"{}"}}"#,
+            "x".repeat(257)
+        );
         let e = one(&long).unwrap_err();
         assert_eq!(e.code(), ErrorCode::InvalidParameters);
         assert!(e.message().contains("257 bytes"), "{e}");

@@ -368,7 +368,10 @@ mod tests {
         let ok = format!("c2c_{}", "a".repeat(256));
         assert!(ConversationId::parse(&ok).is_ok());
         let long = format!("c2c_{}", "a".repeat(257));
-        assert!(ConversationId::parse(&long).unwrap_err().message().contains("257 bytes"));
+        assert!(ConversationId::parse(&long)
+            .unwrap_err()
+            .message()
+            .contains("257 bytes"));
         // 86 three-byte characters = 258 bytes.
         let multibyte = format!("group_{}", "\u{4e2d}".repeat(86));
         assert!(ConversationId::parse(&multibyte).is_err());

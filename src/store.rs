@@ -69,7 +69,9 @@ impl Store {
                     .recursive(true)
                     .mode(0o700)
                     .create(dir)
-                    .map_err(|e| Error::from(e).context(format_args!("creating {}", dir.display())))?;
+                    .map_err(|e| {
+                        Error::from(e).context(format_args!("creating {}", dir.display()))
+                    })?;
                 let lock = lock_dir(dir)?;
                 (Connection::open(dir.join(DATABASE_FILE))?, Some(lock))
             }
@@ -95,7 +97,9 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(Error::new(
                 ErrorCode::Database,
@@ -115,7 +119,9 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
     /// Loads one conversation, or `None` when it is not stored.
@@ -145,9 +151,13 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
             ))?;
             for c in conversations {
-                let at: Vec<(u64, i32)> =
-                    c.group_at_info_list.iter().map(|a| (a.seq, a.at_type)).collect();
-                let groups: Vec<&str> = c.conversation_group_list.iter().map(Text::as_str).collect();
+                let at: Vec<(u64, i32)> = c
+                    .group_at_info_list
+                    .iter()
+                    .map(|a| (a.seq, a.at_type))
+                    .collect();
+                let groups: Vec<&str> =
+                    c.conversation_group_list.iter().map(Text::as_str).collect();
                 stmt.execute(params![
                     c.id.as_str(),
                     c.id.kind().as_i32(),
@@ -232,7 +242,9 @@ fn decode_row(row: &Row) -> Result<Conversation> {
     let id = ConversationId::parse(&id).map_err(|e| corrupt("conversation_id", e.message()))?;
     let last_message = match row.get::<_, Option<String>>(7)? {
         None => None,
-        Some(json) => Some(parse_last_message(&json).map_err(|e| corrupt("last_message", e.message()))?),
+        Some(json) => {
+            Some(parse_last_message(&json).map_err(|e| corrupt("last_message", e.message()))?)
+        }
     };
     let at: Vec<(u64, i32)> = column_json(row, 8, "group_at_info")?;
     let groups: Vec<String> = column_json(row, 15, "conversation_groups")?;
@@ -300,7 +312,10 @@ mod tests {
         c.show_name = Text::new("renamed").unwrap();
         s.upsert(std::slice::from_ref(&c)).unwrap();
         assert_eq!(s.count().unwrap(), 2);
-        assert_eq!(s.load("group_b").unwrap().unwrap().show_name.as_str(), "renamed");
+        assert_eq!(
+            s.load("group_b").unwrap().unwrap().show_name.as_str(),
+            "renamed"
+        );
     }
 
     #[test]
@@ -329,7 +344,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         {
             let s = Store::open(Some(&dir), Durability::Normal).unwrap();
-            s.conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+            s.conn
+                .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
         }
         let e = Store::open(Some(&dir), Durability::Normal).err().unwrap();
         assert_eq!(e.code(), ErrorCode::Database);

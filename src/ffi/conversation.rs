@@ -286,7 +286,10 @@ impl Snapshot for ConversationView {
 
 /// Hands a view to C for the length of a call: the pointer comes from
 /// `Arc::into_raw`, so `imconv_conversation_retain` may count on it.
-pub(crate) fn lend<R>(view: Arc<ConversationView>, f: impl FnOnce(*const imconv_conversation) -> R) -> R {
+pub(crate) fn lend<R>(
+    view: Arc<ConversationView>,
+    f: impl FnOnce(*const imconv_conversation) -> R,
+) -> R {
     let raw = Arc::into_raw(view);
     let result = f(raw.cast());
     // SAFETY: raw came from Arc::into_raw just above; this gives back the
@@ -302,7 +305,11 @@ pub(crate) fn lend_all<R>(
 ) -> R {
     let raws: Vec<*const imconv_conversation> =
         views.into_iter().map(|v| Arc::into_raw(v).cast()).collect();
-    let array = if raws.is_empty() { ptr::null() } else { raws.as_ptr() };
+    let array = if raws.is_empty() {
+        ptr::null()
+    } else {
+        raws.as_ptr()
+    };
     let result = f(array, raws.len());
     for raw in raws {
         // SAFETY: each came from Arc::into_raw above.

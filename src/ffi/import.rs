@@ -48,10 +48,12 @@ pub unsafe extern "C" fn imconv_import_conversations(
             return IMCONV_ERR_INVALID_PARAMETERS;
         };
         let user_data = UserData(user_data);
-        let done = sdk.engine.completer(move |result: Result<usize>| match result {
-            Ok(_) => unsafe { on_success(user_data.get()) },
-            Err(e) => deliver_error(on_error, &e, user_data),
-        });
+        let done = sdk
+            .engine
+            .completer(move |result: Result<usize>| match result {
+                Ok(_) => unsafe { on_success(user_data.get()) },
+                Err(e) => deliver_error(on_error, &e, user_data),
+            });
         if json_array.is_null() {
             done.complete(Err(Error::invalid_parameters("json_array is NULL")));
         } else {

@@ -77,12 +77,12 @@ pub unsafe extern "C" fn imconv_get_conversation(
             return IMCONV_ERR_INVALID_PARAMETERS;
         };
         let user_data = UserData(user_data);
-        let done = sdk
-            .engine
-            .completer(move |result: Result<Arc<ConversationView>>| match result {
-                Ok(view) => lend(view, |raw| unsafe { on_success(raw, user_data.get()) }),
-                Err(e) => deliver_error(on_error, &e, user_data),
-            });
+        let done =
+            sdk.engine
+                .completer(move |result: Result<Arc<ConversationView>>| match result {
+                    Ok(view) => lend(view, |raw| unsafe { on_success(raw, user_data.get()) }),
+                    Err(e) => deliver_error(on_error, &e, user_data),
+                });
         match str_arg(conversation_id, &"conversation_id").and_then(ConversationId::parse) {
             Ok(id) => sdk.engine.get(id, done),
             Err(e) => done.complete(Err(e)),
@@ -126,14 +126,15 @@ pub unsafe extern "C" fn imconv_get_conversation_list(
             return IMCONV_ERR_INVALID_PARAMETERS;
         };
         let user_data = UserData(user_data);
-        let done = sdk
-            .engine
-            .completer(move |result: Result<Vec<Arc<ConversationView>>>| match result {
-                Ok(views) => lend_all(views, |array, n| unsafe {
-                    on_success(array, n, user_data.get())
-                }),
-                Err(e) => deliver_error(on_error, &e, user_data),
-            });
+        let done =
+            sdk.engine.completer(
+                move |result: Result<Vec<Arc<ConversationView>>>| match result {
+                    Ok(views) => lend_all(views, |array, n| unsafe {
+                        on_success(array, n, user_data.get())
+                    }),
+                    Err(e) => deliver_error(on_error, &e, user_data),
+                },
+            );
         match read_ids(conversation_ids, count) {
             Ok(ids) if ids.is_empty() => done.complete(Ok(Vec::new())),
             Ok(ids) => sdk.engine.get_many(ids, done),
@@ -154,7 +155,9 @@ unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result<Vec<Conver
         )));
     }
     if count > MAX_IDS {
-        return Err(Error::invalid_parameters(format!("count {count} is too large")));
+        return Err(Error::invalid_parameters(format!(
+            "count {count} is too large"
+        )));
     }
     std::slice::from_raw_parts(ids, count)
         .iter()

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 
 use super::conversation::ConversationView;
-use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_SHUTDOWN, IMCONV_ERR_WRONG_PROCESS, IMCONV_OK};
+use super::error::{
+    IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_SHUTDOWN,
+    IMCONV_ERR_WRONG_PROCESS, IMCONV_OK,
+};
 use super::{guard, str_arg, string::give_string};
 use crate::config::Config;
 use crate::engine::Engine;
@@ -52,12 +55,11 @@ impl imconv_sdk {
 /// The library's version, e.g. "0.1.0". Static; never free it. Any thread.
 #[no_mangle]
 pub extern "C" fn imconv_version() -> *const c_char {
-    const VERSION: &CStr = match CStr::from_bytes_with_nul(
-        concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes(),
-    ) {
-        Ok(v) => v,
-        Err(_) => c"unknown",
-    };
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => c"unknown",
+        };
     VERSION.as_ptr()
 }
 
@@ -167,9 +169,7 @@ pub unsafe extern "C" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
         let owned = Arc::from_raw(sdk.cast_const());
         if owned.engine.is_callback_thread() {
             let keep = owned.clone();
-            owned
-                .engine
-                .shutdown_deferred(Box::new(move || drop(keep)));
+            owned.engine.shutdown_deferred(Box::new(move || drop(keep)));
         } else {
             owned.engine.shutdown();
         }
@@ -181,7 +181,9 @@ pub unsafe extern "C" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance.
-pub(crate) unsafe fn instance<'a>(sdk: *mut imconv_sdk) -> std::result::Result<&'a imconv_sdk, i32> {
+pub(crate) unsafe fn instance<'a>(
+    sdk: *mut imconv_sdk,
+) -> std::result::Result<&'a imconv_sdk, i32> {
     if sdk.is_null() {
         return Err(IMCONV_ERR_INVALID_PARAMETERS);
     }
