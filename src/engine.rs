@@ -98,9 +98,7 @@ impl<V: Snapshot> State<V> {
             .collect();
         self.with_store(|store| {
             // Later elements with the same ID win, in the store as in memory.
-            let records: Vec<Conversation> =
-                views.iter().map(|v| v.conversation().clone()).collect();
-            store.upsert(&records)?;
+            store.upsert(views.iter().map(|v| v.conversation()))?;
             self.cache.refresh(
                 views
                     .iter()

@@ -153,16 +153,25 @@ pub fn parse_conversation(item: &Value) -> Result<Conversation> {
     })
 }
 
-/// Parses a stored or imported message object into its summary. The whole
-/// object is kept as normalised JSON (compact, keys sorted), so that export
-/// followed by import reproduces it byte for byte.
-pub fn parse_last_message(json: &str) -> Result<LastMessage> {
+/// Reads a stored message (JSON that this library normalised on import):
+/// the text is kept as it is, not written out again.
+pub fn parse_stored_message(json: &str) -> Result<LastMessage> {
     let v: Value = serde_json::from_str(json)
         .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}")))?;
-    parse_last_message_value(&v)
+    message_fields(&v, Text::new(json)?)
 }
 
+/// Reads an imported message object. The whole object is kept as
+/// normalised JSON (compact, keys sorted), so that export followed by
+/// import reproduces it byte for byte.
 fn parse_last_message_value(v: &Value) -> Result<LastMessage> {
+    Fields::of(v, "")?;
+    let json = serde_json::to_string(v).map_err(|e| Error::internal(format!("{e}")))?;
+    // Any U+0000 inside stays escaped as \u0000 in the text.
+    message_fields(v, Text::new(&json)?)
+}
+
+fn message_fields(v: &Value, json: Text) -> Result<LastMessage> {
     let m = Fields::of(v, "")?;
     let msg_id = m
         .str("msgID")?
@@ -173,7 +182,6 @@ fn parse_last_message_value(v: &Value) -> Result<LastMessage> {
     let status = m.i64("status")?.unwrap_or(0);
     let status = i32::try_from(status)
         .map_err(|_| m.param("status", format!("must fit in 32 bits (got {status})")))?;
-    let json = serde_json::to_string(v).map_err(|e| Error::internal(format!("{e}")))?;
     Ok(LastMessage {
         msg_id: Text::new(msg_id).map_err(|e| e.context("field 'msgID'"))?,
         sender: m.text("sender")?,
@@ -182,8 +190,7 @@ fn parse_last_message_value(v: &Value) -> Result<LastMessage> {
         status,
         is_self: m.bool("isSelf")?.unwrap_or(false),
         is_read: m.bool("isRead")?.unwrap_or(false),
-        // The whole object: any U+0000 inside stays escaped as \u0000.
-        json: Text::new(&json)?,
+        json,
     })
 }
 

@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
-use crate::json::parse_last_message;
+use crate::json::parse_stored_message;
 use crate::model::{Conversation, ConversationId, GroupAtInfo, Text};
 
 pub(crate) const DATABASE_FILE: &str = "conversations.db";
@@ -48,9 +48,27 @@ const MIGRATIONS: &[&str] = &[
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const COLUMNS: &str = "conversation_id, conv_type, group_type, show_name, face_url, unread_count, \
-    recv_opt, last_message, group_at_info, draft_text, draft_timestamp, is_pinned, order_key, \
-    mark_list, custom_data, conversation_groups, c2c_read_timestamp, group_read_sequence";
+/// The columns, in the order `decode_row` reads them.
+macro_rules! columns {
+    () => {
+        "conversation_id, conv_type, group_type, show_name, face_url, unread_count, \
+         recv_opt, last_message, group_at_info, draft_text, draft_timestamp, is_pinned, \
+         order_key, mark_list, custom_data, conversation_groups, c2c_read_timestamp, \
+         group_read_sequence"
+    };
+}
+
+const SELECT_ONE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM conversation WHERE conversation_id = ?1"
+);
+
+const UPSERT: &str = concat!(
+    "INSERT OR REPLACE INTO conversation (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+);
 
 pub struct Store {
     conn: Connection,
@@ -126,9 +144,7 @@ impl Store {
 
     /// Loads one conversation, or `None` when it is not stored.
     pub fn load(&self, id: &str) -> Result<Option<Conversation>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM conversation WHERE conversation_id = ?1"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(SELECT_ONE)?;
         let row = stmt.query_row([id], read_row).optional()?;
         row.transpose()
     }
@@ -143,13 +159,13 @@ impl Store {
 
     /// Writes every conversation (replacing stored ones of the same ID) in
     /// one transaction: all or nothing.
-    pub fn upsert(&mut self, conversations: &[Conversation]) -> Result<()> {
+    pub fn upsert<'a, I>(&mut self, conversations: I) -> Result<()>
+    where
+        I: IntoIterator<Item = &'a Conversation>,
+    {
         let tx = self.conn.transaction()?;
         {
-            let mut stmt = tx.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO conversation ({COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-            ))?;
+            let mut stmt = tx.prepare_cached(UPSERT)?;
             for c in conversations {
                 let at: Vec<(u64, i32)> = c
                     .group_at_info_list
@@ -243,7 +259,7 @@ fn decode_row(row: &Row) -> Result<Conversation> {
     let last_message = match row.get::<_, Option<String>>(7)? {
         None => None,
         Some(json) => {
-            Some(parse_last_message(&json).map_err(|e| corrupt("last_message", e.message()))?)
+            Some(parse_stored_message(&json).map_err(|e| corrupt("last_message", e.message()))?)
         }
     };
     let at: Vec<(u64, i32)> = column_json(row, 8, "group_at_info")?;
