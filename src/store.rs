@@ -355,6 +355,26 @@ mod tests {
     }
 
     #[test]
+    fn durability_sets_wal_and_synchronous() {
+        let dir = std::env::temp_dir().join(format!("imconv-store-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (durability, expected) in [(Durability::Normal, 1), (Durability::Full, 2)] {
+            let s = Store::open(Some(&dir), durability).unwrap();
+            let sync: i64 = s
+                .conn
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap();
+            assert_eq!(sync, expected, "{durability:?}");
+            let mode: String = s
+                .conn
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode, "wal");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn refuses_a_newer_schema() {
         let dir = std::env::temp_dir().join(format!("imconv-store-newer-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

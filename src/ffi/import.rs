@@ -2,11 +2,11 @@
 
 use std::ffi::{c_char, c_void, CStr};
 
-use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_OK};
+use super::error::{IMCONV_ERR_INTERNAL, IMCONV_OK};
 use super::lookup::imconv_error_callback;
-use super::sdk::{imconv_sdk, instance};
-use super::{deliver_error, guard, UserData};
-use crate::error::{Error, Result};
+use super::sdk::imconv_sdk;
+use super::{accept_call, guard, reply};
+use crate::error::Error;
 
 /// Signals success with no value. Runs on the instance's callback thread.
 pub type imconv_done_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -40,20 +40,16 @@ pub unsafe extern "C" fn imconv_import_conversations(
     user_data: *mut c_void,
 ) -> i32 {
     guard(IMCONV_ERR_INTERNAL, || {
-        let sdk = match instance(sdk) {
-            Ok(sdk) => sdk,
+        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
+            Ok(accepted) => accepted,
             Err(code) => return code,
         };
-        let (Some(on_success), Some(on_error)) = (on_success, on_error) else {
-            return IMCONV_ERR_INVALID_PARAMETERS;
-        };
-        let user_data = UserData(user_data);
-        let done = sdk
-            .engine
-            .completer(move |result: Result<usize>| match result {
-                Ok(_) => unsafe { on_success(user_data.get()) },
-                Err(e) => deliver_error(on_error, &e, user_data),
-            });
+        let done = reply(
+            sdk,
+            on_error,
+            user_data,
+            move |_count: usize, user_data| unsafe { on_success(user_data) },
+        );
         if json_array.is_null() {
             done.complete(Err(Error::invalid_parameters("json_array is NULL")));
         } else {

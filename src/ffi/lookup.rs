@@ -1,12 +1,11 @@
 //! getConversation and getConversationList.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
-use super::conversation::{imconv_conversation, lend, lend_all, ConversationView};
-use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_OK};
-use super::sdk::{imconv_sdk, instance};
-use super::{deliver_error, guard, str_arg, UserData};
+use super::conversation::{imconv_conversation, lend, lend_all};
+use super::error::{IMCONV_ERR_INTERNAL, IMCONV_OK};
+use super::sdk::imconv_sdk;
+use super::{accept_call, guard, reply, str_arg};
 use crate::error::{Error, Result};
 use crate::model::ConversationId;
 
@@ -69,20 +68,13 @@ pub unsafe extern "C" fn imconv_get_conversation(
     user_data: *mut c_void,
 ) -> i32 {
     guard(IMCONV_ERR_INTERNAL, || {
-        let sdk = match instance(sdk) {
-            Ok(sdk) => sdk,
+        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
+            Ok(accepted) => accepted,
             Err(code) => return code,
         };
-        let (Some(on_success), Some(on_error)) = (on_success, on_error) else {
-            return IMCONV_ERR_INVALID_PARAMETERS;
-        };
-        let user_data = UserData(user_data);
-        let done =
-            sdk.engine
-                .completer(move |result: Result<Arc<ConversationView>>| match result {
-                    Ok(view) => lend(view, |raw| unsafe { on_success(raw, user_data.get()) }),
-                    Err(e) => deliver_error(on_error, &e, user_data),
-                });
+        let done = reply(sdk, on_error, user_data, move |view, user_data| {
+            lend(view, |raw| unsafe { on_success(raw, user_data) })
+        });
         match str_arg(conversation_id, &"conversation_id").and_then(ConversationId::parse) {
             Ok(id) => sdk.engine.get(id, done),
             Err(e) => done.complete(Err(e)),
@@ -118,23 +110,13 @@ pub unsafe extern "C" fn imconv_get_conversation_list(
     user_data: *mut c_void,
 ) -> i32 {
     guard(IMCONV_ERR_INTERNAL, || {
-        let sdk = match instance(sdk) {
-            Ok(sdk) => sdk,
+        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
+            Ok(accepted) => accepted,
             Err(code) => return code,
         };
-        let (Some(on_success), Some(on_error)) = (on_success, on_error) else {
-            return IMCONV_ERR_INVALID_PARAMETERS;
-        };
-        let user_data = UserData(user_data);
-        let done =
-            sdk.engine.completer(
-                move |result: Result<Vec<Arc<ConversationView>>>| match result {
-                    Ok(views) => lend_all(views, |array, n| unsafe {
-                        on_success(array, n, user_data.get())
-                    }),
-                    Err(e) => deliver_error(on_error, &e, user_data),
-                },
-            );
+        let done = reply(sdk, on_error, user_data, move |views, user_data| {
+            lend_all(views, |array, n| unsafe { on_success(array, n, user_data) })
+        });
         match read_ids(conversation_ids, count) {
             Ok(ids) if ids.is_empty() => done.complete(Ok(Vec::new())),
             Ok(ids) => sdk.engine.get_many(ids, done),

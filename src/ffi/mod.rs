@@ -18,8 +18,10 @@ pub mod string;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::Error;
+use crate::dispatch::Completer;
+use crate::error::{Error, Result};
 use crate::model::quote;
+use sdk::instance;
 
 pub use conversation::*;
 pub use error::*;
@@ -76,6 +78,38 @@ fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
     let desc = message_cstring(error.message());
     // SAFETY: on_error is the host's function; desc lives across the call.
     unsafe { on_error(error.code().as_i32(), desc.as_ptr(), user_data.get()) }
+}
+
+/// The prologue of every async export: resolves the instance and requires
+/// both callbacks. `Err` is the code to return (no callback is then made).
+///
+/// # Safety
+/// `sdk` is NULL or a live instance.
+unsafe fn accept_call<'a, S>(
+    sdk: *mut imconv_sdk,
+    on_success: Option<S>,
+    on_error: Option<ErrorCallback>,
+) -> std::result::Result<(&'a imconv_sdk, S, ErrorCallback), i32> {
+    let sdk = instance(sdk)?;
+    match (on_success, on_error) {
+        (Some(s), Some(e)) => Ok((sdk, s, e)),
+        _ => Err(IMCONV_ERR_INVALID_PARAMETERS),
+    }
+}
+
+/// The promise of an accepted call: a success goes to `on_ok`, a failure to
+/// the host's `on_error`, on the callback thread.
+fn reply<T: Send + 'static>(
+    sdk: &imconv_sdk,
+    on_error: ErrorCallback,
+    user_data: *mut c_void,
+    on_ok: impl FnOnce(T, *mut c_void) + Send + 'static,
+) -> Completer<T> {
+    let user_data = UserData(user_data);
+    sdk.engine.completer(move |result: Result<T>| match result {
+        Ok(value) => on_ok(value, user_data.get()),
+        Err(e) => deliver_error(on_error, &e, user_data),
+    })
 }
 
 type ErrorCallback = unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void);
