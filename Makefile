@@ -4,6 +4,7 @@
 #   make demo    build the library and run the examples against a local store
 #   make test    every test: Rust, C, C under ASan/UBSan, dlopen, header check
 #   make header  regenerate include/imconv.h from the Rust sources
+#   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
 
 CARGO   ?= cargo
 CC      ?= cc
@@ -26,7 +27,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo
 C_TESTS  := test_contract test_dlopen
 
-.PHONY: all lib lib-debug demo test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo bench test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -135,6 +136,39 @@ header-compiles:
 	$(CC) -std=c99 $(CWARN) -Wpedantic -Iinclude -c $(BUILD)/header_c.c -o $(BUILD)/header_c.o
 	printf '#include "imconv.h"\nint main() { imconv_conversation c = {}; (void)c; return imconv_version() == nullptr; }\n' > $(BUILD)/header_cpp.cpp
 	$(CXX) -std=c++11 $(CWARN) -Wpedantic -Iinclude -c $(BUILD)/header_cpp.cpp -o $(BUILD)/header_cpp.o
+
+# --- benchmarks ----------------------------------------------------------
+
+BENCH_SIZES ?= 10000 100000 1000000
+BENCH_OUT   := target/bench
+CFLAGS_B    := -std=c11 -O2 -g -D_DEFAULT_SOURCE $(CWARN) -Iinclude
+# The SQLite amalgamation that rusqlite's bundled build compiles: the
+# baseline uses the very same SQLite.
+SQLITE_DIR = $(shell $(CARGO) metadata --format-version 1 2>/dev/null | $(PYTHON) -c \
+	'import sys, json, os; print([os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["packages"] if p["name"] == "libsqlite3-sys"][0])')/sqlite3
+
+$(BENCH_OUT)/sqlite3.o:
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -DSQLITE_THREADSAFE=1 -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1 -c "$(SQLITE_DIR)/sqlite3.c" -o $@
+
+$(BENCH_OUT)/bench_imconv: benches/c/bench_imconv.c benches/c/bench_common.h include/imconv.h | lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_B) $< -o $@ $(LINK_REL)
+
+$(BENCH_OUT)/bench_sqlite: benches/c/bench_sqlite.c benches/c/bench_common.h $(BENCH_OUT)/sqlite3.o
+	$(CC) $(CFLAGS_B) -I"$(SQLITE_DIR)" $< $(BENCH_OUT)/sqlite3.o -o $@ -lpthread -ldl -lm
+
+bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
+	@rm -f $(BENCH_OUT)/results.jsonl
+	@for n in $(BENCH_SIZES); do \
+	  echo "== $$n conversations"; \
+	  rm -rf $(BENCH_OUT)/scratch && mkdir -p $(BENCH_OUT)/scratch && \
+	  $(BENCH_OUT)/bench_sqlite $(BENCH_OUT)/scratch $$n $(BENCH_OUT)/results.jsonl && \
+	  $(BENCH_OUT)/bench_imconv $(abspath $(BENCH_OUT))/scratch $$n $(BENCH_OUT)/results.jsonl || exit 1; \
+	done
+	@rm -rf $(BENCH_OUT)/scratch
+	$(CARGO) bench --bench core -- --warm-up-time 1 --measurement-time 3
+	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json
 
 clean:
 	$(CARGO) clean

@@ -4,24 +4,35 @@
 //! run one at a time, in order, with no lock held, so a host needs no locking
 //! in its callbacks and may call back into the library from them.
 //!
+//! The thread also runs the engine's cheap work, such as answering a lookup
+//! from the cache: a [`Job`] gets the context the dispatcher was started
+//! with (the engine's state), so a cached answer costs one hand-off from the
+//! calling thread and no other thread.
+//!
 //! A [`Completer`] is the promise behind one accepted call: it is completed
 //! exactly once. If it is dropped unfinished (the runtime shut down, or the
 //! work panicked), it completes itself with a shutdown or internal error, so
 //! no call is ever left without its callback.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
 
-/// A unit of delivery: runs on the callback thread.
+/// What the dispatcher's jobs are handed: the engine's state.
+pub type Context = dyn Any + Send + Sync;
+
+/// A unit of work on the callback thread: a delivery, or work that serves a
+/// request (which then delivers in place with [`Completer::complete_now`]).
 pub trait Job: Send {
-    fn run(self: Box<Self>);
+    fn run(self: Box<Self>, context: &Context);
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
@@ -41,6 +52,10 @@ struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
     thread_id: ThreadId,
+    context: Arc<Context>,
+    /// A hint that the queue is not empty, read without the lock while the
+    /// thread spins before it sleeps.
+    queued: AtomicBool,
     /// Set by a job that asks, from the callback thread, for a teardown after
     /// it returns (see [`Dispatcher::stop_after_current`]).
     hook_pending: AtomicBool,
@@ -54,10 +69,11 @@ impl Shared {
             // Unreachable by construction (the engine stops the runtime
             // before the dispatcher); never lose a callback if it happens.
             drop(q);
-            run_guarded(job);
+            run_guarded(job, &*self.context);
             return;
         }
         q.jobs.push_back(job);
+        self.queued.store(true, Ordering::Release);
         if q.sleeping {
             q.sleeping = false;
             self.wake.notify_one();
@@ -71,8 +87,8 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts the callback thread.
-    pub fn start(name: &str) -> std::io::Result<Dispatcher> {
+    /// Starts the callback thread; its jobs get `context`.
+    pub fn start(name: &str, context: Arc<Context>) -> std::io::Result<Dispatcher> {
         let (tx, rx) = std::sync::mpsc::channel::<Arc<Shared>>();
         let thread = thread::Builder::new()
             .name(name.to_string())
@@ -85,6 +101,8 @@ impl Dispatcher {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             thread_id: thread.thread().id(),
+            context,
+            queued: AtomicBool::new(false),
             hook_pending: AtomicBool::new(false),
             hooks: Mutex::new(None),
         });
@@ -109,6 +127,11 @@ impl Dispatcher {
             })),
             shared: self.shared.clone(),
         }
+    }
+
+    /// Runs `job` on the callback thread, in order with deliveries.
+    pub fn execute(&self, job: Box<dyn Job>) {
+        self.shared.post(job);
     }
 
     /// True on this dispatcher's callback thread, i.e. inside a callback.
@@ -155,8 +178,10 @@ fn run_loop(shared: &Shared) {
     let mut after_drain: Option<Hook> = None;
     let mut batch = VecDeque::new();
     loop {
+        spin_for_work(shared);
         {
             let mut q = shared.queue.lock();
+            shared.queued.store(false, Ordering::Relaxed);
             while q.jobs.is_empty() && !q.stopping {
                 q.sleeping = true;
                 shared.wake.wait(&mut q);
@@ -168,7 +193,7 @@ fn run_loop(shared: &Shared) {
             std::mem::swap(&mut batch, &mut q.jobs);
         }
         while let Some(job) = batch.pop_front() {
-            run_guarded(job);
+            run_guarded(job, &*shared.context);
             if shared.hook_pending.swap(false, Ordering::Acquire) {
                 if let Some((before, after)) = shared.hooks.lock().take() {
                     shared.queue.lock().stopping = true;
@@ -183,8 +208,30 @@ fn run_loop(shared: &Shared) {
     }
 }
 
-fn run_guarded(job: Box<dyn Job>) {
-    if catch_unwind(AssertUnwindSafe(|| job.run())).is_err() {
+/// How long the idle thread watches for work before it sleeps. A call that
+/// arrives meanwhile costs no wake-up (a futex wake is ~10-20 us on a busy
+/// virtual machine, far more than serving a cached lookup).
+const SPIN: Duration = Duration::from_micros(50);
+
+fn spin_for_work(shared: &Shared) {
+    let start = Instant::now();
+    let mut spins = 0u32;
+    while !shared.queued.load(Ordering::Acquire) {
+        spins += 1;
+        if spins.is_multiple_of(64) {
+            if start.elapsed() > SPIN {
+                return;
+            }
+            // Let a host thread on the same core run.
+            thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+fn run_guarded(job: Box<dyn Job>, context: &Context) {
+    if catch_unwind(AssertUnwindSafe(|| job.run(context))).is_err() {
         eprintln!("imconv: a panic while delivering a callback was caught");
     }
 }
@@ -206,7 +253,7 @@ trait Slot<T>: Job {
 }
 
 impl<T: Send, F: FnOnce(Result<T>) + Send> Job for Delivery<T, F> {
-    fn run(self: Box<Self>) {
+    fn run(self: Box<Self>, _: &Context) {
         let Delivery { deliver, result } = *self;
         let result = result.unwrap_or_else(|| Err(Error::internal("completed without a result")));
         deliver(result)
@@ -229,6 +276,16 @@ impl<T: Send + 'static> Completer<T> {
     /// Queues the result for delivery on the callback thread.
     pub fn complete(mut self, result: Result<T>) {
         self.finish(result);
+    }
+
+    /// Delivers the result right here. Only on the callback thread, from a
+    /// job: the delivery is then in order and never concurrent with another.
+    pub fn complete_now(mut self, result: Result<T>) {
+        debug_assert_eq!(thread::current().id(), self.shared.thread_id);
+        if let Some(mut slot) = self.slot.take() {
+            slot.fill(result);
+            run_guarded(slot, &*self.shared.context);
+        }
     }
 
     fn finish(&mut self, result: Result<T>) {
@@ -260,7 +317,7 @@ mod tests {
 
     #[test]
     fn delivers_in_order_on_one_thread() {
-        let d = Dispatcher::start("test-cb").unwrap();
+        let d = Dispatcher::start("test-cb", Arc::new(())).unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         for i in 0..1000 {
             let seen = seen.clone();
@@ -281,7 +338,7 @@ mod tests {
 
     #[test]
     fn dropped_completer_fails_with_shutdown_and_panicking_with_internal() {
-        let d = Dispatcher::start("test-cb").unwrap();
+        let d = Dispatcher::start("test-cb", Arc::new(())).unwrap();
         let codes = Arc::new(Mutex::new(Vec::new()));
         let c1 = {
             let codes = codes.clone();
@@ -307,7 +364,7 @@ mod tests {
 
     #[test]
     fn stop_after_current_drains_then_finishes() {
-        let d = Arc::new(Dispatcher::start("test-cb").unwrap());
+        let d = Arc::new(Dispatcher::start("test-cb", Arc::new(())).unwrap());
         let count = Arc::new(AtomicUsize::new(0));
         let order = Arc::new(Mutex::new(Vec::new()));
         let first = {

@@ -2,9 +2,11 @@
 //! instance's own tokio runtime, and owns the runtime, the store and the
 //! callback dispatcher (the one place each of them lives).
 //!
-//! Threads: `imconv-rt` (tokio workers; cache probes, request logic),
-//! tokio's blocking pool, also named `imconv-rt` (SQLite and JSON work,
-//! which must not stall the workers), and `imconv-callback` (every callback).
+//! Threads: `imconv-callback` runs every callback, and also answers lookups
+//! from the cache (a cached answer is one hand-off from the calling thread:
+//! no other thread wakes); `imconv-rt` is the tokio runtime, whose blocking
+//! pool (same name) does the SQLite and JSON work, so that it never stalls
+//! the callback thread or the workers.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,10 +17,10 @@ use tokio::runtime::{Handle, Runtime};
 
 use crate::cache::{Cache, Probe};
 use crate::config::Config;
-use crate::dispatch::{Completer, Dispatcher};
+use crate::dispatch::{Completer, Context, Dispatcher, Job};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::model::{Conversation, ConversationId};
+use crate::model::{Conversation, ConversationId, IdList};
 use crate::store::Store;
 
 /// The immutable, shareable form in which a conversation is handed out. The
@@ -34,6 +36,7 @@ pub trait Snapshot: Send + Sync + Sized + 'static {
 const LARGE_BATCH: usize = 1024;
 
 struct State<V> {
+    handle: Handle,
     cache: Cache<V>,
     /// `None` once shut down. The cache is only written with this held.
     store: Mutex<Option<Store>>,
@@ -60,12 +63,18 @@ impl<V: Snapshot> State<V> {
         Ok(found.unwrap_or_else(|| V::build(Conversation::temporary(id), false)))
     }
 
-    /// Serves a whole batch: IDs already de-duplicated, in request order.
-    fn lookup_batch(&self, ids: &[ConversationId]) -> Result<Vec<Arc<V>>> {
-        let mut found: Vec<Option<Arc<V>>> = Vec::with_capacity(ids.len());
+    /// Serves a whole batch from the cache and the store, in request order,
+    /// each ID once.
+    fn lookup_batch(&self, ids: &IdList) -> Result<Vec<Arc<V>>> {
+        let mut seen = HashSet::with_capacity(ids.len());
+        let unique: Vec<usize> = (0..ids.len())
+            .filter(|&i| seen.insert(ids.get(i)))
+            .collect();
+        drop(seen);
+        let mut found: Vec<Option<Arc<V>>> = Vec::with_capacity(unique.len());
         let mut unknown = Vec::new();
         self.cache
-            .probe_each(ids.iter().map(ConversationId::as_str), |p| {
+            .probe_each(unique.iter().map(|&i| ids.get(i)), |p| {
                 match p {
                     Probe::Stored(v) => found.push(Some(v)),
                     Probe::NotStored => found.push(None),
@@ -77,10 +86,11 @@ impl<V: Snapshot> State<V> {
             });
         if !unknown.is_empty() {
             self.with_store(|store| {
-                for &i in &unknown {
-                    let v = store.load(ids[i].as_str())?.map(|c| V::build(c, true));
-                    self.cache.put(ids[i].text(), v.clone());
-                    found[i] = v;
+                for &slot in &unknown {
+                    let id = ids.id(unique[slot]);
+                    let v = store.load(id.as_str())?.map(|c| V::build(c, true));
+                    self.cache.put(id.text(), v.clone());
+                    found[slot] = v;
                 }
                 Ok(())
             })?;
@@ -129,16 +139,19 @@ impl<V: Snapshot> Engine<V> {
             .thread_name("imconv-rt")
             .build()
             .map_err(|e| Error::from(e).context("starting the runtime"))?;
-        let dispatcher = Dispatcher::start("imconv-callback")
+        let state = Arc::new(State {
+            handle: runtime.handle().clone(),
+            cache: Cache::new(config.cache_capacity),
+            store: Mutex::new(Some(store)),
+        });
+        // The context is the Arc itself, so a job can hand the state on to the pool.
+        let dispatcher = Dispatcher::start("imconv-callback", Arc::new(state.clone()))
             .map_err(|e| Error::from(e).context("starting the callback thread"))?;
         Ok(Engine {
             accepting: AtomicBool::new(true),
             handle: runtime.handle().clone(),
             runtime: Arc::new(Mutex::new(Some(runtime))),
-            state: Arc::new(State {
-                cache: Cache::new(config.cache_capacity),
-                store: Mutex::new(Some(store)),
-            }),
+            state,
             dispatcher,
         })
     }
@@ -163,47 +176,19 @@ impl<V: Snapshot> Engine<V> {
 
     /// getConversation: the stored conversation, or a temporary one.
     pub fn get(&self, id: ConversationId, done: Completer<Arc<V>>) {
-        let state = self.state.clone();
-        self.handle.spawn(async move {
-            match state.cache.probe(id.as_str()) {
-                Probe::Stored(v) => done.complete(Ok(v)),
-                Probe::NotStored => done.complete(Ok(V::build(Conversation::temporary(id), false))),
-                Probe::Unknown => {
-                    tokio::task::spawn_blocking(move || done.complete(state.load(id)));
-                }
-            }
-        });
+        self.dispatcher.execute(Box::new(GetJob { id, done }));
     }
 
     /// getConversationList: the stored conversations among `ids`, in request
     /// order, each once.
-    pub fn get_many(&self, ids: Vec<ConversationId>, done: Completer<Vec<Arc<V>>>) {
-        let state = self.state.clone();
+    pub fn get_many(&self, ids: IdList, done: Completer<Vec<Arc<V>>>) {
         if ids.len() > LARGE_BATCH {
-            self.handle.spawn_blocking(move || {
-                let ids = dedup(ids);
-                done.complete(state.lookup_batch(&ids))
-            });
-            return;
+            let state = self.state.clone();
+            self.handle
+                .spawn_blocking(move || done.complete(state.lookup_batch(&ids)));
+        } else {
+            self.dispatcher.execute(Box::new(BatchJob { ids, done }));
         }
-        self.handle.spawn(async move {
-            let ids = dedup(ids);
-            let mut all_known = true;
-            let mut found = Vec::with_capacity(ids.len());
-            state
-                .cache
-                .probe_each(ids.iter().map(ConversationId::as_str), |p| match p {
-                    Probe::Stored(v) => found.push(v),
-                    Probe::NotStored => {}
-                    Probe::Unknown => all_known = false,
-                });
-            if all_known {
-                done.complete(Ok(found));
-            } else {
-                drop(found);
-                tokio::task::spawn_blocking(move || done.complete(state.lookup_batch(&ids)));
-            }
-        });
     }
 
     /// Imports a JSON array of conversations, all or nothing; the result is
@@ -253,6 +238,93 @@ impl<V: Snapshot> Engine<V> {
     }
 }
 
+/// getConversation, on the callback thread: a cached answer is delivered in
+/// place; a miss goes to the blocking pool.
+struct GetJob<V: Snapshot> {
+    id: ConversationId,
+    done: Completer<Arc<V>>,
+}
+
+impl<V: Snapshot> Job for GetJob<V> {
+    fn run(self: Box<Self>, context: &Context) {
+        let GetJob { id, done } = *self;
+        let Some(state) = state_of::<V>(context) else {
+            return done.complete_now(Err(Error::internal("engine context missing")));
+        };
+        match state.cache.probe(id.as_str()) {
+            Probe::Stored(v) => done.complete_now(Ok(v)),
+            Probe::NotStored => done.complete_now(Ok(V::build(Conversation::temporary(id), false))),
+            Probe::Unknown => {
+                let state = state.clone();
+                // After shutdown the closure is dropped unrun, and with it
+                // the completer, which then reports the shutdown.
+                state
+                    .handle
+                    .clone()
+                    .spawn_blocking(move || done.complete(state.load(id)));
+            }
+        }
+    }
+}
+
+/// getConversationList, on the callback thread: answered in place when every
+/// ID is cached, else handed whole to the blocking pool.
+struct BatchJob<V: Snapshot> {
+    ids: IdList,
+    done: Completer<Vec<Arc<V>>>,
+}
+
+impl<V: Snapshot> Job for BatchJob<V> {
+    fn run(self: Box<Self>, context: &Context) {
+        let BatchJob { ids, done } = *self;
+        let Some(state) = state_of::<V>(context) else {
+            return done.complete_now(Err(Error::internal("engine context missing")));
+        };
+        let mut all_known = true;
+        let mut found = Vec::with_capacity(ids.len());
+        state.cache.probe_each(ids.iter(), |p| match p {
+            Probe::Stored(v) => found.push(v),
+            Probe::NotStored => {}
+            Probe::Unknown => all_known = false,
+        });
+        if all_known {
+            done.complete_now(Ok(dedup_views(found)));
+        } else {
+            drop(found);
+            let state = state.clone();
+            state
+                .handle
+                .clone()
+                .spawn_blocking(move || done.complete(state.lookup_batch(&ids)));
+        }
+    }
+}
+
+/// Keeps the first of each view. One ID has one view in the cache, so a
+/// repeated ID shows as the same pointer: no string is hashed again.
+fn dedup_views<V>(views: Vec<Arc<V>>) -> Vec<Arc<V>> {
+    if views.len() < 2 {
+        return views;
+    }
+    let mut seen = HashSet::with_capacity(views.len());
+    let keep: Vec<bool> = views
+        .iter()
+        .map(|v| seen.insert(Arc::as_ptr(v) as usize))
+        .collect();
+    if keep.iter().all(|&k| k) {
+        return views;
+    }
+    views
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(v, k)| k.then_some(v))
+        .collect()
+}
+
+fn state_of<V: Snapshot>(context: &Context) -> Option<&Arc<State<V>>> {
+    context.downcast_ref::<Arc<State<V>>>()
+}
+
 /// Dropping the runtime joins its workers and blocking threads; tasks that
 /// never ran are dropped, and their completers fail with `Shutdown`.
 fn stop_runtime_and_store<V: Snapshot>(runtime: &Mutex<Option<Runtime>>, state: &State<V>) {
@@ -267,19 +339,4 @@ impl<V: Snapshot> Drop for Engine<V> {
             self.shutdown();
         }
     }
-}
-
-/// Keeps the first occurrence of each ID, in order.
-fn dedup(ids: Vec<ConversationId>) -> Vec<ConversationId> {
-    let keep: Vec<bool> = {
-        let mut seen = HashSet::with_capacity(ids.len());
-        ids.iter().map(|id| seen.insert(id.as_str())).collect()
-    };
-    if keep.iter().all(|&k| k) {
-        return ids;
-    }
-    ids.into_iter()
-        .zip(keep)
-        .filter_map(|(id, k)| k.then_some(id))
-        .collect()
 }

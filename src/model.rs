@@ -148,6 +148,15 @@ pub struct ConversationId {
 impl ConversationId {
     /// Parses and validates an ID. The error names the ID and what is wrong.
     pub fn parse(s: &str) -> Result<ConversationId, Error> {
+        let kind = ConversationId::check(s)?;
+        Ok(ConversationId {
+            text: Text::from_clean(s),
+            kind,
+        })
+    }
+
+    /// Validates an ID without copying it; returns its kind.
+    pub fn check(s: &str) -> Result<ConversationType, Error> {
         let (kind, body) = if let Some(body) = s.strip_prefix(C2C_PREFIX) {
             (ConversationType::C2c, body)
         } else if let Some(body) = s.strip_prefix(GROUP_PREFIX) {
@@ -161,10 +170,7 @@ impl ConversationId {
         validate_id_body(body).map_err(|why| {
             Error::invalid_parameters(format!("invalid conversation id {}: {why}", quote(s)))
         })?;
-        Ok(ConversationId {
-            text: Text::from_clean(s),
-            kind,
-        })
+        Ok(kind)
     }
 
     /// Builds the ID of a user's or group's conversation.
@@ -213,6 +219,62 @@ impl ConversationId {
 impl fmt::Debug for ConversationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// Validated conversation IDs kept in one buffer, so that a batch request
+/// costs two allocations instead of one per ID.
+#[derive(Clone, Debug, Default)]
+pub struct IdList {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl IdList {
+    pub fn with_capacity(ids: usize) -> IdList {
+        IdList {
+            text: String::with_capacity(ids * 24),
+            ends: Vec::with_capacity(ids),
+        }
+    }
+
+    /// Validates and appends one ID.
+    pub fn push(&mut self, id: &str) -> Result<(), Error> {
+        ConversationId::check(id)?;
+        self.text.push_str(id);
+        self.ends.push(self.text.len());
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The owned ID at `i` (valid: it was checked on the way in).
+    pub fn id(&self, i: usize) -> ConversationId {
+        let s = self.get(i);
+        let kind = if s.starts_with(C2C_PREFIX) {
+            ConversationType::C2c
+        } else {
+            ConversationType::Group
+        };
+        ConversationId {
+            text: Text::from_clean(s),
+            kind,
+        }
     }
 }
 
@@ -388,6 +450,18 @@ mod tests {
         assert_eq!(e.as_str(), "");
         assert_eq!(e.as_bytes_with_nul(), b"\0");
         assert!(Text::new("a\0b").is_err());
+    }
+
+    #[test]
+    fn id_list_keeps_order_and_rejects_bad_ids() {
+        let mut l = IdList::with_capacity(2);
+        l.push("c2c_a").unwrap();
+        l.push("group_bc").unwrap();
+        l.push("c2c_a").unwrap();
+        assert!(l.push("bad").is_err());
+        assert_eq!(l.iter().collect::<Vec<_>>(), ["c2c_a", "group_bc", "c2c_a"]);
+        assert_eq!(l.id(1), ConversationId::parse("group_bc").unwrap());
+        assert_eq!(l.id(0).kind(), ConversationType::C2c);
     }
 
     #[test]

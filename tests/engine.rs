@@ -11,7 +11,7 @@ use imconv::config::{Config, Durability};
 use imconv::dispatch::Completer;
 use imconv::engine::{Engine, Snapshot};
 use imconv::error::{ErrorCode, Result};
-use imconv::model::{Conversation, ConversationId};
+use imconv::model::{Conversation, ConversationId, IdList};
 
 /// A snapshot that records whether it was stored; building one named
 /// "boom" panics, to exercise the panic guard.
@@ -60,7 +60,11 @@ fn get(engine: &Engine<View>, s: &str) -> Arc<View> {
 }
 
 fn list(engine: &Engine<View>, ids: &[&str]) -> Vec<String> {
-    let ids: Vec<ConversationId> = ids.iter().map(|s| id(s)).collect();
+    let mut list = IdList::with_capacity(ids.len());
+    for s in ids {
+        list.push(s).unwrap();
+    }
+    let ids = list;
     call(engine, |done| engine.get_many(ids, done))
         .unwrap()
         .iter()

@@ -7,7 +7,7 @@ use super::error::{IMCONV_ERR_INTERNAL, IMCONV_OK};
 use super::sdk::imconv_sdk;
 use super::{accept_call, guard, reply, str_arg};
 use crate::error::{Error, Result};
-use crate::model::ConversationId;
+use crate::model::{ConversationId, IdList};
 
 /// Receives one conversation. The view, and everything it points to, is
 /// valid until the callback returns (longer with
@@ -127,9 +127,9 @@ pub unsafe extern "C" fn imconv_get_conversation_list(
 }
 
 /// Copies and validates an ID array; the error names the first bad entry.
-unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result<Vec<ConversationId>> {
+unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result<IdList> {
     if count == 0 {
-        return Ok(Vec::new());
+        return Ok(IdList::default());
     }
     if ids.is_null() {
         return Err(Error::invalid_parameters(format!(
@@ -141,20 +141,12 @@ unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result<Vec<Conver
             "count {count} is too large"
         )));
     }
-    std::slice::from_raw_parts(ids, count)
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| {
-            let name = format_args!("conversation_ids[{i}]");
-            str_arg(p, &name)
-                .and_then(ConversationId::parse)
-                .map_err(|e| {
-                    if p.is_null() {
-                        e
-                    } else {
-                        e.context(format_args!("conversation_ids[{i}]"))
-                    }
-                })
-        })
-        .collect()
+    let mut list = IdList::with_capacity(count);
+    for (i, &p) in std::slice::from_raw_parts(ids, count).iter().enumerate() {
+        let name = format_args!("conversation_ids[{i}]");
+        let id = str_arg(p, &name)?;
+        list.push(id)
+            .map_err(|e| e.context(format_args!("conversation_ids[{i}]")))?;
+    }
+    Ok(list)
 }

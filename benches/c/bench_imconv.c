@@ -1,0 +1,246 @@
+/* imconv through its public C ABI, the way users call it.
+ *   bench_imconv <scratch_dir> <size> <results.jsonl>
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "bench_common.h"
+#include "imconv.h"
+
+static imconv_sdk *sdk;
+static char **ids;    /* stored IDs, by index */
+static char **misses; /* IDs that are not stored */
+static long size;
+/* Misses are drawn from this many IDs that are not stored. */
+#define MISS_POOL 1000
+
+static atomic_long completed;
+static atomic_int failed;
+
+static void on_one(const imconv_conversation *c, void *u) {
+    (void)c;
+    (void)u;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_list(const imconv_conversation *const *c, size_t n, void *u) {
+    (void)c;
+    (void)n;
+    (void)u;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_done(void *u) {
+    (void)u;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_fail(int32_t code, const char *desc, void *u) {
+    (void)u;
+    fprintf(stderr, "callback error %d: %s\n", code, desc);
+    atomic_store(&failed, 1);
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+
+static void wait_completed(long target) {
+    /* Spin, but yield: on 2 cores a pure spin would starve the library. */
+    while (atomic_load_explicit(&completed, memory_order_acquire) < target) {
+        if (atomic_load(&failed)) exit(1);
+        sched_yield();
+    }
+}
+
+static void open_sdk(const char *dir) {
+    char config[1024], *error = NULL;
+    snprintf(config, sizeof config,
+             "{\"user_id\":\"bench\",\"data_dir\":\"%s\",\"cache_capacity\":%ld}", dir,
+             2 * size + 1000); /* room for every conversation and as many misses */
+    if (imconv_sdk_new(config, &sdk, &error) != IMCONV_OK) {
+        fprintf(stderr, "imconv_sdk_new: %s\n", error);
+        exit(1);
+    }
+}
+
+/* 4. Import in batches of 1,000. */
+static void bench_import(void) {
+    enum { BATCH = 1000 };
+    size_t cap = BATCH * 900;
+    char *doc = malloc(cap);
+    double spent = 0;
+    record r;
+    for (long start = 0; start < size; start += BATCH) {
+        size_t len = 0;
+        doc[len++] = '[';
+        for (long i = start; i < start + BATCH && i < size; i++) {
+            make_record(i, &r);
+            len += (size_t)snprintf(
+                doc + len, cap - len,
+                "%s{\"conversationID\":\"%s\",\"showName\":\"%s\",\"faceUrl\":\"%s\","
+                "\"groupType\":\"%s\",\"unreadCount\":%ld,\"recvOpt\":%ld,\"isPinned\":%s,"
+                "\"orderKey\":%ld,\"markList\":%s,\"conversationGroupList\":%s,\"lastMessage\":%s}",
+                i > start ? "," : "", r.id, r.show_name, r.face_url, r.group_type, r.unread,
+                r.recv_opt, r.pinned ? "true" : "false", r.order_key, r.marks, r.groups,
+                r.last_message);
+        }
+        doc[len++] = ']';
+        doc[len] = '\0';
+        long target = atomic_load(&completed) + 1;
+        double t0 = now_s();
+        if (imconv_import_conversations(sdk, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
+        wait_completed(target);
+        spent += now_s() - t0;
+    }
+    free(doc);
+    report_one("import", size, "conversations/s", (double)size / spent);
+}
+
+/* 1. One call at a time: call to callback. */
+static void bench_latency(void) {
+    enum { SAMPLES = 20000 };
+    double p50[ROUNDS], p99[ROUNDS];
+    double *lat = malloc(SAMPLES * sizeof *lat);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int s = 0; s < SAMPLES; s++) {
+            const char *id = ids[next_random() % (uint64_t)size];
+            long target = atomic_load(&completed) + 1;
+            double t0 = now_s();
+            imconv_get_conversation(sdk, id, on_one, on_fail, NULL);
+            wait_completed(target);
+            lat[s] = (now_s() - t0) * 1e6;
+            if (s % 64 == 0) sched_yield();
+        }
+        p50[round] = percentile(lat, SAMPLES, 0.50);
+        p99[round] = percentile(lat, SAMPLES, 0.99);
+    }
+    free(lat);
+    report("lookup_latency_p50", size, "us", p50, ROUNDS);
+    report("lookup_latency_p99", size, "us", p99, ROUNDS);
+}
+
+/* 2. Many calls in flight from `threads` host threads. */
+enum { WINDOW = 4096, CALLS = 400000 };
+static atomic_long issued;
+
+static void *issue_calls(void *arg) {
+    long n = (long)(intptr_t)arg;
+    uint64_t x = (uint64_t)n * 2654435761u + 1;
+    for (long k = 0; k < n; k++) {
+        while (atomic_load_explicit(&issued, memory_order_relaxed) -
+                   atomic_load_explicit(&completed, memory_order_acquire) >= WINDOW) {
+            sched_yield();
+        }
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        atomic_fetch_add_explicit(&issued, 1, memory_order_relaxed);
+        imconv_get_conversation(sdk, ids[x % (uint64_t)size], on_one, on_fail, NULL);
+    }
+    return NULL;
+}
+
+static void bench_throughput(int threads, const char *metric) {
+    double rate[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        atomic_store(&issued, atomic_load(&completed));
+        long target = atomic_load(&completed) + CALLS;
+        pthread_t t[2];
+        double t0 = now_s();
+        for (int i = 0; i < threads; i++)
+            pthread_create(&t[i], NULL, issue_calls, (void *)(intptr_t)(CALLS / threads));
+        for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+        wait_completed(target);
+        rate[round] = CALLS / (now_s() - t0);
+    }
+    report(metric, size, "lookups/s", rate, ROUNDS);
+}
+
+/* 3. getConversationList of `n` IDs, a fifth of them not stored. */
+static void bench_batch(int n, const char *metric) {
+    int batches = n >= 1000 ? 300 : 2000;
+    const char **batch = malloc((size_t)n * sizeof *batch);
+    double per_batch[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        double spent = 0;
+        for (int b = 0; b < batches; b++) {
+            for (int i = 0; i < n; i++) {
+                uint64_t r = next_random();
+                batch[i] = i % 5 == 4 ? misses[r % MISS_POOL] : ids[r % (uint64_t)size];
+            }
+            long target = atomic_load(&completed) + 1;
+            double t0 = now_s();
+            imconv_get_conversation_list(sdk, batch, (size_t)n, on_list, on_fail, NULL);
+            wait_completed(target);
+            spent += now_s() - t0;
+        }
+        per_batch[round] = spent / batches * 1e6;
+    }
+    free(batch);
+    report(metric, size, "us/batch", per_batch, ROUNDS);
+}
+
+/* Touches every conversation (fills the cache) with batches of 1,000. */
+static void touch_all(void) {
+    for (long start = 0; start < size; start += 1000) {
+        long n = size - start < 1000 ? size - start : 1000;
+        long target = atomic_load(&completed) + 1;
+        imconv_get_conversation_list(sdk, (const char *const *)ids + start, (size_t)n, on_list, on_fail, NULL);
+        wait_completed(target);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
+        return 2;
+    }
+    size = atol(argv[2]);
+    results = fopen(argv[3], "a");
+    implementation = "imconv";
+    ids = malloc((size_t)size * sizeof *ids);
+    misses = malloc((size_t)size * sizeof *misses);
+    for (long i = 0; i < size; i++) {
+        char buf[40];
+        conversation_id(i, buf, sizeof buf);
+        ids[i] = strdup(buf);
+        missing_id(i, buf, sizeof buf);
+        misses[i] = strdup(buf);
+    }
+
+    /* The text a conversation holds (its strings), for memory per conversation. */
+    double text = 0;
+    for (long i = 0; i < 1000; i++) {
+        record r;
+        make_record(i, &r);
+        text += (double)(strlen(r.id) * 2 + strlen(r.show_name) + strlen(r.face_url) +
+                         strlen(r.group_type) + strlen(r.last_message) + 40 /* msgID, sender */);
+    }
+    report_one("text_per_conversation", size, "bytes", text / 1000);
+
+    open_sdk(argv[1]);
+    bench_import();
+    imconv_sdk_free(sdk);
+
+    /* 5. Open an existing store: time to the first answered lookup. */
+    double rss_before = rss_bytes();
+    long target = atomic_load(&completed) + 1;
+    double t0 = now_s();
+    open_sdk(argv[1]);
+    imconv_get_conversation(sdk, ids[size / 2], on_one, on_fail, NULL);
+    wait_completed(target);
+    report_one("open_to_first_lookup", size, "ms", (now_s() - t0) * 1e3);
+    double rss_open = rss_bytes();
+    touch_all();
+    double rss_touched = rss_bytes();
+    report_one("rss_after_open", size, "MiB", (rss_open - rss_before) / 1048576.0);
+    report_one("rss_after_touching_all", size, "MiB", (rss_touched - rss_before) / 1048576.0);
+    report_one("memory_per_conversation", size, "bytes", (rss_touched - rss_open) / (double)size);
+
+    bench_latency();
+    bench_throughput(1, "lookup_throughput_1_thread");
+    bench_throughput(2, "lookup_throughput_2_threads");
+    bench_batch(100, "batch_100");
+    bench_batch(1000, "batch_1000");
+
+    imconv_sdk_free(sdk);
+    for (long i = 0; i < size; i++) free(ids[i]), free(misses[i]);
+    free(ids);
+    free(misses);
+    fclose(results);
+    return 0;
+}

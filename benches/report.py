@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Turns the benchmark result lines into one table (printed) and one JSON file.
+
+usage: report.py <results.jsonl> <results.json>
+
+Every imconv figure is shown with its ratio to the SQLite baseline measured
+in the same run: for rates, imconv / baseline; for times, baseline / imconv.
+Either way a ratio above 1 means imconv is faster.
+"""
+import json
+import os
+import platform
+import sys
+import time
+
+TARGETS = {
+    # metric: (comparison, value, sizes it applies to or None for all)
+    "lookup_throughput_1_thread": (">=", 2_000_000, {1_000_000}),
+    "lookup_latency_p50": ("<=", 10, None),
+    "lookup_latency_p99": ("<=", 50, None),
+    "batch_100": ("<=", 20, None),
+    "batch_1000": ("<=", 200, None),
+    "import": (">=", 200_000, None),
+    "open_to_first_lookup": ("<=", 10, {10_000, 100_000}),
+    "memory_overhead_per_conversation": ("<=", 1024, None),
+}
+ORDER = [
+    "lookup_latency_p50", "lookup_latency_p99", "lookup_throughput_1_thread",
+    "lookup_throughput_2_threads", "batch_100", "batch_1000", "import",
+    "open_to_first_lookup", "rss_after_open", "rss_after_touching_all",
+    "memory_per_conversation", "text_per_conversation", "memory_overhead_per_conversation",
+]
+HIGHER_IS_BETTER = {"conversations/s", "lookups/s"}
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main():
+    src, dst = sys.argv[1], sys.argv[2]
+    rows = [json.loads(line) for line in open(src) if line.strip()]
+    by_key = {(r["implementation"], r["metric"], r["size"]): r for r in rows}
+    # Overhead beyond the conversation's own text.
+    for (impl, metric, size), r in list(by_key.items()):
+        if impl == "imconv" and metric == "memory_per_conversation":
+            text = by_key.get(("imconv", "text_per_conversation", size))
+            if text:
+                v = r["median"] - text["median"]
+                by_key[(impl, "memory_overhead_per_conversation", size)] = dict(
+                    r, metric="memory_overhead_per_conversation", median=v, min=v, max=v)
+    results = []
+    sizes = sorted({k[2] for k in by_key})
+    for size in sizes:
+        for metric in ORDER:
+            r = by_key.get(("imconv", metric, size))
+            if not r:
+                continue
+            base = by_key.get(("sqlite", metric, size))
+            ratio = None
+            if base and base["median"] and r["median"]:
+                if r["unit"] in HIGHER_IS_BETTER:
+                    ratio = r["median"] / base["median"]
+                else:
+                    ratio = base["median"] / r["median"]
+            target = TARGETS.get(metric)
+            met = None
+            if target and (target[2] is None or size in target[2]):
+                op, value, _ = target
+                met = r["median"] >= value if op == ">=" else r["median"] <= value
+                target = f"{op} {value:,}"
+            else:
+                target = None
+            results.append({
+                "metric": metric, "size": size, "unit": r["unit"],
+                "median": r["median"], "min": r["min"], "max": r["max"],
+                "baseline_median": base["median"] if base else None,
+                "ratio_vs_baseline": ratio, "target": target, "target_met": met,
+            })
+    machine = {
+        "cores": os.cpu_count(), "cpu": cpu_model(), "system": platform.platform(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    with open(dst, "w") as f:
+        json.dump({"machine": machine, "results": results}, f, indent=1)
+
+    def fmt(v):
+        if v is None:
+            return "-"
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        return f"{v:.3g}"
+
+    print(f"\nimconv benchmark, {machine['cores']} cores, {machine['cpu']}, {machine['date']}")
+    print("(median of rounds, [min-max]; ratio = how many times faster than hand-written SQLite)\n")
+    header = f"| {'metric':<34} | {'size':>9} | {'imconv median [min-max]':>34} | {'SQLite baseline':>15} | {'ratio':>7} | {'target':>12} |"
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for r in results:
+        spread = f"{fmt(r['median'])} [{fmt(r['min'])}-{fmt(r['max'])}] {r['unit']}"
+        ratio = f"{r['ratio_vs_baseline']:.2f}x" if r["ratio_vs_baseline"] else "-"
+        target = "-"
+        if r["target"]:
+            target = ("met " if r["target_met"] else "MISSED ") + r["target"]
+        print(f"| {r['metric']:<34} | {r['size']:>9,} | {spread:>34} | {fmt(r['baseline_median']):>15} | {ratio:>7} | {target:>12} |")
+    print(f"\nwritten to {dst}")
+
+
+if __name__ == "__main__":
+    main()
