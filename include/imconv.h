@@ -188,8 +188,7 @@ typedef struct imconv_message {
      */
     bool is_read;
     /*
-     The whole message object as imported, as compact JSON with its keys
-     sorted. Never NULL.
+     The whole message object, exactly as imported (JSON). Never NULL.
      */
     const char *json;
 } imconv_message;

@@ -4,10 +4,18 @@
 //! each other) and lenient about what it does not (unknown keys are ignored;
 //! `null` stands for "absent" in every optional field). Every error names the
 //! element's index and the field.
+//!
+//! Import reads the document in place: each element, and each field of it,
+//! is a slice of the document ([`RawValue`]) until it is converted into its
+//! final form, so a conversation costs few allocations besides its own text.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Number;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{
@@ -15,17 +23,24 @@ use crate::model::{
     MAX_CUSTOM_DATA_BYTES, RECV_OPT_MAX,
 };
 
+/// A JSON value not read yet: a slice of the document.
+type Raw<'a> = &'a RawValue;
+
 /// Parses an import document: a JSON array of conversation objects. All or
 /// nothing: the first bad element fails the whole document.
 pub fn parse_conversations(json: &[u8]) -> Result<Vec<Conversation>> {
-    let doc: Value = serde_json::from_slice(json)
-        .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}")))?;
-    let Value::Array(items) = doc else {
-        return Err(Error::invalid_json(format!(
-            "expected a JSON array of conversation objects, got {}",
-            type_name(&doc)
-        )));
-    };
+    let text = std::str::from_utf8(json)
+        .map_err(|e| Error::invalid_json(format!("malformed JSON: not valid UTF-8 ({e})")))?;
+    let items: Vec<Raw> = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            Error::invalid_json(format!(
+                "expected a JSON array of conversation objects, got {}",
+                type_name(text.trim_start())
+            ))
+        } else {
+            Error::invalid_json(format!("malformed JSON: {e}"))
+        }
+    })?;
     items
         .iter()
         .enumerate()
@@ -36,12 +51,12 @@ pub fn parse_conversations(json: &[u8]) -> Result<Vec<Conversation>> {
 }
 
 /// Parses one conversation object.
-pub fn parse_conversation(item: &Value) -> Result<Conversation> {
+fn parse_conversation(item: Raw) -> Result<Conversation> {
     let obj = Fields::of(item, "")?;
     let id_text = obj
         .str("conversationID")?
         .ok_or_else(|| obj.param("conversationID", "is required"))?;
-    let id = ConversationId::parse(id_text).map_err(|e| e.context("field 'conversationID'"))?;
+    let id = ConversationId::parse(&id_text).map_err(|e| e.context("field 'conversationID'"))?;
 
     if let Some(t) = obj.i64("type")? {
         if t != id.kind().as_i32() as i64 {
@@ -62,7 +77,7 @@ pub fn parse_conversation(item: &Value) -> Result<Conversation> {
                     field,
                     format!(
                         "{} disagrees with conversationID {} (expected {})",
-                        quote(given),
+                        quote(&given),
                         quote(id.as_str()),
                         quote(expected)
                     ),
@@ -91,7 +106,10 @@ pub fn parse_conversation(item: &Value) -> Result<Conversation> {
 
     let last_message = match obj.get("lastMessage") {
         None => None,
-        Some(v) => Some(parse_last_message_value(v).map_err(|e| e.context("field 'lastMessage'"))?),
+        Some(raw) => Some(
+            parse_message(raw, Text::new(raw.get())?)
+                .map_err(|e| e.context("field 'lastMessage'"))?,
+        ),
     };
 
     let group_at_info_list = obj
@@ -153,29 +171,21 @@ pub fn parse_conversation(item: &Value) -> Result<Conversation> {
     })
 }
 
-/// Reads a stored message (JSON that this library normalised on import):
-/// the text is kept as it is, not written out again.
+/// Reads a stored message: its text is kept as it is.
 pub fn parse_stored_message(json: &str) -> Result<LastMessage> {
-    let v: Value = serde_json::from_str(json)
+    let raw: Raw = serde_json::from_str(json)
         .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}")))?;
-    message_fields(&v, Text::new(json)?)
+    parse_message(raw, Text::new(json)?)
 }
 
-/// Reads an imported message object. The whole object is kept as
-/// normalised JSON (compact, keys sorted), so that export followed by
-/// import reproduces it byte for byte.
-fn parse_last_message_value(v: &Value) -> Result<LastMessage> {
-    Fields::of(v, "")?;
-    let json = serde_json::to_string(v).map_err(|e| Error::internal(format!("{e}")))?;
-    // Any U+0000 inside stays escaped as \u0000 in the text.
-    message_fields(v, Text::new(&json)?)
-}
-
-fn message_fields(v: &Value, json: Text) -> Result<LastMessage> {
-    let m = Fields::of(v, "")?;
-    let msg_id = m
-        .str("msgID")?
-        .ok_or_else(|| m.param("msgID", "is required"))?;
+/// Reads a message object's summary fields; `json` is the whole object, kept
+/// exactly as imported (so export followed by import reproduces it).
+fn parse_message(raw: Raw, json: Text) -> Result<LastMessage> {
+    let m = Fields::of(raw, "")?;
+    let msg_id = m.text("msgID")?;
+    if m.get("msgID").is_none() {
+        return Err(m.param("msgID", "is required"));
+    }
     let timestamp = m
         .i64("timestamp")?
         .ok_or_else(|| m.param("timestamp", "is required"))?;
@@ -183,7 +193,7 @@ fn message_fields(v: &Value, json: Text) -> Result<LastMessage> {
     let status = i32::try_from(status)
         .map_err(|_| m.param("status", format!("must fit in 32 bits (got {status})")))?;
     Ok(LastMessage {
-        msg_id: Text::new(msg_id).map_err(|e| e.context("field 'msgID'"))?,
+        msg_id,
         sender: m.text("sender")?,
         timestamp,
         seq: m.u64("seq")?.unwrap_or(0),
@@ -288,25 +298,76 @@ pub fn conversation_to_json(c: &Conversation) -> Result<String> {
     serde_json::to_string(&out).map_err(|e| Error::internal(format!("export: {e}")))
 }
 
-/// Reads the fields of one JSON object, naming `path.field` in errors.
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    path: &'a str,
+/// A string from the document: borrowed unless it holds escapes.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
-impl<'a> Fields<'a> {
-    fn of(v: &'a Value, path: &'a str) -> Result<Fields<'a>> {
-        match v {
-            Value::Object(map) => Ok(Fields { map, path }),
-            other => Err(Error::invalid_json(if path.is_empty() {
-                format!("expected an object, got {}", type_name(other))
-            } else {
-                format!(
-                    "field '{path}': expected an object, got {}",
-                    type_name(other)
-                )
-            })),
+/// An object's members, in document order, their values unread.
+struct Members<'a>(Vec<(Cow<'a, str>, Raw<'a>)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> std::result::Result<Members<'de>, M::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some((Str(key), value)) = map.next_entry::<Str<'de>, Raw<'de>>()? {
+                    members.push((key, value));
+                }
+                Ok(Members(members))
+            }
         }
+        d.deserialize_map(V)
+    }
+}
+
+/// Reads the fields of one JSON object, naming `path.field` in errors.
+struct Fields<'a, 'p> {
+    members: Vec<(Cow<'a, str>, Raw<'a>)>,
+    path: &'p str,
+}
+
+impl<'a, 'p> Fields<'a, 'p> {
+    fn of(raw: Raw<'a>, path: &'p str) -> Result<Fields<'a, 'p>> {
+        if !raw.get().starts_with('{') {
+            let got = type_name(raw.get());
+            return Err(Error::invalid_json(if path.is_empty() {
+                format!("expected an object, got {got}")
+            } else {
+                format!("field '{path}': expected an object, got {got}")
+            }));
+        }
+        let Members(members) = serde_json::from_str(raw.get())
+            .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}")))?;
+        Ok(Fields { members, path })
     }
 
     fn name(&self, field: &str) -> String {
@@ -321,17 +382,21 @@ impl<'a> Fields<'a> {
         Error::invalid_parameters(format!("field '{}' {what}", self.name(field)))
     }
 
-    /// The value of `field`, with `null` read as absent.
-    fn get(&self, field: &str) -> Option<&'a Value> {
-        self.map.get(field).filter(|v| !v.is_null())
+    /// The value of `field` (the last one, if repeated), with `null` read
+    /// as absent.
+    fn get(&self, field: &str) -> Option<Raw<'a>> {
+        self.members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| *v)
+            .filter(|v| v.get() != "null")
     }
 
-    fn str(&self, field: &str) -> Result<Option<&'a str>> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(wrong_type(&self.name(field), "a string", other)),
-        }
+    fn str(&self, field: &str) -> Result<Option<Cow<'a, str>>> {
+        self.get(field)
+            .map(|v| as_str(v, &self.name(field)))
+            .transpose()
     }
 
     fn text(&self, field: &str) -> Result<Text> {
@@ -350,68 +415,86 @@ impl<'a> Fields<'a> {
     fn i64(&self, field: &str) -> Result<Option<i64>> {
         match self.get(field) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| {
-                Error::invalid_parameters(format!(
-                    "field '{}' must be an integer that fits in 64 bits (got {n})",
-                    self.name(field)
-                ))
-            }),
-            Some(other) => Err(wrong_type(&self.name(field), "an integer", other)),
+            Some(v) => {
+                let n = as_number(v, &self.name(field), "an integer")?;
+                n.as_i64().map(Some).ok_or_else(|| {
+                    Error::invalid_parameters(format!(
+                        "field '{}' must be an integer that fits in 64 bits (got {n})",
+                        self.name(field)
+                    ))
+                })
+            }
         }
     }
 
     fn bool(&self, field: &str) -> Result<Option<bool>> {
-        match self.get(field) {
+        match self.get(field).map(RawValue::get) {
             None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
             Some(other) => Err(wrong_type(&self.name(field), "true or false", other)),
         }
     }
 
-    fn array(&self, field: &str) -> Result<&'a [Value]> {
+    fn array(&self, field: &str) -> Result<Vec<Raw<'a>>> {
         match self.get(field) {
-            None => Ok(&[]),
-            Some(Value::Array(items)) => Ok(items),
-            Some(other) => Err(wrong_type(&self.name(field), "an array", other)),
+            None => Ok(Vec::new()),
+            Some(v) if v.get().starts_with('[') => serde_json::from_str(v.get())
+                .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}"))),
+            Some(v) => Err(wrong_type(&self.name(field), "an array", v.get())),
         }
     }
 }
 
-fn as_u64(v: &Value, name: &str) -> Result<u64> {
-    match v {
-        Value::Number(n) => n.as_u64().ok_or_else(|| {
-            Error::invalid_parameters(format!(
-                "field '{name}' must be an integer from 0 to {} (got {n})",
-                u64::MAX
-            ))
-        }),
-        other => Err(wrong_type(name, "an integer", other)),
+fn as_number(v: Raw, name: &str, expected: &str) -> Result<Number> {
+    let text = v.get();
+    if !matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9')) {
+        return Err(wrong_type(name, expected, text));
     }
+    serde_json::from_str(text).map_err(|e| Error::invalid_json(format!("field '{name}': {e}")))
 }
 
-fn as_text(v: &Value, name: &str) -> Result<Text> {
-    match v {
-        Value::String(s) => Text::new(s)
-            .map_err(|_| Error::invalid_parameters(format!("field '{name}' holds U+0000"))),
-        other => Err(wrong_type(name, "a string", other)),
-    }
+fn as_u64(v: Raw, name: &str) -> Result<u64> {
+    let n = as_number(v, name, "an integer")?;
+    n.as_u64().ok_or_else(|| {
+        Error::invalid_parameters(format!(
+            "field '{name}' must be an integer from 0 to {} (got {n})",
+            u64::MAX
+        ))
+    })
 }
 
-fn wrong_type(name: &str, expected: &str, got: &Value) -> Error {
+fn as_str<'a>(v: Raw<'a>, name: &str) -> Result<Cow<'a, str>> {
+    if !v.get().starts_with('"') {
+        return Err(wrong_type(name, "a string", v.get()));
+    }
+    let Str(s) = serde_json::from_str(v.get())
+        .map_err(|e| Error::invalid_json(format!("field '{name}': {e}")))?;
+    Ok(s)
+}
+
+fn as_text(v: Raw, name: &str) -> Result<Text> {
+    let s = as_str(v, name)?;
+    Text::new(&s).map_err(|_| Error::invalid_parameters(format!("field '{name}' holds U+0000")))
+}
+
+fn wrong_type(name: &str, expected: &str, got: &str) -> Error {
     Error::new(
         ErrorCode::InvalidJson,
         format!("field '{name}' must be {expected}, got {}", type_name(got)),
     )
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+/// The JSON type of a value's text, for messages.
+fn type_name(json: &str) -> &'static str {
+    match json.as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'"') => "a string",
+        Some(b'[') => "an array",
+        Some(b'{') => "an object",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        _ => "nothing",
     }
 }
 

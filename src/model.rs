@@ -317,7 +317,7 @@ pub struct GroupAtInfo {
 }
 
 /// The summary of a conversation's last message, plus the whole message as
-/// imported (normalised JSON).
+/// imported (its JSON text, byte for byte).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LastMessage {
     pub msg_id: Text,

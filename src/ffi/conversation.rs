@@ -75,8 +75,7 @@ pub struct imconv_message {
     pub is_self: bool,
     /// Read ("isRead").
     pub is_read: bool,
-    /// The whole message object as imported, as compact JSON with its keys
-    /// sorted. Never NULL.
+    /// The whole message object, exactly as imported (JSON). Never NULL.
     pub json: *const c_char,
 }
 

@@ -175,9 +175,9 @@ static void test_get_stored_conversation(void) {
     CHECK_STR(c.jsons[0],
               "{\"conversationID\":\"c2c_alice\",\"type\":1,\"userID\":\"alice\",\"groupID\":\"\","
               "\"groupType\":\"\",\"showName\":\"Alice\",\"faceUrl\":\"https://a/1.png\","
-              "\"unreadCount\":2,\"recvOpt\":0,\"lastMessage\":{\"isRead\":false,\"isSelf\":false,"
-              "\"msgID\":\"m-1\",\"sender\":\"alice\",\"seq\":12,\"status\":2,\"text\":\"hi\","
-              "\"timestamp\":1700000300},\"groupAtInfoList\":[],\"draftText\":\"see you\","
+              "\"unreadCount\":2,\"recvOpt\":0,\"lastMessage\":{\"msgID\":\"m-1\","
+              "\"timestamp\":1700000300,\"sender\":\"alice\",\"seq\":12,\"status\":2,"
+              "\"isSelf\":false,\"isRead\":false,\"text\":\"hi\"},\"groupAtInfoList\":[],\"draftText\":\"see you\","
               "\"draftTimestamp\":1700000400,\"isPinned\":true,\"orderKey\":99,\"markList\":[1,8],"
               "\"customData\":\"x\",\"conversationGroupList\":[\"Friends\"],"
               "\"c2cReadTimestamp\":1700000100,\"groupReadSequence\":0}");
