@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use imconv::cache::{Cache, Probe};
+use imconv::config::Durability;
 use imconv::engine::Snapshot;
 use imconv::ffi::ConversationView;
 use imconv::json::parse_conversations;
 use imconv::model::{ConversationId, IdList};
+use imconv::store::Store;
 
 fn document(n: usize) -> String {
     let items: Vec<String> = (0..n)
@@ -86,6 +88,14 @@ fn import(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    let dir = std::env::temp_dir().join(format!("imconv-bench-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut store = Store::open(Some(&dir), Durability::Normal).unwrap();
+    g.bench_function("store_write_1000", |b| {
+        b.iter(|| store.upsert(&parsed).unwrap())
+    });
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
     g.finish();
 }
 

@@ -98,27 +98,95 @@ impl<V: Snapshot> State<V> {
         Ok(found.into_iter().flatten().collect())
     }
 
+    /// Imports a document, all or nothing. A large one is parsed on a
+    /// second thread while this one writes, chunk by chunk, in one
+    /// transaction: the two halves of the work overlap.
     fn import(&self, document: &[u8]) -> Result<usize> {
-        let conversations = json::parse_conversations(document)?;
-        let count = conversations.len();
-        // Build the views before taking the lock: readers wait less.
-        let views: Vec<Arc<V>> = conversations
-            .into_iter()
-            .map(|c| V::build(c, true))
-            .collect();
+        if document.len() < PIPELINE_BYTES {
+            let mut views = Vec::new();
+            json::for_each_conversation(document, |c| {
+                views.push(V::build(c, true));
+                Ok(())
+            })?;
+            let mut once = Some(views);
+            return self.write_views(|| Ok(once.take()));
+        }
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Arc<V>>>>(8);
+            std::thread::Builder::new()
+                .name("imconv-import".into())
+                .spawn_scoped(scope, move || {
+                    let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
+                    let read = json::for_each_conversation(document, |c| {
+                        chunk.push(V::build(c, true));
+                        if chunk.len() == IMPORT_CHUNK {
+                            let full =
+                                std::mem::replace(&mut chunk, Vec::with_capacity(IMPORT_CHUNK));
+                            // Fails once the writer gave up: stop parsing then.
+                            tx.send(Ok(full)).map_err(|_| Error::shutdown())?;
+                        }
+                        Ok(())
+                    });
+                    let last = read.map(|_| chunk);
+                    let _ = tx.send(last);
+                    // Dropping `tx` tells the writer that nothing follows.
+                })
+                .map_err(|e| Error::from(e).context("starting the import parser"))?;
+            let mut finished = false;
+            self.write_views(|| {
+                if finished {
+                    return Ok(None);
+                }
+                match rx.recv() {
+                    Ok(Ok(chunk)) if chunk.len() == IMPORT_CHUNK => Ok(Some(chunk)),
+                    // A short chunk is the last one.
+                    Ok(Ok(chunk)) => {
+                        finished = true;
+                        Ok(Some(chunk))
+                    }
+                    Ok(Err(e)) => Err(e),
+                    // The parser died (a panic) before the end: roll back.
+                    Err(_) => Err(Error::internal("the import parser stopped early")),
+                }
+            })
+        })
+    }
+
+    /// Writes the chunks `next_chunk` hands over (`None`: no more) in one
+    /// transaction, then refreshes the cache, all under the store's lock.
+    /// Returns how many conversations were written.
+    fn write_views(
+        &self,
+        mut next_chunk: impl FnMut() -> Result<Option<Vec<Arc<V>>>>,
+    ) -> Result<usize> {
         self.with_store(|store| {
+            let mut written = Vec::new();
+            store.write(|w| {
+                while let Some(chunk) = next_chunk()? {
+                    for v in &chunk {
+                        w.put(v.conversation())?;
+                    }
+                    written.extend(chunk);
+                }
+                Ok(())
+            })?;
             // Later elements with the same ID win, in the store as in memory.
-            store.upsert(views.iter().map(|v| v.conversation()))?;
             self.cache.refresh(
-                views
+                written
                     .iter()
                     .map(|v| (v.conversation().id.text(), v.clone())),
             );
-            Ok(())
-        })?;
-        Ok(count)
+            Ok(written.len())
+        })
     }
 }
+
+/// Documents from this size on are parsed on a second thread while the
+/// store writes (below it, a thread costs more than it saves).
+const PIPELINE_BYTES: usize = 32 * 1024;
+
+/// Elements parsed per chunk of a pipelined import.
+const IMPORT_CHUNK: usize = 128;
 
 pub struct Engine<V: Snapshot> {
     accepting: AtomicBool,

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Number;
@@ -29,30 +29,136 @@ type Raw<'a> = &'a RawValue;
 /// Parses an import document: a JSON array of conversation objects. All or
 /// nothing: the first bad element fails the whole document.
 pub fn parse_conversations(json: &[u8]) -> Result<Vec<Conversation>> {
+    let mut all = Vec::new();
+    for_each_conversation(json, |c| {
+        all.push(c);
+        Ok(())
+    })?;
+    Ok(all)
+}
+
+/// Reads an import document in one pass, handing each conversation to `f`
+/// in order as soon as it is parsed (so a consumer can work alongside).
+/// Stops at the first error, from the document or from `f`; an error in an
+/// element names its 0-based index and the field. Returns the count.
+pub fn for_each_conversation(
+    json: &[u8],
+    mut f: impl FnMut(Conversation) -> Result<()>,
+) -> Result<usize> {
     let text = std::str::from_utf8(json)
         .map_err(|e| Error::invalid_json(format!("malformed JSON: not valid UTF-8 ({e})")))?;
-    let items: Vec<Raw> = serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
-            Error::invalid_json(format!(
+    let mut stopped = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = de
+        .deserialize_seq(Elements {
+            each: &mut f,
+            stopped: &mut stopped,
+        })
+        .and_then(|n| de.end().map(|_| n));
+    match (read, stopped) {
+        (Ok(n), _) => Ok(n),
+        (Err(_), Some(error)) => Err(error),
+        (Err(e), None) if e.is_data() && !text.trim_start().starts_with('[') => {
+            Err(Error::invalid_json(format!(
                 "expected a JSON array of conversation objects, got {}",
                 type_name(text.trim_start())
-            ))
-        } else {
-            Error::invalid_json(format!("malformed JSON: {e}"))
+            )))
         }
-    })?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(index, item)| {
-            parse_conversation(item).map_err(|e| e.context(format_args!("element {index}")))
-        })
-        .collect()
+        (Err(e), None) => Err(Error::invalid_json(format!("malformed JSON: {e}"))),
+    }
+}
+
+/// Visits the top-level array, parsing each element as it is reached.
+struct Elements<'f, F> {
+    each: &'f mut F,
+    /// Why the visit stopped, when it was not the document's syntax.
+    stopped: &'f mut Option<Error>,
+}
+
+impl<'de, F: FnMut(Conversation) -> Result<()>> Visitor<'de> for Elements<'_, F> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array of conversation objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
+        let mut index = 0;
+        while let Some(element) = seq.next_element::<Element<'de>>()? {
+            let parsed = parse_conversation(element)
+                .map_err(|e| e.context(format_args!("element {index}")))
+                .and_then(&mut *self.each);
+            if let Err(error) = parsed {
+                *self.stopped = Some(error);
+                return Err(serde::de::Error::custom("stopped"));
+            }
+            index += 1;
+        }
+        Ok(index)
+    }
+}
+
+/// An element of the top-level array, read in the same pass as the array:
+/// an object's members (values still unread), or the type of a non-object.
+enum Element<'a> {
+    Object(Vec<(Cow<'a, str>, Raw<'a>)>),
+    Other(&'static str),
+}
+
+impl<'de> Deserialize<'de> for Element<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Element<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a conversation object")
+            }
+            fn visit_map<M: MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> std::result::Result<Element<'de>, M::Error> {
+                Ok(Element::Object(read_members(map)?))
+            }
+            fn visit_seq<S: SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> std::result::Result<Element<'de>, S::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Element::Other("an array"))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a string"))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("null"))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Parses one conversation object.
-fn parse_conversation(item: Raw) -> Result<Conversation> {
-    let obj = Fields::of(item, "")?;
+fn parse_conversation(element: Element) -> Result<Conversation> {
+    let obj = match element {
+        Element::Object(members) => Fields { members, path: "" },
+        Element::Other(got) => {
+            return Err(Error::invalid_json(format!(
+                "expected an object, got {got}"
+            )))
+        }
+    };
     let id_text = obj
         .str("conversationID")?
         .ok_or_else(|| obj.param("conversationID", "is required"))?;
@@ -324,7 +430,7 @@ impl<'de> Deserialize<'de> for Str<'de> {
 }
 
 /// An object's members, in document order, their values unread.
-struct Members<'a>(Vec<(Cow<'a, str>, Raw<'a>)>);
+struct Members<'a>(MemberList<'a>);
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
@@ -349,9 +455,21 @@ impl<'de> Deserialize<'de> for Members<'de> {
     }
 }
 
+type MemberList<'a> = Vec<(Cow<'a, str>, Raw<'a>)>;
+
+fn read_members<'de, M: MapAccess<'de>>(
+    mut map: M,
+) -> std::result::Result<MemberList<'de>, M::Error> {
+    let mut members = Vec::with_capacity(map.size_hint().unwrap_or(20));
+    while let Some((Str(key), value)) = map.next_entry::<Str<'de>, Raw<'de>>()? {
+        members.push((key, value));
+    }
+    Ok(members)
+}
+
 /// Reads the fields of one JSON object, naming `path.field` in errors.
 struct Fields<'a, 'p> {
-    members: Vec<(Cow<'a, str>, Raw<'a>)>,
+    members: MemberList<'a>,
     path: &'p str,
 }
 
@@ -416,6 +534,9 @@ impl<'a, 'p> Fields<'a, 'p> {
         match self.get(field) {
             None => Ok(None),
             Some(v) => {
+                if let Ok(n) = v.get().parse::<i64>() {
+                    return Ok(Some(n));
+                }
                 let n = as_number(v, &self.name(field), "an integer")?;
                 n.as_i64().map(Some).ok_or_else(|| {
                     Error::invalid_parameters(format!(
@@ -455,6 +576,10 @@ fn as_number(v: Raw, name: &str, expected: &str) -> Result<Number> {
 }
 
 fn as_u64(v: Raw, name: &str) -> Result<u64> {
+    // Fast path: plain digits (the common case) need no JSON parser.
+    if let Ok(n) = v.get().parse::<u64>() {
+        return Ok(n);
+    }
     let n = as_number(v, name, "an integer")?;
     n.as_u64().ok_or_else(|| {
         Error::invalid_parameters(format!(
@@ -465,10 +590,16 @@ fn as_u64(v: Raw, name: &str) -> Result<u64> {
 }
 
 fn as_str<'a>(v: Raw<'a>, name: &str) -> Result<Cow<'a, str>> {
-    if !v.get().starts_with('"') {
-        return Err(wrong_type(name, "a string", v.get()));
+    let text = v.get();
+    if !text.starts_with('"') {
+        return Err(wrong_type(name, "a string", text));
     }
-    let Str(s) = serde_json::from_str(v.get())
+    // The document's syntax was checked when it was split, so a string
+    // without escapes is exactly the text between its quotes.
+    if !text.contains('\\') {
+        return Ok(Cow::Borrowed(&text[1..text.len() - 1]));
+    }
+    let Str(s) = serde_json::from_str(text)
         .map_err(|e| Error::invalid_json(format!("field '{name}': {e}")))?;
     Ok(s)
 }

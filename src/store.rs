@@ -6,6 +6,7 @@
 //! (flock) held for the life of the instance so that no two instances, in
 //! this or another process, ever cache one database.
 
+use std::fmt::{self, Write as _};
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -163,42 +164,85 @@ impl Store {
     where
         I: IntoIterator<Item = &'a Conversation>,
     {
+        self.write(|w| conversations.into_iter().try_for_each(|c| w.put(c)))
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok` and
+    /// rolled back (nothing written) when it returns `Err`.
+    pub fn write<R>(&mut self, f: impl FnOnce(&mut Writer) -> Result<R>) -> Result<R> {
         let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(UPSERT)?;
-            for c in conversations {
-                let at: Vec<(u64, i32)> = c
-                    .group_at_info_list
-                    .iter()
-                    .map(|a| (a.seq, a.at_type))
-                    .collect();
-                let groups: Vec<&str> =
-                    c.conversation_group_list.iter().map(Text::as_str).collect();
-                stmt.execute(params![
-                    c.id.as_str(),
-                    c.id.kind().as_i32(),
-                    c.group_type.as_str(),
-                    c.show_name.as_str(),
-                    c.face_url.as_str(),
-                    c.unread_count as i64,
-                    c.recv_opt,
-                    c.last_message.as_ref().map(|m| m.json.as_str()),
-                    to_json(&at)?,
-                    c.draft_text.as_str(),
-                    c.draft_timestamp as i64,
-                    c.is_pinned,
-                    c.order_key as i64,
-                    to_json(&c.mark_list)?,
-                    c.custom_data.as_str(),
-                    to_json(&groups)?,
-                    c.c2c_read_timestamp as i64,
-                    c.group_read_sequence as i64,
-                ])?;
-            }
-        }
+        let result = {
+            let mut writer = Writer {
+                stmt: tx.prepare_cached(UPSERT)?,
+                buffer: String::new(),
+            };
+            f(&mut writer)?
+        };
         tx.commit()?;
+        Ok(result)
+    }
+}
+
+/// Writes conversations inside one transaction (see [`Store::write`]).
+pub struct Writer<'t> {
+    stmt: rusqlite::CachedStatement<'t>,
+    /// Reused for the list columns, which are stored as JSON text.
+    buffer: String,
+}
+
+impl Writer<'_> {
+    /// Writes one conversation, replacing a stored one of the same ID.
+    pub fn put(&mut self, c: &Conversation) -> Result<()> {
+        let lists = &mut self.buffer;
+        lists.clear();
+        let at_end = encode_list(lists, c.group_at_info_list.iter(), |out, a| {
+            write!(out, "[{},{}]", a.seq, a.at_type)
+        });
+        let marks_end = encode_list(lists, c.mark_list.iter(), |out, m| write!(out, "{m}"));
+        let groups_end = encode_list(lists, c.conversation_group_list.iter(), |out, g| {
+            out.push_str(&serde_json::to_string(g.as_str()).map_err(|_| fmt::Error)?);
+            Ok(())
+        });
+        self.stmt.execute(params![
+            c.id.as_str(),
+            c.id.kind().as_i32(),
+            c.group_type.as_str(),
+            c.show_name.as_str(),
+            c.face_url.as_str(),
+            c.unread_count as i64,
+            c.recv_opt,
+            c.last_message.as_ref().map(|m| m.json.as_str()),
+            &lists[..at_end],
+            c.draft_text.as_str(),
+            c.draft_timestamp as i64,
+            c.is_pinned,
+            c.order_key as i64,
+            &lists[at_end..marks_end],
+            c.custom_data.as_str(),
+            &lists[marks_end..groups_end],
+            c.c2c_read_timestamp as i64,
+            c.group_read_sequence as i64,
+        ])?;
         Ok(())
     }
+}
+
+/// Appends `[a,b,...]` to `out`; returns where it ends.
+fn encode_list<T>(
+    out: &mut String,
+    items: impl Iterator<Item = T>,
+    mut item: impl FnMut(&mut String, T) -> fmt::Result,
+) -> usize {
+    out.push('[');
+    for (i, v) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        // Writing to a String cannot fail.
+        let _ = item(out, v);
+    }
+    out.push(']');
+    out.len()
 }
 
 /// Takes the store's advisory lock, or fails with `StoreLocked`.
@@ -224,10 +268,6 @@ fn lock_dir(dir: &Path) -> Result<File> {
             Err(Error::from(e).context(format_args!("locking {}", path.display())))
         }
     }
-}
-
-fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| Error::internal(format!("encoding a column: {e}")))
 }
 
 fn corrupt(column: &str, why: impl std::fmt::Display) -> Error {

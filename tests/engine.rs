@@ -343,3 +343,55 @@ fn a_completed_import_survives_kill_9() {
     drop(e);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+const PAD: &str =
+    "https://cdn.example.com/avatars/a-long-enough-path/to-make-the-document-large.png";
+
+fn many(n: usize, f: impl Fn(usize) -> String) -> String {
+    format!("[{}]", (0..n).map(f).collect::<Vec<_>>().join(","))
+}
+
+#[test]
+fn a_large_import_is_all_or_nothing_across_chunks() {
+    let e = memory();
+    import(&e, SAMPLE).unwrap();
+    // 1000 elements (parsed in chunks on a second thread); the last is bad.
+    let doc = many(1000, |i| {
+        if i == 999 {
+            r#"{"conversationID":"c2c_last","recvOpt":7}"#.to_string()
+        } else {
+            format!(r#"{{"conversationID":"c2c_u{i}","faceUrl":"{PAD}"}}"#)
+        }
+    });
+    assert!(
+        doc.len() > 64 * 1024,
+        "big enough to be parsed on a second thread"
+    );
+    let err = import(&e, &doc).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameters);
+    assert!(
+        err.message().starts_with("element 999: field 'recvOpt'"),
+        "{err}"
+    );
+    assert_eq!(e.stored_count().unwrap(), 3);
+    assert!(list(&e, &["c2c_u0", "c2c_u500"]).is_empty());
+
+    // A panic while parsing a later chunk: internal error, nothing stored.
+    let doc = many(1000, |i| {
+        let name = if i == 700 { "boom" } else { "ok" };
+        format!(r#"{{"conversationID":"c2c_p{i}","showName":"{name}","faceUrl":"{PAD}"}}"#)
+    });
+    let err = import(&e, &doc).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Internal, "{err}");
+    assert_eq!(e.stored_count().unwrap(), 3);
+
+    // Success: every element, and the last of a repeated ID wins.
+    let doc = many(1000, |i| {
+        let id = if i == 900 { 5 } else { i };
+        format!(r#"{{"conversationID":"c2c_u{id}","unreadCount":{i},"faceUrl":"{PAD}"}}"#)
+    });
+    assert_eq!(import(&e, &doc).unwrap(), 1000);
+    assert_eq!(e.stored_count().unwrap(), 3 + 999);
+    assert_eq!(get(&e, "c2c_u5").conversation.unread_count, 900);
+    assert_eq!(get(&e, "c2c_u998").conversation.unread_count, 998);
+}
