@@ -82,12 +82,23 @@ def main():
                 "baseline_median": base["median"] if base else None,
                 "ratio_vs_baseline": ratio, "target": target, "target_met": met,
             })
+    # The criterion benchmarks of the core (no baseline): their medians.
+    crit_root = os.path.join(os.path.dirname(os.path.dirname(dst)), "criterion")
+    core = []
+    for dirpath, _dirs, files in sorted(os.walk(crit_root)):
+        if "estimates.json" in files and os.path.basename(dirpath) == "new":
+            with open(os.path.join(dirpath, "estimates.json")) as f:
+                est = json.load(f)
+            name = os.path.relpath(os.path.dirname(dirpath), crit_root)
+            core.append({"benchmark": name, "median_ns": est["median"]["point_estimate"],
+                         "low_ns": est["median"]["confidence_interval"]["lower_bound"],
+                         "high_ns": est["median"]["confidence_interval"]["upper_bound"]})
     machine = {
         "cores": os.cpu_count(), "cpu": cpu_model(), "system": platform.platform(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
     with open(dst, "w") as f:
-        json.dump({"machine": machine, "results": results}, f, indent=1)
+        json.dump({"machine": machine, "results": results, "core": core}, f, indent=1)
 
     def fmt(v):
         if v is None:
@@ -108,6 +119,10 @@ def main():
         if r["target"]:
             target = ("met " if r["target_met"] else "MISSED ") + r["target"]
         print(f"| {r['metric']:<34} | {r['size']:>9,} | {spread:>34} | {fmt(r['baseline_median']):>15} | {ratio:>7} | {target:>12} |")
+    if core:
+        print("\nCore (criterion, no FFI or threads): median with its 95% interval\n")
+        for c in core:
+            print(f"| {c['benchmark']:<34} | {c['median_ns'] / 1000:>10.3f} us | [{c['low_ns'] / 1000:.3f}-{c['high_ns'] / 1000:.3f}] |")
     print(f"\nwritten to {dst}")
 
 
