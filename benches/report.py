@@ -121,6 +121,8 @@ def main():
         print(f"| {r['metric']:<34} | {r['size']:>9,} | {spread:>34} | {fmt(r['baseline_median']):>15} | {ratio:>7} | {target:>12} |")
     if core:
         print("\nCore (criterion, no FFI or threads): median with its 95% interval\n")
+        print(f"| {'benchmark':<34} | {'median':>13} | interval |")
+        print(f"|{'-' * 36}|{'-' * 15}|----------|")
         for c in core:
             print(f"| {c['benchmark']:<34} | {c['median_ns'] / 1000:>10.3f} us | [{c['low_ns'] / 1000:.3f}-{c['high_ns'] / 1000:.3f}] |")
     print(f"\nwritten to {dst}")
