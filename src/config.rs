@@ -17,7 +17,7 @@ pub enum Durability {
     Full,
 }
 
-pub(crate) const DEFAULT_WORKER_THREADS: usize = 2;
+pub(crate) const DEFAULT_WORKER_THREADS: usize = 1;
 pub(crate) const MAX_WORKER_THREADS: usize = 64;
 pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 200_000;
 pub(crate) const MIN_CACHE_CAPACITY: usize = 16;

@@ -32,7 +32,7 @@ pub trait Snapshot: Send + Sync + Sized + 'static {
 }
 
 /// Batches of more IDs than this are served entirely on the blocking pool,
-/// so one huge request cannot hold a runtime worker.
+/// so one huge request cannot hold up the callback thread.
 const LARGE_BATCH: usize = 1024;
 
 struct State<V> {
@@ -190,7 +190,6 @@ const IMPORT_CHUNK: usize = 128;
 
 pub struct Engine<V: Snapshot> {
     accepting: AtomicBool,
-    handle: Handle,
     runtime: Arc<Mutex<Option<Runtime>>>,
     state: Arc<State<V>>,
     dispatcher: Dispatcher,
@@ -217,7 +216,6 @@ impl<V: Snapshot> Engine<V> {
             .map_err(|e| Error::from(e).context("starting the callback thread"))?;
         Ok(Engine {
             accepting: AtomicBool::new(true),
-            handle: runtime.handle().clone(),
             runtime: Arc::new(Mutex::new(Some(runtime))),
             state,
             dispatcher,
@@ -252,7 +250,8 @@ impl<V: Snapshot> Engine<V> {
     pub fn get_many(&self, ids: IdList, done: Completer<Vec<Arc<V>>>) {
         if ids.len() > LARGE_BATCH {
             let state = self.state.clone();
-            self.handle
+            self.state
+                .handle
                 .spawn_blocking(move || done.complete(state.lookup_batch(&ids)));
         } else {
             self.dispatcher.execute(Box::new(BatchJob { ids, done }));
@@ -263,7 +262,8 @@ impl<V: Snapshot> Engine<V> {
     /// how many elements were written.
     pub fn import(&self, document: Vec<u8>, done: Completer<usize>) {
         let state = self.state.clone();
-        self.handle
+        self.state
+            .handle
             .spawn_blocking(move || done.complete(state.import(&document)));
     }
 

@@ -75,7 +75,9 @@ pub extern "C" fn imconv_version() -> *const c_char {
 ///   store that lives as long as the instance.
 /// - `"durability"`: `"normal"` (default; a completed import survives a
 ///   crash of the process) or `"full"` (it also survives power loss).
-/// - `"worker_threads"` (1 to 64, default 2): runtime threads.
+/// - `"worker_threads"` (1 to 64, default 1): tokio worker threads. Lookups
+///   are served on the callback thread and store work on tokio's blocking
+///   pool, so one is enough today.
 /// - `"cache_capacity"` (at least 16, default 200000): most conversations
 ///   (and known-missing IDs) kept in memory.
 ///
