@@ -5,6 +5,7 @@
 #   make test    every test: Rust, C, C under ASan/UBSan, dlopen, header check
 #   make header  regenerate include/imconv.h from the Rust sources
 #   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
+#   make fuzz    fuzz the import parser and ID validation (nightly; skips without it)
 
 CARGO   ?= cargo
 CC      ?= cc
@@ -27,7 +28,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo
 C_TESTS  := test_contract test_dlopen
 
-.PHONY: all lib lib-debug demo bench test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo bench fuzz test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -169,6 +170,23 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	@rm -rf $(BENCH_OUT)/scratch
 	$(CARGO) bench --bench core -- --warm-up-time 1 --measurement-time 3
 	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json
+
+# --- fuzzing (nightly only) ------------------------------------------------
+
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	@if ! $(CARGO) +nightly --version >/dev/null 2>&1; then \
+	  echo "make fuzz: skipped: the nightly toolchain is not installed (rustup toolchain install nightly)"; exit 0; \
+	fi; \
+	if ! $(CARGO) +nightly fuzz --version >/dev/null 2>&1; then \
+	  echo "== installing cargo-fuzz"; $(CARGO) install cargo-fuzz --locked || exit 1; \
+	fi; \
+	for t in import conversation_id; do \
+	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  mkdir -p fuzz/corpus/$$t; \
+	  (cd fuzz && $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS)) || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean
