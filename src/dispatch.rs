@@ -134,6 +134,25 @@ impl Dispatcher {
         self.shared.post(job);
     }
 
+    /// A handle that queues jobs, for code that does not own the dispatcher.
+    pub fn poster(&self) -> Poster {
+        Poster(self.shared.clone())
+    }
+
+    /// Returns once every job queued before this call has run (at once on
+    /// the callback thread itself).
+    pub fn barrier(&self) {
+        if self.is_callback_thread() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        self.execute(Box::new(move |_: &Context| {
+            let _ = tx.send(());
+        }));
+        // Err: the thread is gone, so nothing queued can run any more.
+        let _ = rx.recv();
+    }
+
     /// True on this dispatcher's callback thread, i.e. inside a callback.
     pub fn is_callback_thread(&self) -> bool {
         thread::current().id() == self.shared.thread_id
@@ -239,6 +258,22 @@ fn run_guarded(job: Box<dyn Job>, context: &Context) {
 fn run_hook(hook: Hook) {
     if catch_unwind(AssertUnwindSafe(hook)).is_err() {
         eprintln!("imconv: a panic during teardown was caught");
+    }
+}
+
+impl<F: FnOnce(&Context) + Send> Job for F {
+    fn run(self: Box<Self>, context: &Context) {
+        (*self)(context)
+    }
+}
+
+/// Queues jobs on a dispatcher's callback thread.
+#[derive(Clone)]
+pub struct Poster(Arc<Shared>);
+
+impl Poster {
+    pub fn execute(&self, job: Box<dyn Job>) {
+        self.0.post(job);
     }
 }
 

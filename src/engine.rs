@@ -8,7 +8,7 @@
 //! pool (same name) does the SQLite and JSON work, so that it never stalls
 //! the callback thread or the workers.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -20,7 +20,8 @@ use crate::config::Config;
 use crate::dispatch::{Completer, Context, Dispatcher, Job};
 use crate::error::{Error, Result};
 use crate::json;
-use crate::model::{Conversation, ConversationId, IdList};
+use crate::manager::{Change, Listener, Page, Write};
+use crate::model::{Conversation, ConversationId, IdList, ListFilter};
 use crate::store::Store;
 
 /// The immutable, shareable form in which a conversation is handed out. The
@@ -35,15 +36,19 @@ pub trait Snapshot: Send + Sync + Sized + 'static {
 /// so one huge request cannot hold up the callback thread.
 const LARGE_BATCH: usize = 1024;
 
-struct State<V> {
-    handle: Handle,
-    cache: Cache<V>,
+pub(crate) struct State<V: Snapshot> {
+    pub(crate) handle: Handle,
+    pub(crate) cache: Cache<V>,
     /// `None` once shut down. The cache is only written with this held.
-    store: Mutex<Option<Store>>,
+    pub(crate) store: Mutex<Option<Store>>,
+    /// Queues events on the callback thread (set once the dispatcher runs).
+    pub(crate) poster: std::sync::OnceLock<crate::dispatch::Poster>,
+    /// The conversation manager's state (listeners, order counter, totals).
+    pub(crate) manager: crate::manager::ManagerState<V>,
 }
 
 impl<V: Snapshot> State<V> {
-    fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
         let mut guard = self.store.lock();
         let store = guard.as_mut().ok_or_else(Error::shutdown)?;
         f(store)
@@ -60,7 +65,7 @@ impl<V: Snapshot> State<V> {
             self.cache.put(id.text(), found.clone());
             Ok(found)
         })?;
-        Ok(found.unwrap_or_else(|| V::build(Conversation::temporary(id), false)))
+        Ok(found.unwrap_or_else(|| V::build(self.manager.temporary(id), false)))
     }
 
     /// Serves a whole batch from the cache and the store, in request order,
@@ -160,23 +165,64 @@ impl<V: Snapshot> State<V> {
         mut next_chunk: impl FnMut() -> Result<Option<Vec<Arc<V>>>>,
     ) -> Result<usize> {
         self.with_store(|store| {
+            // With a listener, an import reports its changes like any write.
+            let tracking = self.tracking();
+            if tracking {
+                self.ensure_total(store)?;
+            }
             let mut written = Vec::new();
+            // With tracking: each ID once, as it was before the call and its
+            // last view.
+            let mut tracked: Vec<(Option<Conversation>, Arc<V>)> = Vec::new();
+            let mut slot_of: HashMap<String, usize> = HashMap::new();
             store.write(|w| {
                 while let Some(chunk) = next_chunk()? {
                     for v in &chunk {
+                        let id = &v.conversation().id;
+                        if tracking {
+                            if let Some(&i) = slot_of.get(id.as_str()) {
+                                tracked[i].1 = v.clone();
+                            } else {
+                                let before = match self.cache.probe(id.as_str()) {
+                                    Probe::Stored(old) => Some(old.conversation().clone()),
+                                    Probe::NotStored => None,
+                                    Probe::Unknown => w.load(id.as_str())?,
+                                };
+                                slot_of.insert(id.as_str().to_string(), tracked.len());
+                                tracked.push((before, v.clone()));
+                            }
+                        }
                         w.put(v.conversation())?;
                     }
                     written.extend(chunk);
                 }
                 Ok(())
             })?;
-            // Later elements with the same ID win, in the store as in memory.
-            self.cache.refresh(
-                written
-                    .iter()
-                    .map(|v| (v.conversation().id.text(), v.clone())),
-            );
-            Ok(written.len())
+            let count = written.len();
+            if let Some(max) = written.iter().map(|v| v.conversation().order_key).max() {
+                self.manager.saw_order_key(max);
+            }
+            if tracking {
+                let changes = tracked
+                    .into_iter()
+                    .filter(|(b, v)| b.as_ref() != Some(v.conversation()))
+                    .map(|(before, v)| Change {
+                        id: v.conversation().id.clone(),
+                        before,
+                        after: Some(v),
+                    })
+                    .collect();
+                self.publish(changes);
+            } else {
+                self.forget_total();
+                // Later elements with the same ID win, in the store as in memory.
+                self.cache.refresh(
+                    written
+                        .iter()
+                        .map(|v| (v.conversation().id.text(), v.clone())),
+                );
+            }
+            Ok(count)
         })
     }
 }
@@ -191,8 +237,8 @@ const IMPORT_CHUNK: usize = 128;
 pub struct Engine<V: Snapshot> {
     accepting: AtomicBool,
     runtime: Arc<Mutex<Option<Runtime>>>,
-    state: Arc<State<V>>,
-    dispatcher: Dispatcher,
+    pub(crate) state: Arc<State<V>>,
+    pub(crate) dispatcher: Dispatcher,
 }
 
 impl<V: Snapshot> Engine<V> {
@@ -206,14 +252,18 @@ impl<V: Snapshot> Engine<V> {
             .thread_name("imconv-rt")
             .build()
             .map_err(|e| Error::from(e).context("starting the runtime"))?;
+        let manager = crate::manager::ManagerState::open(&store)?;
         let state = Arc::new(State {
             handle: runtime.handle().clone(),
             cache: Cache::new(config.cache_capacity),
             store: Mutex::new(Some(store)),
+            poster: std::sync::OnceLock::new(),
+            manager,
         });
         // The context is the Arc itself, so a job can hand the state on to the pool.
         let dispatcher = Dispatcher::start("imconv-callback", Arc::new(state.clone()))
             .map_err(|e| Error::from(e).context("starting the callback thread"))?;
+        let _ = state.poster.set(dispatcher.poster());
         Ok(Engine {
             accepting: AtomicBool::new(true),
             runtime: Arc::new(Mutex::new(Some(runtime))),
@@ -265,6 +315,57 @@ impl<V: Snapshot> Engine<V> {
         self.state
             .handle
             .spawn_blocking(move || done.complete(state.import(&document)));
+    }
+
+    /// Applies one write of the conversation manager, all or nothing.
+    pub fn write(&self, op: Write, done: Completer<()>) {
+        if let Err(e) = op.validate() {
+            return done.complete(Err(e));
+        }
+        let state = self.state.clone();
+        self.state
+            .handle
+            .spawn_blocking(move || done.complete(state.apply(op)));
+    }
+
+    /// One page of the ordered list of the conversations that pass `filter`,
+    /// starting after `cursor` ("" for the first page).
+    pub fn page(&self, filter: ListFilter, cursor: String, count: usize, done: Completer<Page<V>>) {
+        let state = self.state.clone();
+        self.state
+            .handle
+            .spawn_blocking(move || done.complete(state.page(&filter, &cursor, count)));
+    }
+
+    /// The unread total of the conversations that pass `filter`, leaving out
+    /// muted ones.
+    pub fn unread_total(&self, filter: ListFilter, done: Completer<u64>) {
+        let state = self.state.clone();
+        self.state
+            .handle
+            .spawn_blocking(move || done.complete(state.unread_total(&filter)));
+    }
+
+    /// The conversation groups, in creation order.
+    pub fn groups(&self, done: Completer<Vec<String>>) {
+        let state = self.state.clone();
+        self.state
+            .handle
+            .spawn_blocking(move || done.complete(state.groups()));
+    }
+
+    /// Registers a listener; returns its ID for `remove_listener`.
+    pub fn add_listener(&self, listener: Arc<dyn Listener<V>>) -> u64 {
+        self.state.manager.add_listener(listener)
+    }
+
+    /// Unregisters a listener. When it returns (outside the callback thread)
+    /// no event reaches the listener any more: events already queued are
+    /// let through first. Returns whether the ID was registered.
+    pub fn remove_listener(&self, id: u64) -> bool {
+        let removed = self.state.manager.remove_listener(id);
+        self.dispatcher.barrier();
+        removed
     }
 
     /// Stored conversations (reads the store; for tests and tools).
@@ -321,7 +422,7 @@ impl<V: Snapshot> Job for GetJob<V> {
         };
         match state.cache.probe(id.as_str()) {
             Probe::Stored(v) => done.complete_now(Ok(v)),
-            Probe::NotStored => done.complete_now(Ok(V::build(Conversation::temporary(id), false))),
+            Probe::NotStored => done.complete_now(Ok(V::build(state.manager.temporary(id), false))),
             Probe::Unknown => {
                 let state = state.clone();
                 // After shutdown the closure is dropped unrun, and with it
@@ -389,7 +490,7 @@ fn dedup_views<V>(views: Vec<Arc<V>>) -> Vec<Arc<V>> {
         .collect()
 }
 
-fn state_of<V: Snapshot>(context: &Context) -> Option<&Arc<State<V>>> {
+pub(crate) fn state_of<V: Snapshot>(context: &Context) -> Option<&Arc<State<V>>> {
     context.downcast_ref::<Arc<State<V>>>()
 }
 

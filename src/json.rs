@@ -19,8 +19,8 @@ use serde_json::Number;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{
-    quote, Conversation, ConversationId, GroupAtInfo, LastMessage, Text, AT_TYPE_MAX, AT_TYPE_MIN,
-    MAX_CUSTOM_DATA_BYTES, RECV_OPT_MAX,
+    quote, Conversation, ConversationId, ConversationType, GroupAtInfo, LastMessage, Text,
+    AT_TYPE_MAX, AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, RECV_OPT_MAX,
 };
 
 /// A JSON value not read yet: a slice of the document.
@@ -275,6 +275,83 @@ fn parse_conversation(element: Element) -> Result<Conversation> {
         c2c_read_timestamp: obj.u64("c2cReadTimestamp")?.unwrap_or(0),
         group_read_sequence: obj.u64("groupReadSequence")?.unwrap_or(0),
     })
+}
+
+/// A message applied to a conversation (the manager's write path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncomingMessage {
+    pub conversation_id: ConversationId,
+    pub message: LastMessage,
+}
+
+/// Parses a JSON array of message objects: `conversationID`, `msgID` and
+/// `timestamp` required; `seq`, `sender`, `isSelf`, `isRead`, `status`
+/// read; the whole object kept as the conversation's `lastMessage`.
+pub fn parse_messages(json: &[u8]) -> Result<Vec<IncomingMessage>> {
+    parse_array(json, "message", |raw| {
+        let obj = Fields::of(raw, "")?;
+        let id = obj
+            .str("conversationID")?
+            .ok_or_else(|| obj.param("conversationID", "is required"))?;
+        let conversation_id =
+            ConversationId::parse(&id).map_err(|e| e.context("field 'conversationID'"))?;
+        let message = parse_message(raw, Text::new(raw.get())?)?;
+        Ok(IncomingMessage {
+            conversation_id,
+            message,
+        })
+    })
+}
+
+/// A user's or group's display name and avatar.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// The conversation the profile belongs to (`c2c_<userID>` or
+    /// `group_<groupID>`).
+    pub conversation_id: ConversationId,
+    pub show_name: Text,
+    pub face_url: Text,
+}
+
+/// Parses a JSON array of profiles: each `{"userID": ...}` or
+/// `{"groupID": ...}` (exactly one), with `showName` and `faceUrl`.
+pub fn parse_profiles(json: &[u8]) -> Result<Vec<ProfileUpdate>> {
+    parse_array(json, "profile", |raw| {
+        let obj = Fields::of(raw, "")?;
+        let conversation_id = match (obj.str("userID")?, obj.str("groupID")?) {
+            (Some(u), None) => ConversationId::new(ConversationType::C2c, &u)
+                .map_err(|e| e.context("field 'userID'"))?,
+            (None, Some(g)) => ConversationId::new(ConversationType::Group, &g)
+                .map_err(|e| e.context("field 'groupID'"))?,
+            _ => return Err(obj.param("userID", "or 'groupID' is required (exactly one)")),
+        };
+        Ok(ProfileUpdate {
+            conversation_id,
+            show_name: obj.text("showName")?,
+            face_url: obj.text("faceUrl")?,
+        })
+    })
+}
+
+/// Parses a JSON array element by element; errors name the element.
+fn parse_array<T>(json: &[u8], what: &str, each: impl Fn(Raw) -> Result<T>) -> Result<Vec<T>> {
+    let text = std::str::from_utf8(json)
+        .map_err(|e| Error::invalid_json(format!("malformed JSON: not valid UTF-8 ({e})")))?;
+    let items: Vec<Raw> = serde_json::from_str(text).map_err(|e| {
+        if e.is_data() {
+            Error::invalid_json(format!(
+                "expected a JSON array of {what} objects, got {}",
+                type_name(text.trim_start())
+            ))
+        } else {
+            Error::invalid_json(format!("malformed JSON: {e}"))
+        }
+    })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| each(raw).map_err(|e| e.context(format_args!("element {i}"))))
+        .collect()
 }
 
 /// Reads a stored message: its text is kept as it is.

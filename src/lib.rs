@@ -8,6 +8,7 @@
 //! - [`cache`]: the in-memory cache in front of the store;
 //! - [`dispatch`]: the callback thread and the exactly-once completer;
 //! - [`engine`]: answers requests; owns the runtime, store and dispatcher;
+//! - [`manager`]: the write operations, events, ordered and filtered lists;
 //! - [`ffi`]: the C ABI, the only code with `extern "C"` and raw pointers.
 
 pub mod cache;
@@ -16,6 +17,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod json;
+pub mod manager;
 pub mod model;
 pub mod store;
 

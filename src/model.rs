@@ -222,6 +222,20 @@ impl fmt::Debug for ConversationId {
     }
 }
 
+/// Which conversations a list or an unread total covers
+/// (V2TIMConversationListFilter). The default covers all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub kind: Option<ConversationType>,
+    /// Conversations whose markList holds this value.
+    pub mark: Option<u64>,
+    /// Conversations in this conversation group.
+    pub group: Option<String>,
+    pub has_unread: bool,
+    /// Conversations with an unread @ mention.
+    pub has_at: bool,
+}
+
 /// Validated conversation IDs kept in one buffer, so that a batch request
 /// costs two allocations instead of one per ID.
 #[derive(Clone, Debug, Default)]

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::parse_stored_message;
-use crate::model::{Conversation, ConversationId, GroupAtInfo, Text};
+use crate::model::{Conversation, ConversationId, GroupAtInfo, ListFilter, Text};
 
 pub(crate) const DATABASE_FILE: &str = "conversations.db";
 pub(crate) const LOCK_FILE: &str = "LOCK";
@@ -45,6 +45,30 @@ const MIGRATIONS: &[&str] = &[
         c2c_read_timestamp  INTEGER NOT NULL,
         group_read_sequence INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 2: the conversation manager. `sort_order` is order_key with its top
+    // bit flipped, so that it sorts as the u64 does; `applied_message`
+    // remembers applied messages (de-duplication, and which are unread);
+    // conversation groups and profiles get tables of their own.
+    "ALTER TABLE conversation ADD COLUMN sort_order INTEGER NOT NULL DEFAULT 0;
+     UPDATE conversation SET sort_order = (order_key | -9223372036854775808) - (order_key & -9223372036854775808);
+     CREATE INDEX conversation_order ON conversation (is_pinned, sort_order, conversation_id);
+     CREATE TABLE applied_message (
+        msg_id          TEXT PRIMARY KEY NOT NULL,
+        conversation_id TEXT NOT NULL,
+        timestamp       INTEGER NOT NULL,
+        seq             INTEGER NOT NULL,
+        unread          INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE INDEX applied_message_conversation ON applied_message (conversation_id, unread);
+     CREATE TABLE conversation_group (
+        name     TEXT PRIMARY KEY NOT NULL,
+        position INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     CREATE TABLE profile (
+        conversation_id TEXT PRIMARY KEY NOT NULL,
+        name            TEXT NOT NULL,
+        face_url        TEXT NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -55,7 +79,7 @@ macro_rules! columns {
         "conversation_id, conv_type, group_type, show_name, face_url, unread_count, \
          recv_opt, last_message, group_at_info, draft_text, draft_timestamp, is_pinned, \
          order_key, mark_list, custom_data, conversation_groups, c2c_read_timestamp, \
-         group_read_sequence"
+         group_read_sequence, sort_order"
     };
 }
 
@@ -68,7 +92,7 @@ const SELECT_ONE: &str = concat!(
 const UPSERT: &str = concat!(
     "INSERT OR REPLACE INTO conversation (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
 );
 
 pub struct Store {
@@ -145,9 +169,103 @@ impl Store {
 
     /// Loads one conversation, or `None` when it is not stored.
     pub fn load(&self, id: &str) -> Result<Option<Conversation>> {
-        let mut stmt = self.conn.prepare_cached(SELECT_ONE)?;
-        let row = stmt.query_row([id], read_row).optional()?;
-        row.transpose()
+        load_with(&self.conn, id)
+    }
+
+    /// One page of the ordered list: pinned first, then by order_key
+    /// descending, then by ID descending; only rows that pass `filter`, and
+    /// only those strictly after `after` (keyset paging: a row that moves
+    /// while a caller pages can neither push another out nor repeat one).
+    pub fn page(
+        &self,
+        filter: &ListFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Cursor>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT conversation_id, is_pinned, sort_order FROM conversation \
+             WHERE (?1 IS NULL OR conv_type = ?1) \
+               AND (?2 IS NULL OR instr(',' || substr(mark_list, 2, length(mark_list) - 2) || ',', ',' || ?2 || ',') > 0) \
+               AND (?3 IS NULL OR instr(',' || substr(conversation_groups, 2, length(conversation_groups) - 2) || ',', ',' || ?3 || ',') > 0) \
+               AND (?4 = 0 OR unread_count <> 0) \
+               AND (?5 = 0 OR group_at_info <> '[]') \
+               AND (?6 IS NULL OR (is_pinned, sort_order, conversation_id) < (?6, ?7, ?8)) \
+             ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?9",
+        )?;
+        let (kind, mark, group, unread, at) = filter_params(filter)?;
+        let rows = stmt.query_map(
+            params![
+                kind,
+                mark,
+                group,
+                unread,
+                at,
+                after.map(|c| c.pinned),
+                after.map(|c| c.sort_order),
+                after.map(|c| c.id.as_str()),
+                limit as i64
+            ],
+            |r| {
+                Ok(Cursor {
+                    id: r.get(0)?,
+                    pinned: r.get(1)?,
+                    sort_order: r.get(2)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The unread total of the conversations that pass `filter`, leaving
+    /// out those whose receive option mutes them (1, 2, 3).
+    pub fn unread_total(&self, filter: &ListFilter) -> Result<u64> {
+        let (kind, mark, group, unread, at) = filter_params(filter)?;
+        let total: i64 = self.conn.prepare_cached(
+            "SELECT COALESCE(SUM(unread_count), 0) FROM conversation \
+             WHERE recv_opt NOT IN (1, 2, 3) \
+               AND (?1 IS NULL OR conv_type = ?1) \
+               AND (?2 IS NULL OR instr(',' || substr(mark_list, 2, length(mark_list) - 2) || ',', ',' || ?2 || ',') > 0) \
+               AND (?3 IS NULL OR instr(',' || substr(conversation_groups, 2, length(conversation_groups) - 2) || ',', ',' || ?3 || ',') > 0) \
+               AND (?4 = 0 OR unread_count <> 0) \
+               AND (?5 = 0 OR group_at_info <> '[]')",
+        )?
+        .query_row(params![kind, mark, group, unread, at], |r| r.get(0))?;
+        Ok(total as u64)
+    }
+
+    /// The largest order_key stored (0 for an empty store).
+    pub fn max_order_key(&self) -> Result<u64> {
+        let max: Option<i64> =
+            self.conn
+                .query_row("SELECT MAX(sort_order) FROM conversation", [], |r| r.get(0))?;
+        Ok(max.map_or(0, order_key_of))
+    }
+
+    /// Every recorded profile: (conversation ID, name, avatar).
+    pub fn profiles(&self) -> Result<Vec<(String, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT conversation_id, name, face_url FROM profile")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Conversation groups in creation order.
+    pub fn groups(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM conversation_group ORDER BY position")?;
+        let names = stmt.query_map([], |r| r.get(0))?;
+        Ok(names.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A user's or group's recorded display name and avatar.
+    pub fn profile(&self, id: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT name, face_url FROM profile WHERE conversation_id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     /// Number of stored conversations.
@@ -173,6 +291,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let result = {
             let mut writer = Writer {
+                conn: &tx,
                 stmt: tx.prepare_cached(UPSERT)?,
                 buffer: String::new(),
             };
@@ -185,12 +304,13 @@ impl Store {
 
 /// Writes conversations inside one transaction (see [`Store::write`]).
 pub struct Writer<'t> {
+    conn: &'t Connection,
     stmt: rusqlite::CachedStatement<'t>,
     /// Reused for the list columns, which are stored as JSON text.
     buffer: String,
 }
 
-impl Writer<'_> {
+impl<'t> Writer<'t> {
     /// Writes one conversation, replacing a stored one of the same ID.
     pub fn put(&mut self, c: &Conversation) -> Result<()> {
         let lists = &mut self.buffer;
@@ -222,9 +342,184 @@ impl Writer<'_> {
             &lists[marks_end..groups_end],
             c.c2c_read_timestamp as i64,
             c.group_read_sequence as i64,
+            sort_order(c.order_key),
         ])?;
         Ok(())
     }
+
+    /// Deletes a conversation and what is kept about its messages.
+    pub fn delete(&mut self, id: &str) -> Result<()> {
+        let tx = self.stmt_tx();
+        tx.prepare_cached("DELETE FROM conversation WHERE conversation_id = ?1")?
+            .execute([id])?;
+        tx.prepare_cached("DELETE FROM applied_message WHERE conversation_id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// Remembers an applied message.
+    pub fn record_message(&mut self, m: &AppliedMessage) -> Result<()> {
+        self.stmt_tx()
+            .prepare_cached(
+                "INSERT OR REPLACE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![m.msg_id, m.conversation_id, m.timestamp, m.seq as i64, m.unread])?;
+        Ok(())
+    }
+
+    /// Marks a conversation's remembered messages read up to a position
+    /// (all of them for `ReadUpTo::All`); returns how many stay unread.
+    pub fn mark_messages_read(&mut self, id: &str, upto: ReadUpTo) -> Result<u64> {
+        let tx = self.stmt_tx();
+        match upto {
+            ReadUpTo::All => tx
+                .prepare_cached("UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1")?
+                .execute([id])?,
+            ReadUpTo::Timestamp(t) => tx
+                .prepare_cached(
+                    "UPDATE applied_message SET unread = 0 \
+                     WHERE conversation_id = ?1 AND unread = 1 AND timestamp <= ?2",
+                )?
+                .execute(params![id, t])?,
+            ReadUpTo::Sequence(s) => tx
+                .prepare_cached(
+                    "UPDATE applied_message SET unread = 0 \
+                     WHERE conversation_id = ?1 AND unread = 1 AND seq <= ?2",
+                )?
+                .execute(params![id, s as i64])?,
+        };
+        let left: i64 = tx
+            .prepare_cached(
+                "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1",
+            )?
+            .query_row([id], |r| r.get(0))?;
+        Ok(left as u64)
+    }
+
+    /// Creates or moves a conversation group.
+    pub fn put_group(&mut self, name: &str, position: i64) -> Result<()> {
+        self.stmt_tx()
+            .prepare_cached(
+                "INSERT OR REPLACE INTO conversation_group (name, position) VALUES (?1, ?2)",
+            )?
+            .execute(params![name, position])?;
+        Ok(())
+    }
+
+    pub fn delete_group(&mut self, name: &str) -> Result<()> {
+        self.stmt_tx()
+            .prepare_cached("DELETE FROM conversation_group WHERE name = ?1")?
+            .execute([name])?;
+        Ok(())
+    }
+
+    /// Records a user's or group's display name and avatar.
+    pub fn put_profile(&mut self, id: &str, name: &str, face_url: &str) -> Result<()> {
+        self.stmt_tx()
+            .prepare_cached("INSERT OR REPLACE INTO profile (conversation_id, name, face_url) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, name, face_url])?;
+        Ok(())
+    }
+
+    fn stmt_tx(&self) -> &'t Connection {
+        self.conn
+    }
+
+    /// Whether a message was applied before.
+    pub fn message_seen(&self, msg_id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM applied_message WHERE msg_id = ?1")?
+            .exists([msg_id])?)
+    }
+
+    /// Remembered messages of a conversation that are unread.
+    pub fn unread_messages(&self, id: &str) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1",
+            )?
+            .query_row([id], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    pub fn load(&self, id: &str) -> Result<Option<Conversation>> {
+        load_with(self.conn, id)
+    }
+
+    /// IDs of the stored conversations with unread messages, of one type
+    /// or all (`None`).
+    pub fn unread_ids(&self, kind: Option<i32>) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT conversation_id FROM conversation WHERE unread_count <> 0 AND (?1 IS NULL OR conv_type = ?1)",
+        )?;
+        let rows = stmt.query_map([kind], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// IDs of the conversations in a conversation group.
+    pub fn group_members(&self, name: &str) -> Result<Vec<String>> {
+        let quoted = serde_json::to_string(name).map_err(|e| Error::internal(e.to_string()))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT conversation_id FROM conversation \
+             WHERE instr(',' || substr(conversation_groups, 2, length(conversation_groups) - 2) || ',', ',' || ?1 || ',') > 0",
+        )?;
+        let rows = stmt.query_map([quoted], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Conversation groups in creation order, with their positions.
+    pub fn groups(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, position FROM conversation_group ORDER BY position")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn pinned_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM conversation WHERE is_pinned = 1")?
+            .query_row([], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    pub fn unread_total(&self) -> Result<u64> {
+        let total: i64 = self.conn.prepare_cached(
+            "SELECT COALESCE(SUM(unread_count), 0) FROM conversation WHERE recv_opt NOT IN (1, 2, 3)",
+        )?
+        .query_row([], |r| r.get(0))?;
+        Ok(total as u64)
+    }
+}
+
+/// Up to where a conversation is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadUpTo {
+    All,
+    Timestamp(i64),
+    Sequence(u64),
+}
+
+/// A message as remembered for de-duplication and unread counting.
+pub struct AppliedMessage<'a> {
+    pub msg_id: &'a str,
+    pub conversation_id: &'a str,
+    pub timestamp: i64,
+    pub seq: u64,
+    pub unread: bool,
+}
+
+/// order_key with its top bit flipped: compares as i64 the way the u64 does.
+pub fn sort_order(order_key: u64) -> i64 {
+    (order_key ^ (1 << 63)) as i64
+}
+
+pub fn order_key_of(sort_order: i64) -> u64 {
+    (sort_order as u64) ^ (1 << 63)
 }
 
 /// Appends `[a,b,...]` to `out`; returns where it ends.
@@ -243,6 +538,59 @@ fn encode_list<T>(
     }
     out.push(']');
     out.len()
+}
+
+fn load_with(conn: &Connection, id: &str) -> Result<Option<Conversation>> {
+    let mut stmt = conn.prepare_cached(SELECT_ONE)?;
+    let row = stmt.query_row([id], read_row).optional()?;
+    row.transpose()
+}
+
+/// Where a page ends: the next page starts strictly after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub id: String,
+    pub pinned: bool,
+    pub sort_order: i64,
+}
+
+impl Cursor {
+    /// The opaque text handed to callers: `<pinned>:<sort_order>:<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}:{}:{}", self.pinned as u8, self.sort_order, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let mut parts = text.splitn(3, ':');
+        let pinned = match parts.next()? {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        let sort_order = parts.next()?.parse().ok()?;
+        let id = parts.next()?.to_string();
+        Some(Cursor {
+            id,
+            pinned,
+            sort_order,
+        })
+    }
+}
+
+type FilterParams = (Option<i32>, Option<String>, Option<String>, bool, bool);
+
+fn filter_params(f: &ListFilter) -> Result<FilterParams> {
+    let group = match &f.group {
+        Some(g) => Some(serde_json::to_string(g).map_err(|e| Error::internal(e.to_string()))?),
+        None => None,
+    };
+    Ok((
+        f.kind.map(|k| k.as_i32()),
+        f.mark.map(|m| m.to_string()),
+        group,
+        f.has_unread,
+        f.has_at,
+    ))
 }
 
 /// Takes the store's advisory lock, or fails with `StoreLocked`.
@@ -412,6 +760,55 @@ mod tests {
             assert_eq!(mode, "wal");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn migrates_a_version_1_store() {
+        let dir = std::env::temp_dir().join(format!("imconv-store-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let conn = Connection::open(dir.join(DATABASE_FILE)).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            for (id, key) in [
+                ("c2c_small", 5i64),
+                ("c2c_huge", -1i64),
+                ("c2c_mid", 1i64 << 62),
+            ] {
+                conn.execute(
+                    "INSERT INTO conversation VALUES (?1, 1, '', '', '', 0, 0, NULL, '[]', '', 0, 0, ?2, '[]', '', '[]', 0, 0)",
+                    params![id, key],
+                )
+                .unwrap();
+            }
+        }
+        let s = Store::open(Some(&dir), Durability::Normal).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(s.load("c2c_huge").unwrap().unwrap().order_key, u64::MAX);
+        let order: Vec<String> = s
+            .page(&ListFilter::default(), None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(order, ["c2c_huge", "c2c_mid", "c2c_small"]);
+        assert_eq!(s.max_order_key().unwrap(), u64::MAX);
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn cursors_round_trip() {
+        let c = Cursor {
+            id: "group_a:b".into(),
+            pinned: true,
+            sort_order: -5,
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("2:1:x"), None);
+        assert_eq!(Cursor::decode("1:x:y"), None);
+        assert_eq!(Cursor::decode("1"), None);
     }
 
     #[test]

@@ -1,0 +1,799 @@
+//! Integration tests of the conversation manager: write paths, ordering,
+//! stable paging, filters, unread totals and event exactness.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use imconv::config::Config;
+use imconv::dispatch::Completer;
+use imconv::engine::{Engine, Snapshot};
+use imconv::error::{ErrorCode, Result};
+use imconv::manager::{Listener, Page, ReadScope, Write};
+use imconv::model::{Conversation, ConversationId, ConversationType, IdList, ListFilter, Text};
+use imconv::store::ReadUpTo;
+use parking_lot::Mutex;
+
+#[derive(Debug)]
+struct View(Conversation, bool);
+
+impl Snapshot for View {
+    fn build(c: Conversation, stored: bool) -> Arc<View> {
+        Arc::new(View(c, stored))
+    }
+    fn conversation(&self) -> &Conversation {
+        &self.0
+    }
+}
+
+fn call<T: Send + 'static>(e: &Engine<View>, start: impl FnOnce(Completer<T>)) -> Result<T> {
+    let (tx, rx) = mpsc::channel();
+    start(e.completer(move |r| {
+        tx.send(r).unwrap();
+    }));
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("no callback")
+}
+
+fn write(e: &Engine<View>, op: Write) -> Result<()> {
+    call(e, |done| e.write(op, done))
+}
+
+fn id(s: &str) -> ConversationId {
+    ConversationId::parse(s).unwrap()
+}
+
+fn ids(list: &[&str]) -> IdList {
+    let mut l = IdList::default();
+    for s in list {
+        l.push(s).unwrap();
+    }
+    l
+}
+
+fn text(s: &str) -> Text {
+    Text::new(s).unwrap()
+}
+
+fn get(e: &Engine<View>, s: &str) -> Arc<View> {
+    call(e, |done| e.get(id(s), done)).unwrap()
+}
+
+fn messages(e: &Engine<View>, json: &str) -> Result<()> {
+    write(e, Write::Messages(json.as_bytes().to_vec()))
+}
+
+fn import(e: &Engine<View>, json: &str) {
+    let doc = json.as_bytes().to_vec();
+    call(e, |done| e.import(doc, done)).unwrap();
+}
+
+fn page(e: &Engine<View>, filter: &ListFilter, cursor: &str, n: usize) -> Page<View> {
+    let (f, c) = (filter.clone(), cursor.to_string());
+    call(e, |done| e.page(f, c, n, done)).unwrap()
+}
+
+fn all_ids(e: &Engine<View>, filter: &ListFilter) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let p = page(e, filter, &cursor, 2);
+        out.extend(p.conversations.iter().map(|v| v.0.id.as_str().to_string()));
+        cursor = p.next_cursor;
+        if p.finished {
+            return out;
+        }
+    }
+}
+
+fn total(e: &Engine<View>, filter: ListFilter) -> u64 {
+    call(e, |done| e.unread_total(filter, done)).unwrap()
+}
+
+fn memory() -> Engine<View> {
+    Engine::open(&Config::in_memory("me")).unwrap()
+}
+
+fn msg(conv: &str, msg_id: &str, ts: i64, seq: u64, self_: bool) -> String {
+    format!(
+        r#"{{"conversationID":"{conv}","msgID":"{msg_id}","timestamp":{ts},"seq":{seq},"sender":"x","isSelf":{self_},"isRead":false,"text":"hi"}}"#
+    )
+}
+
+#[test]
+fn messages_create_update_count_and_deduplicate() {
+    let e = memory();
+    messages(
+        &e,
+        &format!(
+            "[{},{}]",
+            msg("c2c_a", "m1", 100, 1, false),
+            msg("c2c_a", "m2", 200, 2, false)
+        ),
+    )
+    .unwrap();
+    let a = get(&e, "c2c_a");
+    assert!(a.1, "created");
+    assert_eq!(a.0.unread_count, 2);
+    assert_eq!(a.0.last_message.as_ref().unwrap().msg_id.as_str(), "m2");
+    let key = a.0.order_key;
+    assert!(key > 0);
+
+    // An older message never replaces a newer one; my own does not count.
+    messages(
+        &e,
+        &format!(
+            "[{},{}]",
+            msg("c2c_a", "m0", 50, 0, false),
+            msg("c2c_a", "m3", 300, 3, true)
+        ),
+    )
+    .unwrap();
+    let a = get(&e, "c2c_a");
+    assert_eq!(a.0.unread_count, 3);
+    assert_eq!(a.0.last_message.as_ref().unwrap().msg_id.as_str(), "m3");
+    assert!(a.0.order_key > key, "moved up");
+
+    // The same msgID again changes nothing, even within one call.
+    let before = get(&e, "c2c_a").0.clone();
+    messages(
+        &e,
+        &format!(
+            "[{},{}]",
+            msg("c2c_a", "m1", 100, 1, false),
+            msg("c2c_a", "m3", 300, 3, true)
+        ),
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_a").0, before);
+
+    // Bad input: nothing applied.
+    let err = messages(
+        &e,
+        &format!(
+            "[{},{{\"conversationID\":\"c2c_b\",\"msgID\":\"x\"}}]",
+            msg("c2c_b", "m9", 1, 1, false)
+        ),
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameters);
+    assert!(err.message().starts_with("element 1"), "{err}");
+    assert!(!get(&e, "c2c_b").1);
+}
+
+#[test]
+fn read_state_clears_all_or_up_to_a_position() {
+    let e = memory();
+    messages(
+        &e,
+        &format!(
+            "[{},{},{}]",
+            msg("c2c_a", "a1", 100, 1, false),
+            msg("c2c_a", "a2", 200, 2, false),
+            msg("c2c_a", "a3", 300, 3, false)
+        ),
+    )
+    .unwrap();
+    messages(
+        &e,
+        &format!(
+            "[{},{}]",
+            msg("group_g", "g1", 100, 10, false),
+            msg("group_g", "g2", 100, 11, false)
+        ),
+    )
+    .unwrap();
+    write(
+        &e,
+        Write::MarkRead {
+            scope: ReadScope::One(id("c2c_a")),
+            upto: ReadUpTo::Timestamp(200),
+        },
+    )
+    .unwrap();
+    let a = get(&e, "c2c_a");
+    assert_eq!(a.0.unread_count, 1);
+    assert_eq!(a.0.c2c_read_timestamp, 200);
+    write(
+        &e,
+        Write::MarkRead {
+            scope: ReadScope::One(id("group_g")),
+            upto: ReadUpTo::Sequence(10),
+        },
+    )
+    .unwrap();
+    assert_eq!(get(&e, "group_g").0.unread_count, 1);
+    assert_eq!(get(&e, "group_g").0.group_read_sequence, 10);
+    write(
+        &e,
+        Write::MarkRead {
+            scope: ReadScope::AllC2c,
+            upto: ReadUpTo::All,
+        },
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_a").0.unread_count, 0);
+    assert_eq!(get(&e, "group_g").0.unread_count, 1);
+    write(
+        &e,
+        Write::MarkRead {
+            scope: ReadScope::All,
+            upto: ReadUpTo::All,
+        },
+    )
+    .unwrap();
+    assert_eq!(get(&e, "group_g").0.unread_count, 0);
+    assert_eq!(total(&e, ListFilter::default()), 0);
+    let err = write(
+        &e,
+        Write::MarkRead {
+            scope: ReadScope::One(id("c2c_nobody")),
+            upto: ReadUpTo::All,
+        },
+    )
+    .unwrap_err();
+    assert!(err.message().contains("not stored"), "{err}");
+}
+
+#[test]
+fn drafts_pins_options_custom_data_marks() {
+    let e = memory();
+    import(
+        &e,
+        r#"[{"conversationID":"c2c_a","orderKey":5},{"conversationID":"c2c_b","orderKey":6}]"#,
+    );
+    write(
+        &e,
+        Write::Draft {
+            id: id("c2c_a"),
+            text: text("hello"),
+        },
+    )
+    .unwrap();
+    let a = get(&e, "c2c_a");
+    assert_eq!(a.0.draft_text.as_str(), "hello");
+    assert!(a.0.draft_timestamp > 1_600_000_000);
+    assert!(a.0.order_key > 6, "a draft moves the conversation up");
+    write(
+        &e,
+        Write::Draft {
+            id: id("c2c_a"),
+            text: Text::default(),
+        },
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_a").0.draft_timestamp, 0);
+
+    write(
+        &e,
+        Write::Pin {
+            id: id("c2c_b"),
+            pinned: true,
+        },
+    )
+    .unwrap();
+    assert!(get(&e, "c2c_b").0.is_pinned);
+    write(
+        &e,
+        Write::RecvOpt {
+            ids: ids(&["c2c_a", "c2c_b"]),
+            opt: 2,
+        },
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_b").0.recv_opt, 2);
+    let err = write(
+        &e,
+        Write::RecvOpt {
+            ids: ids(&["c2c_a"]),
+            opt: 5,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameters);
+    write(
+        &e,
+        Write::CustomData {
+            ids: ids(&["c2c_a"]),
+            data: text("cd"),
+        },
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_a").0.custom_data.as_str(), "cd");
+    let long = text(&"x".repeat(257));
+    assert!(write(
+        &e,
+        Write::CustomData {
+            ids: ids(&["c2c_a"]),
+            data: long
+        }
+    )
+    .is_err());
+
+    write(
+        &e,
+        Write::Mark {
+            ids: ids(&["c2c_a", "c2c_b"]),
+            mark: 1,
+            enable: true,
+        },
+    )
+    .unwrap();
+    write(
+        &e,
+        Write::Mark {
+            ids: ids(&["c2c_a"]),
+            mark: 1 << 40,
+            enable: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(&*get(&e, "c2c_a").0.mark_list, &[1, 1 << 40]);
+    write(
+        &e,
+        Write::Mark {
+            ids: ids(&["c2c_a"]),
+            mark: 1,
+            enable: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(&*get(&e, "c2c_a").0.mark_list, &[1 << 40]);
+
+    // One unknown ID fails the whole call; nothing changes.
+    let err = write(
+        &e,
+        Write::Mark {
+            ids: ids(&["c2c_b", "c2c_zz"]),
+            mark: 8,
+            enable: true,
+        },
+    )
+    .unwrap_err();
+    assert!(err.message().contains("c2c_zz"), "{err}");
+    assert_eq!(&*get(&e, "c2c_b").0.mark_list, &[1]);
+
+    // Limits.
+    let many: Vec<String> = (0..101).map(|i| format!("c2c_u{i}")).collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let err = write(&e, Write::Delete { ids: ids(&refs) }).unwrap_err();
+    assert!(err.message().contains("more than 100"), "{err}");
+}
+
+#[test]
+fn conversation_groups() {
+    let e = memory();
+    import(
+        &e,
+        r#"[{"conversationID":"c2c_a"},{"conversationID":"c2c_b"},{"conversationID":"group_g"}]"#,
+    );
+    write(
+        &e,
+        Write::CreateGroup {
+            name: text("work"),
+            ids: ids(&["c2c_a", "group_g"]),
+        },
+    )
+    .unwrap();
+    write(
+        &e,
+        Write::CreateGroup {
+            name: text("fun"),
+            ids: ids(&[]),
+        },
+    )
+    .unwrap();
+    assert!(write(
+        &e,
+        Write::CreateGroup {
+            name: text("work"),
+            ids: ids(&[])
+        }
+    )
+    .is_err());
+    write(
+        &e,
+        Write::AddToGroup {
+            name: text("fun"),
+            ids: ids(&["c2c_a", "c2c_b"]),
+        },
+    )
+    .unwrap();
+    assert_eq!(call(&e, |d| e.groups(d)).unwrap(), ["work", "fun"]);
+    let in_group = |g: &str| {
+        all_ids(
+            &e,
+            &ListFilter {
+                group: Some(g.into()),
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(in_group("work").len(), 2);
+    write(
+        &e,
+        Write::RenameGroup {
+            from: text("work"),
+            to: text("job"),
+        },
+    )
+    .unwrap();
+    assert_eq!(call(&e, |d| e.groups(d)).unwrap(), ["job", "fun"]);
+    assert!(in_group("work").is_empty());
+    assert_eq!(in_group("job").len(), 2);
+    let a = get(&e, "c2c_a");
+    let names: Vec<&str> =
+        a.0.conversation_group_list
+            .iter()
+            .map(Text::as_str)
+            .collect();
+    assert_eq!(names, ["job", "fun"]);
+    write(
+        &e,
+        Write::RemoveFromGroup {
+            name: text("fun"),
+            ids: ids(&["c2c_a"]),
+        },
+    )
+    .unwrap();
+    write(&e, Write::DeleteGroup { name: text("job") }).unwrap();
+    assert!(get(&e, "c2c_a").0.conversation_group_list.is_empty());
+    assert_eq!(call(&e, |d| e.groups(d)).unwrap(), ["fun"]);
+    assert!(write(&e, Write::DeleteGroup { name: text("job") }).is_err());
+    assert!(write(
+        &e,
+        Write::CreateGroup {
+            name: text(&"n".repeat(33)),
+            ids: ids(&[])
+        }
+    )
+    .is_err());
+    for i in 0..19 {
+        write(
+            &e,
+            Write::CreateGroup {
+                name: text(&format!("g{i}")),
+                ids: ids(&[]),
+            },
+        )
+        .unwrap();
+    }
+    let err = write(
+        &e,
+        Write::CreateGroup {
+            name: text("one-too-many"),
+            ids: ids(&[]),
+        },
+    )
+    .unwrap_err();
+    assert!(err.message().contains("at most 20"), "{err}");
+}
+
+#[test]
+fn delete_and_profiles() {
+    let e = memory();
+    import(
+        &e,
+        r#"[{"conversationID":"c2c_a"},{"conversationID":"c2c_b"}]"#,
+    );
+    write(
+        &e,
+        Write::Delete {
+            ids: ids(&["c2c_a", "c2c_unknown"]),
+        },
+    )
+    .unwrap();
+    assert!(!get(&e, "c2c_a").1);
+    assert!(get(&e, "c2c_b").1);
+    write(&e, Write::Profiles(br#"[{"userID":"b","showName":"Bob","faceUrl":"f.png"},{"userID":"z","showName":"Zed"}]"#.to_vec())).unwrap();
+    assert_eq!(get(&e, "c2c_b").0.show_name.as_str(), "Bob");
+    assert_eq!(get(&e, "c2c_b").0.face_url.as_str(), "f.png");
+    let z = get(&e, "c2c_z");
+    assert!(!z.1);
+    assert_eq!(
+        z.0.show_name.as_str(),
+        "Zed",
+        "temporary conversations use the profile"
+    );
+    // A message for a user with a profile creates a conversation named so.
+    messages(&e, &format!("[{}]", msg("c2c_z", "z1", 1, 1, false))).unwrap();
+    assert_eq!(get(&e, "c2c_z").0.show_name.as_str(), "Zed");
+    assert!(write(&e, Write::Profiles(br#"[{"showName":"x"}]"#.to_vec())).is_err());
+}
+
+#[test]
+fn ordering_pinned_first_then_order_key_then_id() {
+    let e = memory();
+    import(
+        &e,
+        r#"[{"conversationID":"c2c_a","orderKey":1},{"conversationID":"c2c_b","orderKey":3},
+                  {"conversationID":"c2c_c","orderKey":2,"isPinned":true},{"conversationID":"c2c_d","orderKey":3},
+                  {"conversationID":"c2c_e","orderKey":18446744073709551615}]"#,
+    );
+    assert_eq!(
+        all_ids(&e, &ListFilter::default()),
+        ["c2c_c", "c2c_e", "c2c_d", "c2c_b", "c2c_a"]
+    );
+}
+
+#[test]
+fn paging_is_stable_while_conversations_move() {
+    let e = memory();
+    let docs: Vec<String> = (0..20)
+        .map(|i| {
+            format!(
+                r#"{{"conversationID":"c2c_u{i:02}","orderKey":{}}}"#,
+                100 + i
+            )
+        })
+        .collect();
+    import(&e, &format!("[{}]", docs.join(",")));
+    let f = ListFilter::default();
+    let first = page(&e, &f, "", 5);
+    assert!(!first.finished);
+    let got: Vec<String> = first
+        .conversations
+        .iter()
+        .map(|v| v.0.id.as_str().to_string())
+        .collect();
+    assert_eq!(got, ["c2c_u19", "c2c_u18", "c2c_u17", "c2c_u16", "c2c_u15"]);
+    // While the user pages: one already seen and one not yet seen move up,
+    // and one not yet seen is deleted.
+    messages(
+        &e,
+        &format!(
+            "[{},{}]",
+            msg("c2c_u17", "x1", 1, 1, false),
+            msg("c2c_u05", "x2", 1, 1, false)
+        ),
+    )
+    .unwrap();
+    write(
+        &e,
+        Write::Delete {
+            ids: ids(&["c2c_u10"]),
+        },
+    )
+    .unwrap();
+    let mut rest = Vec::new();
+    let mut cursor = first.next_cursor;
+    loop {
+        let p = page(&e, &f, &cursor, 4);
+        rest.extend(p.conversations.iter().map(|v| v.0.id.as_str().to_string()));
+        cursor = p.next_cursor;
+        if p.finished {
+            break;
+        }
+    }
+    // Every one not moved and not deleted comes exactly once, in order.
+    let expected: Vec<String> = (0..15)
+        .rev()
+        .filter(|i| *i != 5 && *i != 10)
+        .map(|i| format!("c2c_u{i:02}"))
+        .collect();
+    assert_eq!(rest, expected);
+    assert!(call(&e, |d| e.page(f.clone(), "garbage".into(), 5, d)).is_err());
+}
+
+#[test]
+fn filters_and_unread_totals() {
+    let e = memory();
+    import(
+        &e,
+        r#"[{"conversationID":"c2c_a","unreadCount":3,"markList":[1]},
+                  {"conversationID":"c2c_muted","unreadCount":100,"recvOpt":2},
+                  {"conversationID":"group_g","unreadCount":4,"groupAtInfoList":[{"seq":1,"atType":1}]},
+                  {"conversationID":"group_h","markList":[4294967296]}]"#,
+    );
+    let f = |kind, mark, unread, at| ListFilter {
+        kind,
+        mark,
+        group: None,
+        has_unread: unread,
+        has_at: at,
+    };
+    assert_eq!(
+        all_ids(&e, &f(Some(ConversationType::Group), None, false, false)),
+        ["group_h", "group_g"]
+    );
+    assert_eq!(all_ids(&e, &f(None, Some(1), false, false)), ["c2c_a"]);
+    assert_eq!(
+        all_ids(&e, &f(None, Some(1 << 32), false, false)),
+        ["group_h"]
+    );
+    assert_eq!(all_ids(&e, &f(None, None, true, false)).len(), 3);
+    assert_eq!(all_ids(&e, &f(None, None, false, true)), ["group_g"]);
+    assert_eq!(
+        total(&e, ListFilter::default()),
+        7,
+        "muted ones are left out"
+    );
+    assert_eq!(
+        total(&e, f(Some(ConversationType::C2c), None, false, false)),
+        3
+    );
+    messages(&e, &format!("[{}]", msg("c2c_a", "n1", 1, 1, false))).unwrap();
+    assert_eq!(total(&e, ListFilter::default()), 8);
+}
+
+#[derive(Default)]
+struct Recorder {
+    log: Mutex<Vec<String>>,
+}
+
+impl Listener<View> for Recorder {
+    fn on_new(&self, c: &[Arc<View>]) {
+        self.log.lock().push(format!("new {}", names(c)));
+    }
+    fn on_changed(&self, c: &[Arc<View>]) {
+        self.log.lock().push(format!("changed {}", names(c)));
+    }
+    fn on_deleted(&self, ids: &[ConversationId]) {
+        let ids: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+        self.log.lock().push(format!("deleted {}", ids.join(",")));
+    }
+    fn on_total_unread_changed(&self, total: u64) {
+        self.log.lock().push(format!("total {total}"));
+    }
+}
+
+fn names(c: &[Arc<View>]) -> String {
+    c.iter()
+        .map(|v| v.0.id.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn events_are_exact() {
+    let e = memory();
+    import(&e, r#"[{"conversationID":"c2c_a"}]"#);
+    let rec = Arc::new(Recorder::default());
+    let listener_id = e.add_listener(rec.clone());
+    messages(
+        &e,
+        &format!(
+            "[{},{},{}]",
+            msg("c2c_a", "1", 1, 1, false),
+            msg("c2c_b", "2", 1, 1, false),
+            msg("c2c_b", "3", 2, 2, false)
+        ),
+    )
+    .unwrap();
+    // Nothing changes: no event.
+    messages(&e, &format!("[{}]", msg("c2c_a", "1", 1, 1, false))).unwrap();
+    write(
+        &e,
+        Write::RecvOpt {
+            ids: ids(&["c2c_a"]),
+            opt: 0,
+        },
+    )
+    .unwrap();
+    write(
+        &e,
+        Write::Pin {
+            id: id("c2c_b"),
+            pinned: true,
+        },
+    )
+    .unwrap();
+    write(
+        &e,
+        Write::MarkRead {
+            scope: ReadScope::One(id("c2c_a")),
+            upto: ReadUpTo::All,
+        },
+    )
+    .unwrap();
+    write(
+        &e,
+        Write::Delete {
+            ids: ids(&["c2c_b"]),
+        },
+    )
+    .unwrap();
+    assert!(e.remove_listener(listener_id));
+    write(
+        &e,
+        Write::Pin {
+            id: id("c2c_a"),
+            pinned: true,
+        },
+    )
+    .unwrap();
+    e.shutdown();
+    assert_eq!(
+        *rec.log.lock(),
+        [
+            "new c2c_b",
+            "changed c2c_a",
+            "total 3",
+            "changed c2c_b",
+            "changed c2c_a",
+            "total 2",
+            "deleted c2c_b",
+            "total 0",
+        ]
+    );
+}
+
+#[test]
+fn the_manager_state_survives_reopening() {
+    let dir = std::env::temp_dir().join(format!("imconv-manager-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = |dir: &PathBuf| -> Engine<View> {
+        Engine::open(&Config {
+            data_dir: Some(dir.clone()),
+            ..Config::in_memory("me")
+        })
+        .unwrap()
+    };
+    let e = open(&dir);
+    messages(&e, &format!("[{}]", msg("c2c_a", "m1", 1, 1, false))).unwrap();
+    write(
+        &e,
+        Write::CreateGroup {
+            name: text("work"),
+            ids: ids(&["c2c_a"]),
+        },
+    )
+    .unwrap();
+    write(
+        &e,
+        Write::Profiles(br#"[{"userID":"q","showName":"Q"}]"#.to_vec()),
+    )
+    .unwrap();
+    let key = get(&e, "c2c_a").0.order_key;
+    drop(e);
+    let e = open(&dir);
+    let a = get(&e, "c2c_a");
+    assert_eq!(a.0.unread_count, 1);
+    assert_eq!(call(&e, |d| e.groups(d)).unwrap(), ["work"]);
+    assert_eq!(get(&e, "c2c_q").0.show_name.as_str(), "Q");
+    // Applied messages are remembered; new order keys keep growing.
+    messages(
+        &e,
+        &format!(
+            "[{},{}]",
+            msg("c2c_a", "m1", 1, 1, false),
+            msg("c2c_b", "m2", 1, 1, false)
+        ),
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_a").0.unread_count, 1);
+    assert!(get(&e, "c2c_b").0.order_key > key);
+    drop(e);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn imports_raise_events_too_and_keep_the_total() {
+    let e = memory();
+    import(&e, r#"[{"conversationID":"c2c_a","unreadCount":1}]"#);
+    assert_eq!(total(&e, ListFilter::default()), 1);
+    let rec = Arc::new(Recorder::default());
+    e.add_listener(rec.clone());
+    // a changes (twice in one call: one event), b is new, a third is equal.
+    import(
+        &e,
+        r#"[{"conversationID":"c2c_a","unreadCount":2},{"conversationID":"c2c_b","unreadCount":5},
+                  {"conversationID":"c2c_a","unreadCount":3}]"#,
+    );
+    import(&e, r#"[{"conversationID":"c2c_b","unreadCount":5}]"#);
+    write(
+        &e,
+        Write::Pin {
+            id: id("c2c_b"),
+            pinned: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(total(&e, ListFilter::default()), 8);
+    e.shutdown();
+    assert_eq!(
+        *rec.log.lock(),
+        ["new c2c_b", "changed c2c_a", "total 8", "changed c2c_b"]
+    );
+}
