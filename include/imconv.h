@@ -150,6 +150,32 @@
 #define IMCONV_ERR_INTERNAL 6999
 
 /*
+ Most conversation IDs one batch write takes (mark, receive option,
+ custom data, group membership, delete); more fail the call.
+ */
+#define IMCONV_MAX_IDS_PER_CALL 100
+
+/*
+ Most conversation groups.
+ */
+#define IMCONV_MAX_GROUPS 20
+
+/*
+ Longest conversation group name, in bytes.
+ */
+#define IMCONV_MAX_GROUP_NAME_BYTES 32
+
+/*
+ Most pinned conversations.
+ */
+#define IMCONV_MAX_PINNED 50
+
+/*
+ Most conversations in one page.
+ */
+#define IMCONV_MAX_PAGE 1000
+
+/*
  One user's conversation store and the threads that serve it. Opaque.
  */
 typedef struct imconv_sdk imconv_sdk;
@@ -329,14 +355,6 @@ typedef void (*imconv_done_callback)(void *user_data);
 typedef void (*imconv_error_callback)(int32_t code, const char *desc, void *user_data);
 
 /*
- Receives one conversation. The view, and everything it points to, is
- valid until the callback returns (longer with
- `imconv_conversation_retain`). Runs on the instance's callback thread.
- */
-typedef void (*imconv_conversation_callback)(const struct imconv_conversation *conversation,
-                                             void *user_data);
-
-/*
  Receives a list of conversations: `count` views (`conversations` may be
  NULL when `count` is 0). The array is valid until the callback returns;
  each view is valid until then too, longer with
@@ -345,6 +363,82 @@ typedef void (*imconv_conversation_callback)(const struct imconv_conversation *c
 typedef void (*imconv_conversation_list_callback)(const struct imconv_conversation *const *conversations,
                                                   size_t count,
                                                   void *user_data);
+
+/*
+ Receives a list of strings (valid until the callback returns).
+ */
+typedef void (*imconv_string_list_callback)(const char *const *strings,
+                                            size_t count,
+                                            void *user_data);
+
+/*
+ Receives a number.
+ */
+typedef void (*imconv_count_callback)(uint64_t value, void *user_data);
+
+/*
+ A listener: function pointers (any may be NULL) and the `user_data`
+ passed to each. Events run on the instance's callback thread, in commit
+ order, one batch per write call: `on_new` for conversations that did not
+ exist, `on_changed` for ones that did, `on_deleted` with the IDs of
+ deleted ones, `on_total_unread_changed` with the new total (muted
+ conversations left out). A write that changes nothing raises no event.
+ The arrays are valid until the callback returns; conversations can be
+ kept with `imconv_conversation_retain`.
+ */
+typedef struct imconv_listener {
+    imconv_conversation_list_callback on_new;
+    imconv_conversation_list_callback on_changed;
+    imconv_string_list_callback on_deleted;
+    imconv_count_callback on_total_unread_changed;
+    void *user_data;
+} imconv_listener;
+
+/*
+ Receives one conversation. The view, and everything it points to, is
+ valid until the callback returns (longer with
+ `imconv_conversation_retain`). Runs on the instance's callback thread.
+ */
+typedef void (*imconv_conversation_callback)(const struct imconv_conversation *conversation,
+                                             void *user_data);
+
+/*
+ Which conversations a page or an unread total covers
+ (V2TIMConversationListFilter). All zero (or a NULL filter) covers all.
+ */
+typedef struct imconv_list_filter {
+    /*
+     0 for any, else IMCONV_CONVERSATION_TYPE_C2C or _GROUP.
+     */
+    int32_t type;
+    /*
+     0 for any, else only conversations whose mark_list holds this value.
+     */
+    uint64_t mark;
+    /*
+     NULL for any, else only conversations in this conversation group.
+     */
+    const char *group;
+    /*
+     Only conversations with unread messages.
+     */
+    bool has_unread;
+    /*
+     Only conversations with an unread @ mention.
+     */
+    bool has_at;
+} imconv_list_filter;
+
+/*
+ Receives one page of the ordered list: `count` conversations, the cursor
+ to pass for the next page, and whether the list is finished. All valid
+ until the callback returns (copy the cursor to keep it).
+ */
+typedef void (*imconv_page_callback)(const struct imconv_conversation *const *conversations,
+                                     size_t count,
+                                     const char *next_cursor,
+                                     bool is_finished,
+                                     void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -429,6 +523,33 @@ int32_t imconv_import_conversations(struct imconv_sdk *sdk,
                                     void *user_data);
 
 /*
+ Registers a listener (the struct is copied) and stores its ID in
+ `*out_listener_id` for `imconv_remove_listener`. Returns IMCONV_OK, or
+ IMCONV_ERR_INVALID_PARAMETERS for a NULL argument, or the shutdown /
+ wrong-process codes. Callable from any thread, including a callback.
+
+ # Safety
+ `sdk` is a live instance or NULL; `listener` is NULL or valid for the
+ call; `out_listener_id` is NULL or writable. The callbacks must not
+ unwind through the library.
+ */
+int32_t imconv_add_listener(struct imconv_sdk *sdk,
+                            const struct imconv_listener *listener,
+                            uint64_t *out_listener_id);
+
+/*
+ Removes a listener. When this returns, no event reaches it any more
+ (an event being delivered on another thread is waited for; called from
+ inside a callback, the current event is the only one that can still be
+ running). Returns IMCONV_OK, or IMCONV_ERR_INVALID_PARAMETERS for an
+ unknown ID. Callable from any thread, including a callback.
+
+ # Safety
+ `sdk` is a live instance or NULL.
+ */
+int32_t imconv_remove_listener(struct imconv_sdk *sdk, uint64_t listener_id);
+
+/*
  Looks up one conversation (Tencent's getConversation).
 
  A stored conversation arrives as stored (`is_stored` true). A valid ID
@@ -483,6 +604,282 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
                                      imconv_conversation_list_callback on_success,
                                      imconv_error_callback on_error,
                                      void *user_data);
+
+/*
+ Applies incoming and sent messages: `json_array` is a JSON array of
+ message objects with `conversationID`, `msgID` and `timestamp` (required),
+ `seq`, `sender`, `isSelf`, `isRead`, `status`, and any other fields (the
+ whole object becomes `lastMessage` when it is the newest).
+
+ A message for a conversation that is not stored creates it. The newest
+ message (by timestamp, then seq) becomes the last message, and the
+ conversation moves up (its order_key grows); an older one never replaces
+ a newer one. An incoming message that is not read adds one to
+ unread_count; one sent by this user does not. A msgID applied before (in
+ this call or any earlier one) changes nothing.
+
+ # Safety
+ `sdk` is a live instance or NULL; `json_array` is NULL or a
+ NUL-terminated string; the callbacks must not unwind through the library.
+ */
+int32_t imconv_apply_messages(struct imconv_sdk *sdk,
+                              const char *json_array,
+                              imconv_done_callback on_success,
+                              imconv_error_callback on_error,
+                              void *user_data);
+
+/*
+ Clears unread counts (Tencent's cleanConversationUnreadMessageCount).
+
+ `conversation_id`: one conversation's ID (it must be stored), "c2c" for
+ every one-to-one conversation, "group" for every group, NULL or "" for
+ all. `clean_timestamp` (one-to-one) or `clean_sequence` (groups): clear
+ only what is up to that position (at most one of them non-zero); both 0
+ clears everything. c2c_read_timestamp / group_read_sequence follow; @
+ mentions up to the position are cleared.
+
+ Messages applied with `imconv_apply_messages` are counted exactly; an
+ unread count that came from an import (with no messages behind it) is
+ cleared when the position reaches the last message, else left as it is.
+
+ # Safety
+ As for `imconv_apply_messages`.
+ */
+int32_t imconv_clean_unread(struct imconv_sdk *sdk,
+                            const char *conversation_id,
+                            uint64_t clean_timestamp,
+                            uint64_t clean_sequence,
+                            imconv_done_callback on_success,
+                            imconv_error_callback on_error,
+                            void *user_data);
+
+/*
+ Sets a conversation's draft (NULL or "" clears it). Sets draft_timestamp
+ (now, in seconds; 0 when cleared) and moves the conversation up. The
+ conversation must be stored.
+
+ # Safety
+ As for `imconv_apply_messages`; `conversation_id` and `draft_text` are
+ NULL or NUL-terminated strings.
+ */
+int32_t imconv_set_draft(struct imconv_sdk *sdk,
+                         const char *conversation_id,
+                         const char *draft_text,
+                         imconv_done_callback on_success,
+                         imconv_error_callback on_error,
+                         void *user_data);
+
+/*
+ Pins or unpins a conversation (at most 50 pinned). It must be stored.
+
+ # Safety
+ As for `imconv_set_draft`.
+ */
+int32_t imconv_pin_conversation(struct imconv_sdk *sdk,
+                                const char *conversation_id,
+                                bool is_pinned,
+                                imconv_done_callback on_success,
+                                imconv_error_callback on_error,
+                                void *user_data);
+
+/*
+ Sets the receive option (IMCONV_RECV_OPT_*, 0 to 4) of up to 100 stored
+ conversations. Options 1, 2 and 3 leave a conversation out of the unread
+ total.
+
+ # Safety
+ As for `imconv_apply_messages`; `conversation_ids` is NULL or points to
+ `count` pointers, each NULL or a NUL-terminated string.
+ */
+int32_t imconv_set_recv_opt(struct imconv_sdk *sdk,
+                            const char *const *conversation_ids,
+                            size_t count,
+                            int32_t recv_opt,
+                            imconv_done_callback on_success,
+                            imconv_error_callback on_error,
+                            void *user_data);
+
+/*
+ Sets the custom data (at most 256 bytes; NULL or "" clears it) of up to
+ 100 stored conversations.
+
+ # Safety
+ As for `imconv_set_recv_opt`; `custom_data` is NULL or a NUL-terminated
+ string.
+ */
+int32_t imconv_set_custom_data(struct imconv_sdk *sdk,
+                               const char *const *conversation_ids,
+                               size_t count,
+                               const char *custom_data,
+                               imconv_done_callback on_success,
+                               imconv_error_callback on_error,
+                               void *user_data);
+
+/*
+ Sets (`enable` true) or clears a mark (IMCONV_MARK_*, or a custom one in
+ bits 32-63; not 0) on up to 100 stored conversations. A mark is one
+ entry of mark_list.
+
+ # Safety
+ As for `imconv_set_recv_opt`.
+ */
+int32_t imconv_mark_conversations(struct imconv_sdk *sdk,
+                                  const char *const *conversation_ids,
+                                  size_t count,
+                                  uint64_t mark,
+                                  bool enable,
+                                  imconv_done_callback on_success,
+                                  imconv_error_callback on_error,
+                                  void *user_data);
+
+/*
+ Deletes up to 100 conversations (IDs that are not stored are ignored).
+ A deleted conversation's applied messages are forgotten: a later message
+ creates it anew.
+
+ # Safety
+ As for `imconv_set_recv_opt`.
+ */
+int32_t imconv_delete_conversations(struct imconv_sdk *sdk,
+                                    const char *const *conversation_ids,
+                                    size_t count,
+                                    imconv_done_callback on_success,
+                                    imconv_error_callback on_error,
+                                    void *user_data);
+
+/*
+ Creates a conversation group (name 1 to 32 bytes, at most 20 groups)
+ holding up to 100 stored conversations (`count` may be 0).
+
+ # Safety
+ As for `imconv_set_recv_opt`; `group_name` is NULL or a NUL-terminated
+ string.
+ */
+int32_t imconv_create_group(struct imconv_sdk *sdk,
+                            const char *group_name,
+                            const char *const *conversation_ids,
+                            size_t count,
+                            imconv_done_callback on_success,
+                            imconv_error_callback on_error,
+                            void *user_data);
+
+/*
+ Renames a conversation group; its conversations follow.
+
+ # Safety
+ As for `imconv_apply_messages`; the names are NULL or NUL-terminated.
+ */
+int32_t imconv_rename_group(struct imconv_sdk *sdk,
+                            const char *old_name,
+                            const char *new_name,
+                            imconv_done_callback on_success,
+                            imconv_error_callback on_error,
+                            void *user_data);
+
+/*
+ Deletes a conversation group (its conversations stay).
+
+ # Safety
+ As for `imconv_rename_group`.
+ */
+int32_t imconv_delete_group(struct imconv_sdk *sdk,
+                            const char *group_name,
+                            imconv_done_callback on_success,
+                            imconv_error_callback on_error,
+                            void *user_data);
+
+/*
+ Adds up to 100 stored conversations to an existing conversation group.
+
+ # Safety
+ As for `imconv_create_group`.
+ */
+int32_t imconv_add_to_group(struct imconv_sdk *sdk,
+                            const char *group_name,
+                            const char *const *conversation_ids,
+                            size_t count,
+                            imconv_done_callback on_success,
+                            imconv_error_callback on_error,
+                            void *user_data);
+
+/*
+ Removes up to 100 stored conversations from a conversation group.
+
+ # Safety
+ As for `imconv_create_group`.
+ */
+int32_t imconv_remove_from_group(struct imconv_sdk *sdk,
+                                 const char *group_name,
+                                 const char *const *conversation_ids,
+                                 size_t count,
+                                 imconv_done_callback on_success,
+                                 imconv_error_callback on_error,
+                                 void *user_data);
+
+/*
+ Records users' and groups' display names and avatars: `json_array` holds
+ objects `{"userID": ...}` or `{"groupID": ...}` with `showName` and
+ `faceUrl`. The matching conversation's show_name (the name, or the ID
+ when the name is empty) and face_url follow, and so do temporary
+ conversations returned by `imconv_get_conversation` and conversations
+ that messages create later.
+
+ # Safety
+ As for `imconv_apply_messages`.
+ */
+int32_t imconv_update_profiles(struct imconv_sdk *sdk,
+                               const char *json_array,
+                               imconv_done_callback on_success,
+                               imconv_error_callback on_error,
+                               void *user_data);
+
+/*
+ Gets one page of the conversation list (Tencent's getConversationList
+ with nextSeq and count): pinned conversations first, then by order_key
+ descending, ties by conversation ID descending; only those that pass
+ `filter` (NULL: all).
+
+ `cursor`: NULL or "" for the first page, else the `next_cursor` a
+ previous page returned (opaque text). `count`: 1 to 1000 (0 reads as 1,
+ more as 1000). Paging is stable: a conversation that moves or is deleted
+ while you page never makes another one be skipped or returned twice (one
+ that moves up past the cursor is simply not returned again).
+
+ # Safety
+ As for `imconv_apply_messages`; `filter` is NULL or valid for the call;
+ `cursor` is NULL or a NUL-terminated string.
+ */
+int32_t imconv_get_conversation_page(struct imconv_sdk *sdk,
+                                     const struct imconv_list_filter *filter,
+                                     const char *cursor,
+                                     size_t count,
+                                     imconv_page_callback on_success,
+                                     imconv_error_callback on_error,
+                                     void *user_data);
+
+/*
+ Gets the total unread count of the conversations that pass `filter`
+ (NULL: all), leaving out those whose receive option mutes them (1, 2, 3).
+
+ # Safety
+ As for `imconv_get_conversation_page`.
+ */
+int32_t imconv_get_total_unread(struct imconv_sdk *sdk,
+                                const struct imconv_list_filter *filter,
+                                imconv_count_callback on_success,
+                                imconv_error_callback on_error,
+                                void *user_data);
+
+/*
+ Gets the names of the conversation groups, in creation order.
+
+ # Safety
+ As for `imconv_apply_messages`.
+ */
+int32_t imconv_get_groups(struct imconv_sdk *sdk,
+                          imconv_string_list_callback on_success,
+                          imconv_error_callback on_error,
+                          void *user_data);
 
 /*
  The library's version, e.g. "0.1.0". Static; never free it. Any thread.

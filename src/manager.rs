@@ -27,14 +27,14 @@ use crate::model::{
 use crate::store::{AppliedMessage, Cursor, ReadUpTo, Store, Writer};
 
 /// Most IDs one batch write takes (Tencent's limit for the same calls).
-pub const MAX_IDS_PER_CALL: usize = 100;
+pub(crate) const MAX_IDS_PER_CALL: usize = 100;
 /// Most conversation groups, and the longest group name in bytes (Tencent's).
-pub const MAX_GROUPS: usize = 20;
-pub const MAX_GROUP_NAME_BYTES: usize = 32;
+pub(crate) const MAX_GROUPS: usize = 20;
+pub(crate) const MAX_GROUP_NAME_BYTES: usize = 32;
 /// Most pinned conversations (Tencent's limit).
-pub const MAX_PINNED: u64 = 50;
+pub(crate) const MAX_PINNED: u64 = 50;
 /// Most conversations in one page.
-pub const MAX_PAGE: usize = 1000;
+pub(crate) const MAX_PAGE: usize = 1000;
 
 /// Receives the manager's events, on the callback thread.
 pub trait Listener<V>: Send + Sync {

@@ -5,9 +5,8 @@ use std::ffi::{c_char, c_void};
 use super::conversation::{imconv_conversation, lend, lend_all};
 use super::error::{IMCONV_ERR_INTERNAL, IMCONV_OK};
 use super::sdk::imconv_sdk;
-use super::{accept_call, guard, reply, str_arg};
-use crate::error::{Error, Result};
-use crate::model::{ConversationId, IdList};
+use super::{accept_call, guard, read_ids, reply, str_arg};
+use crate::model::ConversationId;
 
 /// Receives one conversation. The view, and everything it points to, is
 /// valid until the callback returns (longer with
@@ -32,10 +31,6 @@ pub type imconv_conversation_list_callback = Option<
 /// to keep it). Runs on the instance's callback thread.
 pub type imconv_error_callback =
     Option<unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void)>;
-
-/// Largest ID array a call accepts (bounded only so that its size in bytes
-/// cannot overflow).
-const MAX_IDS: usize = isize::MAX as usize / std::mem::size_of::<*const c_char>();
 
 /// Looks up one conversation (Tencent's getConversation).
 ///
@@ -124,29 +119,4 @@ pub unsafe extern "C" fn imconv_get_conversation_list(
         }
         IMCONV_OK
     })
-}
-
-/// Copies and validates an ID array; the error names the first bad entry.
-unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result<IdList> {
-    if count == 0 {
-        return Ok(IdList::default());
-    }
-    if ids.is_null() {
-        return Err(Error::invalid_parameters(format!(
-            "conversation_ids is NULL but count is {count}"
-        )));
-    }
-    if count > MAX_IDS {
-        return Err(Error::invalid_parameters(format!(
-            "count {count} is too large"
-        )));
-    }
-    let mut list = IdList::with_capacity(count);
-    for (i, &p) in std::slice::from_raw_parts(ids, count).iter().enumerate() {
-        let name = format_args!("conversation_ids[{i}]");
-        let id = str_arg(p, &name)?;
-        list.push(id)
-            .map_err(|e| e.context(format_args!("conversation_ids[{i}]")))?;
-    }
-    Ok(list)
 }

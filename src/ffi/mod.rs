@@ -11,7 +11,9 @@
 pub mod conversation;
 pub mod error;
 pub mod import;
+pub mod listener;
 pub mod lookup;
+pub mod manager;
 pub mod sdk;
 pub mod string;
 
@@ -20,13 +22,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::dispatch::Completer;
 use crate::error::{Error, Result};
-use crate::model::quote;
+use crate::model::{quote, ConversationId, IdList, Text};
 use sdk::instance;
 
 pub use conversation::*;
 pub use error::*;
 pub use import::*;
+pub use listener::*;
 pub use lookup::*;
+pub use manager::*;
 pub use sdk::*;
 pub use string::*;
 
@@ -113,3 +117,62 @@ fn reply<T: Send + 'static>(
 }
 
 type ErrorCallback = unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void);
+
+/// Largest ID array a call accepts (bounded only so that its size in bytes
+/// cannot overflow).
+const MAX_IDS: usize = isize::MAX as usize / std::mem::size_of::<*const c_char>();
+
+/// Copies and validates an ID array; the error names the first bad entry.
+pub(crate) unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result<IdList> {
+    if count == 0 {
+        return Ok(IdList::default());
+    }
+    if ids.is_null() {
+        return Err(Error::invalid_parameters(format!(
+            "conversation_ids is NULL but count is {count}"
+        )));
+    }
+    if count > MAX_IDS {
+        return Err(Error::invalid_parameters(format!(
+            "count {count} is too large"
+        )));
+    }
+    let mut list = IdList::with_capacity(count);
+    for (i, &p) in std::slice::from_raw_parts(ids, count).iter().enumerate() {
+        let name = format_args!("conversation_ids[{i}]");
+        let id = str_arg(p, &name)?;
+        list.push(id)
+            .map_err(|e| e.context(format_args!("conversation_ids[{i}]")))?;
+    }
+    Ok(list)
+}
+
+/// Reads one conversation ID argument.
+///
+/// # Safety
+/// As for `str_arg`.
+pub(crate) unsafe fn read_id(p: *const c_char, name: &str) -> Result<ConversationId> {
+    ConversationId::parse(str_arg(p, &name)?)
+}
+
+/// Reads a text argument; NULL reads as "" when `null_is_empty`.
+///
+/// # Safety
+/// As for `str_arg`.
+pub(crate) unsafe fn read_text(p: *const c_char, name: &str, null_is_empty: bool) -> Result<Text> {
+    if p.is_null() && null_is_empty {
+        return Ok(Text::default());
+    }
+    Text::new(str_arg(p, &name)?)
+}
+
+/// Copies a JSON document argument.
+///
+/// # Safety
+/// As for `str_arg`.
+pub(crate) unsafe fn read_json(p: *const c_char, name: &str) -> Result<Vec<u8>> {
+    if p.is_null() {
+        return Err(Error::invalid_parameters(format!("{name} is NULL")));
+    }
+    Ok(CStr::from_ptr(p).to_bytes().to_vec())
+}

@@ -1,0 +1,151 @@
+//! Listeners: the conversation manager's events.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+use super::conversation::{imconv_conversation, ConversationView};
+use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_OK};
+use super::lookup::imconv_conversation_list_callback;
+use super::manager::{imconv_count_callback, imconv_string_list_callback};
+use super::sdk::{imconv_sdk, instance};
+use super::{guard, UserData};
+use crate::manager::Listener;
+use crate::model::ConversationId;
+
+/// A listener: function pointers (any may be NULL) and the `user_data`
+/// passed to each. Events run on the instance's callback thread, in commit
+/// order, one batch per write call: `on_new` for conversations that did not
+/// exist, `on_changed` for ones that did, `on_deleted` with the IDs of
+/// deleted ones, `on_total_unread_changed` with the new total (muted
+/// conversations left out). A write that changes nothing raises no event.
+/// The arrays are valid until the callback returns; conversations can be
+/// kept with `imconv_conversation_retain`.
+#[repr(C)]
+pub struct imconv_listener {
+    pub on_new: imconv_conversation_list_callback,
+    pub on_changed: imconv_conversation_list_callback,
+    pub on_deleted: imconv_string_list_callback,
+    pub on_total_unread_changed: imconv_count_callback,
+    pub user_data: *mut c_void,
+}
+
+/// The host's listener, copied from its struct.
+struct HostListener {
+    on_new: imconv_conversation_list_callback,
+    on_changed: imconv_conversation_list_callback,
+    on_deleted: imconv_string_list_callback,
+    on_total: imconv_count_callback,
+    user_data: UserData,
+}
+
+// SAFETY: the function pointers are plain code addresses and user_data is
+// only handed back; events run on the callback thread, as documented.
+unsafe impl Sync for HostListener {}
+
+fn lend_views(
+    views: &[Arc<ConversationView>],
+    f: impl FnOnce(*const *const imconv_conversation, usize),
+) {
+    // Raw pointers from Arc::into_raw, so that the host may retain them.
+    let raws: Vec<*const imconv_conversation> = views
+        .iter()
+        .map(|v| Arc::into_raw(v.clone()).cast())
+        .collect();
+    f(raws.as_ptr(), raws.len());
+    for raw in raws {
+        // SAFETY: each came from Arc::into_raw above.
+        drop(unsafe { Arc::from_raw(raw.cast::<ConversationView>()) });
+    }
+}
+
+impl Listener<ConversationView> for HostListener {
+    fn on_new(&self, conversations: &[Arc<ConversationView>]) {
+        if let Some(cb) = self.on_new {
+            lend_views(conversations, |a, n| unsafe {
+                cb(a, n, self.user_data.get())
+            });
+        }
+    }
+
+    fn on_changed(&self, conversations: &[Arc<ConversationView>]) {
+        if let Some(cb) = self.on_changed {
+            lend_views(conversations, |a, n| unsafe {
+                cb(a, n, self.user_data.get())
+            });
+        }
+    }
+
+    fn on_deleted(&self, ids: &[ConversationId]) {
+        if let Some(cb) = self.on_deleted {
+            let ptrs: Vec<*const c_char> = ids
+                .iter()
+                .map(|id| id.text().as_bytes_with_nul().as_ptr().cast())
+                .collect();
+            unsafe { cb(ptrs.as_ptr(), ptrs.len(), self.user_data.get()) }
+        }
+    }
+
+    fn on_total_unread_changed(&self, total: u64) {
+        if let Some(cb) = self.on_total {
+            unsafe { cb(total, self.user_data.get()) }
+        }
+    }
+}
+
+/// Registers a listener (the struct is copied) and stores its ID in
+/// `*out_listener_id` for `imconv_remove_listener`. Returns IMCONV_OK, or
+/// IMCONV_ERR_INVALID_PARAMETERS for a NULL argument, or the shutdown /
+/// wrong-process codes. Callable from any thread, including a callback.
+///
+/// # Safety
+/// `sdk` is a live instance or NULL; `listener` is NULL or valid for the
+/// call; `out_listener_id` is NULL or writable. The callbacks must not
+/// unwind through the library.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_add_listener(
+    sdk: *mut imconv_sdk,
+    listener: *const imconv_listener,
+    out_listener_id: *mut u64,
+) -> i32 {
+    guard(IMCONV_ERR_INTERNAL, || {
+        let sdk = match instance(sdk) {
+            Ok(sdk) => sdk,
+            Err(code) => return code,
+        };
+        let (Some(l), false) = (listener.as_ref(), out_listener_id.is_null()) else {
+            return IMCONV_ERR_INVALID_PARAMETERS;
+        };
+        let host = HostListener {
+            on_new: l.on_new,
+            on_changed: l.on_changed,
+            on_deleted: l.on_deleted,
+            on_total: l.on_total_unread_changed,
+            user_data: UserData(l.user_data),
+        };
+        *out_listener_id = sdk.engine.add_listener(Arc::new(host));
+        IMCONV_OK
+    })
+}
+
+/// Removes a listener. When this returns, no event reaches it any more
+/// (an event being delivered on another thread is waited for; called from
+/// inside a callback, the current event is the only one that can still be
+/// running). Returns IMCONV_OK, or IMCONV_ERR_INVALID_PARAMETERS for an
+/// unknown ID. Callable from any thread, including a callback.
+///
+/// # Safety
+/// `sdk` is a live instance or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_remove_listener(sdk: *mut imconv_sdk, listener_id: u64) -> i32 {
+    guard(IMCONV_ERR_INTERNAL, || {
+        let sdk = match instance(sdk) {
+            Ok(sdk) => sdk,
+            Err(code) => return code,
+        };
+        if sdk.engine.remove_listener(listener_id) {
+            IMCONV_OK
+        } else {
+            IMCONV_ERR_INVALID_PARAMETERS
+        }
+    })
+}
