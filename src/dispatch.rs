@@ -135,8 +135,10 @@ impl Dispatcher {
     }
 
     /// A handle that queues jobs, for code that does not own the dispatcher.
+    /// It does not keep the dispatcher alive (the engine's state holds one,
+    /// and the dispatcher holds the state).
     pub fn poster(&self) -> Poster {
-        Poster(self.shared.clone())
+        Poster(Arc::downgrade(&self.shared))
     }
 
     /// Returns once every job queued before this call has run (at once on
@@ -269,11 +271,14 @@ impl<F: FnOnce(&Context) + Send> Job for F {
 
 /// Queues jobs on a dispatcher's callback thread.
 #[derive(Clone)]
-pub struct Poster(Arc<Shared>);
+pub struct Poster(std::sync::Weak<Shared>);
 
 impl Poster {
+    /// Queues `job`; once the dispatcher is gone the job is dropped unrun.
     pub fn execute(&self, job: Box<dyn Job>) {
-        self.0.post(job);
+        if let Some(shared) = self.0.upgrade() {
+            shared.post(job);
+        }
     }
 }
 
