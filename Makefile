@@ -25,7 +25,7 @@ DBG_DIR := target/debug
 LINK_REL = -L$(REL_DIR) -limconv -Wl,-rpath,$(abspath $(REL_DIR)) -lpthread
 LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 
-EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo
+EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_dlopen
 
 .PHONY: all lib lib-debug demo bench fuzz test test-rust test-c test-c-asan lint header \
@@ -63,6 +63,9 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 	$(BUILD)/examples/get_conversation_list $(DEMO_DIR)
 	@echo "== the same through dlopen"
 	$(BUILD)/examples/dlopen_demo $(abspath $(REL_DIR))/libimconv.so $(DEMO_DIR)
+	@echo "== the conversation manager: replay an event stream, list page by page"
+	rm -rf $(BUILD)/demo-manager
+	$(BUILD)/examples/replay_events $(BUILD)/demo-manager examples_c/event_stream.txt
 
 # --- tests -----------------------------------------------------------------
 
