@@ -28,10 +28,11 @@ TARGETS = {
 ORDER = [
     "lookup_latency_p50", "lookup_latency_p99", "lookup_throughput_1_thread",
     "lookup_throughput_2_threads", "batch_100", "batch_1000", "import",
+    "first_page_of_100", "whole_list_paged_by_100", "apply_messages",
     "open_to_first_lookup", "rss_after_open", "rss_after_touching_all",
     "memory_per_conversation", "text_per_conversation", "memory_overhead_per_conversation",
 ]
-HIGHER_IS_BETTER = {"conversations/s", "lookups/s"}
+HIGHER_IS_BETTER = {"conversations/s", "lookups/s", "messages/s"}
 
 
 def cpu_model():

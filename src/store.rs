@@ -89,10 +89,21 @@ const SELECT_ONE: &str = concat!(
     " FROM conversation WHERE conversation_id = ?1"
 );
 
+/// An upsert that updates a stored row in place (a REPLACE would delete and
+/// re-insert it, touching the order index even when the order is the same).
 const UPSERT: &str = concat!(
-    "INSERT OR REPLACE INTO conversation (",
+    "INSERT INTO conversation (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
+     ON CONFLICT (conversation_id) DO UPDATE SET conv_type = excluded.conv_type, \
+     group_type = excluded.group_type, show_name = excluded.show_name, face_url = excluded.face_url, \
+     unread_count = excluded.unread_count, recv_opt = excluded.recv_opt, \
+     last_message = excluded.last_message, group_at_info = excluded.group_at_info, \
+     draft_text = excluded.draft_text, draft_timestamp = excluded.draft_timestamp, \
+     is_pinned = excluded.is_pinned, order_key = excluded.order_key, mark_list = excluded.mark_list, \
+     custom_data = excluded.custom_data, conversation_groups = excluded.conversation_groups, \
+     c2c_read_timestamp = excluded.c2c_read_timestamp, \
+     group_read_sequence = excluded.group_read_sequence, sort_order = excluded.sort_order"
 );
 
 pub struct Store {
@@ -182,38 +193,55 @@ impl Store {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Vec<Cursor>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT conversation_id, is_pinned, sort_order FROM conversation \
-             WHERE (?1 IS NULL OR conv_type = ?1) \
+        // Two statements, so that the cursor is a plain range on the index
+        // (an `?6 IS NULL OR ...` would make SQLite scan from the top).
+        const FILTER: &str = "(?1 IS NULL OR conv_type = ?1) \
                AND (?2 IS NULL OR instr(',' || substr(mark_list, 2, length(mark_list) - 2) || ',', ',' || ?2 || ',') > 0) \
                AND (?3 IS NULL OR instr(',' || substr(conversation_groups, 2, length(conversation_groups) - 2) || ',', ',' || ?3 || ',') > 0) \
                AND (?4 = 0 OR unread_count <> 0) \
-               AND (?5 = 0 OR group_at_info <> '[]') \
-               AND (?6 IS NULL OR (is_pinned, sort_order, conversation_id) < (?6, ?7, ?8)) \
-             ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?9",
-        )?;
+               AND (?5 = 0 OR group_at_info <> '[]')";
+        const ORDER: &str =
+            " ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?6";
         let (kind, mark, group, unread, at) = filter_params(filter)?;
-        let rows = stmt.query_map(
-            params![
-                kind,
-                mark,
-                group,
-                unread,
-                at,
-                after.map(|c| c.pinned),
-                after.map(|c| c.sort_order),
-                after.map(|c| c.id.as_str()),
-                limit as i64
-            ],
-            |r| {
-                Ok(Cursor {
-                    id: r.get(0)?,
-                    pinned: r.get(1)?,
-                    sort_order: r.get(2)?,
-                })
-            },
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let read = |r: &Row| {
+            Ok(Cursor {
+                id: r.get(0)?,
+                pinned: r.get(1)?,
+                sort_order: r.get(2)?,
+            })
+        };
+        let rows = match after {
+            None => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT conversation_id, is_pinned, sort_order FROM conversation WHERE {FILTER}{ORDER}"
+                ))?;
+                let rows =
+                    stmt.query_map(params![kind, mark, group, unread, at, limit as i64], read)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            }
+            Some(c) => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT conversation_id, is_pinned, sort_order FROM conversation \
+                     WHERE (is_pinned, sort_order, conversation_id) < (?7, ?8, ?9) AND {FILTER}{ORDER}"
+                ))?;
+                let rows = stmt.query_map(
+                    params![
+                        kind,
+                        mark,
+                        group,
+                        unread,
+                        at,
+                        limit as i64,
+                        c.pinned,
+                        c.sort_order,
+                        c.id.as_str()
+                    ],
+                    read,
+                )?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            }
+        };
+        Ok(rows)
     }
 
     /// The unread total of the conversations that pass `filter`, leaving

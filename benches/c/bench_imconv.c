@@ -184,6 +184,74 @@ static void touch_all(void) {
     }
 }
 
+/* 6. The manager: ordered pages and message application. */
+static char cursor[512];
+static int page_finished;
+static void on_page(const imconv_conversation *const *c, size_t n, const char *next, bool finished, void *u) {
+    (void)c;
+    (void)n;
+    (void)u;
+    snprintf(cursor, sizeof cursor, "%s", next);
+    page_finished = finished;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+
+static void get_page(const char *from) {
+    long target = atomic_load(&completed) + 1;
+    imconv_get_conversation_page(sdk, NULL, from, 100, on_page, on_fail, NULL);
+    wait_completed(target);
+}
+
+static void bench_pages(void) {
+    double first[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        enum { N = 200 };
+        double t0 = now_s();
+        for (int i = 0; i < N; i++) get_page("");
+        first[round] = (now_s() - t0) / N * 1e6;
+    }
+    report("first_page_of_100", size, "us", first, ROUNDS);
+    double t0 = now_s();
+    char from[512] = "";
+    do {
+        get_page(from);
+        snprintf(from, sizeof from, "%s", cursor);
+    } while (!page_finished);
+    report_one("whole_list_paged_by_100", size, "ms", (now_s() - t0) * 1e3);
+}
+
+static void bench_messages(void) {
+    enum { BATCH = 100, BATCHES = 200 };
+    char *doc = malloc(BATCH * 400);
+    double rate[ROUNDS];
+    static long next_msg = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        double spent = 0;
+        for (int b = 0; b < BATCHES; b++) {
+            size_t len = 0;
+            doc[len++] = '[';
+            for (int i = 0; i < BATCH; i++, next_msg++) {
+                len += (size_t)sprintf(doc + len,
+                                       "%s{\"conversationID\":\"%s\",\"msgID\":\"bench-%ld\",\"timestamp\":%ld,"
+                                       "\"seq\":%ld,\"sender\":\"peer\",\"isSelf\":false,\"isRead\":false,"
+                                       "\"textElem\":{\"text\":\"%s\"}}",
+                                       i ? "," : "", ids[next_random() % (uint64_t)size], next_msg,
+                                       1800000000 + next_msg, next_msg, MESSAGE_TEXT);
+            }
+            doc[len++] = ']';
+            doc[len] = '\0';
+            long target = atomic_load(&completed) + 1;
+            double t0 = now_s();
+            imconv_apply_messages(sdk, doc, on_done, on_fail, NULL);
+            wait_completed(target);
+            spent += now_s() - t0;
+        }
+        rate[round] = BATCH * BATCHES / spent;
+    }
+    free(doc);
+    report("apply_messages", size, "messages/s", rate, ROUNDS);
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
@@ -236,6 +304,8 @@ int main(int argc, char **argv) {
     bench_throughput(2, "lookup_throughput_2_threads");
     bench_batch(100, "batch_100");
     bench_batch(1000, "batch_1000");
+    bench_pages();
+    bench_messages();
 
     imconv_sdk_free(sdk);
     for (long i = 0; i < size; i++) free(ids[i]), free(misses[i]);

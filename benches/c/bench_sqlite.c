@@ -170,6 +170,87 @@ static void bench_batch(sqlite3_stmt *st, int n, const char *metric) {
     report(metric, size, "us/batch", per_batch, ROUNDS);
 }
 
+/* 6. The same by hand: ordered pages (keyset, on an index) and messages
+ * (update the last message, unread count and order of each conversation). */
+static void bench_pages(sqlite3 *db) {
+    check(sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS conversation_order ON conversation (is_pinned, order_key, conversation_id)", NULL, NULL, NULL), db, "index");
+    sqlite3_stmt *first, *next;
+    const char *cols = "SELECT conversation_id, conv_type, group_type, show_name, face_url, unread_count, recv_opt, "
+                       "last_message, group_at_info, draft_text, draft_timestamp, is_pinned, order_key, mark_list, "
+                       "custom_data, conversation_groups, c2c_read_timestamp, group_read_sequence FROM conversation ";
+    char sql[1024];
+    snprintf(sql, sizeof sql, "%s ORDER BY is_pinned DESC, order_key DESC, conversation_id DESC LIMIT 100", cols);
+    check(sqlite3_prepare_v2(db, sql, -1, &first, NULL), db, "prepare page");
+    snprintf(sql, sizeof sql, "%s WHERE (is_pinned, order_key, conversation_id) < (?1, ?2, ?3) "
+             "ORDER BY is_pinned DESC, order_key DESC, conversation_id DESC LIMIT 100", cols);
+    check(sqlite3_prepare_v2(db, sql, -1, &next, NULL), db, "prepare next page");
+    row r;
+    double per[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        enum { N = 200 };
+        double t0 = now_s();
+        for (int i = 0; i < N; i++) {
+            while (sqlite3_step(first) == SQLITE_ROW) r.text[0] = sqlite3_column_text(first, 0);
+            sqlite3_reset(first);
+        }
+        per[round] = (now_s() - t0) / N * 1e6;
+    }
+    report("first_page_of_100", size, "us", per, ROUNDS);
+    double t0 = now_s();
+    sqlite3_stmt *st = first;
+    long pinned = 0, key = 0;
+    char last[64] = "";
+    for (;;) {
+        int rows = 0;
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            for (int c = 0; c < 18; c++) r.text[c % 10] = sqlite3_column_text(st, c);
+            pinned = sqlite3_column_int64(st, 11);
+            key = sqlite3_column_int64(st, 12);
+            snprintf(last, sizeof last, "%s", sqlite3_column_text(st, 0));
+            rows++;
+        }
+        sqlite3_reset(st);
+        if (rows < 100) break;
+        st = next;
+        sqlite3_bind_int64(st, 1, pinned);
+        sqlite3_bind_int64(st, 2, key);
+        sqlite3_bind_text(st, 3, last, -1, SQLITE_TRANSIENT);
+    }
+    report_one("whole_list_paged_by_100", size, "ms", (now_s() - t0) * 1e3);
+    if (r.text[0] == NULL) fprintf(stderr, "(empty list)\n");
+    sqlite3_finalize(first);
+    sqlite3_finalize(next);
+}
+
+static void bench_messages(sqlite3 *db) {
+    enum { BATCH = 100, BATCHES = 200 };
+    sqlite3_stmt *up;
+    check(sqlite3_prepare_v2(db, "UPDATE conversation SET last_message = ?1, unread_count = unread_count + 1, "
+                                 "order_key = ?2 WHERE conversation_id = ?3", -1, &up, NULL), db, "prepare update");
+    char msg[512];
+    long next_msg = 0;
+    double rate[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        double t0 = now_s();
+        for (int b = 0; b < BATCHES; b++) {
+            check(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), db, "begin");
+            for (int i = 0; i < BATCH; i++, next_msg++) {
+                snprintf(msg, sizeof msg, "{\"msgID\":\"bench-%ld\",\"timestamp\":%ld,\"textElem\":{\"text\":\"%s\"}}",
+                         next_msg, 1800000000 + next_msg, MESSAGE_TEXT);
+                sqlite3_bind_text(up, 1, msg, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(up, 2, 2000000000 + next_msg);
+                sqlite3_bind_text(up, 3, ids[next_random() % (uint64_t)size], -1, SQLITE_STATIC);
+                check(sqlite3_step(up), db, "update");
+                sqlite3_reset(up);
+            }
+            check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), db, "commit");
+        }
+        rate[round] = BATCH * BATCHES / (now_s() - t0);
+    }
+    sqlite3_finalize(up);
+    report("apply_messages", size, "messages/s", rate, ROUNDS);
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
@@ -206,6 +287,8 @@ int main(int argc, char **argv) {
     bench_batch(st, 100, "batch_100");
     bench_batch(st, 1000, "batch_1000");
     sqlite3_finalize(st);
+    bench_pages(db);
+    bench_messages(db);
     sqlite3_close(db);
     fclose(results);
     return 0;
