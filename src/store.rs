@@ -106,6 +106,35 @@ const UPSERT: &str = concat!(
      group_read_sequence = excluded.group_read_sequence, sort_order = excluded.sort_order"
 );
 
+/// What a filter keeps (parameters ?1 to ?5, see `filter_params`).
+macro_rules! filter_sql {
+    () => {
+        "(?1 IS NULL OR conv_type = ?1) \
+         AND (?2 IS NULL OR instr(',' || substr(mark_list, 2, length(mark_list) - 2) || ',', ',' || ?2 || ',') > 0) \
+         AND (?3 IS NULL OR instr(',' || substr(conversation_groups, 2, length(conversation_groups) - 2) || ',', ',' || ?3 || ',') > 0) \
+         AND (?4 = 0 OR unread_count <> 0) \
+         AND (?5 = 0 OR group_at_info <> '[]')"
+    };
+}
+
+const PAGE_FIRST: &str = concat!(
+    "SELECT conversation_id, is_pinned, sort_order FROM conversation WHERE ",
+    filter_sql!(),
+    " ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?6"
+);
+
+const PAGE_AFTER: &str = concat!(
+    "SELECT conversation_id, is_pinned, sort_order FROM conversation \
+     WHERE (is_pinned, sort_order, conversation_id) < (?7, ?8, ?9) AND ",
+    filter_sql!(),
+    " ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?6"
+);
+
+const UNREAD_TOTAL: &str = concat!(
+    "SELECT COALESCE(SUM(unread_count), 0) FROM conversation WHERE recv_opt NOT IN (1, 2, 3) AND ",
+    filter_sql!()
+);
+
 pub struct Store {
     conn: Connection,
     /// Held, never read: dropping it releases the flock.
@@ -194,14 +223,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<Cursor>> {
         // Two statements, so that the cursor is a plain range on the index
-        // (an `?6 IS NULL OR ...` would make SQLite scan from the top).
-        const FILTER: &str = "(?1 IS NULL OR conv_type = ?1) \
-               AND (?2 IS NULL OR instr(',' || substr(mark_list, 2, length(mark_list) - 2) || ',', ',' || ?2 || ',') > 0) \
-               AND (?3 IS NULL OR instr(',' || substr(conversation_groups, 2, length(conversation_groups) - 2) || ',', ',' || ?3 || ',') > 0) \
-               AND (?4 = 0 OR unread_count <> 0) \
-               AND (?5 = 0 OR group_at_info <> '[]')";
-        const ORDER: &str =
-            " ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?6";
+        // (an `?7 IS NULL OR ...` would make SQLite scan from the top).
         let (kind, mark, group, unread, at) = filter_params(filter)?;
         let read = |r: &Row| {
             Ok(Cursor {
@@ -212,18 +234,13 @@ impl Store {
         };
         let rows = match after {
             None => {
-                let mut stmt = self.conn.prepare_cached(&format!(
-                    "SELECT conversation_id, is_pinned, sort_order FROM conversation WHERE {FILTER}{ORDER}"
-                ))?;
+                let mut stmt = self.conn.prepare_cached(PAGE_FIRST)?;
                 let rows =
                     stmt.query_map(params![kind, mark, group, unread, at, limit as i64], read)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             }
             Some(c) => {
-                let mut stmt = self.conn.prepare_cached(&format!(
-                    "SELECT conversation_id, is_pinned, sort_order FROM conversation \
-                     WHERE (is_pinned, sort_order, conversation_id) < (?7, ?8, ?9) AND {FILTER}{ORDER}"
-                ))?;
+                let mut stmt = self.conn.prepare_cached(PAGE_AFTER)?;
                 let rows = stmt.query_map(
                     params![
                         kind,
@@ -248,16 +265,10 @@ impl Store {
     /// out those whose receive option mutes them (1, 2, 3).
     pub fn unread_total(&self, filter: &ListFilter) -> Result<u64> {
         let (kind, mark, group, unread, at) = filter_params(filter)?;
-        let total: i64 = self.conn.prepare_cached(
-            "SELECT COALESCE(SUM(unread_count), 0) FROM conversation \
-             WHERE recv_opt NOT IN (1, 2, 3) \
-               AND (?1 IS NULL OR conv_type = ?1) \
-               AND (?2 IS NULL OR instr(',' || substr(mark_list, 2, length(mark_list) - 2) || ',', ',' || ?2 || ',') > 0) \
-               AND (?3 IS NULL OR instr(',' || substr(conversation_groups, 2, length(conversation_groups) - 2) || ',', ',' || ?3 || ',') > 0) \
-               AND (?4 = 0 OR unread_count <> 0) \
-               AND (?5 = 0 OR group_at_info <> '[]')",
-        )?
-        .query_row(params![kind, mark, group, unread, at], |r| r.get(0))?;
+        let total: i64 = self
+            .conn
+            .prepare_cached(UNREAD_TOTAL)?
+            .query_row(params![kind, mark, group, unread, at], |r| r.get(0))?;
         Ok(total as u64)
     }
 
@@ -513,14 +524,6 @@ impl<'t> Writer<'t> {
             .prepare_cached("SELECT COUNT(*) FROM conversation WHERE is_pinned = 1")?
             .query_row([], |r| r.get(0))?;
         Ok(n as u64)
-    }
-
-    pub fn unread_total(&self) -> Result<u64> {
-        let total: i64 = self.conn.prepare_cached(
-            "SELECT COALESCE(SUM(unread_count), 0) FROM conversation WHERE recv_opt NOT IN (1, 2, 3)",
-        )?
-        .query_row([], |r| r.get(0))?;
-        Ok(total as u64)
     }
 }
 
