@@ -135,6 +135,12 @@ const UNREAD_TOTAL: &str = concat!(
     filter_sql!()
 );
 
+/// One index seek per pin state: a plain MAX(sort_order) would read every
+/// row (sort_order is the index's second column), and opening must not.
+const MAX_ORDER: &str = "SELECT MAX(m) FROM ( \
+    SELECT MAX(sort_order) AS m FROM conversation WHERE is_pinned = 0 \
+    UNION ALL SELECT MAX(sort_order) FROM conversation WHERE is_pinned = 1)";
+
 pub struct Store {
     conn: Connection,
     /// Held, never read: dropping it releases the flock.
@@ -274,9 +280,7 @@ impl Store {
 
     /// The largest order_key stored (0 for an empty store).
     pub fn max_order_key(&self) -> Result<u64> {
-        let max: Option<i64> =
-            self.conn
-                .query_row("SELECT MAX(sort_order) FROM conversation", [], |r| r.get(0))?;
+        let max: Option<i64> = self.conn.query_row(MAX_ORDER, [], |r| r.get(0))?;
         Ok(max.map_or(0, order_key_of))
     }
 
@@ -827,6 +831,39 @@ mod tests {
         assert_eq!(s.max_order_key().unwrap(), u64::MAX);
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The plan SQLite picks for `sql`, as text.
+    fn plan(s: &Store, sql: &str) -> String {
+        let mut stmt = s
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        // Parameters stay unbound (NULL): only the plan is read.
+        let mut rows = stmt.raw_query();
+        let mut steps = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            steps.push(row.get::<_, String>(3).unwrap());
+        }
+        steps.join("; ")
+    }
+
+    #[test]
+    fn opening_and_paging_use_the_order_index() {
+        let s = Store::open(None, Durability::Normal).unwrap();
+        let max = plan(&s, MAX_ORDER);
+        assert!(!max.contains("SCAN conversation"), "{max}");
+        let after = plan(&s, PAGE_AFTER);
+        assert!(
+            after.contains("SEARCH conversation USING") && after.contains("conversation_order"),
+            "{after}"
+        );
+        assert!(!after.contains("TEMP B-TREE"), "no sort: {after}");
+        let first = plan(&s, PAGE_FIRST);
+        assert!(
+            first.contains("conversation_order") && !first.contains("TEMP B-TREE"),
+            "{first}"
+        );
     }
 
     #[test]
