@@ -183,11 +183,7 @@ impl<V: Snapshot> State<V> {
                             if let Some(&i) = slot_of.get(id.as_str()) {
                                 tracked[i].1 = v.clone();
                             } else {
-                                let before = match self.cache.probe(id.as_str()) {
-                                    Probe::Stored(old) => Some(old.conversation().clone()),
-                                    Probe::NotStored => None,
-                                    Probe::Unknown => w.load(id.as_str())?,
-                                };
+                                let before = self.current(w, id)?;
                                 slot_of.insert(id.as_str().to_string(), tracked.len());
                                 tracked.push((before, v.clone()));
                             }

@@ -45,8 +45,7 @@ pub fn for_each_conversation(
     json: &[u8],
     mut f: impl FnMut(Conversation) -> Result<()>,
 ) -> Result<usize> {
-    let text = std::str::from_utf8(json)
-        .map_err(|e| Error::invalid_json(format!("malformed JSON: not valid UTF-8 ({e})")))?;
+    let text = utf8(json)?;
     let mut stopped = None;
     let mut de = serde_json::Deserializer::from_str(text);
     let read = de
@@ -58,13 +57,25 @@ pub fn for_each_conversation(
     match (read, stopped) {
         (Ok(n), _) => Ok(n),
         (Err(_), Some(error)) => Err(error),
-        (Err(e), None) if e.is_data() && !text.trim_start().starts_with('[') => {
-            Err(Error::invalid_json(format!(
-                "expected a JSON array of conversation objects, got {}",
-                type_name(text.trim_start())
-            )))
-        }
-        (Err(e), None) => Err(Error::invalid_json(format!("malformed JSON: {e}"))),
+        (Err(e), None) => Err(not_an_array(text, &e, "conversation")),
+    }
+}
+
+fn utf8(json: &[u8]) -> Result<&str> {
+    std::str::from_utf8(json)
+        .map_err(|e| Error::invalid_json(format!("malformed JSON: not valid UTF-8 ({e})")))
+}
+
+/// The error for a document that could not be read as an array.
+fn not_an_array(text: &str, e: &serde_json::Error, what: &str) -> Error {
+    let text = text.trim_start();
+    if e.is_data() && !text.starts_with('[') {
+        Error::invalid_json(format!(
+            "expected a JSON array of {what} objects, got {}",
+            type_name(text)
+        ))
+    } else {
+        Error::invalid_json(format!("malformed JSON: {e}"))
     }
 }
 
@@ -335,18 +346,8 @@ pub fn parse_profiles(json: &[u8]) -> Result<Vec<ProfileUpdate>> {
 
 /// Parses a JSON array element by element; errors name the element.
 fn parse_array<T>(json: &[u8], what: &str, each: impl Fn(Raw) -> Result<T>) -> Result<Vec<T>> {
-    let text = std::str::from_utf8(json)
-        .map_err(|e| Error::invalid_json(format!("malformed JSON: not valid UTF-8 ({e})")))?;
-    let items: Vec<Raw> = serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
-            Error::invalid_json(format!(
-                "expected a JSON array of {what} objects, got {}",
-                type_name(text.trim_start())
-            ))
-        } else {
-            Error::invalid_json(format!("malformed JSON: {e}"))
-        }
-    })?;
+    let text = utf8(json)?;
+    let items: Vec<Raw> = serde_json::from_str(text).map_err(|e| not_an_array(text, &e, what))?;
     items
         .iter()
         .enumerate()
@@ -519,13 +520,9 @@ impl<'de> Deserialize<'de> for Members<'de> {
             }
             fn visit_map<M: MapAccess<'de>>(
                 self,
-                mut map: M,
+                map: M,
             ) -> std::result::Result<Members<'de>, M::Error> {
-                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some((Str(key), value)) = map.next_entry::<Str<'de>, Raw<'de>>()? {
-                    members.push((key, value));
-                }
-                Ok(Members(members))
+                Ok(Members(read_members(map)?))
             }
         }
         d.deserialize_map(V)

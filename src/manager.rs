@@ -300,11 +300,7 @@ impl Batch {
         if let Some(&i) = self.index.get(id.as_str()) {
             return Ok(&mut self.entries[i]);
         }
-        let current = match state.cache.probe(id.as_str()) {
-            Probe::Stored(v) => Some(v.conversation().clone()),
-            Probe::NotStored => None,
-            Probe::Unknown => w.load(id.as_str())?,
-        };
+        let current = state.current(w, id)?;
         self.index
             .insert(id.as_str().to_string(), self.entries.len());
         self.entries.push(Entry {
@@ -329,6 +325,16 @@ impl Batch {
 }
 
 impl<V: Snapshot> State<V> {
+    /// A conversation as it is now, inside a write (store lock held): from
+    /// the cache when it knows, else from the store.
+    pub(crate) fn current(&self, w: &Writer, id: &ConversationId) -> Result<Option<Conversation>> {
+        match self.cache.probe(id.as_str()) {
+            Probe::Stored(v) => Ok(Some(v.conversation().clone())),
+            Probe::NotStored => Ok(None),
+            Probe::Unknown => w.load(id.as_str()),
+        }
+    }
+
     fn bump_order(&self) -> u64 {
         let mut next = self.manager.next_order.lock();
         let key = *next;
