@@ -615,8 +615,8 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
  message (by timestamp, then seq) becomes the last message, and the
  conversation moves up (its order_key grows); an older one never replaces
  a newer one. An incoming message that is not read adds one to
- unread_count; one sent by this user does not. A msgID applied before (in
- this call or any earlier one) changes nothing.
+ unread_count; one sent by this user does not. A msgID applied to the same
+ conversation before (in this call or any earlier one) changes nothing.
 
  # Safety
  `sdk` is a live instance or NULL; `json_array` is NULL or a

@@ -406,7 +406,9 @@ impl<V: Snapshot> State<V> {
                 for m in messages {
                     let msg_id = m.message.msg_id.as_str();
                     // The same message twice (a redelivery) changes nothing.
-                    if !seen.insert(msg_id) || w.message_seen(msg_id)? {
+                    if !seen.insert((m.conversation_id.as_str(), msg_id))
+                        || w.message_seen(m.conversation_id.as_str(), msg_id)?
+                    {
                         continue;
                     }
                     let unread = !m.message.is_self && !m.message.is_read;

@@ -47,19 +47,20 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;",
     // 2: the conversation manager. `sort_order` is order_key with its top
     // bit flipped, so that it sorts as the u64 does; `applied_message`
-    // remembers applied messages (de-duplication, and which are unread);
+    // remembers applied messages (de-duplication, and which are unread),
+    // clustered by conversation: one B-tree, one page written per message;
     // conversation groups and profiles get tables of their own.
     "ALTER TABLE conversation ADD COLUMN sort_order INTEGER NOT NULL DEFAULT 0;
      UPDATE conversation SET sort_order = (order_key | -9223372036854775808) - (order_key & -9223372036854775808);
      CREATE INDEX conversation_order ON conversation (is_pinned, sort_order, conversation_id);
      CREATE TABLE applied_message (
-        msg_id          TEXT PRIMARY KEY NOT NULL,
         conversation_id TEXT NOT NULL,
+        msg_id          TEXT NOT NULL,
         timestamp       INTEGER NOT NULL,
         seq             INTEGER NOT NULL,
-        unread          INTEGER NOT NULL
+        unread          INTEGER NOT NULL,
+        PRIMARY KEY (conversation_id, msg_id)
      ) WITHOUT ROWID;
-     CREATE INDEX applied_message_conversation ON applied_message (conversation_id, unread);
      CREATE TABLE conversation_group (
         name     TEXT PRIMARY KEY NOT NULL,
         position INTEGER NOT NULL
@@ -469,12 +470,14 @@ impl<'t> Writer<'t> {
         self.conn
     }
 
-    /// Whether a message was applied before.
-    pub fn message_seen(&self, msg_id: &str) -> Result<bool> {
+    /// Whether a message was applied to this conversation before.
+    pub fn message_seen(&self, conversation_id: &str, msg_id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .prepare_cached("SELECT 1 FROM applied_message WHERE msg_id = ?1")?
-            .exists([msg_id])?)
+            .prepare_cached(
+                "SELECT 1 FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
+            )?
+            .exists([conversation_id, msg_id])?)
     }
 
     /// Remembered messages of a conversation that are unread.
