@@ -1,12 +1,10 @@
 //! Writing conversations.
 
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void};
 
-use super::error::{IMCONV_ERR_INTERNAL, IMCONV_OK};
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{accept_call, guard, reply};
-use crate::error::Error;
+use super::{async_call, read_json};
 
 /// Signals success with no value. Runs on the instance's callback thread.
 pub type imconv_done_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
@@ -39,23 +37,13 @@ pub unsafe extern "C" fn imconv_import_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
-            Ok(accepted) => accepted,
-            Err(code) => return code,
-        };
-        let done = reply(
-            sdk,
-            on_error,
-            user_data,
-            move |_count: usize, user_data| unsafe { on_success(user_data) },
-        );
-        if json_array.is_null() {
-            done.complete(Err(Error::invalid_parameters("json_array is NULL")));
-        } else {
-            let document = CStr::from_ptr(json_array).to_bytes().to_vec();
-            sdk.engine.import(document, done);
-        }
-        IMCONV_OK
-    })
+    async_call(
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        || read_json(json_array, "json_array"),
+        |engine, document, done| engine.import(document, done),
+        |_count: usize, on_success, user_data| unsafe { on_success(user_data) },
+    )
 }

@@ -3,9 +3,8 @@
 use std::ffi::{c_char, c_void};
 
 use super::conversation::{imconv_conversation, lend, lend_all};
-use super::error::{IMCONV_ERR_INTERNAL, IMCONV_OK};
 use super::sdk::imconv_sdk;
-use super::{accept_call, guard, read_ids, reply, str_arg};
+use super::{async_call, read_ids, str_arg};
 use crate::model::ConversationId;
 
 /// Receives one conversation. The view, and everything it points to, is
@@ -62,20 +61,15 @@ pub unsafe extern "C" fn imconv_get_conversation(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
-            Ok(accepted) => accepted,
-            Err(code) => return code,
-        };
-        let done = reply(sdk, on_error, user_data, move |view, user_data| {
-            lend(view, |raw| unsafe { on_success(raw, user_data) })
-        });
-        match str_arg(conversation_id, &"conversation_id").and_then(ConversationId::parse) {
-            Ok(id) => sdk.engine.get(id, done),
-            Err(e) => done.complete(Err(e)),
-        }
-        IMCONV_OK
-    })
+    async_call(
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        || ConversationId::parse(str_arg(conversation_id, &"conversation_id")?),
+        |engine, id, done| engine.get(id, done),
+        |view, on_success, user_data| lend(view, |raw| unsafe { on_success(raw, user_data) }),
+    )
 }
 
 /// Looks up several conversations (Tencent's getConversationList by IDs).
@@ -104,19 +98,21 @@ pub unsafe extern "C" fn imconv_get_conversation_list(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
-            Ok(accepted) => accepted,
-            Err(code) => return code,
-        };
-        let done = reply(sdk, on_error, user_data, move |views, user_data| {
+    async_call(
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        || read_ids(conversation_ids, count),
+        |engine, ids, done| {
+            if ids.is_empty() {
+                done.complete(Ok(Vec::new()))
+            } else {
+                engine.get_many(ids, done)
+            }
+        },
+        |views, on_success, user_data| {
             lend_all(views, |array, n| unsafe { on_success(array, n, user_data) })
-        });
-        match read_ids(conversation_ids, count) {
-            Ok(ids) if ids.is_empty() => done.complete(Ok(Vec::new())),
-            Ok(ids) => sdk.engine.get_many(ids, done),
-            Err(e) => done.complete(Err(e)),
-        }
-        IMCONV_OK
-    })
+        },
+    )
 }

@@ -12,11 +12,10 @@ use std::ffi::{c_char, c_void, CString};
 use std::ptr;
 
 use super::conversation::{imconv_conversation, lend_all};
-use super::error::{IMCONV_ERR_INTERNAL, IMCONV_OK};
 use super::import::imconv_done_callback;
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{accept_call, guard, read_id, read_ids, read_json, read_text, reply, str_arg};
+use super::{async_call, read_id, read_ids, read_json, read_text, str_arg};
 use crate::error::{Error, Result};
 use crate::manager::{ReadScope, Write};
 use crate::model::{ConversationType, ListFilter};
@@ -79,20 +78,15 @@ unsafe fn write_call(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
-            Ok(accepted) => accepted,
-            Err(code) => return code,
-        };
-        let done = reply(sdk, on_error, user_data, move |(), user_data| unsafe {
-            on_success(user_data)
-        });
-        match op() {
-            Ok(op) => sdk.engine.write(op, done),
-            Err(e) => done.complete(Err(e)),
-        }
-        IMCONV_OK
-    })
+    async_call(
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        op,
+        |engine, op, done| engine.write(op, done),
+        |(), on_success, user_data| unsafe { on_success(user_data) },
+    )
 }
 
 /// Applies incoming and sent messages: `json_array` is a JSON array of
@@ -520,36 +514,28 @@ pub unsafe extern "C" fn imconv_get_conversation_page(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
-            Ok(accepted) => accepted,
-            Err(code) => return code,
+    let args = || -> Result<(ListFilter, String)> {
+        let cursor = if cursor.is_null() {
+            String::new()
+        } else {
+            str_arg(cursor, &"cursor")?.to_string()
         };
-        let done = reply(
-            sdk,
-            on_error,
-            user_data,
-            move |page: crate::manager::Page<_>, user_data| {
-                let next = super::message_cstring(&page.next_cursor);
-                lend_all(page.conversations, |array, n| unsafe {
-                    on_success(array, n, next.as_ptr(), page.finished, user_data)
-                })
-            },
-        );
-        let args = || -> Result<(ListFilter, String)> {
-            let cursor = if cursor.is_null() {
-                String::new()
-            } else {
-                str_arg(cursor, &"cursor")?.to_string()
-            };
-            Ok((read_filter(filter)?, cursor))
-        };
-        match args() {
-            Ok((filter, cursor)) => sdk.engine.page(filter, cursor, count, done),
-            Err(e) => done.complete(Err(e)),
-        }
-        IMCONV_OK
-    })
+        Ok((read_filter(filter)?, cursor))
+    };
+    async_call(
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        args,
+        |engine, (filter, cursor), done| engine.page(filter, cursor, count, done),
+        |page: crate::manager::Page<_>, on_success, user_data| {
+            let next = super::message_cstring(&page.next_cursor);
+            lend_all(page.conversations, |array, n| unsafe {
+                on_success(array, n, next.as_ptr(), page.finished, user_data)
+            })
+        },
+    )
 }
 
 /// Gets the total unread count of the conversations that pass `filter`
@@ -565,23 +551,15 @@ pub unsafe extern "C" fn imconv_get_total_unread(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
-            Ok(accepted) => accepted,
-            Err(code) => return code,
-        };
-        let done = reply(
-            sdk,
-            on_error,
-            user_data,
-            move |total: u64, user_data| unsafe { on_success(total, user_data) },
-        );
-        match read_filter(filter) {
-            Ok(filter) => sdk.engine.unread_total(filter, done),
-            Err(e) => done.complete(Err(e)),
-        }
-        IMCONV_OK
-    })
+    async_call(
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        || read_filter(filter),
+        |engine, filter, done| engine.unread_total(filter, done),
+        |total: u64, on_success, user_data| unsafe { on_success(total, user_data) },
+    )
 }
 
 /// Gets the names of the conversation groups, in creation order.
@@ -595,29 +573,24 @@ pub unsafe extern "C" fn imconv_get_groups(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let (sdk, on_success, on_error) = match accept_call(sdk, on_success, on_error) {
-            Ok(accepted) => accepted,
-            Err(code) => return code,
-        };
-        let done = reply(
-            sdk,
-            on_error,
-            user_data,
-            move |names: Vec<String>, user_data| {
-                let owned: Vec<CString> = names.iter().map(|n| super::message_cstring(n)).collect();
-                let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
-                let array = if ptrs.is_empty() {
-                    ptr::null()
-                } else {
-                    ptrs.as_ptr()
-                };
-                unsafe { on_success(array, ptrs.len(), user_data) }
-            },
-        );
-        sdk.engine.groups(done);
-        IMCONV_OK
-    })
+    async_call(
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        || Ok(()),
+        |engine, (), done| engine.groups(done),
+        |names: Vec<String>, on_success, user_data| {
+            let owned: Vec<CString> = names.iter().map(|n| super::message_cstring(n)).collect();
+            let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+            let array = if ptrs.is_empty() {
+                ptr::null()
+            } else {
+                ptrs.as_ptr()
+            };
+            unsafe { on_success(array, ptrs.len(), user_data) }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::dispatch::Completer;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{quote, ConversationId, IdList, Text};
 use sdk::instance;
@@ -84,35 +85,45 @@ fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
     unsafe { on_error(error.code().as_i32(), desc.as_ptr(), user_data.get()) }
 }
 
-/// The prologue of every async export: resolves the instance and requires
-/// both callbacks. `Err` is the code to return (no callback is then made).
+/// The body of every async export. It checks the instance and both
+/// callbacks (a failed check is the return value, and no callback is ever
+/// made), reads the arguments with `args` on the calling thread (a bad one
+/// fails through `on_error`), then `start`s the work with the promise whose
+/// success goes to `deliver` and failure to `on_error`.
 ///
 /// # Safety
-/// `sdk` is NULL or a live instance.
-unsafe fn accept_call<'a, S>(
+/// `sdk` is NULL or a live instance; `args` reads only valid pointers.
+unsafe fn async_call<S, A, T>(
     sdk: *mut imconv_sdk,
     on_success: Option<S>,
     on_error: Option<ErrorCallback>,
-) -> std::result::Result<(&'a imconv_sdk, S, ErrorCallback), i32> {
-    let sdk = instance(sdk)?;
-    match (on_success, on_error) {
-        (Some(s), Some(e)) => Ok((sdk, s, e)),
-        _ => Err(IMCONV_ERR_INVALID_PARAMETERS),
-    }
-}
-
-/// The promise of an accepted call: a success goes to `on_ok`, a failure to
-/// the host's `on_error`, on the callback thread.
-fn reply<T: Send + 'static>(
-    sdk: &imconv_sdk,
-    on_error: ErrorCallback,
     user_data: *mut c_void,
-    on_ok: impl FnOnce(T, *mut c_void) + Send + 'static,
-) -> Completer<T> {
-    let user_data = UserData(user_data);
-    sdk.engine.completer(move |result: Result<T>| match result {
-        Ok(value) => on_ok(value, user_data.get()),
-        Err(e) => deliver_error(on_error, &e, user_data),
+    args: impl FnOnce() -> Result<A>,
+    start: impl FnOnce(&Engine<ConversationView>, A, Completer<T>),
+    deliver: impl FnOnce(T, S, *mut c_void) + Send + 'static,
+) -> i32
+where
+    S: Send + 'static,
+    T: Send + 'static,
+{
+    guard(IMCONV_ERR_INTERNAL, || {
+        let sdk = match instance(sdk) {
+            Ok(sdk) => sdk,
+            Err(code) => return code,
+        };
+        let (Some(on_success), Some(on_error)) = (on_success, on_error) else {
+            return IMCONV_ERR_INVALID_PARAMETERS;
+        };
+        let user_data = UserData(user_data);
+        let done = sdk.engine.completer(move |result: Result<T>| match result {
+            Ok(value) => deliver(value, on_success, user_data.get()),
+            Err(e) => deliver_error(on_error, &e, user_data),
+        });
+        match args() {
+            Ok(args) => start(&sdk.engine, args, done),
+            Err(e) => done.complete(Err(e)),
+        }
+        IMCONV_OK
     })
 }
 
