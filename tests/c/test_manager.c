@@ -360,6 +360,40 @@ static void test_remove_listener_while_events_flow(void) {
     CHECK_INT(atomic_load(&after_removal), 0);
 }
 
+/* A listener that removes itself from inside its own event. */
+typedef struct {
+    imconv_sdk *sdk;
+    uint64_t id;
+    atomic_int calls;
+    int32_t remove_rc;
+} self_remover;
+
+static void remove_me(const imconv_conversation *const *v, size_t n, void *u) {
+    self_remover *r = u;
+    (void)v;
+    (void)n;
+    if (atomic_fetch_add(&r->calls, 1) == 0) r->remove_rc = imconv_remove_listener(r->sdk, r->id);
+}
+
+static void test_listener_removes_itself_from_its_callback(void) {
+    imconv_sdk *sdk = open_memory();
+    call c;
+    call_init(&c);
+    self_remover r;
+    memset(&r, 0, sizeof r);
+    r.sdk = sdk;
+    imconv_listener l = {remove_me, remove_me, NULL, NULL, &r};
+    CHECK_INT(imconv_add_listener(sdk, &l, &r.id), IMCONV_OK);
+    const char *conv[] = {"c2c_a"}, *ids1[] = {"m1"}, *ids2[] = {"m2"};
+    int ts[] = {1}, self[] = {0};
+    CHECK_INT(apply(sdk, &c, msgs(1, conv, ids1, ts, self)), IMCONV_OK);
+    CHECK_INT(apply(sdk, &c, msgs(1, conv, ids2, ts, self)), IMCONV_OK);
+    imconv_sdk_free(sdk);
+    CHECK_INT(r.remove_rc, IMCONV_OK);
+    CHECK_INT(atomic_load(&r.calls), 1); /* the second write's event did not reach it */
+    call_destroy(&c);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s <libimconv.so> <scratch_dir>\n", argv[0]);
@@ -371,5 +405,6 @@ int main(int argc, char **argv) {
     RUN(test_ordering_paging_filters_totals_groups);
     RUN(test_unread_total_and_profiles_persist);
     RUN(test_remove_listener_while_events_flow);
+    RUN(test_listener_removes_itself_from_its_callback);
     return test_summary();
 }
