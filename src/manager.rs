@@ -342,9 +342,9 @@ impl<V: Snapshot> State<V> {
         key
     }
 
-    /// Applies one write: all or nothing, durable when it returns Ok.
+    /// Applies one write (already validated by `Engine::write`): all or
+    /// nothing, durable when it returns Ok.
     pub(crate) fn apply(&self, op: Write) -> Result<()> {
-        op.validate()?;
         // Parse outside the lock.
         let messages = match &op {
             Write::Messages(doc) => json::parse_messages(doc)?,

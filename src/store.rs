@@ -393,7 +393,7 @@ impl<'t> Writer<'t> {
 
     /// Deletes a conversation and what is kept about its messages.
     pub fn delete(&mut self, id: &str) -> Result<()> {
-        let tx = self.stmt_tx();
+        let tx = self.conn;
         tx.prepare_cached("DELETE FROM conversation WHERE conversation_id = ?1")?
             .execute([id])?;
         tx.prepare_cached("DELETE FROM applied_message WHERE conversation_id = ?1")?
@@ -403,7 +403,7 @@ impl<'t> Writer<'t> {
 
     /// Remembers an applied message.
     pub fn record_message(&mut self, m: &AppliedMessage) -> Result<()> {
-        self.stmt_tx()
+        self.conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -415,7 +415,7 @@ impl<'t> Writer<'t> {
     /// Marks a conversation's remembered messages read up to a position
     /// (all of them for `ReadUpTo::All`); returns how many stay unread.
     pub fn mark_messages_read(&mut self, id: &str, upto: ReadUpTo) -> Result<u64> {
-        let tx = self.stmt_tx();
+        let tx = self.conn;
         match upto {
             ReadUpTo::All => tx
                 .prepare_cached("UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1")?
@@ -443,7 +443,7 @@ impl<'t> Writer<'t> {
 
     /// Creates or moves a conversation group.
     pub fn put_group(&mut self, name: &str, position: i64) -> Result<()> {
-        self.stmt_tx()
+        self.conn
             .prepare_cached(
                 "INSERT OR REPLACE INTO conversation_group (name, position) VALUES (?1, ?2)",
             )?
@@ -452,7 +452,7 @@ impl<'t> Writer<'t> {
     }
 
     pub fn delete_group(&mut self, name: &str) -> Result<()> {
-        self.stmt_tx()
+        self.conn
             .prepare_cached("DELETE FROM conversation_group WHERE name = ?1")?
             .execute([name])?;
         Ok(())
@@ -460,14 +460,10 @@ impl<'t> Writer<'t> {
 
     /// Records a user's or group's display name and avatar.
     pub fn put_profile(&mut self, id: &str, name: &str, face_url: &str) -> Result<()> {
-        self.stmt_tx()
+        self.conn
             .prepare_cached("INSERT OR REPLACE INTO profile (conversation_id, name, face_url) VALUES (?1, ?2, ?3)")?
             .execute(params![id, name, face_url])?;
         Ok(())
-    }
-
-    fn stmt_tx(&self) -> &'t Connection {
-        self.conn
     }
 
     /// Whether a message was applied to this conversation before.
