@@ -8,9 +8,9 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use imconv::cache::{Cache, Probe};
 use imconv::config::Durability;
-use imconv::engine::Snapshot;
 use imconv::ffi::ConversationView;
 use imconv::json::parse_conversations;
+use imconv::model::Snapshot;
 use imconv::model::{ConversationId, IdList};
 use imconv::store::Store;
 

@@ -22,6 +22,104 @@
 #include <stdint.h>
 
 /*
+ Most writes waiting in one instance's queue; more are refused at once
+ with `QueueFull`.
+ */
+#define MAX_QUEUED_WRITES 10000
+
+/*
+ Most bytes of arguments (documents, IDs, texts) waiting in one
+ instance's queue; a write that would pass it is refused at once with
+ `QueueFull` (a write into an empty queue is always taken).
+ */
+#define MAX_QUEUED_BYTES (64 << 20)
+
+/*
+ `atType` values: 1 @me, 2 @all, 3 @all and @me.
+ */
+#define AT_ME 1
+
+#define AT_ALL 2
+
+#define AT_ALL_AND_ME 3
+
+/*
+ Longest `customData`, in bytes (Tencent's limit).
+ */
+#define MAX_CUSTOM_DATA_BYTES 256
+
+/*
+ A message's `msgID`: 1 to this many bytes.
+ */
+#define MAX_MSG_ID_BYTES 128
+
+/*
+ Longest `showName`, in bytes.
+ */
+#define MAX_SHOW_NAME_BYTES 1024
+
+/*
+ Longest `faceUrl`, in bytes.
+ */
+#define MAX_FACE_URL_BYTES 2048
+
+/*
+ Longest `groupType`, in bytes.
+ */
+#define MAX_GROUP_TYPE_BYTES 64
+
+/*
+ Longest draft, in bytes.
+ */
+#define MAX_DRAFT_BYTES (16 * 1024)
+
+/*
+ Longest message object (a `lastMessage`, or one applied message) as JSON
+ text, in bytes.
+ */
+#define MAX_MESSAGE_BYTES (64 * 1024)
+
+/*
+ Largest JSON document one call takes (import, sync, messages, profiles).
+ */
+#define MAX_DOCUMENT_BYTES (64 << 20)
+
+/*
+ Most conversation groups, and the longest group name in bytes (Tencent's).
+ */
+#define MAX_GROUPS 20
+
+#define MAX_GROUP_NAME_BYTES 32
+
+/*
+ Most pinned conversations (Tencent's limit).
+ */
+#define MAX_PINNED 50
+
+/*
+ The latest activity time the ordering rule expresses, in seconds (the
+ year 2106); later times count as this one.
+ */
+#define MAX_ACTIVITY_TIME (uint64_t)UINT32_MAX
+
+/*
+ The largest order key a caller may give (import, sync): every key below
+ the newest activity the rule can produce, so no key outranks every
+ future one and nothing can freeze the order.
+ */
+#define MAX_ORDER_KEY ((MAX_ACTIVITY_TIME << 32) - 1)
+
+/*
+ Most conversations in one page.
+ */
+#define MAX_PAGE 1000
+
+/*
+ Most IDs one batch write takes (Tencent's limit for the same calls).
+ */
+#define MAX_IDS_PER_CALL 100
+
+/*
  Conversation type: unknown (never returned by imconv).
  */
 #define IMCONV_CONVERSATION_TYPE_UNKNOWN 0
@@ -145,6 +243,21 @@
 #define IMCONV_ERR_WRONG_PROCESS 6903
 
 /*
+ The instance's write queue is full (10,000 writes, or 64 MiB of their
+ arguments, are waiting): the write call was refused at once and makes no
+ callback. Retry once earlier writes have completed.
+ */
+#define IMCONV_ERR_QUEUE_FULL 6904
+
+/*
+ The call could not wait for what it promises without a deadlock: the
+ callback it would wait for is itself waiting, directly or through other
+ instances, for the calling thread. Returned by `imconv_remove_listener`
+ (the listener is removed, but its current call is still running).
+ */
+#define IMCONV_ERR_WOULD_DEADLOCK 6905
+
+/*
  An internal error: a panic inside the library was caught. Please report it.
  */
 #define IMCONV_ERR_INTERNAL 6999
@@ -161,7 +274,7 @@
 #define IMCONV_MAX_GROUPS 20
 
 /*
- Longest conversation group name, in bytes.
+ Longest conversation group name, in bytes (no control characters).
  */
 #define IMCONV_MAX_GROUP_NAME_BYTES 32
 
@@ -174,6 +287,68 @@
  Most conversations in one page.
  */
 #define IMCONV_MAX_PAGE 1000
+
+/*
+ A message's msgID: 1 to this many bytes.
+ */
+#define IMCONV_MAX_MSG_ID_BYTES 128
+
+/*
+ Longest showName, in bytes.
+ */
+#define IMCONV_MAX_SHOW_NAME_BYTES 1024
+
+/*
+ Longest faceUrl, in bytes.
+ */
+#define IMCONV_MAX_FACE_URL_BYTES 2048
+
+/*
+ Longest groupType, in bytes.
+ */
+#define IMCONV_MAX_GROUP_TYPE_BYTES 64
+
+/*
+ Longest draft, in bytes.
+ */
+#define IMCONV_MAX_DRAFT_BYTES 16384
+
+/*
+ Longest customData, in bytes.
+ */
+#define IMCONV_MAX_CUSTOM_DATA_BYTES 256
+
+/*
+ Longest message object (a lastMessage, or one applied message) as JSON
+ text, in bytes.
+ */
+#define IMCONV_MAX_MESSAGE_BYTES 65536
+
+/*
+ Largest JSON document one call takes (import, sync, messages, profiles),
+ in bytes.
+ */
+#define IMCONV_MAX_DOCUMENT_BYTES 67108864
+
+/*
+ Largest orderKey an import or sync may give: every key below the newest
+ activity time the order can express (2^32 - 1 seconds), so that no key
+ outranks every future activity.
+ */
+#define IMCONV_MAX_ORDER_KEY 18446744069414584319ull
+
+/*
+ Most writes waiting in one instance's queue; a write call beyond it
+ returns IMCONV_ERR_QUEUE_FULL.
+ */
+#define IMCONV_MAX_QUEUED_WRITES 10000
+
+/*
+ Most bytes of arguments waiting in one instance's write queue; a write
+ call beyond it returns IMCONV_ERR_QUEUE_FULL (a write into an empty queue
+ is always taken).
+ */
+#define IMCONV_MAX_QUEUED_BYTES 67108864
 
 /*
  One user's conversation store and the threads that serve it. Opaque.
@@ -304,7 +479,10 @@ typedef struct imconv_conversation {
      */
     bool is_pinned;
     /*
-     Sort key: larger sorts first.
+     Sort key, larger first (after pinned ones): the activity time (newest
+     message or draft, seconds) in the high 32 bits and an action tick in
+     the low 32 bits, so equal times list the latest action first. At most
+     IMCONV_MAX_ORDER_KEY.
      */
     uint64_t order_key;
     /*
@@ -328,11 +506,13 @@ typedef struct imconv_conversation {
      */
     size_t conversation_group_count;
     /*
-     C2C: the peer has read up to this timestamp.
+     C2C: this user has read the conversation up to this time (seconds,
+     inclusive): a message at or before it is not unread. 0: nothing read.
      */
     uint64_t c2c_read_timestamp;
     /*
-     Group: read up to this sequence number.
+     Group: this user has read the conversation up to this sequence
+     (inclusive): a message at or below it is not unread. 0: nothing read.
      */
     uint64_t group_read_sequence;
     /*
@@ -495,32 +675,117 @@ char *imconv_conversation_to_json(const struct imconv_conversation *conversation
 const char *imconv_error_str(int32_t code);
 
 /*
- Imports conversations: `json_array` is a JSON array of conversation
- objects with Tencent's V2 field names (see README). Each object replaces
- the stored conversation with its `conversationID`; within one array a
- later object with the same ID wins.
+ Imports conversations, replacing what is stored: `json_array` is a JSON
+ array of conversation objects with Tencent's V2 field names (see README).
+ Each object replaces the stored conversation with its `conversationID`
+ whole (fields it does not name are reset), and what is remembered of the
+ replaced conversation's messages is forgotten; within one array a later
+ object with the same ID wins. Without an `orderKey` a conversation is
+ placed by its activity time (newest message or draft). Conversation groups
+ it names that do not exist yet are created. Use it for a first load or a
+ restore; use `imconv_sync_conversations` to merge server updates into what
+ is stored.
 
- All or nothing: when `on_success` runs, every element is committed and
- survives a crash of the process (and power loss with `"durability":
- "full"`); when `on_error` runs, nothing of this call was stored. Errors
- name the element's 0-based index and the field: IMCONV_ERR_INVALID_JSON
- for malformed JSON or a value of the wrong JSON type,
- IMCONV_ERR_INVALID_PARAMETERS for an invalid or disagreeing ID, type,
- userID or groupID, a value out of range or a string holding U+0000;
- IMCONV_ERR_DATABASE when the store cannot write.
+ Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
+ value of the wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for an invalid
+ or disagreeing ID, type, userID or groupID, a value out of range (orderKey
+ above IMCONV_MAX_ORDER_KEY, a mark 0), a string over its limit or holding
+ U+0000, a bad group name, more than 20 groups or 50 pinned conversations
+ in all, or a document over 64 MiB (the message names the element's 0-based
+ index and the field). IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- `json_array` is copied before the call returns. Return value, callbacks
- and threads as for `imconv_get_conversation`.
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- `sdk` is a live instance or NULL; `json_array` is NULL or a
- NUL-terminated string; the callbacks must not unwind through the library.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+ NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+ C++ exception, no longjmp) through the library.
  */
 int32_t imconv_import_conversations(struct imconv_sdk *sdk,
                                     const char *json_array,
                                     imconv_done_callback on_success,
                                     imconv_error_callback on_error,
                                     void *user_data);
+
+/*
+ Merges conversation updates from the server (a catch-up sync after a
+ reconnect, or a partial update): `json_array` is a JSON array of the same
+ objects as `imconv_import_conversations` takes, but each changes only the
+ fields it names, and creates its conversation (named after its profile)
+ when it is not stored. Local fields (draftText, customData, ...) stay
+ unless named.
+
+ `lastMessage` follows the newest-message rule: it replaces the last
+ message only when newer (by timestamp, then seq), or updates it in place
+ when it has the same msgID; it is remembered, so the same message applied
+ later is not counted again. `unreadCount`, when named, is authoritative:
+ the count becomes it, and of the messages applied with
+ `imconv_apply_messages` only the newest that many stay unread, so clearing
+ by position stays exact. `orderKey`, when named, is taken; else the
+ conversation moves when its activity time (newest message or draft)
+ changed. Conversation groups it names that do not exist yet are created.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_JSON for
+ malformed JSON or a wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for an
+ invalid or disagreeing ID, a value out of range, a string over its limit,
+ a bad group name, more than 20 groups or 50 pinned conversations in all,
+ or a document over 64 MiB (the message names the element's index and the
+ field). IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+ NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+ C++ exception, no longjmp) through the library.
+ */
+int32_t imconv_sync_conversations(struct imconv_sdk *sdk,
+                                  const char *json_array,
+                                  imconv_done_callback on_success,
+                                  imconv_error_callback on_error,
+                                  void *user_data);
 
 /*
  Registers a listener (the struct is copied) and stores its ID in
@@ -606,21 +871,64 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
                                      void *user_data);
 
 /*
- Applies incoming and sent messages: `json_array` is a JSON array of
- message objects with `conversationID`, `msgID` and `timestamp` (required),
- `seq`, `sender`, `isSelf`, `isRead`, `status`, and any other fields (the
- whole object becomes `lastMessage` when it is the newest).
+ Applies incoming and sent messages (Tencent's onRecvNewMessage and the
+ results of sendMessage). `json_array` is a JSON array of message objects:
+ `conversationID`, `msgID` (1 to 128 bytes) and `timestamp` (seconds)
+ required; `seq`, `sender`, `isSelf`, `isRead`, `status` and, in groups,
+ `groupAtUserList` read; any other fields kept: the whole object (at most
+ 64 KiB) becomes `lastMessage` when it is the newest.
 
- A message for a conversation that is not stored creates it. The newest
- message (by timestamp, then seq) becomes the last message, and the
- conversation moves up (its order_key grows); an older one never replaces
- a newer one. An incoming message that is not read adds one to
- unread_count; one sent by this user does not. A msgID applied to the same
- conversation before (in this call or any earlier one) changes nothing.
+ A message for a conversation that is not stored creates it (named after
+ its profile). A new message is remembered; the newest (by timestamp, then
+ seq) becomes the last message and moves the conversation to its time (see
+ order_key), so a catch-up that delivers older messages last leaves their
+ conversations below; an older one never replaces a newer one. An incoming
+ message that is not read and lies after the read position (C2C:
+ c2c_read_timestamp; group: group_read_sequence) adds one to unread_count;
+ then, in a group, a `groupAtUserList` naming this instance's user_id adds
+ an @me entry, Tencent's `__kImSDK_MesssageAtALL__` an @all entry, both an
+ @all-and-@me entry.
+
+ A msgID applied to the conversation before (in this call or an earlier
+ one), or the conversation's last message itself, updates in place: when it
+ is the last message and its content differs (status sending to sent, an
+ edit, a revoke), the last message takes the new content and one on_changed
+ follows; unread_count and the order stay. An identical redelivery changes
+ nothing and raises no event.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
+ value of the wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for a missing
+ or invalid field, a msgID of 0 or more than 128 bytes, a message over 64
+ KiB or a document over 64 MiB (the message names the element's index and
+ the field). IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- `sdk` is a live instance or NULL; `json_array` is NULL or a
- NUL-terminated string; the callbacks must not unwind through the library.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+ NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+ C++ exception, no longjmp) through the library.
  */
 int32_t imconv_apply_messages(struct imconv_sdk *sdk,
                               const char *json_array,
@@ -630,20 +938,54 @@ int32_t imconv_apply_messages(struct imconv_sdk *sdk,
 
 /*
  Clears unread counts (Tencent's cleanConversationUnreadMessageCount).
+ `conversation_id`: one stored conversation's ID, "c2c" for every
+ one-to-one conversation, "group" for every group, NULL or "" for all.
+ `clean_timestamp` (one-to-one conversations only) or `clean_sequence`
+ (groups only): clear up to and including that position; both 0 clears
+ everything (the only form allowed for all conversations).
 
- `conversation_id`: one conversation's ID (it must be stored), "c2c" for
- every one-to-one conversation, "group" for every group, NULL or "" for
- all. `clean_timestamp` (one-to-one) or `clean_sequence` (groups): clear
- only what is up to that position (at most one of them non-zero); both 0
- clears everything. c2c_read_timestamp / group_read_sequence follow; @
- mentions up to the position are cleared.
+ The read position follows: c2c_read_timestamp or group_read_sequence
+ becomes the position (clearing everything: the last message's), never
+ lower than it was, and later messages at or before it do not count as
+ unread. @ mentions up to the position go (clearing everything: all of
+ them, also in conversations with no unread count). Messages applied with
+ `imconv_apply_messages` are counted exactly; an unread count that came
+ from an import or a sync with no messages behind it is cleared once the
+ position reaches the last message, else kept.
 
- Messages applied with `imconv_apply_messages` are counted exactly; an
- unread count that came from an import (with no messages behind it) is
- cleared when the position reaches the last message, else left as it is.
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for an invalid or
+ not stored ID, both positions set, a timestamp for a group or for "group",
+ a sequence for a one-to-one conversation or for "c2c", a position for all
+ conversations, or clean_timestamp above 2^63 - 1. IMCONV_ERR_DATABASE when
+ the store cannot write; IMCONV_ERR_INTERNAL for a caught panic (please
+ report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_apply_messages`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
+ is NULL or a NUL-terminated string; the callbacks must not unwind (no C++
+ exception, no longjmp) through the library.
  */
 int32_t imconv_clean_unread(struct imconv_sdk *sdk,
                             const char *conversation_id,
@@ -654,13 +996,43 @@ int32_t imconv_clean_unread(struct imconv_sdk *sdk,
                             void *user_data);
 
 /*
- Sets a conversation's draft (NULL or "" clears it). Sets draft_timestamp
- (now, in seconds; 0 when cleared) and moves the conversation up. The
- conversation must be stored.
+ Sets a stored conversation's draft (at most 16 KiB; NULL or "" clears it)
+ and draft_timestamp (now, in seconds; 0 when cleared). The conversation
+ moves to its activity time: the draft's time when later than its newest
+ message's, else the message's (so clearing a draft moves it back). Setting
+ the draft it already has changes nothing.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL,
+ invalid or not stored ID, a draft over 16 KiB or one that is not valid
+ UTF-8. IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_apply_messages`; `conversation_id` and `draft_text` are
- NULL or NUL-terminated strings.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
+ and `draft_text` are NULL or NUL-terminated strings; the callbacks must
+ not unwind (no C++ exception, no longjmp) through the library.
  */
 int32_t imconv_set_draft(struct imconv_sdk *sdk,
                          const char *conversation_id,
@@ -670,10 +1042,40 @@ int32_t imconv_set_draft(struct imconv_sdk *sdk,
                          void *user_data);
 
 /*
- Pins or unpins a conversation (at most 50 pinned). It must be stored.
+ Pins or unpins a stored conversation. Pinned conversations list first; at
+ most 50 can be pinned.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL,
+ invalid or not stored ID, or a 51st pin. IMCONV_ERR_DATABASE when the
+ store cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report
+ it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_set_draft`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
+ is NULL or a NUL-terminated string; the callbacks must not unwind (no C++
+ exception, no longjmp) through the library.
  */
 int32_t imconv_pin_conversation(struct imconv_sdk *sdk,
                                 const char *conversation_id,
@@ -687,9 +1089,38 @@ int32_t imconv_pin_conversation(struct imconv_sdk *sdk,
  conversations. Options 1, 2 and 3 leave a conversation out of the unread
  total.
 
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for an option out
+ of range, more than 100 IDs, or a NULL, invalid or not stored ID (named
+ with its index). IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
+
  # Safety
- As for `imconv_apply_messages`; `conversation_ids` is NULL or points to
- `count` pointers, each NULL or a NUL-terminated string.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+ is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+ a NUL-terminated string; the callbacks must not unwind (no C++ exception,
+ no longjmp) through the library.
  */
 int32_t imconv_set_recv_opt(struct imconv_sdk *sdk,
                             const char *const *conversation_ids,
@@ -703,9 +1134,39 @@ int32_t imconv_set_recv_opt(struct imconv_sdk *sdk,
  Sets the custom data (at most 256 bytes; NULL or "" clears it) of up to
  100 stored conversations.
 
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for data over 256
+ bytes, more than 100 IDs, or a NULL, invalid or not stored ID (named with
+ its index). IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
+
  # Safety
- As for `imconv_set_recv_opt`; `custom_data` is NULL or a NUL-terminated
- string.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+ is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+ a NUL-terminated string; `custom_data` is NULL or a NUL-terminated string;
+ the callbacks must not unwind (no C++ exception, no longjmp) through the
+ library.
  */
 int32_t imconv_set_custom_data(struct imconv_sdk *sdk,
                                const char *const *conversation_ids,
@@ -717,11 +1178,42 @@ int32_t imconv_set_custom_data(struct imconv_sdk *sdk,
 
 /*
  Sets (`enable` true) or clears a mark (IMCONV_MARK_*, or a custom one in
- bits 32-63; not 0) on up to 100 stored conversations. A mark is one
- entry of mark_list.
+ bits 32-63; not 0) on up to 100 stored conversations. A mark is one entry
+ of mark_list; setting one that is there, or clearing one that is not,
+ changes nothing.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for mark 0, more
+ than 100 IDs, or a NULL, invalid or not stored ID (named with its index).
+ IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL for a
+ caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_set_recv_opt`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+ is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+ a NUL-terminated string; the callbacks must not unwind (no C++ exception,
+ no longjmp) through the library.
  */
 int32_t imconv_mark_conversations(struct imconv_sdk *sdk,
                                   const char *const *conversation_ids,
@@ -734,11 +1226,41 @@ int32_t imconv_mark_conversations(struct imconv_sdk *sdk,
 
 /*
  Deletes up to 100 conversations (IDs that are not stored are ignored).
- A deleted conversation's applied messages are forgotten: a later message
- creates it anew.
+ What is remembered of a deleted conversation's messages goes with it: a
+ later message creates it anew.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for more than 100
+ IDs, or a NULL or invalid ID (named with its index). IMCONV_ERR_DATABASE
+ when the store cannot write; IMCONV_ERR_INTERNAL for a caught panic
+ (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_set_recv_opt`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+ is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+ a NUL-terminated string; the callbacks must not unwind (no C++ exception,
+ no longjmp) through the library.
  */
 int32_t imconv_delete_conversations(struct imconv_sdk *sdk,
                                     const char *const *conversation_ids,
@@ -748,12 +1270,44 @@ int32_t imconv_delete_conversations(struct imconv_sdk *sdk,
                                     void *user_data);
 
 /*
- Creates a conversation group (name 1 to 32 bytes, at most 20 groups)
- holding up to 100 stored conversations (`count` may be 0).
+ Creates a conversation group (Tencent's createConversationGroup; a name of
+ 1 to 32 bytes without control characters, at most 20 groups) holding up to
+ 100 stored conversations (`count` may be 0). Groups list in creation
+ order.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad name, a
+ name that exists, a 21st group, more than 100 IDs, or a NULL, invalid or
+ not stored ID. IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_set_recv_opt`; `group_name` is NULL or a NUL-terminated
- string.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+ is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+ a NUL-terminated string; `group_name` is NULL or a NUL-terminated string;
+ the callbacks must not unwind (no C++ exception, no longjmp) through the
+ library.
  */
 int32_t imconv_create_group(struct imconv_sdk *sdk,
                             const char *group_name,
@@ -764,10 +1318,41 @@ int32_t imconv_create_group(struct imconv_sdk *sdk,
                             void *user_data);
 
 /*
- Renames a conversation group; its conversations follow.
+ Renames a conversation group; it keeps its place, and its conversations'
+ conversation_group_list follows. Renaming to the same name changes
+ nothing.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad name,
+ an old name that does not exist, or a new name that does.
+ IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL for a
+ caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_apply_messages`; the names are NULL or NUL-terminated.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `old_name` and
+ `new_name` are NULL or NUL-terminated strings; the callbacks must not
+ unwind (no C++ exception, no longjmp) through the library.
  */
 int32_t imconv_rename_group(struct imconv_sdk *sdk,
                             const char *old_name,
@@ -777,10 +1362,38 @@ int32_t imconv_rename_group(struct imconv_sdk *sdk,
                             void *user_data);
 
 /*
- Deletes a conversation group (its conversations stay).
+ Deletes a conversation group; its conversations stay and leave it.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad name or
+ one that does not exist. IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_rename_group`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `group_name` is
+ NULL or a NUL-terminated string; the callbacks must not unwind (no C++
+ exception, no longjmp) through the library.
  */
 int32_t imconv_delete_group(struct imconv_sdk *sdk,
                             const char *group_name,
@@ -789,10 +1402,42 @@ int32_t imconv_delete_group(struct imconv_sdk *sdk,
                             void *user_data);
 
 /*
- Adds up to 100 stored conversations to an existing conversation group.
+ Adds up to 100 stored conversations to an existing conversation group (one
+ already in it stays once).
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad or
+ unknown group name, more than 100 IDs, or a NULL, invalid or not stored
+ ID. IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL
+ for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_create_group`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+ is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+ a NUL-terminated string; `group_name` is NULL or a NUL-terminated string;
+ the callbacks must not unwind (no C++ exception, no longjmp) through the
+ library.
  */
 int32_t imconv_add_to_group(struct imconv_sdk *sdk,
                             const char *group_name,
@@ -803,10 +1448,42 @@ int32_t imconv_add_to_group(struct imconv_sdk *sdk,
                             void *user_data);
 
 /*
- Removes up to 100 stored conversations from a conversation group.
+ Removes up to 100 stored conversations from an existing conversation group
+ (one not in it is left as it is).
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad or
+ unknown group name, more than 100 IDs, or a NULL, invalid or not stored
+ ID. IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL
+ for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_create_group`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+ is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+ a NUL-terminated string; `group_name` is NULL or a NUL-terminated string;
+ the callbacks must not unwind (no C++ exception, no longjmp) through the
+ library.
  */
 int32_t imconv_remove_from_group(struct imconv_sdk *sdk,
                                  const char *group_name,
@@ -818,14 +1495,45 @@ int32_t imconv_remove_from_group(struct imconv_sdk *sdk,
 
 /*
  Records users' and groups' display names and avatars: `json_array` holds
- objects `{"userID": ...}` or `{"groupID": ...}` with `showName` and
- `faceUrl`. The matching conversation's show_name (the name, or the ID
- when the name is empty) and face_url follow, and so do temporary
- conversations returned by `imconv_get_conversation` and conversations
- that messages create later.
+ objects `{"userID": ...}` or `{"groupID": ...}` (exactly one) with
+ `showName` (at most 1 KiB) and `faceUrl` (at most 2 KiB). The matching
+ stored conversation's show_name (the name, or the user or group ID when
+ the name is empty) and face_url follow, and so do temporary conversations
+ returned by `imconv_get_conversation` and conversations that messages or
+ syncs create later.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
+ wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for a missing or doubled ID
+ field, an invalid ID, or a name or URL over its limit (the message names
+ the element's index and the field). IMCONV_ERR_DATABASE when the store
+ cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: every argument is read and copied before the call returns;
+ the caller keeps (and frees) its strings and arrays. `desc` handed to
+ `on_error` is valid until `on_error` returns; `user_data` is passed back
+ untouched. Thread: callable from any thread, including from inside a
+ callback; it never blocks on the store or on other writes.
 
  # Safety
- As for `imconv_apply_messages`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+ NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+ C++ exception, no longjmp) through the library.
  */
 int32_t imconv_update_profiles(struct imconv_sdk *sdk,
                                const char *json_array,
@@ -836,18 +1544,41 @@ int32_t imconv_update_profiles(struct imconv_sdk *sdk,
 /*
  Gets one page of the conversation list (Tencent's getConversationList
  with nextSeq and count): pinned conversations first, then by order_key
- descending, ties by conversation ID descending; only those that pass
- `filter` (NULL: all).
+ descending (the newest activity first), ties by conversation ID
+ descending; only those that pass `filter` (NULL: all).
 
  `cursor`: NULL or "" for the first page, else the `next_cursor` a
  previous page returned (opaque text). `count`: 1 to 1000 (0 reads as 1,
  more as 1000). Paging is stable: a conversation that moves or is deleted
  while you page never makes another one be skipped or returned twice (one
  that moves up past the cursor is simply not returned again).
+ `on_success(conversations, count, next_cursor, is_finished, user_data)`.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a filter
+ type other than 0, 1, 2, a cursor that is not one this call returned, or
+ a string that is not valid UTF-8; IMCONV_ERR_DATABASE when the store
+ cannot be read.
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success` and `on_error(code, desc, user_data)` runs, once, on the
+ instance's callback thread, never inside this call. Returns non-zero, and
+ makes no callback, when the call cannot be accepted:
+ IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
+ IMCONV_ERR_SHUTDOWN (the instance is being freed),
+ IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+
+ Ownership: the arguments are read and copied before the call returns.
+ What a callback receives (views, arrays, strings, `desc`) is valid until
+ it returns; keep a view with `imconv_conversation_retain`, copy the rest.
+ `user_data` is passed back untouched. Thread: callable from any thread,
+ including from inside a callback; the read runs on the instance's store
+ thread, never in this call.
 
  # Safety
- As for `imconv_apply_messages`; `filter` is NULL or valid for the call;
- `cursor` is NULL or a NUL-terminated string.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `filter` is NULL
+ or valid for the call (its `group` NULL or a NUL-terminated string);
+ `cursor` is NULL or a NUL-terminated string; the callbacks must not
+ unwind (no C++ exception, no longjmp) through the library.
  */
 int32_t imconv_get_conversation_page(struct imconv_sdk *sdk,
                                      const struct imconv_list_filter *filter,
@@ -859,10 +1590,33 @@ int32_t imconv_get_conversation_page(struct imconv_sdk *sdk,
 
 /*
  Gets the total unread count of the conversations that pass `filter`
- (NULL: all), leaving out those whose receive option mutes them (1, 2, 3).
+ (NULL: all), leaving out those whose receive option mutes them (1, 2, 3):
+ `on_success(total, user_data)`.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a filter
+ type other than 0, 1, 2 or a group name that is not valid UTF-8;
+ IMCONV_ERR_DATABASE when the store cannot be read.
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success` and `on_error(code, desc, user_data)` runs, once, on the
+ instance's callback thread, never inside this call. Returns non-zero, and
+ makes no callback, when the call cannot be accepted:
+ IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
+ IMCONV_ERR_SHUTDOWN (the instance is being freed),
+ IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+
+ Ownership: the arguments are read and copied before the call returns.
+ What a callback receives (views, arrays, strings, `desc`) is valid until
+ it returns; keep a view with `imconv_conversation_retain`, copy the rest.
+ `user_data` is passed back untouched. Thread: callable from any thread,
+ including from inside a callback; the read runs on the instance's store
+ thread, never in this call.
 
  # Safety
- As for `imconv_get_conversation_page`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `filter` is NULL
+ or valid for the call (its `group` NULL or a NUL-terminated string); the
+ callbacks must not unwind (no C++ exception, no longjmp) through the
+ library.
  */
 int32_t imconv_get_total_unread(struct imconv_sdk *sdk,
                                 const struct imconv_list_filter *filter,
@@ -871,10 +1625,30 @@ int32_t imconv_get_total_unread(struct imconv_sdk *sdk,
                                 void *user_data);
 
 /*
- Gets the names of the conversation groups, in creation order.
+ Gets the names of the conversation groups, in creation order:
+ `on_success(names, count, user_data)` (`names` NULL when `count` is 0).
+
+ Errors through `on_error`: IMCONV_ERR_DATABASE when the store cannot be
+ read.
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success` and `on_error(code, desc, user_data)` runs, once, on the
+ instance's callback thread, never inside this call. Returns non-zero, and
+ makes no callback, when the call cannot be accepted:
+ IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
+ IMCONV_ERR_SHUTDOWN (the instance is being freed),
+ IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+
+ Ownership: the arguments are read and copied before the call returns.
+ What a callback receives (views, arrays, strings, `desc`) is valid until
+ it returns; keep a view with `imconv_conversation_retain`, copy the rest.
+ `user_data` is passed back untouched. Thread: callable from any thread,
+ including from inside a callback; the read runs on the instance's store
+ thread, never in this call.
 
  # Safety
- As for `imconv_apply_messages`.
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; the callbacks
+ must not unwind (no C++ exception, no longjmp) through the library.
  */
 int32_t imconv_get_groups(struct imconv_sdk *sdk,
                           imconv_string_list_callback on_success,

@@ -17,8 +17,6 @@ pub enum Durability {
     Full,
 }
 
-pub(crate) const DEFAULT_WORKER_THREADS: usize = 1;
-pub(crate) const MAX_WORKER_THREADS: usize = 64;
 pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 200_000;
 pub(crate) const MIN_CACHE_CAPACITY: usize = 16;
 
@@ -27,7 +25,6 @@ pub struct Config {
     pub user_id: String,
     /// `None`: an in-memory store that lives as long as the instance.
     pub data_dir: Option<PathBuf>,
-    pub worker_threads: usize,
     pub durability: Durability,
     /// Most conversations (and known-missing IDs) kept in memory.
     pub cache_capacity: usize,
@@ -39,7 +36,6 @@ impl Config {
         Config {
             user_id: user_id.to_string(),
             data_dir: None,
-            worker_threads: DEFAULT_WORKER_THREADS,
             durability: Durability::Normal,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
         }
@@ -70,8 +66,10 @@ impl Config {
                     config.data_dir = Some(PathBuf::from(dir));
                 }
                 "worker_threads" => {
-                    config.worker_threads =
-                        integer(key, value, 1, MAX_WORKER_THREADS as u64)? as usize
+                    return Err(Error::invalid_parameters(
+                        "config: 'worker_threads' was removed in 0.2.0 (every write runs on one \
+                         ordered writer, so it had no effect): remove the key",
+                    ))
                 }
                 "cache_capacity" => {
                     config.cache_capacity =
@@ -91,9 +89,9 @@ impl Config {
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
-                        "config: unknown key {} (known: user_id, data_dir, worker_threads, durability, cache_capacity)",
-                        quote(other)
-                    )))
+                    "config: unknown key {} (known: user_id, data_dir, durability, cache_capacity)",
+                    quote(other)
+                )))
                 }
             }
         }
@@ -152,11 +150,10 @@ mod tests {
         let c = Config::parse(r#"{"user_id":"alice"}"#).unwrap();
         assert_eq!(c, Config::in_memory("alice"));
         let c = Config::parse(
-            r#"{"user_id":"bob","data_dir":"/tmp/x","worker_threads":3,"durability":"full","cache_capacity":1000}"#,
+            r#"{"user_id":"bob","data_dir":"/tmp/x","durability":"full","cache_capacity":1000}"#,
         )
         .unwrap();
         assert_eq!(c.store_dir().unwrap(), PathBuf::from("/tmp/x/bob"));
-        assert_eq!(c.worker_threads, 3);
         assert_eq!(c.durability, Durability::Full);
         assert_eq!(c.cache_capacity, 1000);
     }
@@ -197,14 +194,9 @@ mod tests {
                 "durability",
             ),
             (
-                r#"{"user_id":"a","worker_threads":0}"#,
+                r#"{"user_id":"a","worker_threads":2}"#,
                 ErrorCode::InvalidParameters,
-                "worker_threads",
-            ),
-            (
-                r#"{"user_id":"a","worker_threads":"2"}"#,
-                ErrorCode::InvalidJson,
-                "worker_threads",
+                "'worker_threads' was removed",
             ),
             (
                 r#"{"user_id":"a","data_dir":""}"#,

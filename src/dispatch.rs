@@ -141,18 +141,9 @@ impl Dispatcher {
         Poster(Arc::downgrade(&self.shared))
     }
 
-    /// Returns once every job queued before this call has run (at once on
-    /// the callback thread itself).
-    pub fn barrier(&self) {
-        if self.is_callback_thread() {
-            return;
-        }
-        let (tx, rx) = std::sync::mpsc::channel::<()>();
-        self.execute(Box::new(move |_: &Context| {
-            let _ = tx.send(());
-        }));
-        // Err: the thread is gone, so nothing queued can run any more.
-        let _ = rx.recv();
+    /// The callback thread's ID (what a wait on it names, see [`wait_on`]).
+    pub fn thread_id(&self) -> ThreadId {
+        self.shared.thread_id
     }
 
     /// True on this dispatcher's callback thread, i.e. inside a callback.
@@ -161,7 +152,8 @@ impl Dispatcher {
     }
 
     /// Delivers everything queued, then stops and joins the thread. Must not
-    /// be called from the callback thread (see `stop_after_current`).
+    /// be called from the callback thread, nor where the join could close a
+    /// cycle of waits (see `stop_soon` and [`wait_on`]).
     pub fn stop_and_join(&self) {
         debug_assert!(!self.is_callback_thread());
         {
@@ -174,17 +166,65 @@ impl Dispatcher {
         }
     }
 
-    /// From inside a callback: once the current callback returns, the thread
-    /// runs `before_drain` (which must make sure nothing more is posted
-    /// later), delivers everything still queued, runs `after_drain` and
-    /// exits. Returns at once.
-    pub fn stop_after_current(&self, before_drain: Hook, after_drain: Hook) {
-        debug_assert!(self.is_callback_thread());
+    /// Stops without waiting, from any thread: once the job the callback
+    /// thread is running returns (at once if it is idle), the thread runs
+    /// `before_drain` (which must make sure nothing more is posted later),
+    /// delivers everything still queued, runs `after_drain` and exits.
+    pub fn stop_soon(&self, before_drain: Hook, after_drain: Hook) {
         *self.shared.hooks.lock() = Some((before_drain, after_drain));
         self.shared.hook_pending.store(true, Ordering::Release);
         // The thread detaches: nobody is left to join it.
         drop(self.thread.lock().take());
+        // Wakes the thread if it sleeps; the hook runs after this no-op.
+        self.shared.post(Box::new(|_: &Context| {}));
     }
+}
+
+/// Who waits for whom: (waiting thread, thread it waits for). A callback
+/// thread may wait for another instance's callback thread (to join it, or
+/// for a listener call on it to return); two such waits in a cycle would
+/// hang both forever, so a wait that would close a cycle is refused.
+static WAITS: Mutex<Vec<(ThreadId, ThreadId)>> = parking_lot::const_mutex(Vec::new());
+
+/// Whether `target` waits, directly or through others, for the calling
+/// thread (so that waiting for `target` would close a cycle).
+fn waits_for_me(waits: &[(ThreadId, ThreadId)], target: ThreadId) -> bool {
+    let me = thread::current().id();
+    let mut at = target;
+    // Each thread waits for at most one other, so the chain is a path.
+    for _ in 0..=waits.len() {
+        if at == me {
+            return true;
+        }
+        match waits.iter().find(|(w, _)| *w == at) {
+            Some(&(_, next)) => at = next,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Runs `wait`, a wait for something only `target` can finish, recorded as
+/// "this thread waits for `target`" meanwhile. Refuses (returns `None`
+/// without running `wait`) when `target` waits, directly or not, for this
+/// thread: the wait could never end.
+pub fn wait_on<R>(target: ThreadId, wait: impl FnOnce() -> R) -> Option<R> {
+    let me = thread::current().id();
+    {
+        let mut waits = WAITS.lock();
+        if waits_for_me(&waits, target) {
+            return None;
+        }
+        waits.push((me, target));
+    }
+    struct Done(ThreadId);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            WAITS.lock().retain(|(w, _)| *w != self.0);
+        }
+    }
+    let _done = Done(me);
+    Some(wait())
 }
 
 impl Drop for Dispatcher {
@@ -328,6 +368,12 @@ impl<T: Send + 'static> Completer<T> {
         }
     }
 
+    /// Drops the promise without any delivery: only for a call that is
+    /// refused before it was accepted (the refusal is its return value).
+    pub fn cancel(mut self) {
+        self.slot = None;
+    }
+
     fn finish(&mut self, result: Result<T>) {
         if let Some(mut slot) = self.slot.take() {
             slot.fill(result);
@@ -403,7 +449,7 @@ mod tests {
     }
 
     #[test]
-    fn stop_after_current_drains_then_finishes() {
+    fn stop_soon_drains_then_finishes() {
         let d = Arc::new(Dispatcher::start("test-cb", Arc::new(())).unwrap());
         let count = Arc::new(AtomicUsize::new(0));
         let order = Arc::new(Mutex::new(Vec::new()));
@@ -413,7 +459,7 @@ mod tests {
             d.completer(move |_: Result<()>| {
                 let o1 = order.clone();
                 let o2 = order.clone();
-                d2.stop_after_current(
+                d2.stop_soon(
                     Box::new(move || o1.lock().push("before")),
                     Box::new(move || o2.lock().push("after")),
                 );

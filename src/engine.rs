@@ -1,261 +1,113 @@
-//! The engine: answers requests from the cache and the store on the
-//! instance's own tokio runtime, and owns the runtime, the store and the
-//! callback dispatcher (the one place each of them lives).
+//! The engine: the instance's threads and the jobs they run. It owns the
+//! runtime, the callback dispatcher and the write queue, and hands the work
+//! to the instance's [`State`].
 //!
 //! Threads: `imconv-callback` runs every callback, and also answers lookups
 //! from the cache (a cached answer is one hand-off from the calling thread:
 //! no other thread wakes); `imconv-rt` is the tokio runtime, whose blocking
-//! pool (same name) does the SQLite and JSON work, so that it never stalls
-//! the callback thread or the workers.
+//! pool (same name) does the SQLite and JSON work: reads that miss the cache,
+//! and the one writer that drains the write queue.
+//!
+//! Writes: every write of an instance (import, sync, messages, read state,
+//! drafts, pins, options, marks, groups, deletes, profiles) enters one FIFO
+//! queue when its call is accepted. One drain at a time takes what is
+//! queued, commits it in order (writes queued together share a transaction,
+//! each all or nothing on its own), then posts each write's events and its
+//! callback, in order. The queue is bounded (see [`MAX_QUEUED_WRITES`] and
+//! [`MAX_QUEUED_BYTES`]): past that, calls are refused at once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashSet, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Runtime;
 
-use crate::cache::{Cache, Probe};
+use crate::cache::Probe;
 use crate::config::Config;
-use crate::dispatch::{Completer, Context, Dispatcher, Job};
-use crate::error::{Error, Result};
-use crate::json;
-use crate::manager::{Change, Listener, Page, Write};
-use crate::model::{Conversation, ConversationId, IdList, ListFilter};
-use crate::store::Store;
-
-/// The immutable, shareable form in which a conversation is handed out. The
-/// FFI layer's C view implements it, so the view is built once, when the
-/// conversation is written or loaded, never per read.
-pub trait Snapshot: Send + Sync + Sized + 'static {
-    fn build(conversation: Conversation, stored: bool) -> Arc<Self>;
-    fn conversation(&self) -> &Conversation;
-}
+use crate::dispatch::{wait_on, Completer, Context, Dispatcher, Job};
+use crate::error::{Error, ErrorCode, Result};
+use crate::events::{Listener, Removal};
+use crate::model::{ConversationId, IdList, ListFilter, Snapshot};
+use crate::state::{state_of, Page, State};
+use crate::write::Write;
 
 /// Batches of more IDs than this are served entirely on the blocking pool,
 /// so one huge request cannot hold up the callback thread.
 const LARGE_BATCH: usize = 1024;
 
-pub(crate) struct State<V: Snapshot> {
-    pub(crate) handle: Handle,
-    pub(crate) cache: Cache<V>,
-    /// `None` once shut down. The cache is only written with this held.
-    pub(crate) store: Mutex<Option<Store>>,
-    /// Queues events on the callback thread (set once the dispatcher runs).
-    pub(crate) poster: std::sync::OnceLock<crate::dispatch::Poster>,
-    /// The conversation manager's state (listeners, order counter, totals).
-    pub(crate) manager: crate::manager::ManagerState<V>,
+/// Most writes waiting in one instance's queue; more are refused at once
+/// with `QueueFull`.
+pub const MAX_QUEUED_WRITES: usize = 10_000;
+/// Most bytes of arguments (documents, IDs, texts) waiting in one
+/// instance's queue; a write that would pass it is refused at once with
+/// `QueueFull` (a write into an empty queue is always taken).
+pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// Most writes, and about the most bytes, one transaction takes from the
+/// queue.
+const GROUP_WRITES: usize = 64;
+const GROUP_BYTES: usize = 4 << 20;
+
+/// What a queued write answers with.
+enum Reply {
+    Done(Completer<()>),
+    Count(Completer<usize>),
 }
 
-impl<V: Snapshot> State<V> {
-    pub(crate) fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
-        let mut guard = self.store.lock();
-        let store = guard.as_mut().ok_or_else(Error::shutdown)?;
-        f(store)
-    }
-
-    /// A cache miss: reads the store and records what it found.
-    fn load(&self, id: ConversationId) -> Result<Arc<V>> {
-        let found = self.with_store(|store| {
-            // Another request may have filled it while this one waited.
-            if let Probe::Stored(v) = self.cache.probe(id.as_str()) {
-                return Ok(Some(v));
-            }
-            let found = store.load(id.as_str())?.map(|c| V::build(c, true));
-            self.cache.put(id.text(), found.clone());
-            Ok(found)
-        })?;
-        Ok(found.unwrap_or_else(|| V::build(self.manager.temporary(id), false)))
-    }
-
-    /// Serves a whole batch from the cache and the store, in request order,
-    /// each ID once.
-    fn lookup_batch(&self, ids: &IdList) -> Result<Vec<Arc<V>>> {
-        let mut seen = HashSet::with_capacity(ids.len());
-        let unique: Vec<usize> = (0..ids.len())
-            .filter(|&i| seen.insert(ids.get(i)))
-            .collect();
-        drop(seen);
-        let mut found: Vec<Option<Arc<V>>> = Vec::with_capacity(unique.len());
-        let mut unknown = Vec::new();
-        self.cache
-            .probe_each(unique.iter().map(|&i| ids.get(i)), |p| {
-                match p {
-                    Probe::Stored(v) => found.push(Some(v)),
-                    Probe::NotStored => found.push(None),
-                    Probe::Unknown => {
-                        unknown.push(found.len());
-                        found.push(None)
-                    }
-                };
-            });
-        if !unknown.is_empty() {
-            self.with_store(|store| {
-                for &slot in &unknown {
-                    let id = ids.id(unique[slot]);
-                    let v = store.load(id.as_str())?.map(|c| V::build(c, true));
-                    self.cache.put(id.text(), v.clone());
-                    found[slot] = v;
-                }
-                Ok(())
-            })?;
+impl Reply {
+    fn complete(self, result: Result<usize>) {
+        match self {
+            Reply::Done(c) => c.complete(result.map(|_| ())),
+            Reply::Count(c) => c.complete(result),
         }
-        Ok(found.into_iter().flatten().collect())
     }
 
-    /// Imports a document, all or nothing. A large one is parsed on a
-    /// second thread while this one writes, chunk by chunk, in one
-    /// transaction: the two halves of the work overlap.
-    fn import(&self, document: &[u8]) -> Result<usize> {
-        if document.len() < PIPELINE_BYTES {
-            let mut views = Vec::new();
-            json::for_each_conversation(document, |c| {
-                views.push(V::build(c, true));
-                Ok(())
-            })?;
-            let mut once = Some(views);
-            return self.write_views(|| Ok(once.take()));
+    fn cancel(self) {
+        match self {
+            Reply::Done(c) => c.cancel(),
+            Reply::Count(c) => c.cancel(),
         }
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Arc<V>>>>(8);
-            std::thread::Builder::new()
-                .name("imconv-import".into())
-                .spawn_scoped(scope, move || {
-                    let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
-                    let read = json::for_each_conversation(document, |c| {
-                        chunk.push(V::build(c, true));
-                        if chunk.len() == IMPORT_CHUNK {
-                            let full =
-                                std::mem::replace(&mut chunk, Vec::with_capacity(IMPORT_CHUNK));
-                            // Fails once the writer gave up: stop parsing then.
-                            tx.send(Ok(full)).map_err(|_| Error::shutdown())?;
-                        }
-                        Ok(())
-                    });
-                    let last = read.map(|_| chunk);
-                    let _ = tx.send(last);
-                    // Dropping `tx` tells the writer that nothing follows.
-                })
-                .map_err(|e| Error::from(e).context("starting the import parser"))?;
-            let mut finished = false;
-            self.write_views(|| {
-                if finished {
-                    return Ok(None);
-                }
-                match rx.recv() {
-                    Ok(Ok(chunk)) if chunk.len() == IMPORT_CHUNK => Ok(Some(chunk)),
-                    // A short chunk is the last one.
-                    Ok(Ok(chunk)) => {
-                        finished = true;
-                        Ok(Some(chunk))
-                    }
-                    Ok(Err(e)) => Err(e),
-                    // The parser died (a panic) before the end: roll back.
-                    Err(_) => Err(Error::internal("the import parser stopped early")),
-                }
-            })
-        })
-    }
-
-    /// Writes the chunks `next_chunk` hands over (`None`: no more) in one
-    /// transaction, then refreshes the cache, all under the store's lock.
-    /// Returns how many conversations were written.
-    fn write_views(
-        &self,
-        mut next_chunk: impl FnMut() -> Result<Option<Vec<Arc<V>>>>,
-    ) -> Result<usize> {
-        self.with_store(|store| {
-            // With a listener, an import reports its changes like any write.
-            let tracking = self.tracking();
-            if tracking {
-                self.ensure_total(store)?;
-            }
-            let mut written = Vec::new();
-            // With tracking: each ID once, as it was before the call and its
-            // last view.
-            let mut tracked: Vec<(Option<Conversation>, Arc<V>)> = Vec::new();
-            let mut slot_of: HashMap<String, usize> = HashMap::new();
-            store.write(|w| {
-                while let Some(chunk) = next_chunk()? {
-                    for v in &chunk {
-                        let id = &v.conversation().id;
-                        if tracking {
-                            if let Some(&i) = slot_of.get(id.as_str()) {
-                                tracked[i].1 = v.clone();
-                            } else {
-                                let before = self.current(w, id)?;
-                                slot_of.insert(id.as_str().to_string(), tracked.len());
-                                tracked.push((before, v.clone()));
-                            }
-                        }
-                        w.put(v.conversation())?;
-                    }
-                    written.extend(chunk);
-                }
-                Ok(())
-            })?;
-            let count = written.len();
-            if let Some(max) = written.iter().map(|v| v.conversation().order_key).max() {
-                self.manager.saw_order_key(max);
-            }
-            if tracking {
-                let changes = tracked
-                    .into_iter()
-                    .filter(|(b, v)| b.as_ref() != Some(v.conversation()))
-                    .map(|(before, v)| Change {
-                        id: v.conversation().id.clone(),
-                        before,
-                        after: Some(v),
-                    })
-                    .collect();
-                self.publish(changes);
-            } else {
-                self.forget_total();
-                // Later elements with the same ID win, in the store as in memory.
-                self.cache.refresh(
-                    written
-                        .iter()
-                        .map(|v| (v.conversation().id.text(), v.clone())),
-                );
-            }
-            Ok(count)
-        })
     }
 }
 
-/// Documents from this size on are parsed on a second thread while the
-/// store writes (below it, a thread costs more than it saves).
-const PIPELINE_BYTES: usize = 32 * 1024;
+struct Queued {
+    /// The write, or why its arguments were refused (delivered in order).
+    op: Result<Write>,
+    reply: Reply,
+    bytes: usize,
+}
 
-/// Elements parsed per chunk of a pipelined import.
-const IMPORT_CHUNK: usize = 128;
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Queued>,
+    bytes: usize,
+    /// A drain runs (or is spawned): it takes everything queued.
+    draining: bool,
+    /// Shut down: nothing is taken any more.
+    closed: bool,
+}
 
 pub struct Engine<V: Snapshot> {
     accepting: AtomicBool,
     runtime: Arc<Mutex<Option<Runtime>>>,
     pub(crate) state: Arc<State<V>>,
+    writes: Arc<Mutex<Queue>>,
     pub(crate) dispatcher: Dispatcher,
 }
 
 impl<V: Snapshot> Engine<V> {
     /// Opens the store and starts the runtime and the callback thread.
     pub fn open(config: &Config) -> Result<Engine<V>> {
-        let dir = config.store_dir();
-        let store = Store::open(dir.as_deref(), config.durability)?;
+        // One worker: every task is blocking work on the pool (the writer
+        // and store reads), so the worker only hands it over.
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.worker_threads)
+            .worker_threads(1)
             .max_blocking_threads(4)
             .thread_name("imconv-rt")
             .build()
             .map_err(|e| Error::from(e).context("starting the runtime"))?;
-        let manager = crate::manager::ManagerState::open(&store)?;
-        let state = Arc::new(State {
-            handle: runtime.handle().clone(),
-            cache: Cache::new(config.cache_capacity),
-            store: Mutex::new(Some(store)),
-            poster: std::sync::OnceLock::new(),
-            manager,
-        });
+        let state = Arc::new(State::open(config, runtime.handle().clone())?);
         // The context is the Arc itself, so a job can hand the state on to the pool.
         let dispatcher = Dispatcher::start("imconv-callback", Arc::new(state.clone()))
             .map_err(|e| Error::from(e).context("starting the callback thread"))?;
@@ -264,6 +116,7 @@ impl<V: Snapshot> Engine<V> {
             accepting: AtomicBool::new(true),
             runtime: Arc::new(Mutex::new(Some(runtime))),
             state,
+            writes: Arc::new(Mutex::new(Queue::default())),
             dispatcher,
         })
     }
@@ -304,24 +157,71 @@ impl<V: Snapshot> Engine<V> {
         }
     }
 
-    /// Imports a JSON array of conversations, all or nothing; the result is
-    /// how many elements were written.
-    pub fn import(&self, document: Vec<u8>, done: Completer<usize>) {
-        let state = self.state.clone();
-        self.state
-            .handle
-            .spawn_blocking(move || done.complete(state.import(&document)));
+    /// Imports a JSON array of conversations (each replaces the stored one),
+    /// all or nothing; the result is how many elements were written. Err:
+    /// refused at once (the queue is full, or shut down), and `done` is
+    /// dropped without a delivery.
+    pub fn import(&self, document: Vec<u8>, done: Completer<usize>) -> Result<()> {
+        self.submit_counted(Ok(Write::Import(document)), done)
     }
 
-    /// Applies one write of the conversation manager, all or nothing.
-    pub fn write(&self, op: Write, done: Completer<()>) {
-        if let Err(e) = op.validate() {
-            return done.complete(Err(e));
+    /// Merges a JSON array of conversations (each changes only the fields it
+    /// names), all or nothing; the result is how many elements were read.
+    /// Err as for `import`.
+    pub fn sync(&self, document: Vec<u8>, done: Completer<usize>) -> Result<()> {
+        self.submit_counted(Ok(Write::Sync(document)), done)
+    }
+
+    /// Queues one write, all or nothing. Err as for `import`.
+    pub fn write(&self, op: Write, done: Completer<()>) -> Result<()> {
+        self.submit(Ok(op), done)
+    }
+
+    /// Queues a write whose arguments may have failed to read: a failure
+    /// is delivered in order with the writes accepted before it, like any
+    /// other failed write. Err as for `import`.
+    pub fn submit(&self, op: Result<Write>, done: Completer<()>) -> Result<()> {
+        self.enqueue(op, Reply::Done(done))
+    }
+
+    /// As `submit`, for writes that answer with a count (import, sync).
+    pub fn submit_counted(&self, op: Result<Write>, done: Completer<usize>) -> Result<()> {
+        self.enqueue(op, Reply::Count(done))
+    }
+
+    fn enqueue(&self, op: Result<Write>, reply: Reply) -> Result<()> {
+        let bytes = op.as_ref().map_or(0, Write::queued_bytes);
+        let spawn = {
+            let mut q = self.writes.lock();
+            if q.closed {
+                drop(q);
+                reply.cancel();
+                return Err(Error::shutdown());
+            }
+            if q.items.len() >= MAX_QUEUED_WRITES
+                || (!q.items.is_empty() && q.bytes + bytes > MAX_QUEUED_BYTES)
+            {
+                let (n, queued) = (q.items.len(), q.bytes);
+                drop(q);
+                reply.cancel();
+                return Err(Error::new(
+                    ErrorCode::QueueFull,
+                    format!(
+                        "the write queue is full ({n} writes, {queued} bytes waiting; at most                          {MAX_QUEUED_WRITES} writes and {MAX_QUEUED_BYTES} bytes): retry once                          earlier writes have completed"
+                    ),
+                ));
+            }
+            q.items.push_back(Queued { op, reply, bytes });
+            q.bytes += bytes;
+            !std::mem::replace(&mut q.draining, true)
+        };
+        if spawn {
+            let (state, writes) = (self.state.clone(), self.writes.clone());
+            self.state
+                .handle
+                .spawn_blocking(move || drain(&state, &writes));
         }
-        let state = self.state.clone();
-        self.state
-            .handle
-            .spawn_blocking(move || done.complete(state.apply(op)));
+        Ok(())
     }
 
     /// One page of the ordered list of the conversations that pass `filter`,
@@ -352,16 +252,15 @@ impl<V: Snapshot> Engine<V> {
 
     /// Registers a listener; returns its ID for `remove_listener`.
     pub fn add_listener(&self, listener: Arc<dyn Listener<V>>) -> u64 {
-        self.state.manager.add_listener(listener)
+        self.state.listeners.add(listener)
     }
 
-    /// Unregisters a listener. When it returns (outside the callback thread)
-    /// no event reaches the listener any more: events already queued are
-    /// let through first. Returns whether the ID was registered.
-    pub fn remove_listener(&self, id: u64) -> bool {
-        let removed = self.state.manager.remove_listener(id);
-        self.dispatcher.barrier();
-        removed
+    /// Unregisters a listener: after this returns no event reaches it, not
+    /// even the rest of the batch being delivered. A call of it running on
+    /// the callback thread is waited for (never one of the calling thread
+    /// itself), unless that thread waits for this one (see `Removal`).
+    pub fn remove_listener(&self, id: u64) -> Removal {
+        self.state.listeners.remove(id)
     }
 
     /// Stored conversations (reads the store; for tests and tools).
@@ -373,33 +272,89 @@ impl<V: Snapshot> Engine<V> {
         self.state.cache.len()
     }
 
-    /// Stops accepting calls, lets the runtime finish or drop what is in
-    /// flight (a dropped call fails with `Shutdown`), delivers every
-    /// callback, joins every thread and closes the store. Not from the
-    /// callback thread: use `shutdown_deferred` there.
+    /// Shuts down and waits: stops accepting calls, fails the queued writes
+    /// with `Shutdown`, lets the one being committed finish, delivers every
+    /// callback, joins every thread and closes the store. From a thread
+    /// where waiting could deadlock it does what `close` does instead.
     pub fn shutdown(&self) {
-        if self.is_callback_thread() {
-            debug_assert!(false, "Engine::shutdown called on the callback thread");
-            return;
-        }
-        self.accepting.store(false, Ordering::Release);
-        stop_runtime_and_store(&self.runtime, &self.state);
-        self.dispatcher.stop_and_join();
+        self.close(Box::new(|| {}));
     }
 
-    /// Shutdown from inside a callback: returns at once; once the current
-    /// callback returns, the callback thread stops the runtime, delivers
-    /// what is still owed, then runs `finally` (which frees the instance)
-    /// and exits.
-    pub fn shutdown_deferred(&self, finally: Box<dyn FnOnce() + Send>) {
-        debug_assert!(self.is_callback_thread());
+    /// Shuts down; runs `finally` once the last callback was delivered and
+    /// every thread but the callback thread is gone. Returns true when all
+    /// of that happened before it returned (the callback thread was joined
+    /// too). From the callback thread itself, or where the callback thread
+    /// waits (directly or through other instances) for this thread, it
+    /// cannot wait: it returns false at once, and the callback thread does
+    /// the rest after its current callback and then exits.
+    pub fn close(&self, finally: Box<dyn FnOnce() + Send>) -> bool {
         self.accepting.store(false, Ordering::Release);
-        let runtime = self.runtime.clone();
-        let state = self.state.clone();
-        self.dispatcher.stop_after_current(
-            Box::new(move || stop_runtime_and_store(&runtime, &state)),
-            finally,
-        );
+        let stop = {
+            let (runtime, state, writes) = (
+                self.runtime.clone(),
+                self.state.clone(),
+                self.writes.clone(),
+            );
+            move || stop_runtime_and_store(&runtime, &state, &writes)
+        };
+        if !self.is_callback_thread() {
+            let joined = wait_on(self.dispatcher.thread_id(), || {
+                stop.clone()();
+                self.dispatcher.stop_and_join();
+            });
+            if joined.is_some() {
+                finally();
+                return true;
+            }
+            // The stop above did not run: the callback thread does it.
+        }
+        self.dispatcher.stop_soon(Box::new(stop), finally);
+        false
+    }
+}
+
+/// The writer: commits what is queued, in order, until the queue is empty.
+/// One runs at a time per instance.
+fn drain<V: Snapshot>(state: &State<V>, writes: &Mutex<Queue>) {
+    loop {
+        let group = {
+            let mut q = writes.lock();
+            if q.items.is_empty() || q.closed {
+                q.draining = false;
+                return;
+            }
+            let mut group = Vec::new();
+            let mut bytes = 0;
+            while let Some(item) = q.items.front() {
+                if !group.is_empty()
+                    && (group.len() == GROUP_WRITES || bytes + item.bytes > GROUP_BYTES)
+                {
+                    break;
+                }
+                bytes += item.bytes;
+                group.extend(q.items.pop_front());
+            }
+            q.bytes -= bytes;
+            group
+        };
+        // A panic outside a write's own work (each write's is caught in
+        // `transact`) fails the group's calls with INTERNAL, not the queue.
+        let _ = catch_unwind(AssertUnwindSafe(move || {
+            let mut group = group;
+            let outcomes = state.transact(&mut group, |item, txn| match &mut item.op {
+                Ok(op) => {
+                    op.validate()?;
+                    op.apply(txn)
+                }
+                Err(e) => Err(e.clone()),
+            });
+            for (item, outcome) in group.drain(..).zip(outcomes) {
+                if let Some(events) = outcome.events {
+                    state.post_events(events);
+                }
+                item.reply.complete(outcome.result);
+            }
+        }));
     }
 }
 
@@ -418,7 +373,7 @@ impl<V: Snapshot> Job for GetJob<V> {
         };
         match state.cache.probe(id.as_str()) {
             Probe::Stored(v) => done.complete_now(Ok(v)),
-            Probe::NotStored => done.complete_now(Ok(V::build(state.manager.temporary(id), false))),
+            Probe::NotStored => done.complete_now(Ok(V::build(state.temporary(id), false))),
             Probe::Unknown => {
                 let state = state.clone();
                 // After shutdown the closure is dropped unrun, and with it
@@ -486,16 +441,24 @@ fn dedup_views<V>(views: Vec<Arc<V>>) -> Vec<Arc<V>> {
         .collect()
 }
 
-pub(crate) fn state_of<V: Snapshot>(context: &Context) -> Option<&Arc<State<V>>> {
-    context.downcast_ref::<Arc<State<V>>>()
-}
-
-/// Dropping the runtime joins its workers and blocking threads; tasks that
-/// never ran are dropped, and their completers fail with `Shutdown`.
-fn stop_runtime_and_store<V: Snapshot>(runtime: &Mutex<Option<Runtime>>, state: &State<V>) {
+/// Stops taking writes and fails those still queued with `Shutdown`;
+/// dropping the runtime then waits for the write being committed (and any
+/// store read) and joins the runtime's threads; tasks that never ran are
+/// dropped, and their completers fail with `Shutdown`. Then the store closes.
+fn stop_runtime_and_store<V: Snapshot>(
+    runtime: &Mutex<Option<Runtime>>,
+    state: &State<V>,
+    writes: &Mutex<Queue>,
+) {
+    let queued = {
+        let mut q = writes.lock();
+        q.closed = true;
+        std::mem::take(&mut q.items)
+    };
+    drop(queued);
     let rt = runtime.lock().take();
     drop(rt);
-    drop(state.store.lock().take());
+    state.close();
 }
 
 impl<V: Snapshot> Drop for Engine<V> {

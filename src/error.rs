@@ -20,12 +20,14 @@ pub enum ErrorCode {
     Shutdown = 6901,
     StoreLocked = 6902,
     WrongProcess = 6903,
+    QueueFull = 6904,
+    WouldDeadlock = 6905,
     Internal = 6999,
 }
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::Ok,
         ErrorCode::InvalidParameters,
         ErrorCode::Database,
@@ -35,6 +37,8 @@ impl ErrorCode {
         ErrorCode::Shutdown,
         ErrorCode::StoreLocked,
         ErrorCode::WrongProcess,
+        ErrorCode::QueueFull,
+        ErrorCode::WouldDeadlock,
         ErrorCode::Internal,
     ];
 
@@ -60,6 +64,12 @@ impl ErrorCode {
             ErrorCode::StoreLocked => c"the store is already open in another instance",
             ErrorCode::WrongProcess => {
                 c"the instance was created in another process (called after fork)"
+            }
+            ErrorCode::QueueFull => {
+                c"too many writes are waiting: the instance's write queue is full"
+            }
+            ErrorCode::WouldDeadlock => {
+                c"the call would wait for a callback that waits for the calling thread"
             }
             ErrorCode::Internal => c"internal error (a panic was caught)",
         }

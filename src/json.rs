@@ -19,8 +19,11 @@ use serde_json::Number;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{
-    quote, Conversation, ConversationId, ConversationType, GroupAtInfo, LastMessage, Text,
-    AT_TYPE_MAX, AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, RECV_OPT_MAX,
+    check_group_name, check_len, order_key, quote, Conversation, ConversationId, ConversationType,
+    GroupAtInfo, LastMessage, Text, AT_ALL, AT_ALL_AND_ME, AT_ALL_USER_ID, AT_ME, AT_TYPE_MAX,
+    AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES, MAX_FACE_URL_BYTES, MAX_GROUPS,
+    MAX_GROUP_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_MSG_ID_BYTES, MAX_ORDER_KEY, MAX_SHOW_NAME_BYTES,
+    RECV_OPT_MAX,
 };
 
 /// A JSON value not read yet: a slice of the document.
@@ -44,6 +47,16 @@ pub fn parse_conversations(json: &[u8]) -> Result<Vec<Conversation>> {
 pub fn for_each_conversation(
     json: &[u8],
     mut f: impl FnMut(Conversation) -> Result<()>,
+) -> Result<usize> {
+    for_each_patch(json, |p| f(p.into_conversation()))
+}
+
+/// Reads an import or sync document in one pass, handing each element to
+/// `f` as the fields it names, in order, as soon as it is parsed. Errors as
+/// for [`for_each_conversation`].
+pub fn for_each_patch(
+    json: &[u8],
+    mut f: impl FnMut(ConversationPatch) -> Result<()>,
 ) -> Result<usize> {
     let text = utf8(json)?;
     let mut stopped = None;
@@ -86,7 +99,7 @@ struct Elements<'f, F> {
     stopped: &'f mut Option<Error>,
 }
 
-impl<'de, F: FnMut(Conversation) -> Result<()>> Visitor<'de> for Elements<'_, F> {
+impl<'de, F: FnMut(ConversationPatch) -> Result<()>> Visitor<'de> for Elements<'_, F> {
     type Value = usize;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -96,7 +109,7 @@ impl<'de, F: FnMut(Conversation) -> Result<()>> Visitor<'de> for Elements<'_, F>
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<usize, A::Error> {
         let mut index = 0;
         while let Some(element) = seq.next_element::<Element<'de>>()? {
-            let parsed = parse_conversation(element)
+            let parsed = parse_patch(element)
                 .map_err(|e| e.context(format_args!("element {index}")))
                 .and_then(&mut *self.each);
             if let Err(error) = parsed {
@@ -160,8 +173,75 @@ impl<'de> Deserialize<'de> for Element<'de> {
     }
 }
 
-/// Parses one conversation object.
-fn parse_conversation(element: Element) -> Result<Conversation> {
+/// One element of an import or sync document: the conversation's ID and
+/// the fields it names (`None`: absent or `null`), each already checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationPatch {
+    pub id: ConversationId,
+    pub group_type: Option<Text>,
+    pub show_name: Option<Text>,
+    pub face_url: Option<Text>,
+    pub unread_count: Option<u64>,
+    pub recv_opt: Option<i32>,
+    pub last_message: Option<LastMessage>,
+    pub group_at_info_list: Option<Box<[GroupAtInfo]>>,
+    pub draft_text: Option<Text>,
+    pub draft_timestamp: Option<u64>,
+    pub is_pinned: Option<bool>,
+    pub order_key: Option<u64>,
+    pub mark_list: Option<Box<[u64]>>,
+    pub custom_data: Option<Text>,
+    pub conversation_group_list: Option<Box<[Text]>>,
+    pub c2c_read_timestamp: Option<u64>,
+    pub group_read_sequence: Option<u64>,
+}
+
+impl ConversationPatch {
+    /// Moves the named plain fields into `c`: every field but
+    /// `lastMessage`, `unreadCount` and `orderKey`, whose rules (newest
+    /// message, applied-message state, activity order) belong to the writer.
+    pub fn apply_plain_fields(&mut self, c: &mut Conversation) {
+        fn set<T>(field: &mut T, value: &mut Option<T>) {
+            if let Some(v) = value.take() {
+                *field = v;
+            }
+        }
+        set(&mut c.group_type, &mut self.group_type);
+        set(&mut c.show_name, &mut self.show_name);
+        set(&mut c.face_url, &mut self.face_url);
+        set(&mut c.recv_opt, &mut self.recv_opt);
+        set(&mut c.group_at_info_list, &mut self.group_at_info_list);
+        set(&mut c.draft_text, &mut self.draft_text);
+        set(&mut c.draft_timestamp, &mut self.draft_timestamp);
+        set(&mut c.is_pinned, &mut self.is_pinned);
+        set(&mut c.mark_list, &mut self.mark_list);
+        set(&mut c.custom_data, &mut self.custom_data);
+        set(
+            &mut c.conversation_group_list,
+            &mut self.conversation_group_list,
+        );
+        set(&mut c.c2c_read_timestamp, &mut self.c2c_read_timestamp);
+        set(&mut c.group_read_sequence, &mut self.group_read_sequence);
+    }
+
+    /// The conversation an import stores: the named fields over an empty
+    /// conversation. Without an `orderKey` it is placed by its activity time
+    /// (newest message or draft).
+    pub fn into_conversation(mut self) -> Conversation {
+        let mut c = Conversation::empty(self.id.clone());
+        self.apply_plain_fields(&mut c);
+        c.unread_count = self.unread_count.unwrap_or(0);
+        c.last_message = self.last_message.take();
+        c.order_key = match self.order_key {
+            Some(key) => key,
+            None => order_key(c.activity_time(), 0),
+        };
+        c
+    }
+}
+
+/// Parses one conversation object into the fields it names.
+fn parse_patch(element: Element) -> Result<ConversationPatch> {
     let obj = match element {
         Element::Object(members) => Fields { members, path: "" },
         Element::Other(got) => {
@@ -203,89 +283,150 @@ fn parse_conversation(element: Element) -> Result<Conversation> {
         }
     }
 
-    let recv_opt = obj.i64("recvOpt")?.unwrap_or(0);
-    if !(0..=RECV_OPT_MAX as i64).contains(&recv_opt) {
-        return Err(obj.param(
-            "recvOpt",
-            format!("must be 0 to {RECV_OPT_MAX} (got {recv_opt})"),
-        ));
-    }
-    let custom_data = obj.text("customData")?;
-    if custom_data.len() > MAX_CUSTOM_DATA_BYTES {
-        return Err(obj.param(
-            "customData",
-            format!(
-                "is {} bytes, more than {MAX_CUSTOM_DATA_BYTES}",
-                custom_data.len()
-            ),
-        ));
-    }
+    let recv_opt = match obj.i64("recvOpt")? {
+        None => None,
+        Some(v) if (0..=RECV_OPT_MAX as i64).contains(&v) => Some(v as i32),
+        Some(v) => {
+            return Err(obj.param("recvOpt", format!("must be 0 to {RECV_OPT_MAX} (got {v})")))
+        }
+    };
 
     let last_message = match obj.get("lastMessage") {
         None => None,
         Some(raw) => Some(
             parse_message(raw, Text::new(raw.get())?)
+                .and_then(check_message)
                 .map_err(|e| e.context("field 'lastMessage'"))?,
         ),
     };
 
     let group_at_info_list = obj
-        .array("groupAtInfoList")?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let path = format!("groupAtInfoList[{i}]");
-            let at = Fields::of(v, &path)?;
-            let seq = at.u64("seq")?.unwrap_or(0);
-            let at_type = at
-                .i64("atType")?
-                .ok_or_else(|| at.param("atType", "is required"))?;
-            if !(AT_TYPE_MIN as i64..=AT_TYPE_MAX as i64).contains(&at_type) {
-                return Err(at.param(
-                    "atType",
-                    format!("must be {AT_TYPE_MIN} to {AT_TYPE_MAX} (got {at_type})"),
-                ));
-            }
-            Ok(GroupAtInfo {
-                seq,
-                at_type: at_type as i32,
-            })
+        .list("groupAtInfoList")?
+        .map(|list| {
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let path = format!("groupAtInfoList[{i}]");
+                    let at = Fields::of(v, &path)?;
+                    let seq = at.u64("seq")?.unwrap_or(0);
+                    let at_type = at
+                        .i64("atType")?
+                        .ok_or_else(|| at.param("atType", "is required"))?;
+                    if !(AT_TYPE_MIN as i64..=AT_TYPE_MAX as i64).contains(&at_type) {
+                        return Err(at.param(
+                            "atType",
+                            format!("must be {AT_TYPE_MIN} to {AT_TYPE_MAX} (got {at_type})"),
+                        ));
+                    }
+                    Ok(GroupAtInfo {
+                        seq,
+                        at_type: at_type as i32,
+                    })
+                })
+                .collect::<Result<Box<[_]>>>()
         })
-        .collect::<Result<Box<[_]>>>()?;
+        .transpose()?;
 
     let mark_list = obj
-        .array("markList")?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| as_u64(v, &format!("markList[{i}]")))
-        .collect::<Result<Box<[_]>>>()?;
+        .list("markList")?
+        .map(|list| {
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let name = format!("markList[{i}]");
+                    match as_u64(v, &name)? {
+                        0 => Err(Error::invalid_parameters(format!(
+                            "field '{name}' must not be 0"
+                        ))),
+                        m => Ok(m),
+                    }
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(dedup)
+        })
+        .transpose()?;
 
     let conversation_group_list = obj
-        .array("conversationGroupList")?
-        .iter()
-        .enumerate()
-        .map(|(i, v)| as_text(v, &format!("conversationGroupList[{i}]")))
-        .collect::<Result<Box<[_]>>>()?;
+        .list("conversationGroupList")?
+        .map(|list| {
+            if list.len() > MAX_GROUPS {
+                return Err(obj.param(
+                    "conversationGroupList",
+                    format!("names {} groups, more than {MAX_GROUPS}", list.len()),
+                ));
+            }
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let name = format!("conversationGroupList[{i}]");
+                    let group = as_text(v, &name)?;
+                    check_group_name(group.as_str())
+                        .map_err(|e| e.context(format_args!("field '{name}'")))?;
+                    Ok(group)
+                })
+                .collect::<Result<Vec<_>>>()
+                .map(dedup)
+        })
+        .transpose()?;
 
-    Ok(Conversation {
+    let order_key = obj.u64("orderKey")?;
+    if let Some(key) = order_key {
+        if key > MAX_ORDER_KEY {
+            return Err(obj.param(
+                "orderKey",
+                format!("must be at most {MAX_ORDER_KEY} (got {key}): larger keys would outrank every future activity"),
+            ));
+        }
+    }
+
+    Ok(ConversationPatch {
         id,
-        group_type: obj.text("groupType")?,
-        show_name: obj.text("showName")?,
-        face_url: obj.text("faceUrl")?,
-        unread_count: obj.u64("unreadCount")?.unwrap_or(0),
-        recv_opt: recv_opt as i32,
+        group_type: obj.limited_text("groupType", MAX_GROUP_TYPE_BYTES)?,
+        show_name: obj.limited_text("showName", MAX_SHOW_NAME_BYTES)?,
+        face_url: obj.limited_text("faceUrl", MAX_FACE_URL_BYTES)?,
+        unread_count: obj.u64("unreadCount")?,
+        recv_opt,
         last_message,
         group_at_info_list,
-        draft_text: obj.text("draftText")?,
-        draft_timestamp: obj.u64("draftTimestamp")?.unwrap_or(0),
-        is_pinned: obj.bool("isPinned")?.unwrap_or(false),
-        order_key: obj.u64("orderKey")?.unwrap_or(0),
+        draft_text: obj.limited_text("draftText", MAX_DRAFT_BYTES)?,
+        draft_timestamp: obj.u64("draftTimestamp")?,
+        is_pinned: obj.bool("isPinned")?,
+        order_key,
         mark_list,
-        custom_data,
+        custom_data: obj.limited_text("customData", MAX_CUSTOM_DATA_BYTES)?,
         conversation_group_list,
-        c2c_read_timestamp: obj.u64("c2cReadTimestamp")?.unwrap_or(0),
-        group_read_sequence: obj.u64("groupReadSequence")?.unwrap_or(0),
+        c2c_read_timestamp: obj.u64("c2cReadTimestamp")?,
+        group_read_sequence: obj.u64("groupReadSequence")?,
     })
+}
+
+/// Keeps the first of each value, in order.
+fn dedup<T: PartialEq>(items: Vec<T>) -> Box<[T]> {
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out.into_boxed_slice()
+}
+
+/// The checks on a message that enters the store: its msgID is 1 to 128
+/// bytes, and the whole object at most 64 KiB.
+fn check_message(m: LastMessage) -> Result<LastMessage> {
+    if m.msg_id.is_empty() || m.msg_id.len() > MAX_MSG_ID_BYTES {
+        return Err(Error::invalid_parameters(format!(
+            "field 'msgID' must be 1 to {MAX_MSG_ID_BYTES} bytes (got {})",
+            m.msg_id.len()
+        )));
+    }
+    if m.json.len() > MAX_MESSAGE_BYTES {
+        return Err(Error::invalid_parameters(format!(
+            "the message is {} bytes of JSON, more than {MAX_MESSAGE_BYTES}",
+            m.json.len()
+        )));
+    }
+    Ok(m)
 }
 
 /// A message applied to a conversation (the manager's write path).
@@ -293,12 +434,18 @@ fn parse_conversation(element: Element) -> Result<Conversation> {
 pub struct IncomingMessage {
     pub conversation_id: ConversationId,
     pub message: LastMessage,
+    /// For a group message that @-mentions this instance's user, everyone,
+    /// or both: the atType (`AT_ME`, `AT_ALL`, `AT_ALL_AND_ME`).
+    pub mention: Option<i32>,
 }
 
-/// Parses a JSON array of message objects: `conversationID`, `msgID` and
-/// `timestamp` required; `seq`, `sender`, `isSelf`, `isRead`, `status`
-/// read; the whole object kept as the conversation's `lastMessage`.
-pub fn parse_messages(json: &[u8]) -> Result<Vec<IncomingMessage>> {
+/// Parses a JSON array of message objects: `conversationID`, `msgID` (1 to
+/// 128 bytes) and `timestamp` required; `seq`, `sender`, `isSelf`,
+/// `isRead`, `status` and, for groups, `groupAtUserList` (user IDs, or
+/// Tencent's @all constant) read; the whole object kept as the
+/// conversation's `lastMessage`. `user_id` is this instance's user, whose
+/// mentions count.
+pub fn parse_messages(json: &[u8], user_id: &str) -> Result<Vec<IncomingMessage>> {
     parse_array(json, "message", |raw| {
         let obj = Fields::of(raw, "")?;
         let id = obj
@@ -306,10 +453,28 @@ pub fn parse_messages(json: &[u8]) -> Result<Vec<IncomingMessage>> {
             .ok_or_else(|| obj.param("conversationID", "is required"))?;
         let conversation_id =
             ConversationId::parse(&id).map_err(|e| e.context("field 'conversationID'"))?;
-        let message = parse_message(raw, Text::new(raw.get())?)?;
+        let message = check_message(parse_message(raw, Text::new(raw.get())?)?)?;
+        let mut mention = None;
+        if conversation_id.kind() == ConversationType::Group {
+            let (mut me, mut all) = (false, false);
+            if let Some(list) = obj.list("groupAtUserList")? {
+                for (i, v) in list.iter().enumerate() {
+                    let user = as_str(v, &format!("groupAtUserList[{i}]"))?;
+                    all |= user == AT_ALL_USER_ID;
+                    me |= user == user_id;
+                }
+            }
+            mention = match (me, all) {
+                (true, true) => Some(AT_ALL_AND_ME),
+                (true, false) => Some(AT_ME),
+                (false, true) => Some(AT_ALL),
+                (false, false) => None,
+            };
+        }
         Ok(IncomingMessage {
             conversation_id,
             message,
+            mention,
         })
     })
 }
@@ -338,8 +503,12 @@ pub fn parse_profiles(json: &[u8]) -> Result<Vec<ProfileUpdate>> {
         };
         Ok(ProfileUpdate {
             conversation_id,
-            show_name: obj.text("showName")?,
-            face_url: obj.text("faceUrl")?,
+            show_name: obj
+                .limited_text("showName", MAX_SHOW_NAME_BYTES)?
+                .unwrap_or_default(),
+            face_url: obj
+                .limited_text("faceUrl", MAX_FACE_URL_BYTES)?
+                .unwrap_or_default(),
         })
     })
 }
@@ -628,6 +797,27 @@ impl<'a, 'p> Fields<'a, 'p> {
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
             Some(other) => Err(wrong_type(&self.name(field), "true or false", other)),
+        }
+    }
+
+    /// A text field with a length limit; `None` when absent.
+    fn limited_text(&self, field: &str, max: usize) -> Result<Option<Text>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(v) => {
+                let name = self.name(field);
+                let text = as_text(v, &name)?;
+                check_len(&format!("field '{name}'"), text.as_str(), max)?;
+                Ok(Some(text))
+            }
+        }
+    }
+
+    /// An array field; `None` when absent.
+    fn list(&self, field: &str) -> Result<Option<Vec<Raw<'a>>>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(_) => self.array(field).map(Some),
         }
     }
 
@@ -957,9 +1147,9 @@ mod fast_path_tests {
             0
         );
         assert_eq!(
-            one(r#"{"conversationID":"c2c_a","orderKey":18446744073709551615}"#)
+            one(r#"{"conversationID":"c2c_a","draftTimestamp":18446744073709551615}"#)
                 .unwrap()
-                .order_key,
+                .draft_timestamp,
             u64::MAX
         );
         let m = one(r#"{"conversationID":"c2c_a","lastMessage":{"msgID":"m","timestamp":-0}}"#)

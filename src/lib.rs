@@ -6,9 +6,12 @@
 //! - [`json`], [`config`]: reading and writing JSON, instance options;
 //! - [`store`]: SQLite (schema, migrations, queries);
 //! - [`cache`]: the in-memory cache in front of the store;
-//! - [`dispatch`]: the callback thread and the exactly-once completer;
-//! - [`engine`]: answers requests; owns the runtime, store and dispatcher;
-//! - [`manager`]: the write operations, events, ordered and filtered lists;
+//! - [`dispatch`]: the callback thread, the exactly-once completer, and the
+//!   record of cross-thread waits that keeps them from forming a cycle;
+//! - [`events`]: listeners and the event batch one write raises;
+//! - [`state`]: one instance's state, reads, and the one place writes commit;
+//! - [`write`]: the write operations, their checks and what each changes;
+//! - [`engine`]: the threads and jobs: runtime, dispatcher, the write queue;
 //! - [`ffi`]: the C ABI, the only code with `extern "C"` and raw pointers.
 
 pub mod cache;
@@ -16,9 +19,11 @@ pub mod config;
 pub mod dispatch;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod json;
-pub mod manager;
 pub mod model;
+pub mod state;
 pub mod store;
+pub mod write;
 
 pub mod ffi;

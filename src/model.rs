@@ -112,6 +112,14 @@ pub fn quote(s: &str) -> String {
     }
 }
 
+/// The immutable, shareable form in which a conversation is handed out. The
+/// FFI layer's C view implements it, so the view is built once, when the
+/// conversation is written or loaded, never per read.
+pub trait Snapshot: Send + Sync + Sized + 'static {
+    fn build(conversation: Conversation, stored: bool) -> std::sync::Arc<Self>;
+    fn conversation(&self) -> &Conversation;
+}
+
 /// The kind of a conversation; the numbers are V2TIMConversationType's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
@@ -318,10 +326,84 @@ pub fn validate_id_body(body: &str) -> Result<(), String> {
 /// receive except @.
 pub(crate) const RECV_OPT_MAX: i32 = 4;
 /// `atType` values: 1 @me, 2 @all, 3 @all and @me.
-pub(crate) const AT_TYPE_MIN: i32 = 1;
-pub(crate) const AT_TYPE_MAX: i32 = 3;
+pub const AT_ME: i32 = 1;
+pub const AT_ALL: i32 = 2;
+pub const AT_ALL_AND_ME: i32 = 3;
+pub(crate) const AT_TYPE_MIN: i32 = AT_ME;
+pub(crate) const AT_TYPE_MAX: i32 = AT_ALL_AND_ME;
+/// What a message's `groupAtUserList` holds for "@all" (Tencent's constant,
+/// spelled as Tencent spells it).
+pub const AT_ALL_USER_ID: &str = "__kImSDK_MesssageAtALL__";
 /// Longest `customData`, in bytes (Tencent's limit).
-pub(crate) const MAX_CUSTOM_DATA_BYTES: usize = 256;
+pub const MAX_CUSTOM_DATA_BYTES: usize = 256;
+/// A message's `msgID`: 1 to this many bytes.
+pub const MAX_MSG_ID_BYTES: usize = 128;
+/// Longest `showName`, in bytes.
+pub const MAX_SHOW_NAME_BYTES: usize = 1024;
+/// Longest `faceUrl`, in bytes.
+pub const MAX_FACE_URL_BYTES: usize = 2048;
+/// Longest `groupType`, in bytes.
+pub const MAX_GROUP_TYPE_BYTES: usize = 64;
+/// Longest draft, in bytes.
+pub const MAX_DRAFT_BYTES: usize = 16 * 1024;
+/// Longest message object (a `lastMessage`, or one applied message) as JSON
+/// text, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest JSON document one call takes (import, sync, messages, profiles).
+pub const MAX_DOCUMENT_BYTES: usize = 64 << 20;
+/// Most conversation groups, and the longest group name in bytes (Tencent's).
+pub const MAX_GROUPS: usize = 20;
+pub const MAX_GROUP_NAME_BYTES: usize = 32;
+/// Most pinned conversations (Tencent's limit).
+pub const MAX_PINNED: u64 = 50;
+
+/// The latest activity time the ordering rule expresses, in seconds (the
+/// year 2106); later times count as this one.
+pub const MAX_ACTIVITY_TIME: u64 = u32::MAX as u64;
+/// The largest order key a caller may give (import, sync): every key below
+/// the newest activity the rule can produce, so no key outranks every
+/// future one and nothing can freeze the order.
+pub const MAX_ORDER_KEY: u64 = (MAX_ACTIVITY_TIME << 32) - 1;
+
+/// The order key of an activity at `time` (seconds): the time in the high
+/// 32 bits, and in the low 32 bits a tick that grows with every action, so
+/// that of two activities in the same second the later action ranks first.
+pub fn order_key(time: u64, tick: u32) -> u64 {
+    (time.min(MAX_ACTIVITY_TIME) << 32) | tick as u64
+}
+
+/// A message timestamp (seconds, signed) as an activity time.
+pub fn activity_of_timestamp(timestamp: i64) -> u64 {
+    (timestamp.max(0) as u64).min(MAX_ACTIVITY_TIME)
+}
+
+/// Checks a text field's length, naming the field.
+pub fn check_len(field: &str, text: &str, max: usize) -> Result<(), Error> {
+    if text.len() > max {
+        return Err(Error::invalid_parameters(format!(
+            "{field} is {} bytes, more than {max}",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a conversation group name: 1 to 32 bytes, no control characters.
+pub fn check_group_name(name: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Err(Error::invalid_parameters(format!(
+            "conversation group name {} {why}",
+            quote(name)
+        )))
+    };
+    if name.is_empty() || name.len() > MAX_GROUP_NAME_BYTES {
+        return bad(&format!("must be 1 to {MAX_GROUP_NAME_BYTES} bytes"));
+    }
+    if name.chars().any(char::is_control) {
+        return bad("holds a control character");
+    }
+    Ok(())
+}
 
 /// One @ mention in a group conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -367,6 +449,17 @@ pub struct Conversation {
 }
 
 impl Conversation {
+    /// When this conversation was last active (seconds): its newest
+    /// message's time, or its draft's when later. Its place in the list
+    /// follows this time.
+    pub fn activity_time(&self) -> u64 {
+        let message = self
+            .last_message
+            .as_ref()
+            .map_or(0, |m| activity_of_timestamp(m.timestamp));
+        message.max(self.draft_timestamp.min(MAX_ACTIVITY_TIME))
+    }
+
     /// An empty conversation for `id`: every field zero or empty.
     pub fn empty(id: ConversationId) -> Conversation {
         Conversation {

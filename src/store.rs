@@ -70,6 +70,26 @@ const MIGRATIONS: &[&str] = &[
         name            TEXT NOT NULL,
         face_url        TEXT NOT NULL
      ) WITHOUT ROWID;",
+    // 3: order by activity time. An order key is the activity time (newest
+    // message or draft, seconds) in its high 32 bits and an action tick in
+    // its low 32 bits; the tick lives in `meta`. Keys of the old counter
+    // (below 2^32) become their conversation's activity time with the old
+    // counter as the tick; keys above the new maximum are lowered to it.
+    "CREATE TABLE meta (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value INTEGER NOT NULL
+     ) WITHOUT ROWID;
+     INSERT INTO meta (key, value)
+        SELECT 'order_tick', COALESCE(MAX(order_key), 0) FROM conversation
+        WHERE order_key >= 0 AND order_key < 4294967296;
+     UPDATE conversation SET order_key = (MAX(
+            MIN(MAX(COALESCE(json_extract(last_message, '$.timestamp'), 0), 0), 4294967295),
+            CASE WHEN draft_timestamp < 0 THEN 4294967295 ELSE MIN(draft_timestamp, 4294967295) END
+        ) << 32) | order_key
+        WHERE order_key >= 0 AND order_key < 4294967296;
+     UPDATE conversation SET order_key = -4294967297
+        WHERE order_key < 0 AND order_key > -4294967297;
+     UPDATE conversation SET sort_order = (order_key | -9223372036854775808) - (order_key & -9223372036854775808);",
 ];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -312,6 +332,17 @@ impl Store {
             .optional()?)
     }
 
+    /// The last order tick handed out (see `model::order_key`).
+    pub fn order_tick(&self) -> Result<u64> {
+        let tick: Option<i64> = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'order_tick'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(tick.unwrap_or(0) as u64)
+    }
+
     /// Number of stored conversations.
     pub fn count(&self) -> Result<u64> {
         let n: i64 = self
@@ -391,6 +422,83 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Starts a nested unit inside the transaction: undone alone by
+    /// `rollback_unit`, kept by `release_unit`. Writes queued together share
+    /// one transaction, each in a unit of its own, so that each stays all or
+    /// nothing.
+    pub fn begin_unit(&mut self) -> Result<()> {
+        self.conn.prepare_cached("SAVEPOINT unit")?.execute([])?;
+        Ok(())
+    }
+
+    pub fn release_unit(&mut self) -> Result<()> {
+        self.conn.prepare_cached("RELEASE unit")?.execute([])?;
+        Ok(())
+    }
+
+    pub fn rollback_unit(&mut self) -> Result<()> {
+        self.conn.prepare_cached("ROLLBACK TO unit")?.execute([])?;
+        self.release_unit()
+    }
+
+    /// Records the last order tick handed out.
+    pub fn set_order_tick(&mut self, tick: u64) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('order_tick', ?1)")?
+            .execute([tick as i64])?;
+        Ok(())
+    }
+
+    /// Whether any message is remembered at all (a fresh store's import
+    /// then has nothing to forget).
+    pub fn any_applied_message(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM applied_message LIMIT 1")?
+            .exists([])?)
+    }
+
+    /// Forgets what is remembered of a conversation's messages (an import
+    /// replaced it).
+    pub fn forget_messages(&mut self, id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM applied_message WHERE conversation_id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// After an authoritative unread count `n` (sync): the newest `n`
+    /// remembered unread messages stay unread, older ones count as read.
+    /// Returns how many remembered messages stay unread.
+    pub fn keep_newest_unread(&mut self, id: &str, n: u64) -> Result<u64> {
+        self.conn
+            .prepare_cached(
+                "UPDATE applied_message SET unread = 0 \
+                 WHERE conversation_id = ?1 AND unread = 1 AND msg_id NOT IN ( \
+                   SELECT msg_id FROM applied_message WHERE conversation_id = ?1 AND unread = 1 \
+                   ORDER BY timestamp DESC, seq DESC LIMIT ?2)",
+            )?
+            .execute(params![id, n.min(i64::MAX as u64) as i64])?;
+        self.unread_messages(id)
+    }
+
+    /// A remembered message's position changed (a status update brought the
+    /// server's time or sequence).
+    pub fn move_message(&mut self, m: &AppliedMessage) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE applied_message SET timestamp = ?3, seq = ?4 \
+                 WHERE conversation_id = ?1 AND msg_id = ?2",
+            )?
+            .execute(params![
+                m.conversation_id,
+                m.msg_id,
+                m.timestamp,
+                m.seq as i64
+            ])?;
+        Ok(())
+    }
+
     /// Deletes a conversation and what is kept about its messages.
     pub fn delete(&mut self, id: &str) -> Result<()> {
         let tx = self.conn;
@@ -466,14 +574,18 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Whether a message was applied to this conversation before.
-    pub fn message_seen(&self, conversation_id: &str, msg_id: &str) -> Result<bool> {
+    /// A message applied to this conversation before: its position
+    /// (timestamp, seq), or `None`.
+    pub fn applied(&self, conversation_id: &str, msg_id: &str) -> Result<Option<(i64, u64)>> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT 1 FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
+                "SELECT timestamp, seq FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
             )?
-            .exists([conversation_id, msg_id])?)
+            .query_row([conversation_id, msg_id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .optional()?)
     }
 
     /// Remembered messages of a conversation that are unread.
@@ -491,11 +603,12 @@ impl<'t> Writer<'t> {
         load_with(self.conn, id)
     }
 
-    /// IDs of the stored conversations with unread messages, of one type
-    /// or all (`None`).
+    /// IDs of the stored conversations with unread messages or @ mentions,
+    /// of one type or all (`None`): what clearing the read state touches.
     pub fn unread_ids(&self, kind: Option<i32>) -> Result<Vec<String>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT conversation_id FROM conversation WHERE unread_count <> 0 AND (?1 IS NULL OR conv_type = ?1)",
+            "SELECT conversation_id FROM conversation \
+             WHERE (unread_count <> 0 OR group_at_info <> '[]') AND (?1 IS NULL OR conv_type = ?1)",
         )?;
         let rows = stmt.query_map([kind], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -805,29 +918,58 @@ mod tests {
             let conn = Connection::open(dir.join(DATABASE_FILE)).unwrap();
             conn.execute_batch(MIGRATIONS[0]).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
-            for (id, key) in [
-                ("c2c_small", 5i64),
-                ("c2c_huge", -1i64),
-                ("c2c_mid", 1i64 << 62),
+            // Old counter keys (small) with and without a message or a
+            // draft, an imported key above today's maximum, a large one.
+            for (id, key, message, draft) in [
+                ("c2c_small", 5i64, None, 0i64),
+                ("c2c_huge", -1i64, None, 0),
+                ("c2c_mid", 1i64 << 62, None, 0),
+                (
+                    "c2c_talked",
+                    3,
+                    Some(r#"{"msgID":"m","timestamp":1700}"#),
+                    0,
+                ),
+                (
+                    "c2c_drafted",
+                    4,
+                    Some(r#"{"msgID":"m","timestamp":1700}"#),
+                    1800,
+                ),
             ] {
                 conn.execute(
-                    "INSERT INTO conversation VALUES (?1, 1, '', '', '', 0, 0, NULL, '[]', '', 0, 0, ?2, '[]', '', '[]', 0, 0)",
-                    params![id, key],
+                    "INSERT INTO conversation VALUES (?1, 1, '', '', '', 0, 0, ?3, '[]', '', ?4, 0, ?2, '[]', '', '[]', 0, 0)",
+                    params![id, key, message, draft],
                 )
                 .unwrap();
             }
         }
         let s = Store::open(Some(&dir), Durability::Normal).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(s.load("c2c_huge").unwrap().unwrap().order_key, u64::MAX);
+        let key = |id: &str| s.load(id).unwrap().unwrap().order_key;
+        assert_eq!(key("c2c_huge"), crate::model::MAX_ORDER_KEY);
+        assert_eq!(key("c2c_small"), 5);
+        assert_eq!(key("c2c_talked"), (1700 << 32) | 3);
+        assert_eq!(key("c2c_drafted"), (1800 << 32) | 4);
         let order: Vec<String> = s
             .page(&ListFilter::default(), None, 10)
             .unwrap()
             .into_iter()
             .map(|c| c.id)
             .collect();
-        assert_eq!(order, ["c2c_huge", "c2c_mid", "c2c_small"]);
-        assert_eq!(s.max_order_key().unwrap(), u64::MAX);
+        assert_eq!(
+            order,
+            [
+                "c2c_huge",
+                "c2c_mid",
+                "c2c_drafted",
+                "c2c_talked",
+                "c2c_small"
+            ]
+        );
+        assert_eq!(s.max_order_key().unwrap(), crate::model::MAX_ORDER_KEY);
+        // The tick goes on from the largest one handed out.
+        assert_eq!(s.order_tick().unwrap(), 5);
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use imconv::config::{Config, Durability};
 use imconv::dispatch::Completer;
-use imconv::engine::{Engine, Snapshot};
+use imconv::engine::Engine;
 use imconv::error::{ErrorCode, Result};
-use imconv::model::{Conversation, ConversationId, IdList};
+use imconv::model::{Conversation, ConversationId, IdList, Snapshot};
 
 /// A snapshot that records whether it was stored; building one named
 /// "boom" panics, to exercise the panic guard.
@@ -52,7 +52,7 @@ fn call<T: Send + 'static>(engine: &Engine<View>, start: impl FnOnce(Completer<T
 
 fn import(engine: &Engine<View>, json: &str) -> Result<usize> {
     let doc = json.as_bytes().to_vec();
-    call(engine, |done| engine.import(doc, done))
+    call(engine, |done| engine.import(doc, done).unwrap())
 }
 
 fn get(engine: &Engine<View>, s: &str) -> Arc<View> {

@@ -9,9 +9,8 @@ use std::ptr;
 use std::sync::Arc;
 
 use super::{guard, string::give_string};
-use crate::engine::Snapshot;
 use crate::json::conversation_to_json;
-use crate::model::{Conversation, ConversationType, Text};
+use crate::model::{Conversation, ConversationType, Snapshot, Text};
 
 /// Conversation type: unknown (never returned by imconv).
 pub const IMCONV_CONVERSATION_TYPE_UNKNOWN: i32 = 0;
@@ -118,7 +117,10 @@ pub struct imconv_conversation {
     pub draft_timestamp: u64,
     /// Pinned to the top.
     pub is_pinned: bool,
-    /// Sort key: larger sorts first.
+    /// Sort key, larger first (after pinned ones): the activity time (newest
+    /// message or draft, seconds) in the high 32 bits and an action tick in
+    /// the low 32 bits, so equal times list the latest action first. At most
+    /// IMCONV_MAX_ORDER_KEY.
     pub order_key: u64,
     /// Marks (IMCONV_MARK_* bits, custom marks in bits 32-63).
     pub mark_list: *const u64,
@@ -130,9 +132,11 @@ pub struct imconv_conversation {
     pub conversation_group_list: *const *const c_char,
     /// Entries in conversation_group_list.
     pub conversation_group_count: usize,
-    /// C2C: the peer has read up to this timestamp.
+    /// C2C: this user has read the conversation up to this time (seconds,
+    /// inclusive): a message at or before it is not unread. 0: nothing read.
     pub c2c_read_timestamp: u64,
-    /// Group: read up to this sequence number.
+    /// Group: this user has read the conversation up to this sequence
+    /// (inclusive): a message at or below it is not unread. 0: nothing read.
     pub group_read_sequence: u64,
     /// False for a temporary conversation: getConversation's answer for a
     /// valid ID that is not stored (it is not saved).

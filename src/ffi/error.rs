@@ -26,6 +26,15 @@ pub const IMCONV_ERR_STORE_LOCKED: i32 = 6902;
 /// The instance was created in another process: it was called in a child
 /// after fork(). Create a new instance in the child instead.
 pub const IMCONV_ERR_WRONG_PROCESS: i32 = 6903;
+/// The instance's write queue is full (10,000 writes, or 64 MiB of their
+/// arguments, are waiting): the write call was refused at once and makes no
+/// callback. Retry once earlier writes have completed.
+pub const IMCONV_ERR_QUEUE_FULL: i32 = 6904;
+/// The call could not wait for what it promises without a deadlock: the
+/// callback it would wait for is itself waiting, directly or through other
+/// instances, for the calling thread. Returned by `imconv_remove_listener`
+/// (the listener is removed, but its current call is still running).
+pub const IMCONV_ERR_WOULD_DEADLOCK: i32 = 6905;
 /// An internal error: a panic inside the library was caught. Please report it.
 pub const IMCONV_ERR_INTERNAL: i32 = 6999;
 
@@ -59,6 +68,8 @@ mod tests {
             (IMCONV_ERR_SHUTDOWN, ErrorCode::Shutdown),
             (IMCONV_ERR_STORE_LOCKED, ErrorCode::StoreLocked),
             (IMCONV_ERR_WRONG_PROCESS, ErrorCode::WrongProcess),
+            (IMCONV_ERR_QUEUE_FULL, ErrorCode::QueueFull),
+            (IMCONV_ERR_WOULD_DEADLOCK, ErrorCode::WouldDeadlock),
             (IMCONV_ERR_INTERNAL, ErrorCode::Internal),
         ];
         assert_eq!(pairs.len(), ErrorCode::ALL.len());

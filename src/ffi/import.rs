@@ -1,38 +1,153 @@
-//! Writing conversations.
+//! Bulk intake: importing conversations (replace) and syncing them (merge).
 
 use std::ffi::{c_char, c_void};
 
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
 use super::{async_call, read_json};
+use crate::write::Write;
 
 /// Signals success with no value. Runs on the instance's callback thread.
 pub type imconv_done_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
-/// Imports conversations: `json_array` is a JSON array of conversation
-/// objects with Tencent's V2 field names (see README). Each object replaces
-/// the stored conversation with its `conversationID`; within one array a
-/// later object with the same ID wins.
+/// Imports conversations, replacing what is stored: `json_array` is a JSON
+/// array of conversation objects with Tencent's V2 field names (see README).
+/// Each object replaces the stored conversation with its `conversationID`
+/// whole (fields it does not name are reset), and what is remembered of the
+/// replaced conversation's messages is forgotten; within one array a later
+/// object with the same ID wins. Without an `orderKey` a conversation is
+/// placed by its activity time (newest message or draft). Conversation groups
+/// it names that do not exist yet are created. Use it for a first load or a
+/// restore; use `imconv_sync_conversations` to merge server updates into what
+/// is stored.
 ///
-/// All or nothing: when `on_success` runs, every element is committed and
-/// survives a crash of the process (and power loss with `"durability":
-/// "full"`); when `on_error` runs, nothing of this call was stored. Errors
-/// name the element's 0-based index and the field: IMCONV_ERR_INVALID_JSON
-/// for malformed JSON or a value of the wrong JSON type,
-/// IMCONV_ERR_INVALID_PARAMETERS for an invalid or disagreeing ID, type,
-/// userID or groupID, a value out of range or a string holding U+0000;
-/// IMCONV_ERR_DATABASE when the store cannot write.
+/// Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
+/// value of the wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for an invalid
+/// or disagreeing ID, type, userID or groupID, a value out of range (orderKey
+/// above IMCONV_MAX_ORDER_KEY, a mark 0), a string over its limit or holding
+/// U+0000, a bad group name, more than 20 groups or 50 pinned conversations
+/// in all, or a document over 64 MiB (the message names the element's 0-based
+/// index and the field). IMCONV_ERR_DATABASE when the store cannot write;
+/// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// `json_array` is copied before the call returns. Return value, callbacks
-/// and threads as for `imconv_get_conversation`.
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// `sdk` is a live instance or NULL; `json_array` is NULL or a
-/// NUL-terminated string; the callbacks must not unwind through the library.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+/// NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+/// C++ exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_import_conversations(
     sdk: *mut imconv_sdk,
     json_array: *const c_char,
+    on_success: imconv_done_callback,
+    on_error: imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    intake(
+        sdk,
+        json_array,
+        Write::Import,
+        on_success,
+        on_error,
+        user_data,
+    )
+}
+
+/// Merges conversation updates from the server (a catch-up sync after a
+/// reconnect, or a partial update): `json_array` is a JSON array of the same
+/// objects as `imconv_import_conversations` takes, but each changes only the
+/// fields it names, and creates its conversation (named after its profile)
+/// when it is not stored. Local fields (draftText, customData, ...) stay
+/// unless named.
+///
+/// `lastMessage` follows the newest-message rule: it replaces the last
+/// message only when newer (by timestamp, then seq), or updates it in place
+/// when it has the same msgID; it is remembered, so the same message applied
+/// later is not counted again. `unreadCount`, when named, is authoritative:
+/// the count becomes it, and of the messages applied with
+/// `imconv_apply_messages` only the newest that many stay unread, so clearing
+/// by position stays exact. `orderKey`, when named, is taken; else the
+/// conversation moves when its activity time (newest message or draft)
+/// changed. Conversation groups it names that do not exist yet are created.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_JSON for
+/// malformed JSON or a wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for an
+/// invalid or disagreeing ID, a value out of range, a string over its limit,
+/// a bad group name, more than 20 groups or 50 pinned conversations in all,
+/// or a document over 64 MiB (the message names the element's index and the
+/// field). IMCONV_ERR_DATABASE when the store cannot write;
+/// IMCONV_ERR_INTERNAL for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
+///
+/// # Safety
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+/// NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+/// C++ exception, no longjmp) through the library.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_sync_conversations(
+    sdk: *mut imconv_sdk,
+    json_array: *const c_char,
+    on_success: imconv_done_callback,
+    on_error: imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    intake(
+        sdk,
+        json_array,
+        Write::Sync,
+        on_success,
+        on_error,
+        user_data,
+    )
+}
+
+/// The shared body of import and sync: both are writes of a document.
+unsafe fn intake(
+    sdk: *mut imconv_sdk,
+    json_array: *const c_char,
+    write: fn(Vec<u8>) -> Write,
     on_success: imconv_done_callback,
     on_error: imconv_error_callback,
     user_data: *mut c_void,
@@ -42,8 +157,8 @@ pub unsafe extern "C" fn imconv_import_conversations(
         on_success,
         on_error,
         user_data,
-        || read_json(json_array, "json_array"),
-        |engine, document, done| engine.import(document, done),
+        || Ok(read_json(json_array, "json_array").map(write)),
+        |engine, op, done| engine.submit_counted(op, done),
         |_count: usize, on_success, user_data| unsafe { on_success(user_data) },
     )
 }

@@ -4,12 +4,14 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use super::conversation::{imconv_conversation, ConversationView};
-use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_OK};
+use super::error::{
+    IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_WOULD_DEADLOCK, IMCONV_OK,
+};
 use super::lookup::imconv_conversation_list_callback;
 use super::manager::{imconv_count_callback, imconv_string_list_callback};
 use super::sdk::{imconv_sdk, instance};
 use super::{guard, UserData};
-use crate::manager::Listener;
+use crate::events::{Listener, Removal};
 use crate::model::ConversationId;
 
 /// A listener: function pointers (any may be NULL) and the `user_data`
@@ -142,10 +144,10 @@ pub unsafe extern "C" fn imconv_remove_listener(sdk: *mut imconv_sdk, listener_i
             Ok(sdk) => sdk,
             Err(code) => return code,
         };
-        if sdk.engine.remove_listener(listener_id) {
-            IMCONV_OK
-        } else {
-            IMCONV_ERR_INVALID_PARAMETERS
+        match sdk.engine.remove_listener(listener_id) {
+            Removal::Removed => IMCONV_OK,
+            Removal::Unknown => IMCONV_ERR_INVALID_PARAMETERS,
+            Removal::RemovedStillRunning => IMCONV_ERR_WOULD_DEADLOCK,
         }
     })
 }

@@ -67,7 +67,10 @@ pub unsafe extern "C" fn imconv_get_conversation(
         on_error,
         user_data,
         || ConversationId::parse(str_arg(conversation_id, &"conversation_id")?),
-        |engine, id, done| engine.get(id, done),
+        |engine, id, done| {
+            engine.get(id, done);
+            Ok(())
+        },
         |view, on_success, user_data| lend(view, |raw| unsafe { on_success(raw, user_data) }),
     )
 }
@@ -110,6 +113,7 @@ pub unsafe extern "C" fn imconv_get_conversation_list(
             } else {
                 engine.get_many(ids, done)
             }
+            Ok(())
         },
         |views, on_success, user_data| {
             lend_all(views, |array, n| unsafe { on_success(array, n, user_data) })

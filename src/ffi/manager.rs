@@ -4,9 +4,9 @@
 //!
 //! Every call here is asynchronous like the lookups: it returns IMCONV_OK
 //! when accepted, and then exactly one of its two callbacks runs, once, on
-//! the instance's callback thread. A write is all or nothing; when its
-//! `on_success` runs it is committed (and durable as the instance's
-//! durability says), and its events were queued before that callback.
+//! the instance's callback thread. Every write enters the instance's one
+//! write queue, so writes commit, and call back, in the order they were
+//! accepted.
 
 use std::ffi::{c_char, c_void, CString};
 use std::ptr;
@@ -17,21 +17,50 @@ use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
 use super::{async_call, read_id, read_ids, read_json, read_text, str_arg};
 use crate::error::{Error, Result};
-use crate::manager::{ReadScope, Write};
-use crate::model::{ConversationType, ListFilter};
+use crate::model::{ConversationId, ConversationType, ListFilter};
 use crate::store::ReadUpTo;
+use crate::write::{ReadScope, Write};
 
 /// Most conversation IDs one batch write takes (mark, receive option,
 /// custom data, group membership, delete); more fail the call.
 pub const IMCONV_MAX_IDS_PER_CALL: usize = 100;
 /// Most conversation groups.
 pub const IMCONV_MAX_GROUPS: usize = 20;
-/// Longest conversation group name, in bytes.
+/// Longest conversation group name, in bytes (no control characters).
 pub const IMCONV_MAX_GROUP_NAME_BYTES: usize = 32;
 /// Most pinned conversations.
 pub const IMCONV_MAX_PINNED: u64 = 50;
 /// Most conversations in one page.
 pub const IMCONV_MAX_PAGE: usize = 1000;
+/// A message's msgID: 1 to this many bytes.
+pub const IMCONV_MAX_MSG_ID_BYTES: usize = 128;
+/// Longest showName, in bytes.
+pub const IMCONV_MAX_SHOW_NAME_BYTES: usize = 1024;
+/// Longest faceUrl, in bytes.
+pub const IMCONV_MAX_FACE_URL_BYTES: usize = 2048;
+/// Longest groupType, in bytes.
+pub const IMCONV_MAX_GROUP_TYPE_BYTES: usize = 64;
+/// Longest draft, in bytes.
+pub const IMCONV_MAX_DRAFT_BYTES: usize = 16384;
+/// Longest customData, in bytes.
+pub const IMCONV_MAX_CUSTOM_DATA_BYTES: usize = 256;
+/// Longest message object (a lastMessage, or one applied message) as JSON
+/// text, in bytes.
+pub const IMCONV_MAX_MESSAGE_BYTES: usize = 65536;
+/// Largest JSON document one call takes (import, sync, messages, profiles),
+/// in bytes.
+pub const IMCONV_MAX_DOCUMENT_BYTES: usize = 67108864;
+/// Largest orderKey an import or sync may give: every key below the newest
+/// activity time the order can express (2^32 - 1 seconds), so that no key
+/// outranks every future activity.
+pub const IMCONV_MAX_ORDER_KEY: u64 = 18446744069414584319;
+/// Most writes waiting in one instance's queue; a write call beyond it
+/// returns IMCONV_ERR_QUEUE_FULL.
+pub const IMCONV_MAX_QUEUED_WRITES: usize = 10000;
+/// Most bytes of arguments waiting in one instance's write queue; a write
+/// call beyond it returns IMCONV_ERR_QUEUE_FULL (a write into an empty queue
+/// is always taken).
+pub const IMCONV_MAX_QUEUED_BYTES: usize = 67108864;
 
 /// Receives a list of strings (valid until the callback returns).
 pub type imconv_string_list_callback = Option<
@@ -70,7 +99,8 @@ pub struct imconv_list_filter {
     pub has_at: bool,
 }
 
-/// Runs a write: the shared body of every write export.
+/// Runs a write: the shared body of every write export. An argument that
+/// cannot be read fails the write in order, like a write that fails.
 unsafe fn write_call(
     sdk: *mut imconv_sdk,
     op: impl FnOnce() -> Result<Write>,
@@ -83,27 +113,70 @@ unsafe fn write_call(
         on_success,
         on_error,
         user_data,
-        op,
-        |engine, op, done| engine.write(op, done),
+        || Ok(op()),
+        |engine, op, done| engine.submit(op, done),
         |(), on_success, user_data| unsafe { on_success(user_data) },
     )
 }
 
-/// Applies incoming and sent messages: `json_array` is a JSON array of
-/// message objects with `conversationID`, `msgID` and `timestamp` (required),
-/// `seq`, `sender`, `isSelf`, `isRead`, `status`, and any other fields (the
-/// whole object becomes `lastMessage` when it is the newest).
+/// Applies incoming and sent messages (Tencent's onRecvNewMessage and the
+/// results of sendMessage). `json_array` is a JSON array of message objects:
+/// `conversationID`, `msgID` (1 to 128 bytes) and `timestamp` (seconds)
+/// required; `seq`, `sender`, `isSelf`, `isRead`, `status` and, in groups,
+/// `groupAtUserList` read; any other fields kept: the whole object (at most
+/// 64 KiB) becomes `lastMessage` when it is the newest.
 ///
-/// A message for a conversation that is not stored creates it. The newest
-/// message (by timestamp, then seq) becomes the last message, and the
-/// conversation moves up (its order_key grows); an older one never replaces
-/// a newer one. An incoming message that is not read adds one to
-/// unread_count; one sent by this user does not. A msgID applied to the same
-/// conversation before (in this call or any earlier one) changes nothing.
+/// A message for a conversation that is not stored creates it (named after
+/// its profile). A new message is remembered; the newest (by timestamp, then
+/// seq) becomes the last message and moves the conversation to its time (see
+/// order_key), so a catch-up that delivers older messages last leaves their
+/// conversations below; an older one never replaces a newer one. An incoming
+/// message that is not read and lies after the read position (C2C:
+/// c2c_read_timestamp; group: group_read_sequence) adds one to unread_count;
+/// then, in a group, a `groupAtUserList` naming this instance's user_id adds
+/// an @me entry, Tencent's `__kImSDK_MesssageAtALL__` an @all entry, both an
+/// @all-and-@me entry.
+///
+/// A msgID applied to the conversation before (in this call or an earlier
+/// one), or the conversation's last message itself, updates in place: when it
+/// is the last message and its content differs (status sending to sent, an
+/// edit, a revoke), the last message takes the new content and one on_changed
+/// follows; unread_count and the order stay. An identical redelivery changes
+/// nothing and raises no event.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
+/// value of the wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for a missing
+/// or invalid field, a msgID of 0 or more than 128 bytes, a message over 64
+/// KiB or a document over 64 MiB (the message names the element's index and
+/// the field). IMCONV_ERR_DATABASE when the store cannot write;
+/// IMCONV_ERR_INTERNAL for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// `sdk` is a live instance or NULL; `json_array` is NULL or a
-/// NUL-terminated string; the callbacks must not unwind through the library.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+/// NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+/// C++ exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_apply_messages(
     sdk: *mut imconv_sdk,
@@ -122,20 +195,54 @@ pub unsafe extern "C" fn imconv_apply_messages(
 }
 
 /// Clears unread counts (Tencent's cleanConversationUnreadMessageCount).
+/// `conversation_id`: one stored conversation's ID, "c2c" for every
+/// one-to-one conversation, "group" for every group, NULL or "" for all.
+/// `clean_timestamp` (one-to-one conversations only) or `clean_sequence`
+/// (groups only): clear up to and including that position; both 0 clears
+/// everything (the only form allowed for all conversations).
 ///
-/// `conversation_id`: one conversation's ID (it must be stored), "c2c" for
-/// every one-to-one conversation, "group" for every group, NULL or "" for
-/// all. `clean_timestamp` (one-to-one) or `clean_sequence` (groups): clear
-/// only what is up to that position (at most one of them non-zero); both 0
-/// clears everything. c2c_read_timestamp / group_read_sequence follow; @
-/// mentions up to the position are cleared.
+/// The read position follows: c2c_read_timestamp or group_read_sequence
+/// becomes the position (clearing everything: the last message's), never
+/// lower than it was, and later messages at or before it do not count as
+/// unread. @ mentions up to the position go (clearing everything: all of
+/// them, also in conversations with no unread count). Messages applied with
+/// `imconv_apply_messages` are counted exactly; an unread count that came
+/// from an import or a sync with no messages behind it is cleared once the
+/// position reaches the last message, else kept.
 ///
-/// Messages applied with `imconv_apply_messages` are counted exactly; an
-/// unread count that came from an import (with no messages behind it) is
-/// cleared when the position reaches the last message, else left as it is.
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for an invalid or
+/// not stored ID, both positions set, a timestamp for a group or for "group",
+/// a sequence for a one-to-one conversation or for "c2c", a position for all
+/// conversations, or clean_timestamp above 2^63 - 1. IMCONV_ERR_DATABASE when
+/// the store cannot write; IMCONV_ERR_INTERNAL for a caught panic (please
+/// report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_apply_messages`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
+/// is NULL or a NUL-terminated string; the callbacks must not unwind (no C++
+/// exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_clean_unread(
     sdk: *mut imconv_sdk,
@@ -154,7 +261,7 @@ pub unsafe extern "C" fn imconv_clean_unread(
                 "" => ReadScope::All,
                 "c2c" => ReadScope::AllC2c,
                 "group" => ReadScope::AllGroups,
-                one => ReadScope::One(crate::model::ConversationId::parse(one)?),
+                one => ReadScope::One(ConversationId::parse(one)?),
             }
         };
         let upto = match (clean_timestamp, clean_sequence) {
@@ -174,13 +281,43 @@ pub unsafe extern "C" fn imconv_clean_unread(
     write_call(sdk, op, on_success, on_error, user_data)
 }
 
-/// Sets a conversation's draft (NULL or "" clears it). Sets draft_timestamp
-/// (now, in seconds; 0 when cleared) and moves the conversation up. The
-/// conversation must be stored.
+/// Sets a stored conversation's draft (at most 16 KiB; NULL or "" clears it)
+/// and draft_timestamp (now, in seconds; 0 when cleared). The conversation
+/// moves to its activity time: the draft's time when later than its newest
+/// message's, else the message's (so clearing a draft moves it back). Setting
+/// the draft it already has changes nothing.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL,
+/// invalid or not stored ID, a draft over 16 KiB or one that is not valid
+/// UTF-8. IMCONV_ERR_DATABASE when the store cannot write;
+/// IMCONV_ERR_INTERNAL for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_apply_messages`; `conversation_id` and `draft_text` are
-/// NULL or NUL-terminated strings.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
+/// and `draft_text` are NULL or NUL-terminated strings; the callbacks must
+/// not unwind (no C++ exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_set_draft(
     sdk: *mut imconv_sdk,
@@ -199,10 +336,40 @@ pub unsafe extern "C" fn imconv_set_draft(
     write_call(sdk, op, on_success, on_error, user_data)
 }
 
-/// Pins or unpins a conversation (at most 50 pinned). It must be stored.
+/// Pins or unpins a stored conversation. Pinned conversations list first; at
+/// most 50 can be pinned.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL,
+/// invalid or not stored ID, or a 51st pin. IMCONV_ERR_DATABASE when the
+/// store cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report
+/// it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_set_draft`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
+/// is NULL or a NUL-terminated string; the callbacks must not unwind (no C++
+/// exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_pin_conversation(
     sdk: *mut imconv_sdk,
@@ -225,9 +392,38 @@ pub unsafe extern "C" fn imconv_pin_conversation(
 /// conversations. Options 1, 2 and 3 leave a conversation out of the unread
 /// total.
 ///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for an option out
+/// of range, more than 100 IDs, or a NULL, invalid or not stored ID (named
+/// with its index). IMCONV_ERR_DATABASE when the store cannot write;
+/// IMCONV_ERR_INTERNAL for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
+///
 /// # Safety
-/// As for `imconv_apply_messages`; `conversation_ids` is NULL or points to
-/// `count` pointers, each NULL or a NUL-terminated string.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+/// is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+/// a NUL-terminated string; the callbacks must not unwind (no C++ exception,
+/// no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_set_recv_opt(
     sdk: *mut imconv_sdk,
@@ -250,9 +446,39 @@ pub unsafe extern "C" fn imconv_set_recv_opt(
 /// Sets the custom data (at most 256 bytes; NULL or "" clears it) of up to
 /// 100 stored conversations.
 ///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for data over 256
+/// bytes, more than 100 IDs, or a NULL, invalid or not stored ID (named with
+/// its index). IMCONV_ERR_DATABASE when the store cannot write;
+/// IMCONV_ERR_INTERNAL for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
+///
 /// # Safety
-/// As for `imconv_set_recv_opt`; `custom_data` is NULL or a NUL-terminated
-/// string.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+/// is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+/// a NUL-terminated string; `custom_data` is NULL or a NUL-terminated string;
+/// the callbacks must not unwind (no C++ exception, no longjmp) through the
+/// library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_set_custom_data(
     sdk: *mut imconv_sdk,
@@ -273,11 +499,42 @@ pub unsafe extern "C" fn imconv_set_custom_data(
 }
 
 /// Sets (`enable` true) or clears a mark (IMCONV_MARK_*, or a custom one in
-/// bits 32-63; not 0) on up to 100 stored conversations. A mark is one
-/// entry of mark_list.
+/// bits 32-63; not 0) on up to 100 stored conversations. A mark is one entry
+/// of mark_list; setting one that is there, or clearing one that is not,
+/// changes nothing.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for mark 0, more
+/// than 100 IDs, or a NULL, invalid or not stored ID (named with its index).
+/// IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL for a
+/// caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_set_recv_opt`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+/// is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+/// a NUL-terminated string; the callbacks must not unwind (no C++ exception,
+/// no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_mark_conversations(
     sdk: *mut imconv_sdk,
@@ -300,11 +557,41 @@ pub unsafe extern "C" fn imconv_mark_conversations(
 }
 
 /// Deletes up to 100 conversations (IDs that are not stored are ignored).
-/// A deleted conversation's applied messages are forgotten: a later message
-/// creates it anew.
+/// What is remembered of a deleted conversation's messages goes with it: a
+/// later message creates it anew.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for more than 100
+/// IDs, or a NULL or invalid ID (named with its index). IMCONV_ERR_DATABASE
+/// when the store cannot write; IMCONV_ERR_INTERNAL for a caught panic
+/// (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_set_recv_opt`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+/// is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+/// a NUL-terminated string; the callbacks must not unwind (no C++ exception,
+/// no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_delete_conversations(
     sdk: *mut imconv_sdk,
@@ -322,12 +609,44 @@ pub unsafe extern "C" fn imconv_delete_conversations(
     write_call(sdk, op, on_success, on_error, user_data)
 }
 
-/// Creates a conversation group (name 1 to 32 bytes, at most 20 groups)
-/// holding up to 100 stored conversations (`count` may be 0).
+/// Creates a conversation group (Tencent's createConversationGroup; a name of
+/// 1 to 32 bytes without control characters, at most 20 groups) holding up to
+/// 100 stored conversations (`count` may be 0). Groups list in creation
+/// order.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad name, a
+/// name that exists, a 21st group, more than 100 IDs, or a NULL, invalid or
+/// not stored ID. IMCONV_ERR_DATABASE when the store cannot write;
+/// IMCONV_ERR_INTERNAL for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_set_recv_opt`; `group_name` is NULL or a NUL-terminated
-/// string.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+/// is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+/// a NUL-terminated string; `group_name` is NULL or a NUL-terminated string;
+/// the callbacks must not unwind (no C++ exception, no longjmp) through the
+/// library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_create_group(
     sdk: *mut imconv_sdk,
@@ -347,10 +666,41 @@ pub unsafe extern "C" fn imconv_create_group(
     write_call(sdk, op, on_success, on_error, user_data)
 }
 
-/// Renames a conversation group; its conversations follow.
+/// Renames a conversation group; it keeps its place, and its conversations'
+/// conversation_group_list follows. Renaming to the same name changes
+/// nothing.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad name,
+/// an old name that does not exist, or a new name that does.
+/// IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL for a
+/// caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_apply_messages`; the names are NULL or NUL-terminated.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `old_name` and
+/// `new_name` are NULL or NUL-terminated strings; the callbacks must not
+/// unwind (no C++ exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_rename_group(
     sdk: *mut imconv_sdk,
@@ -369,10 +719,38 @@ pub unsafe extern "C" fn imconv_rename_group(
     write_call(sdk, op, on_success, on_error, user_data)
 }
 
-/// Deletes a conversation group (its conversations stay).
+/// Deletes a conversation group; its conversations stay and leave it.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad name or
+/// one that does not exist. IMCONV_ERR_DATABASE when the store cannot write;
+/// IMCONV_ERR_INTERNAL for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_rename_group`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `group_name` is
+/// NULL or a NUL-terminated string; the callbacks must not unwind (no C++
+/// exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_delete_group(
     sdk: *mut imconv_sdk,
@@ -389,10 +767,42 @@ pub unsafe extern "C" fn imconv_delete_group(
     write_call(sdk, op, on_success, on_error, user_data)
 }
 
-/// Adds up to 100 stored conversations to an existing conversation group.
+/// Adds up to 100 stored conversations to an existing conversation group (one
+/// already in it stays once).
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad or
+/// unknown group name, more than 100 IDs, or a NULL, invalid or not stored
+/// ID. IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL
+/// for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_create_group`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+/// is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+/// a NUL-terminated string; `group_name` is NULL or a NUL-terminated string;
+/// the callbacks must not unwind (no C++ exception, no longjmp) through the
+/// library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_add_to_group(
     sdk: *mut imconv_sdk,
@@ -412,10 +822,42 @@ pub unsafe extern "C" fn imconv_add_to_group(
     write_call(sdk, op, on_success, on_error, user_data)
 }
 
-/// Removes up to 100 stored conversations from a conversation group.
+/// Removes up to 100 stored conversations from an existing conversation group
+/// (one not in it is left as it is).
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a bad or
+/// unknown group name, more than 100 IDs, or a NULL, invalid or not stored
+/// ID. IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL
+/// for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_create_group`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
+/// is NULL (only with `count` 0) or points to `count` pointers, each NULL or
+/// a NUL-terminated string; `group_name` is NULL or a NUL-terminated string;
+/// the callbacks must not unwind (no C++ exception, no longjmp) through the
+/// library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_remove_from_group(
     sdk: *mut imconv_sdk,
@@ -436,14 +878,45 @@ pub unsafe extern "C" fn imconv_remove_from_group(
 }
 
 /// Records users' and groups' display names and avatars: `json_array` holds
-/// objects `{"userID": ...}` or `{"groupID": ...}` with `showName` and
-/// `faceUrl`. The matching conversation's show_name (the name, or the ID
-/// when the name is empty) and face_url follow, and so do temporary
-/// conversations returned by `imconv_get_conversation` and conversations
-/// that messages create later.
+/// objects `{"userID": ...}` or `{"groupID": ...}` (exactly one) with
+/// `showName` (at most 1 KiB) and `faceUrl` (at most 2 KiB). The matching
+/// stored conversation's show_name (the name, or the user or group ID when
+/// the name is empty) and face_url follow, and so do temporary conversations
+/// returned by `imconv_get_conversation` and conversations that messages or
+/// syncs create later.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
+/// wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for a missing or doubled ID
+/// field, an invalid ID, or a name or URL over its limit (the message names
+/// the element's index and the field). IMCONV_ERR_DATABASE when the store
+/// cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report it).
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+/// on the instance's callback thread, never inside this call. Writes commit
+/// in the order their calls were accepted (from several threads: the order
+/// the calls returned), and their callbacks and events arrive in that order:
+/// this write's listener events come before its own callback, and a lookup
+/// issued after `on_success` sees the write. When `on_success` runs the
+/// write is committed (it survives a crash of the process, and power loss
+/// with `"durability": "full"`); when `on_error` runs, nothing of it was
+/// written. Returns non-zero, and makes no callback, when the call cannot be
+/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
+///
+/// Ownership: every argument is read and copied before the call returns;
+/// the caller keeps (and frees) its strings and arrays. `desc` handed to
+/// `on_error` is valid until `on_error` returns; `user_data` is passed back
+/// untouched. Thread: callable from any thread, including from inside a
+/// callback; it never blocks on the store or on other writes.
 ///
 /// # Safety
-/// As for `imconv_apply_messages`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+/// NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+/// C++ exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_update_profiles(
     sdk: *mut imconv_sdk,
@@ -492,18 +965,41 @@ unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<ListFilter> {
 
 /// Gets one page of the conversation list (Tencent's getConversationList
 /// with nextSeq and count): pinned conversations first, then by order_key
-/// descending, ties by conversation ID descending; only those that pass
-/// `filter` (NULL: all).
+/// descending (the newest activity first), ties by conversation ID
+/// descending; only those that pass `filter` (NULL: all).
 ///
 /// `cursor`: NULL or "" for the first page, else the `next_cursor` a
 /// previous page returned (opaque text). `count`: 1 to 1000 (0 reads as 1,
 /// more as 1000). Paging is stable: a conversation that moves or is deleted
 /// while you page never makes another one be skipped or returned twice (one
 /// that moves up past the cursor is simply not returned again).
+/// `on_success(conversations, count, next_cursor, is_finished, user_data)`.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a filter
+/// type other than 0, 1, 2, a cursor that is not one this call returned, or
+/// a string that is not valid UTF-8; IMCONV_ERR_DATABASE when the store
+/// cannot be read.
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success` and `on_error(code, desc, user_data)` runs, once, on the
+/// instance's callback thread, never inside this call. Returns non-zero, and
+/// makes no callback, when the call cannot be accepted:
+/// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
+/// IMCONV_ERR_SHUTDOWN (the instance is being freed),
+/// IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+///
+/// Ownership: the arguments are read and copied before the call returns.
+/// What a callback receives (views, arrays, strings, `desc`) is valid until
+/// it returns; keep a view with `imconv_conversation_retain`, copy the rest.
+/// `user_data` is passed back untouched. Thread: callable from any thread,
+/// including from inside a callback; the read runs on the instance's store
+/// thread, never in this call.
 ///
 /// # Safety
-/// As for `imconv_apply_messages`; `filter` is NULL or valid for the call;
-/// `cursor` is NULL or a NUL-terminated string.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `filter` is NULL
+/// or valid for the call (its `group` NULL or a NUL-terminated string);
+/// `cursor` is NULL or a NUL-terminated string; the callbacks must not
+/// unwind (no C++ exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_get_conversation_page(
     sdk: *mut imconv_sdk,
@@ -528,8 +1024,11 @@ pub unsafe extern "C" fn imconv_get_conversation_page(
         on_error,
         user_data,
         args,
-        |engine, (filter, cursor), done| engine.page(filter, cursor, count, done),
-        |page: crate::manager::Page<_>, on_success, user_data| {
+        |engine, (filter, cursor), done| {
+            engine.page(filter, cursor, count, done);
+            Ok(())
+        },
+        |page: crate::state::Page<_>, on_success, user_data| {
             let next = super::message_cstring(&page.next_cursor);
             lend_all(page.conversations, |array, n| unsafe {
                 on_success(array, n, next.as_ptr(), page.finished, user_data)
@@ -539,10 +1038,33 @@ pub unsafe extern "C" fn imconv_get_conversation_page(
 }
 
 /// Gets the total unread count of the conversations that pass `filter`
-/// (NULL: all), leaving out those whose receive option mutes them (1, 2, 3).
+/// (NULL: all), leaving out those whose receive option mutes them (1, 2, 3):
+/// `on_success(total, user_data)`.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a filter
+/// type other than 0, 1, 2 or a group name that is not valid UTF-8;
+/// IMCONV_ERR_DATABASE when the store cannot be read.
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success` and `on_error(code, desc, user_data)` runs, once, on the
+/// instance's callback thread, never inside this call. Returns non-zero, and
+/// makes no callback, when the call cannot be accepted:
+/// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
+/// IMCONV_ERR_SHUTDOWN (the instance is being freed),
+/// IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+///
+/// Ownership: the arguments are read and copied before the call returns.
+/// What a callback receives (views, arrays, strings, `desc`) is valid until
+/// it returns; keep a view with `imconv_conversation_retain`, copy the rest.
+/// `user_data` is passed back untouched. Thread: callable from any thread,
+/// including from inside a callback; the read runs on the instance's store
+/// thread, never in this call.
 ///
 /// # Safety
-/// As for `imconv_get_conversation_page`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `filter` is NULL
+/// or valid for the call (its `group` NULL or a NUL-terminated string); the
+/// callbacks must not unwind (no C++ exception, no longjmp) through the
+/// library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_get_total_unread(
     sdk: *mut imconv_sdk,
@@ -557,15 +1079,38 @@ pub unsafe extern "C" fn imconv_get_total_unread(
         on_error,
         user_data,
         || read_filter(filter),
-        |engine, filter, done| engine.unread_total(filter, done),
+        |engine, filter, done| {
+            engine.unread_total(filter, done);
+            Ok(())
+        },
         |total: u64, on_success, user_data| unsafe { on_success(total, user_data) },
     )
 }
 
-/// Gets the names of the conversation groups, in creation order.
+/// Gets the names of the conversation groups, in creation order:
+/// `on_success(names, count, user_data)` (`names` NULL when `count` is 0).
+///
+/// Errors through `on_error`: IMCONV_ERR_DATABASE when the store cannot be
+/// read.
+///
+/// Returns IMCONV_OK when the call is accepted: then exactly one of
+/// `on_success` and `on_error(code, desc, user_data)` runs, once, on the
+/// instance's callback thread, never inside this call. Returns non-zero, and
+/// makes no callback, when the call cannot be accepted:
+/// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
+/// IMCONV_ERR_SHUTDOWN (the instance is being freed),
+/// IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+///
+/// Ownership: the arguments are read and copied before the call returns.
+/// What a callback receives (views, arrays, strings, `desc`) is valid until
+/// it returns; keep a view with `imconv_conversation_retain`, copy the rest.
+/// `user_data` is passed back untouched. Thread: callable from any thread,
+/// including from inside a callback; the read runs on the instance's store
+/// thread, never in this call.
 ///
 /// # Safety
-/// As for `imconv_apply_messages`.
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; the callbacks
+/// must not unwind (no C++ exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_get_groups(
     sdk: *mut imconv_sdk,
@@ -579,7 +1124,10 @@ pub unsafe extern "C" fn imconv_get_groups(
         on_error,
         user_data,
         || Ok(()),
-        |engine, (), done| engine.groups(done),
+        |engine, (), done| {
+            engine.groups(done);
+            Ok(())
+        },
         |names: Vec<String>, on_success, user_data| {
             let owned: Vec<CString> = names.iter().map(|n| super::message_cstring(n)).collect();
             let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
@@ -596,14 +1144,25 @@ pub unsafe extern "C" fn imconv_get_groups(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manager;
+    use crate::{engine, model, state, write};
 
     #[test]
     fn limits_match_the_core() {
-        assert_eq!(IMCONV_MAX_IDS_PER_CALL, manager::MAX_IDS_PER_CALL);
-        assert_eq!(IMCONV_MAX_GROUPS, manager::MAX_GROUPS);
-        assert_eq!(IMCONV_MAX_GROUP_NAME_BYTES, manager::MAX_GROUP_NAME_BYTES);
-        assert_eq!(IMCONV_MAX_PINNED, manager::MAX_PINNED);
-        assert_eq!(IMCONV_MAX_PAGE, manager::MAX_PAGE);
+        assert_eq!(IMCONV_MAX_IDS_PER_CALL, write::MAX_IDS_PER_CALL);
+        assert_eq!(IMCONV_MAX_GROUPS, model::MAX_GROUPS);
+        assert_eq!(IMCONV_MAX_GROUP_NAME_BYTES, model::MAX_GROUP_NAME_BYTES);
+        assert_eq!(IMCONV_MAX_PINNED, model::MAX_PINNED);
+        assert_eq!(IMCONV_MAX_PAGE, state::MAX_PAGE);
+        assert_eq!(IMCONV_MAX_MSG_ID_BYTES, model::MAX_MSG_ID_BYTES);
+        assert_eq!(IMCONV_MAX_SHOW_NAME_BYTES, model::MAX_SHOW_NAME_BYTES);
+        assert_eq!(IMCONV_MAX_FACE_URL_BYTES, model::MAX_FACE_URL_BYTES);
+        assert_eq!(IMCONV_MAX_GROUP_TYPE_BYTES, model::MAX_GROUP_TYPE_BYTES);
+        assert_eq!(IMCONV_MAX_DRAFT_BYTES, model::MAX_DRAFT_BYTES);
+        assert_eq!(IMCONV_MAX_CUSTOM_DATA_BYTES, model::MAX_CUSTOM_DATA_BYTES);
+        assert_eq!(IMCONV_MAX_MESSAGE_BYTES, model::MAX_MESSAGE_BYTES);
+        assert_eq!(IMCONV_MAX_DOCUMENT_BYTES, model::MAX_DOCUMENT_BYTES);
+        assert_eq!(IMCONV_MAX_ORDER_KEY, model::MAX_ORDER_KEY);
+        assert_eq!(IMCONV_MAX_QUEUED_WRITES, engine::MAX_QUEUED_WRITES);
+        assert_eq!(IMCONV_MAX_QUEUED_BYTES, engine::MAX_QUEUED_BYTES);
     }
 }

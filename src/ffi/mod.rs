@@ -23,7 +23,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::dispatch::Completer;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::{quote, ConversationId, IdList, Text};
+use crate::model::{quote, ConversationId, IdList, Text, MAX_DOCUMENT_BYTES};
 use sdk::instance;
 
 pub use conversation::*;
@@ -89,7 +89,8 @@ fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
 /// callbacks (a failed check is the return value, and no callback is ever
 /// made), reads the arguments with `args` on the calling thread (a bad one
 /// fails through `on_error`), then `start`s the work with the promise whose
-/// success goes to `deliver` and failure to `on_error`.
+/// success goes to `deliver` and failure to `on_error`. When `start` refuses
+/// the call (it dropped the promise unfulfilled), its code is returned.
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance; `args` reads only valid pointers.
@@ -99,7 +100,7 @@ unsafe fn async_call<S, A, T>(
     on_error: Option<ErrorCallback>,
     user_data: *mut c_void,
     args: impl FnOnce() -> Result<A>,
-    start: impl FnOnce(&Engine<ConversationView>, A, Completer<T>),
+    start: impl FnOnce(&Engine<ConversationView>, A, Completer<T>) -> Result<()>,
     deliver: impl FnOnce(T, S, *mut c_void) + Send + 'static,
 ) -> i32
 where
@@ -120,10 +121,16 @@ where
             Err(e) => deliver_error(on_error, &e, user_data),
         });
         match args() {
-            Ok(args) => start(&sdk.engine, args, done),
-            Err(e) => done.complete(Err(e)),
+            // Refused at once (a full queue): the code is the return value.
+            Ok(args) => match start(&sdk.engine, args, done) {
+                Ok(()) => IMCONV_OK,
+                Err(e) => e.code().as_i32(),
+            },
+            Err(e) => {
+                done.complete(Err(e));
+                IMCONV_OK
+            }
         }
-        IMCONV_OK
     })
 }
 
@@ -185,5 +192,12 @@ pub(crate) unsafe fn read_json(p: *const c_char, name: &str) -> Result<Vec<u8>> 
     if p.is_null() {
         return Err(Error::invalid_parameters(format!("{name} is NULL")));
     }
-    Ok(CStr::from_ptr(p).to_bytes().to_vec())
+    // Measured without reading past the limit, and refused before a copy.
+    let len = libc::strnlen(p, MAX_DOCUMENT_BYTES + 1);
+    if len > MAX_DOCUMENT_BYTES {
+        return Err(Error::invalid_parameters(format!(
+            "{name} is more than {MAX_DOCUMENT_BYTES} bytes"
+        )));
+    }
+    Ok(std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec())
 }

@@ -169,12 +169,10 @@ pub unsafe extern "C" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
             return;
         }
         let owned = Arc::from_raw(sdk.cast_const());
-        if owned.engine.is_callback_thread() {
-            let keep = owned.clone();
-            owned.engine.shutdown_deferred(Box::new(move || drop(keep)));
-        } else {
-            owned.engine.shutdown();
-        }
+        // Where it cannot wait, the callback thread finishes the teardown
+        // and drops this last reference.
+        let keep = owned.clone();
+        owned.engine.close(Box::new(move || drop(keep)));
         drop(owned);
     })
 }

@@ -57,7 +57,7 @@ static void test_dlopen_dlclose_50_cycles(void) {
         if (current_failed) return;
 
         imconv_sdk *sdk = NULL;
-        CHECK_INT(sdk_new("{\"user_id\":\"me\",\"worker_threads\":2}", &sdk, NULL), IMCONV_OK);
+        CHECK_INT(sdk_new("{\"user_id\":\"me\"}", &sdk, NULL), IMCONV_OK);
         char doc[128];
         snprintf(doc, sizeof doc, "[{\"conversationID\":\"c2c_peer\",\"showName\":\"cycle %d\"}]", cycle);
         call imported;

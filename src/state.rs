@@ -1,0 +1,693 @@
+//! One instance's state: the store, the cache in front of it, the
+//! listeners, the order tick, the unread total and the profiles; and the one
+//! place that commits writes ([`State::transact`]): it takes the store's
+//! lock, runs each write in a unit of its own inside one transaction,
+//! commits, refreshes the cache and builds each write's events.
+//!
+//! Reads (lookups that miss the cache, pages, totals, groups) take the
+//! store's lock too; cached lookups never do. The cache is written only with
+//! the lock held and only after a commit, so it never shows what is not
+//! committed.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::runtime::Handle;
+
+use crate::cache::{Cache, Probe};
+use crate::config::Config;
+use crate::dispatch::{Context, Poster};
+use crate::error::{Error, Result};
+use crate::events::{Events, Listeners};
+use crate::json::ProfileUpdate;
+use crate::model::{
+    quote, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text, MAX_GROUPS,
+};
+use crate::store::{Cursor, Store, Writer};
+
+/// Most conversations in one page.
+pub const MAX_PAGE: usize = 1000;
+
+pub struct State<V: Snapshot> {
+    /// The instance's runtime, for work handed to its blocking pool.
+    pub(crate) handle: Handle,
+    /// This instance's user: group messages that @-mention them count.
+    pub(crate) user_id: String,
+    pub(crate) cache: Cache<V>,
+    /// `None` once closed. The cache is only written with this held.
+    store: Mutex<Option<Store>>,
+    /// Queues events on the callback thread (set once the dispatcher runs).
+    pub(crate) poster: OnceLock<Poster>,
+    pub(crate) listeners: Listeners<V>,
+    /// The last order tick handed out (see `model::order_key`); persisted
+    /// with every commit that hands out ticks.
+    tick: Mutex<u64>,
+    /// The unread total once known (computing it reads every row, so it is
+    /// done before the first write, then kept up to date).
+    total_unread: Mutex<Option<u64>>,
+    /// Profiles (name, avatar) by conversation ID: temporary conversations
+    /// are built from them on the callback thread.
+    profiles: RwLock<HashMap<String, (Text, Text)>>,
+}
+
+/// A page of the ordered list.
+pub struct Page<V> {
+    pub conversations: Vec<Arc<V>>,
+    /// Where the next page starts; pass it back to continue.
+    pub next_cursor: String,
+    pub finished: bool,
+}
+
+/// What one write of a group produced.
+pub struct Outcome<V> {
+    /// The write's own result (a count of elements, where it has one).
+    pub result: Result<usize>,
+    /// Its events, when it changed something and someone listens.
+    pub events: Option<Events<V>>,
+}
+
+impl<V: Snapshot> State<V> {
+    /// Opens the store and reads what the state keeps in memory.
+    pub fn open(config: &Config, handle: Handle) -> Result<State<V>> {
+        let dir = config.store_dir();
+        let store = Store::open(dir.as_deref(), config.durability)?;
+        let mut profiles = HashMap::new();
+        for (id, name, face) in store.profiles()? {
+            profiles.insert(id, (Text::new(&name)?, Text::new(&face)?));
+        }
+        Ok(State {
+            handle,
+            user_id: config.user_id.clone(),
+            cache: Cache::new(config.cache_capacity),
+            tick: Mutex::new(store.order_tick()?),
+            store: Mutex::new(Some(store)),
+            poster: OnceLock::new(),
+            listeners: Listeners::default(),
+            total_unread: Mutex::new(None),
+            profiles: RwLock::new(profiles),
+        })
+    }
+
+    /// Closes the store; later calls fail with `Shutdown`.
+    pub fn close(&self) {
+        drop(self.store.lock().take());
+    }
+
+    pub(crate) fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
+        let mut guard = self.store.lock();
+        let store = guard.as_mut().ok_or_else(Error::shutdown)?;
+        f(store)
+    }
+
+    /// The conversation getConversation answers for an ID that is not
+    /// stored: named after the profile when there is one.
+    pub fn temporary(&self, id: ConversationId) -> Conversation {
+        let mut c = Conversation::temporary(id);
+        if let Some((name, face)) = self.profiles.read().get(c.id.as_str()) {
+            apply_profile(&mut c, name, face);
+        }
+        c
+    }
+
+    /// A cache miss: reads the store and records what it found.
+    pub fn load(&self, id: ConversationId) -> Result<Arc<V>> {
+        let found = self.with_store(|store| {
+            // Another request may have filled it while this one waited.
+            if let Probe::Stored(v) = self.cache.probe(id.as_str()) {
+                return Ok(Some(v));
+            }
+            let found = store.load(id.as_str())?.map(|c| V::build(c, true));
+            self.cache.put(id.text(), found.clone());
+            Ok(found)
+        })?;
+        Ok(found.unwrap_or_else(|| V::build(self.temporary(id), false)))
+    }
+
+    /// Serves a whole batch from the cache and the store, in request order,
+    /// each ID once.
+    pub fn lookup_batch(&self, ids: &IdList) -> Result<Vec<Arc<V>>> {
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        let unique: Vec<usize> = (0..ids.len())
+            .filter(|&i| seen.insert(ids.get(i)))
+            .collect();
+        drop(seen);
+        let mut found: Vec<Option<Arc<V>>> = Vec::with_capacity(unique.len());
+        let mut unknown = Vec::new();
+        self.cache
+            .probe_each(unique.iter().map(|&i| ids.get(i)), |p| {
+                match p {
+                    Probe::Stored(v) => found.push(Some(v)),
+                    Probe::NotStored => found.push(None),
+                    Probe::Unknown => {
+                        unknown.push(found.len());
+                        found.push(None)
+                    }
+                };
+            });
+        if !unknown.is_empty() {
+            self.with_store(|store| {
+                for &slot in &unknown {
+                    let id = ids.id(unique[slot]);
+                    let v = store.load(id.as_str())?.map(|c| V::build(c, true));
+                    self.cache.put(id.text(), v.clone());
+                    found[slot] = v;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Runs writes in order, each all or nothing, in one transaction: each
+    /// in a unit of its own (a failed one is undone alone), then one commit.
+    /// After the commit, the cache is refreshed and each write's events are
+    /// built, in order. If the commit itself fails, every write fails.
+    pub fn transact<T>(
+        &self,
+        writes: &mut [T],
+        mut apply: impl FnMut(&mut T, &mut Txn<'_, '_, V>) -> Result<usize>,
+    ) -> Vec<Outcome<V>> {
+        let n = writes.len();
+        let fail_all = |e: Error| {
+            (0..n)
+                .map(|_| Outcome {
+                    result: Err(e.clone()),
+                    events: None,
+                })
+                .collect()
+        };
+        let mut guard = self.store.lock();
+        let Some(store) = guard.as_mut() else {
+            return fail_all(Error::shutdown());
+        };
+        if let Err(e) = self.ensure_total(store) {
+            return fail_all(e);
+        }
+        let tracking = !self.listeners.is_empty();
+        let first_tick = *self.tick.lock();
+        let mut tick = first_tick;
+        let mut pending = Pending::default();
+        let mut done: Vec<std::result::Result<Done<V>, Error>> = Vec::with_capacity(writes.len());
+        let committed = store.write(|w| {
+            for write in writes.iter_mut() {
+                w.begin_unit()?;
+                let tick_before = tick;
+                let mut txn = Txn {
+                    state: self,
+                    w,
+                    pending: &pending,
+                    entries: Vec::new(),
+                    index: HashMap::new(),
+                    tick: &mut tick,
+                    profiles: Vec::new(),
+                    groups: None,
+                    tracking,
+                };
+                // The views are built here too, so that a failure (a panic)
+                // undoes the write instead of leaving the cache behind.
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    let count = apply(write, &mut txn)?;
+                    txn.flush()?;
+                    Ok((count, txn.changes()))
+                }))
+                .unwrap_or_else(|_| {
+                    Err(Error::internal(
+                        "internal error: a panic was caught while applying the write",
+                    ))
+                });
+                let profiles = txn.profiles;
+                match result {
+                    Ok((count, changes)) => {
+                        w.release_unit()?;
+                        pending.absorb(&changes, &profiles);
+                        done.push(Ok(Done {
+                            count,
+                            changes,
+                            profiles,
+                        }));
+                    }
+                    Err(e) => {
+                        w.rollback_unit()?;
+                        tick = tick_before;
+                        done.push(Err(e));
+                    }
+                }
+            }
+            if tick != first_tick {
+                w.set_order_tick(tick)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = committed {
+            return fail_all(e);
+        }
+        *self.tick.lock() = tick;
+        done.into_iter()
+            .map(|d| match d {
+                Ok(d) => {
+                    if !d.profiles.is_empty() {
+                        let mut map = self.profiles.write();
+                        for p in &d.profiles {
+                            map.insert(
+                                p.conversation_id.as_str().to_string(),
+                                (p.show_name.clone(), p.face_url.clone()),
+                            );
+                        }
+                    }
+                    Outcome {
+                        result: Ok(d.count),
+                        events: self.publish(d.changes),
+                    }
+                }
+                Err(e) => Outcome {
+                    result: Err(e),
+                    events: None,
+                },
+            })
+            .collect()
+    }
+
+    /// After a commit (store lock held): refreshes the cache with one
+    /// write's changes, keeps the unread total, and builds the write's
+    /// events (none when nobody listens or nothing changed).
+    fn publish(&self, changes: Vec<Change<V>>) -> Option<Events<V>> {
+        let mut events = Events {
+            new: Vec::new(),
+            changed: Vec::new(),
+            deleted: Vec::new(),
+            total: None,
+        };
+        let mut untracked = Vec::new();
+        let mut delta: i128 = 0;
+        for c in changes {
+            let Some(before) = c.before else {
+                // Written without reading what it replaced (an import with
+                // nobody listening): refresh what the cache holds.
+                if let Some(after) = c.after {
+                    untracked.push((c.id, after));
+                }
+                continue;
+            };
+            let after = c.after.as_deref().map(V::conversation);
+            delta += unread_part(after) as i128 - unread_part(before.as_ref()) as i128;
+            match c.after {
+                Some(view) => {
+                    self.cache.put(c.id.text(), Some(view.clone()));
+                    if before.is_some() {
+                        events.changed.push(view)
+                    } else {
+                        events.new.push(view)
+                    }
+                }
+                None => {
+                    self.cache.put(c.id.text(), None);
+                    events.deleted.push(c.id);
+                }
+            }
+        }
+        {
+            let mut total = self.total_unread.lock();
+            if !untracked.is_empty() {
+                *total = None;
+            } else if let (Some(t), d) = (*total, delta) {
+                if d != 0 {
+                    let now = (t as i128 + d).max(0) as u64;
+                    *total = Some(now);
+                    events.total = Some(now);
+                }
+            }
+        }
+        if !untracked.is_empty() {
+            self.cache
+                .refresh(untracked.iter().map(|(id, v)| (id.text(), v.clone())));
+        }
+        (!events.is_empty() && !self.listeners.is_empty()).then_some(events)
+    }
+
+    /// Queues a write's events on the callback thread.
+    pub fn post_events(&self, events: Events<V>) {
+        if let Some(poster) = self.poster.get() {
+            poster.execute(Box::new(move |context: &Context| {
+                if let Some(state) = state_of::<V>(context) {
+                    events.deliver(&state.listeners);
+                }
+            }));
+        }
+    }
+
+    /// Learns the unread total once (it reads every row), before a write
+    /// that keeps it up to date. Store lock held.
+    fn ensure_total(&self, store: &Store) -> Result<()> {
+        let mut total = self.total_unread.lock();
+        if total.is_none() {
+            *total = Some(store.unread_total(&ListFilter::default())?);
+        }
+        Ok(())
+    }
+
+    /// The unread total of the conversations that pass `filter`.
+    pub fn unread_total(&self, filter: &ListFilter) -> Result<u64> {
+        if *filter == ListFilter::default() {
+            if let Some(t) = *self.total_unread.lock() {
+                return Ok(t);
+            }
+        }
+        self.with_store(|store| store.unread_total(filter))
+    }
+
+    /// One page of the ordered (and filtered) list.
+    pub fn page(&self, filter: &ListFilter, cursor: &str, count: usize) -> Result<Page<V>> {
+        let after = if cursor.is_empty() {
+            None
+        } else {
+            Some(Cursor::decode(cursor).ok_or_else(|| {
+                Error::invalid_parameters(format!("invalid cursor {}", quote(cursor)))
+            })?)
+        };
+        let count = count.clamp(1, MAX_PAGE);
+        self.with_store(|store| {
+            let mut rows = store.page(filter, after.as_ref(), count + 1)?;
+            let finished = rows.len() <= count;
+            rows.truncate(count);
+            let next_cursor = rows
+                .last()
+                .map(Cursor::encode)
+                .unwrap_or_else(|| cursor.to_string());
+            let mut conversations = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let view = match self.cache.probe(&row.id) {
+                    Probe::Stored(v) => v,
+                    _ => {
+                        let c = store.load(&row.id)?.ok_or_else(|| {
+                            Error::internal(format!("listed conversation {} vanished", row.id))
+                        })?;
+                        let v = V::build(c, true);
+                        self.cache.put(v.conversation().id.text(), Some(v.clone()));
+                        v
+                    }
+                };
+                conversations.push(view);
+            }
+            Ok(Page {
+                conversations,
+                next_cursor,
+                finished,
+            })
+        })
+    }
+
+    pub fn groups(&self) -> Result<Vec<String>> {
+        self.with_store(|store| store.groups())
+    }
+}
+
+pub(crate) fn state_of<V: Snapshot>(context: &Context) -> Option<&Arc<State<V>>> {
+    context.downcast_ref::<Arc<State<V>>>()
+}
+
+/// A conversation's part of the unread total: none when muted.
+fn unread_part(c: Option<&Conversation>) -> u64 {
+    match c {
+        Some(c) if !matches!(c.recv_opt, 1..=3) => c.unread_count,
+        _ => 0,
+    }
+}
+
+/// A profile's name (the user or group ID when empty) and avatar.
+fn apply_profile(c: &mut Conversation, name: &Text, face: &Text) {
+    c.show_name = if name.is_empty() {
+        Text::new(c.id.body()).unwrap_or_default()
+    } else {
+        name.clone()
+    };
+    c.face_url = face.clone();
+}
+
+/// What a committed write leaves for publishing.
+struct Done<V> {
+    count: usize,
+    changes: Vec<Change<V>>,
+    profiles: Vec<ProfileUpdate>,
+}
+
+/// A conversation a write changed: as it was (outer `None`: not read) and
+/// its new view (`None`: deleted).
+struct Change<V> {
+    id: ConversationId,
+    before: Option<Option<Conversation>>,
+    after: Option<Arc<V>>,
+}
+
+/// The changes of the earlier writes of a group, committed with it but not
+/// in the cache yet: later writes of the group read through them.
+struct Pending<V> {
+    conversations: HashMap<String, Option<Arc<V>>>,
+    profiles: HashMap<String, (Text, Text)>,
+}
+
+impl<V> Default for Pending<V> {
+    fn default() -> Self {
+        Pending {
+            conversations: HashMap::new(),
+            profiles: HashMap::new(),
+        }
+    }
+}
+
+impl<V> Pending<V> {
+    fn absorb(&mut self, changes: &[Change<V>], profiles: &[ProfileUpdate]) {
+        for c in changes {
+            self.conversations
+                .insert(c.id.as_str().to_string(), c.after.clone());
+        }
+        for p in profiles {
+            self.profiles.insert(
+                p.conversation_id.as_str().to_string(),
+                (p.show_name.clone(), p.face_url.clone()),
+            );
+        }
+    }
+}
+
+/// One conversation a write touches: as it was before the write (`None`
+/// inside: not stored; outer `None`: not read, see [`Txn::replace`]) and as
+/// the write leaves it (`None`: deleted or never stored).
+pub struct Entry {
+    pub id: ConversationId,
+    pub before: Option<Option<Conversation>>,
+    pub after: Option<Conversation>,
+    /// Written to the store as it is now.
+    written: bool,
+}
+
+/// One write inside [`State::transact`]: reads conversations as this write
+/// has them so far, and collects what it changes. The store is written
+/// through `w`; conversations are written when the write succeeds.
+pub struct Txn<'g, 'w, V: Snapshot> {
+    state: &'g State<V>,
+    pub w: &'g mut Writer<'w>,
+    pending: &'g Pending<V>,
+    entries: Vec<Entry>,
+    index: HashMap<String, usize>,
+    tick: &'g mut u64,
+    profiles: Vec<ProfileUpdate>,
+    /// The conversation groups (name, position), once read.
+    groups: Option<Vec<(String, i64)>>,
+    tracking: bool,
+}
+
+impl<V: Snapshot> Txn<'_, '_, V> {
+    /// This instance's user ID.
+    pub fn user_id(&self) -> &str {
+        &self.state.user_id
+    }
+
+    /// A conversation as it is now: as earlier writes of the group left it,
+    /// else from the cache when it knows, else from the store.
+    fn current(&self, id: &ConversationId) -> Result<Option<Conversation>> {
+        if let Some(c) = self.pending.conversations.get(id.as_str()) {
+            return Ok(c.as_deref().map(|v| v.conversation().clone()));
+        }
+        match self.state.cache.probe(id.as_str()) {
+            Probe::Stored(v) => Ok(Some(v.conversation().clone())),
+            Probe::NotStored => Ok(None),
+            Probe::Unknown => self.w.load(id.as_str()),
+        }
+    }
+
+    /// The conversation as this write has it so far (read on first use).
+    pub fn entry(&mut self, id: &ConversationId) -> Result<&mut Entry> {
+        if let Some(&i) = self.index.get(id.as_str()) {
+            return Ok(&mut self.entries[i]);
+        }
+        let current = self.current(id)?;
+        Ok(self.push(id, Some(current.clone()), current))
+    }
+
+    fn push(
+        &mut self,
+        id: &ConversationId,
+        before: Option<Option<Conversation>>,
+        after: Option<Conversation>,
+    ) -> &mut Entry {
+        self.index
+            .insert(id.as_str().to_string(), self.entries.len());
+        self.entries.push(Entry {
+            id: id.clone(),
+            before,
+            after,
+            written: false,
+        });
+        self.entries.last_mut().expect("just pushed")
+    }
+
+    /// A stored conversation, or an error naming the ID.
+    pub fn stored(&mut self, id: &ConversationId) -> Result<&mut Conversation> {
+        self.entry(id)?.after.as_mut().ok_or_else(|| {
+            Error::invalid_parameters(format!("conversation {} is not stored", quote(id.as_str())))
+        })
+    }
+
+    /// Replaces a conversation whole and writes it at once (an import, so
+    /// that the store writes while the next elements are parsed). With
+    /// nobody listening, what it replaces is not read: nothing needs it.
+    pub fn replace(&mut self, c: Conversation) -> Result<()> {
+        // What it replaces is read first (when tracked), then it is written.
+        let i = match self.index.get(c.id.as_str()) {
+            Some(&i) => i,
+            None => {
+                let id = c.id.clone();
+                let before = if self.tracking {
+                    Some(self.current(&id)?)
+                } else {
+                    None
+                };
+                self.push(&id, before, None);
+                self.entries.len() - 1
+            }
+        };
+        self.w.put(&c)?;
+        let entry = &mut self.entries[i];
+        entry.after = Some(c);
+        entry.written = true;
+        Ok(())
+    }
+
+    /// Writes (or deletes) every conversation whose state differs from
+    /// before and is not written yet. Runs when the write succeeds, and
+    /// before a check that reads the store (the pinned count).
+    pub fn flush(&mut self) -> Result<()> {
+        for e in &mut self.entries {
+            if e.written || e.before.as_ref() == Some(&e.after) {
+                continue;
+            }
+            match &e.after {
+                Some(c) => self.w.put(c)?,
+                None => self.w.delete(e.id.as_str())?,
+            }
+            e.written = true;
+        }
+        Ok(())
+    }
+
+    /// What this write changed, with the new views built.
+    fn changes(&mut self) -> Vec<Change<V>> {
+        std::mem::take(&mut self.entries)
+            .into_iter()
+            .filter(|e| e.before.as_ref() != Some(&e.after))
+            .map(|e| Change {
+                id: e.id,
+                before: e.before,
+                after: e.after.map(|c| V::build(c, true)),
+            })
+            .collect()
+    }
+
+    /// The next order tick (see `model::order_key`).
+    pub fn next_tick(&mut self) -> u32 {
+        *self.tick += 1;
+        *self.tick as u32
+    }
+
+    /// A new conversation for `id` (a message or a sync creates it): named
+    /// after its profile, the user or group ID without one.
+    pub fn new_conversation(&self, id: &ConversationId) -> Conversation {
+        let mut c = Conversation::temporary(id.clone());
+        let pending = self
+            .profiles
+            .iter()
+            .rev()
+            .find(|p| p.conversation_id == *id)
+            .map(|p| (p.show_name.clone(), p.face_url.clone()))
+            .or_else(|| self.pending.profiles.get(id.as_str()).cloned());
+        match pending {
+            Some((name, face)) => apply_profile(&mut c, &name, &face),
+            None => {
+                if let Some((name, face)) = self.state.profiles.read().get(id.as_str()) {
+                    apply_profile(&mut c, name, face);
+                }
+            }
+        }
+        c
+    }
+
+    /// Records a profile, and applies it to its conversation when stored.
+    pub fn put_profile(&mut self, p: ProfileUpdate) -> Result<()> {
+        self.w.put_profile(
+            p.conversation_id.as_str(),
+            p.show_name.as_str(),
+            p.face_url.as_str(),
+        )?;
+        if let Some(c) = self.entry(&p.conversation_id)?.after.as_mut() {
+            apply_profile(c, &p.show_name, &p.face_url);
+        }
+        self.profiles.push(p);
+        Ok(())
+    }
+
+    /// The conversation groups (name, position) in creation order.
+    pub fn groups(&mut self) -> Result<&mut Vec<(String, i64)>> {
+        if self.groups.is_none() {
+            self.groups = Some(self.w.groups()?);
+        }
+        Ok(self.groups.as_mut().expect("just read"))
+    }
+
+    /// Creates a conversation group at the end; fails if it exists or there
+    /// are already 20.
+    pub fn create_group(&mut self, name: &str) -> Result<()> {
+        let groups = self.groups()?;
+        if groups.iter().any(|(g, _)| g == name) {
+            return Err(Error::invalid_parameters(format!(
+                "conversation group {} exists already",
+                quote(name)
+            )));
+        }
+        if groups.len() >= MAX_GROUPS {
+            return Err(Error::invalid_parameters(format!(
+                "at most {MAX_GROUPS} conversation groups (creating {})",
+                quote(name)
+            )));
+        }
+        let position = groups.iter().map(|(_, p)| *p).max().unwrap_or(0) + 1;
+        groups.push((name.to_string(), position));
+        self.w.put_group(name, position)
+    }
+
+    /// Creates those of `names` that are not conversation groups yet.
+    pub fn ensure_groups(&mut self, names: &[Text]) -> Result<()> {
+        for name in names {
+            if !self.groups()?.iter().any(|(g, _)| g == name.as_str()) {
+                self.create_group(name.as_str())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Renames or deletes a group in the list this write keeps.
+    pub fn forget_groups(&mut self) {
+        self.groups = None;
+    }
+}

@@ -1,0 +1,693 @@
+//! The write operations: what each one is ([`Write`]), the checks that need
+//! no store ([`Write::validate`], the one place a write is validated), and
+//! how each changes conversations inside a transaction ([`Write::apply`]).
+//! Committing is [`crate::state::State::transact`]'s; publishing the events
+//! is [`crate::state::State`]'s too.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{Error, Result};
+use crate::json::{self, IncomingMessage};
+use crate::model::{
+    check_group_name, check_len, order_key, quote, Conversation, ConversationId, ConversationType,
+    GroupAtInfo, IdList, LastMessage, Snapshot, Text, MAX_CUSTOM_DATA_BYTES, MAX_DOCUMENT_BYTES,
+    MAX_DRAFT_BYTES, MAX_PINNED, RECV_OPT_MAX,
+};
+use crate::state::Txn;
+use crate::store::{AppliedMessage, ReadUpTo};
+
+/// Most IDs one batch write takes (Tencent's limit for the same calls).
+pub const MAX_IDS_PER_CALL: usize = 100;
+
+/// Documents from this size on are parsed on a second thread while the
+/// store writes (below it, a thread costs more than it saves).
+const PIPELINE_BYTES: usize = 32 * 1024;
+
+/// Elements parsed per chunk of a pipelined import.
+const IMPORT_CHUNK: usize = 128;
+
+/// Which conversations a read-state call clears.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadScope {
+    One(ConversationId),
+    AllC2c,
+    AllGroups,
+    All,
+}
+
+/// One write operation. Every write of an instance goes through one queue
+/// and commits in the order it was accepted.
+#[derive(Clone, Debug)]
+pub enum Write {
+    /// Conversations replaced whole (a JSON array of conversation objects).
+    Import(Vec<u8>),
+    /// Conversations merged field by field (the same objects).
+    Sync(Vec<u8>),
+    Messages(Vec<u8>),
+    MarkRead {
+        scope: ReadScope,
+        upto: ReadUpTo,
+    },
+    Draft {
+        id: ConversationId,
+        text: Text,
+    },
+    Pin {
+        id: ConversationId,
+        pinned: bool,
+    },
+    RecvOpt {
+        ids: IdList,
+        opt: i32,
+    },
+    CustomData {
+        ids: IdList,
+        data: Text,
+    },
+    Mark {
+        ids: IdList,
+        mark: u64,
+        enable: bool,
+    },
+    CreateGroup {
+        name: Text,
+        ids: IdList,
+    },
+    RenameGroup {
+        from: Text,
+        to: Text,
+    },
+    DeleteGroup {
+        name: Text,
+    },
+    AddToGroup {
+        name: Text,
+        ids: IdList,
+    },
+    RemoveFromGroup {
+        name: Text,
+        ids: IdList,
+    },
+    Delete {
+        ids: IdList,
+    },
+    Profiles(Vec<u8>),
+}
+
+impl Write {
+    /// The checks that need no store: limits, ranges, sizes, and that a read
+    /// position is of the kind its conversations use.
+    pub fn validate(&self) -> Result<()> {
+        let ids = match self {
+            Write::Import(doc) | Write::Sync(doc) | Write::Messages(doc) | Write::Profiles(doc) => {
+                if doc.len() > MAX_DOCUMENT_BYTES {
+                    return Err(Error::invalid_parameters(format!(
+                        "json_array is {} bytes, more than {MAX_DOCUMENT_BYTES}",
+                        doc.len()
+                    )));
+                }
+                None
+            }
+            Write::MarkRead { scope, upto } => {
+                check_position(scope, upto)?;
+                None
+            }
+            Write::Draft { text, .. } => {
+                check_len("draft_text", text.as_str(), MAX_DRAFT_BYTES)?;
+                None
+            }
+            Write::Pin { .. } => None,
+            Write::RecvOpt { ids, opt } => {
+                if !(0..=RECV_OPT_MAX).contains(opt) {
+                    return Err(Error::invalid_parameters(format!(
+                        "recv_opt must be 0 to {RECV_OPT_MAX} (got {opt})"
+                    )));
+                }
+                Some(ids)
+            }
+            Write::CustomData { ids, data } => {
+                check_len("custom data", data.as_str(), MAX_CUSTOM_DATA_BYTES)?;
+                Some(ids)
+            }
+            Write::Mark { ids, mark, .. } => {
+                if *mark == 0 {
+                    return Err(Error::invalid_parameters("mark must not be 0"));
+                }
+                Some(ids)
+            }
+            Write::CreateGroup { name, ids } => {
+                check_group_name(name.as_str())?;
+                Some(ids)
+            }
+            Write::RenameGroup { from, to } => {
+                check_group_name(from.as_str())?;
+                check_group_name(to.as_str())?;
+                None
+            }
+            Write::DeleteGroup { name } => {
+                check_group_name(name.as_str())?;
+                None
+            }
+            Write::AddToGroup { name, ids } | Write::RemoveFromGroup { name, ids } => {
+                check_group_name(name.as_str())?;
+                Some(ids)
+            }
+            Write::Delete { ids } => Some(ids),
+        };
+        match ids {
+            Some(ids) if ids.len() > MAX_IDS_PER_CALL => Err(Error::invalid_parameters(format!(
+                "{} conversation IDs in one call, more than {MAX_IDS_PER_CALL}",
+                ids.len()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// About how much memory the write holds while it waits in the queue.
+    pub fn queued_bytes(&self) -> usize {
+        let size = match self {
+            Write::Import(d) | Write::Sync(d) | Write::Messages(d) | Write::Profiles(d) => d.len(),
+            Write::Draft { text, .. } => text.len(),
+            Write::CustomData { ids, data } => ids.len() * 24 + data.len(),
+            Write::RecvOpt { ids, .. }
+            | Write::Mark { ids, .. }
+            | Write::CreateGroup { ids, .. }
+            | Write::AddToGroup { ids, .. }
+            | Write::RemoveFromGroup { ids, .. }
+            | Write::Delete { ids } => ids.len() * 24,
+            _ => 0,
+        };
+        size + std::mem::size_of::<Write>()
+    }
+
+    /// Applies the write inside a transaction (it was validated): changes
+    /// the conversations it touches through `txn`, which writes them when
+    /// this returns Ok. Returns a count of elements (imports and syncs).
+    pub fn apply<V: Snapshot>(&mut self, txn: &mut Txn<'_, '_, V>) -> Result<usize> {
+        match self {
+            Write::Import(doc) => import(doc, txn),
+            Write::Sync(doc) => sync(doc, txn),
+            Write::Messages(doc) => {
+                let messages = json::parse_messages(doc, txn.user_id())?;
+                for m in messages {
+                    apply_message(m, txn)?;
+                }
+                Ok(0)
+            }
+            Write::MarkRead { scope, upto } => mark_read(scope, *upto, txn),
+            Write::Draft { id, text } => {
+                let c = txn.stored(id)?;
+                if c.draft_text == *text {
+                    return Ok(0);
+                }
+                c.draft_text = text.clone();
+                c.draft_timestamp = if text.is_empty() { 0 } else { now_seconds() };
+                move_to_activity(txn, id)?;
+                Ok(0)
+            }
+            Write::Pin { id, pinned } => {
+                let was = txn.stored(id)?.is_pinned;
+                if *pinned && !was && txn.w.pinned_count()? >= MAX_PINNED {
+                    return Err(Error::invalid_parameters(format!(
+                        "at most {MAX_PINNED} conversations can be pinned"
+                    )));
+                }
+                txn.stored(id)?.is_pinned = *pinned;
+                Ok(0)
+            }
+            Write::RecvOpt { ids, opt } => {
+                for i in 0..ids.len() {
+                    txn.stored(&ids.id(i))?.recv_opt = *opt;
+                }
+                Ok(0)
+            }
+            Write::CustomData { ids, data } => {
+                for i in 0..ids.len() {
+                    txn.stored(&ids.id(i))?.custom_data = data.clone();
+                }
+                Ok(0)
+            }
+            Write::Mark { ids, mark, enable } => {
+                for i in 0..ids.len() {
+                    let c = txn.stored(&ids.id(i))?;
+                    let has = c.mark_list.contains(mark);
+                    if *enable && !has {
+                        c.mark_list = c.mark_list.iter().copied().chain([*mark]).collect();
+                    } else if !*enable && has {
+                        c.mark_list = c.mark_list.iter().copied().filter(|m| m != mark).collect();
+                    }
+                }
+                Ok(0)
+            }
+            Write::CreateGroup { name, ids } => {
+                txn.create_group(name.as_str())?;
+                add_to_group(txn, name, ids)
+            }
+            Write::RenameGroup { from, to } => {
+                let Some(position) = group_position(txn, from)? else {
+                    return Err(missing_group(from));
+                };
+                if from == to {
+                    return Ok(0);
+                }
+                if group_position(txn, to)?.is_some() {
+                    return Err(Error::invalid_parameters(format!(
+                        "conversation group {} exists already",
+                        quote(to.as_str())
+                    )));
+                }
+                txn.w.delete_group(from.as_str())?;
+                txn.w.put_group(to.as_str(), position)?;
+                txn.forget_groups();
+                for id in parse_ids(txn.w.group_members(from.as_str())?)? {
+                    let c = txn.stored(&id)?;
+                    c.conversation_group_list = c
+                        .conversation_group_list
+                        .iter()
+                        .map(|g| if g == from { to.clone() } else { g.clone() })
+                        .collect();
+                }
+                Ok(0)
+            }
+            Write::DeleteGroup { name } => {
+                if group_position(txn, name)?.is_none() {
+                    return Err(missing_group(name));
+                }
+                txn.w.delete_group(name.as_str())?;
+                txn.forget_groups();
+                for id in parse_ids(txn.w.group_members(name.as_str())?)? {
+                    remove_group(txn.stored(&id)?, name);
+                }
+                Ok(0)
+            }
+            Write::AddToGroup { name, ids } => {
+                if group_position(txn, name)?.is_none() {
+                    return Err(missing_group(name));
+                }
+                add_to_group(txn, name, ids)
+            }
+            Write::RemoveFromGroup { name, ids } => {
+                if group_position(txn, name)?.is_none() {
+                    return Err(missing_group(name));
+                }
+                for i in 0..ids.len() {
+                    remove_group(txn.stored(&ids.id(i))?, name);
+                }
+                Ok(0)
+            }
+            Write::Delete { ids } => {
+                for i in 0..ids.len() {
+                    txn.entry(&ids.id(i))?.after = None;
+                }
+                Ok(0)
+            }
+            Write::Profiles(doc) => {
+                for p in json::parse_profiles(doc)? {
+                    txn.put_profile(p)?;
+                }
+                Ok(0)
+            }
+        }
+    }
+}
+
+/// A read position must be of the kind its conversations use: a timestamp
+/// for one-to-one conversations, a sequence for groups; clearing every
+/// conversation takes no position.
+fn check_position(scope: &ReadScope, upto: &ReadUpTo) -> Result<()> {
+    let kind = match scope {
+        ReadScope::One(id) => Some(id.kind()),
+        ReadScope::AllC2c => Some(ConversationType::C2c),
+        ReadScope::AllGroups => Some(ConversationType::Group),
+        ReadScope::All => None,
+    };
+    let wrong = match (kind, upto) {
+        (_, ReadUpTo::All) => None,
+        (None, _) => Some("clearing every conversation takes no position (both 0)"),
+        (Some(ConversationType::C2c), ReadUpTo::Sequence(_)) => {
+            Some("one-to-one conversations are read up to a timestamp, not a sequence")
+        }
+        (Some(ConversationType::Group), ReadUpTo::Timestamp(_)) => {
+            Some("group conversations are read up to a sequence, not a timestamp")
+        }
+        _ => None,
+    };
+    match wrong {
+        Some(why) => Err(Error::invalid_parameters(why)),
+        None => Ok(()),
+    }
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Gives a conversation the order key of its activity time now (its newest
+/// message or draft changed): a new tick, so the latest action ranks first
+/// among equal times.
+fn move_to_activity<V: Snapshot>(txn: &mut Txn<'_, '_, V>, id: &ConversationId) -> Result<()> {
+    let tick = txn.next_tick();
+    let c = txn.stored(id)?;
+    c.order_key = order_key(c.activity_time(), tick);
+    Ok(())
+}
+
+/// Whether a message is at or before the conversation's read position
+/// (0: nothing read yet; a group message without a sequence cannot be
+/// placed, so it is not).
+fn already_read(c: &Conversation, m: &LastMessage) -> bool {
+    match c.id.kind() {
+        ConversationType::C2c => {
+            c.c2c_read_timestamp > 0
+                && m.timestamp >= 0
+                && m.timestamp as u64 <= c.c2c_read_timestamp
+        }
+        ConversationType::Group => {
+            c.group_read_sequence > 0 && m.seq > 0 && m.seq <= c.group_read_sequence
+        }
+    }
+}
+
+/// Applies one message. A msgID applied to the conversation before, or the
+/// conversation's last message itself, updates in place: the last message
+/// takes its new content when it is that message; unread count and order
+/// stay. A new message is remembered, counts as unread when it is incoming,
+/// not read and after the read position (and then adds its @ mention), and
+/// becomes the last message and moves the conversation when it is the
+/// newest (by timestamp, then seq).
+fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> Result<()> {
+    let conv = &m.conversation_id;
+    let msg_id = m.message.msg_id.as_str();
+    let applied = txn.w.applied(conv.as_str(), msg_id)?;
+    if txn.entry(conv)?.after.is_none() {
+        let created = txn.new_conversation(conv);
+        txn.entry(conv)?.after = Some(created);
+    }
+    let c = txn.stored(conv)?;
+    let is_last = c
+        .last_message
+        .as_ref()
+        .is_some_and(|last| last.msg_id == m.message.msg_id);
+    let position = AppliedMessage {
+        msg_id,
+        conversation_id: conv.as_str(),
+        timestamp: m.message.timestamp,
+        seq: m.message.seq,
+        unread: false,
+    };
+    if applied.is_some() || is_last {
+        if is_last && c.last_message.as_ref() != Some(&m.message) {
+            c.last_message = Some(m.message.clone());
+        }
+        match applied {
+            Some(at) if at != (m.message.timestamp, m.message.seq) => {
+                txn.w.move_message(&position)?
+            }
+            Some(_) => {}
+            // The last message came with an import or a sync: remember it.
+            None => txn.w.record_message(&position)?,
+        }
+        return Ok(());
+    }
+    let unread = !m.message.is_self && !m.message.is_read && !already_read(c, &m.message);
+    let newer = c
+        .last_message
+        .as_ref()
+        .is_none_or(|last| (m.message.timestamp, m.message.seq) > (last.timestamp, last.seq));
+    if unread {
+        c.unread_count = c.unread_count.saturating_add(1);
+        if let Some(at_type) = m.mention {
+            c.group_at_info_list = c
+                .group_at_info_list
+                .iter()
+                .copied()
+                .chain([GroupAtInfo {
+                    seq: m.message.seq,
+                    at_type,
+                }])
+                .collect();
+        }
+    }
+    if newer {
+        c.last_message = Some(m.message.clone());
+    }
+    txn.w
+        .record_message(&AppliedMessage { unread, ..position })?;
+    if newer {
+        move_to_activity(txn, conv)?;
+    }
+    Ok(())
+}
+
+/// Clears unread counts (and @ mentions) of the scope up to a position.
+fn mark_read<V: Snapshot>(
+    scope: &ReadScope,
+    upto: ReadUpTo,
+    txn: &mut Txn<'_, '_, V>,
+) -> Result<usize> {
+    let ids: Vec<ConversationId> = match scope {
+        ReadScope::One(id) => vec![id.clone()],
+        ReadScope::AllC2c => parse_ids(txn.w.unread_ids(Some(ConversationType::C2c.as_i32()))?)?,
+        ReadScope::AllGroups => {
+            parse_ids(txn.w.unread_ids(Some(ConversationType::Group.as_i32()))?)?
+        }
+        ReadScope::All => parse_ids(txn.w.unread_ids(None)?)?,
+    };
+    for id in &ids {
+        txn.stored(id)?;
+        let tracked_before = txn.w.unread_messages(id.as_str())?;
+        let left = txn.w.mark_messages_read(id.as_str(), upto)?;
+        let c = txn.stored(id)?;
+        // An imported or synced count with no messages behind it goes once
+        // the position reaches the last message.
+        let untracked = c.unread_count.saturating_sub(tracked_before);
+        let covers_last = match (upto, &c.last_message) {
+            (ReadUpTo::All, _) | (_, None) => true,
+            (ReadUpTo::Timestamp(t), Some(m)) => m.timestamp <= t,
+            (ReadUpTo::Sequence(s), Some(m)) => m.seq <= s,
+        };
+        c.unread_count = left + if covers_last { 0 } else { untracked };
+        match upto {
+            ReadUpTo::All => {
+                if let Some(m) = &c.last_message {
+                    match id.kind() {
+                        ConversationType::C2c => {
+                            c.c2c_read_timestamp =
+                                c.c2c_read_timestamp.max(m.timestamp.max(0) as u64)
+                        }
+                        ConversationType::Group => {
+                            c.group_read_sequence = c.group_read_sequence.max(m.seq)
+                        }
+                    }
+                }
+                c.group_at_info_list = Box::default();
+            }
+            ReadUpTo::Timestamp(t) => {
+                c.c2c_read_timestamp = c.c2c_read_timestamp.max(t.max(0) as u64)
+            }
+            ReadUpTo::Sequence(s) => {
+                c.group_read_sequence = c.group_read_sequence.max(s);
+                c.group_at_info_list = c
+                    .group_at_info_list
+                    .iter()
+                    .filter(|a| a.seq > s)
+                    .copied()
+                    .collect();
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn group_position<V: Snapshot>(txn: &mut Txn<'_, '_, V>, name: &Text) -> Result<Option<i64>> {
+    Ok(txn
+        .groups()?
+        .iter()
+        .find(|(g, _)| g == name.as_str())
+        .map(|&(_, p)| p))
+}
+
+fn add_to_group<V: Snapshot>(txn: &mut Txn<'_, '_, V>, name: &Text, ids: &IdList) -> Result<usize> {
+    for i in 0..ids.len() {
+        let c = txn.stored(&ids.id(i))?;
+        if !c.conversation_group_list.contains(name) {
+            c.conversation_group_list = c
+                .conversation_group_list
+                .iter()
+                .cloned()
+                .chain([name.clone()])
+                .collect();
+        }
+    }
+    Ok(0)
+}
+
+fn remove_group(c: &mut Conversation, name: &Text) {
+    c.conversation_group_list = c
+        .conversation_group_list
+        .iter()
+        .filter(|g| *g != name)
+        .cloned()
+        .collect();
+}
+
+fn missing_group(name: &Text) -> Error {
+    Error::invalid_parameters(format!(
+        "conversation group {} does not exist",
+        quote(name.as_str())
+    ))
+}
+
+fn parse_ids(ids: Vec<String>) -> Result<Vec<ConversationId>> {
+    ids.iter().map(|s| ConversationId::parse(s)).collect()
+}
+
+/// After an import or sync that pinned conversations: at most 50 pinned.
+fn check_pinned<V: Snapshot>(txn: &mut Txn<'_, '_, V>) -> Result<()> {
+    txn.flush()?;
+    let pinned = txn.w.pinned_count()?;
+    if pinned > MAX_PINNED {
+        return Err(Error::invalid_parameters(format!(
+            "at most {MAX_PINNED} conversations can be pinned (this write would leave {pinned})"
+        )));
+    }
+    Ok(())
+}
+
+/// Replaces conversations whole. What is remembered of a replaced
+/// conversation's messages is forgotten with it; conversation groups it
+/// names are created when new. A large document is parsed on a second
+/// thread while this one writes, chunk by chunk.
+fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize> {
+    let forget = txn.w.any_applied_message()?;
+    let mut pins = false;
+    let mut index = 0usize;
+    let mut each = |c: Conversation| -> Result<()> {
+        let i = index;
+        index += 1;
+        pins |= c.is_pinned;
+        (|| {
+            if !c.conversation_group_list.is_empty() {
+                txn.ensure_groups(&c.conversation_group_list)?;
+            }
+            if forget {
+                txn.w.forget_messages(c.id.as_str())?;
+            }
+            txn.replace(c)
+        })()
+        .map_err(|e| e.context(format_args!("element {i}")))
+    };
+    let count = if document.len() < PIPELINE_BYTES {
+        json::for_each_conversation(document, each)?
+    } else {
+        pipelined(document, &mut each)?
+    };
+    if pins {
+        check_pinned(txn)?;
+    }
+    Ok(count)
+}
+
+/// Parses on a second thread, handing chunks to `each` here.
+fn pipelined(document: &[u8], each: &mut impl FnMut(Conversation) -> Result<()>) -> Result<usize> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Conversation>>>(8);
+        std::thread::Builder::new()
+            .name("imconv-import".into())
+            .spawn_scoped(scope, move || {
+                let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
+                let read = json::for_each_conversation(document, |c| {
+                    chunk.push(c);
+                    if chunk.len() == IMPORT_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(IMPORT_CHUNK));
+                        // Fails once the writer gave up: stop parsing then.
+                        tx.send(Ok(full)).map_err(|_| Error::shutdown())?;
+                    }
+                    Ok(())
+                });
+                let last = read.map(|_| chunk);
+                let _ = tx.send(last);
+                // Dropping `tx` tells the writer that nothing follows.
+            })
+            .map_err(|e| Error::from(e).context("starting the import parser"))?;
+        let mut count = 0;
+        loop {
+            match rx.recv() {
+                Ok(Ok(chunk)) => {
+                    let last = chunk.len() < IMPORT_CHUNK;
+                    count += chunk.len();
+                    chunk.into_iter().try_for_each(&mut *each)?;
+                    // A short chunk is the last one.
+                    if last {
+                        return Ok(count);
+                    }
+                }
+                Ok(Err(e)) => return Err(e),
+                // The parser died (a panic) before the end: roll back.
+                Err(_) => return Err(Error::internal("the import parser stopped early")),
+            }
+        }
+    })
+}
+
+/// Merges conversations: each element changes only the fields it names and
+/// creates the conversation when missing. `lastMessage` follows the
+/// newest-message rule (the same msgID updates it in place); `unreadCount`,
+/// when named, is authoritative (the newest remembered unread messages stay
+/// unread, older ones count as read); `orderKey`, when named, is taken,
+/// else the conversation moves when its activity time changed.
+fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize> {
+    let mut pins = false;
+    let mut index = 0usize;
+    let count = json::for_each_patch(document, |mut p| {
+        let i = index;
+        index += 1;
+        pins |= p.is_pinned == Some(true);
+        (|| {
+            let id = p.id.clone();
+            if let Some(groups) = &p.conversation_group_list {
+                txn.ensure_groups(groups)?;
+            }
+            if let Some(n) = p.unread_count {
+                txn.w.keep_newest_unread(id.as_str(), n)?;
+            }
+            let created = txn.entry(&id)?.after.is_none();
+            if created {
+                let c = txn.new_conversation(&id);
+                txn.entry(&id)?.after = Some(c);
+            }
+            let c = txn.stored(&id)?;
+            let activity = c.activity_time();
+            p.apply_plain_fields(c);
+            let mut moved = false;
+            if let Some(m) = p.last_message.take() {
+                match &c.last_message {
+                    Some(last) if last.msg_id == m.msg_id => c.last_message = Some(m),
+                    Some(last) if (m.timestamp, m.seq) <= (last.timestamp, last.seq) => {}
+                    _ => {
+                        c.last_message = Some(m);
+                        moved = true;
+                    }
+                }
+            }
+            if let Some(n) = p.unread_count {
+                c.unread_count = n;
+            }
+            match p.order_key {
+                Some(key) => c.order_key = key,
+                None if created || moved || c.activity_time() != activity => {
+                    move_to_activity(txn, &id)?
+                }
+                None => {}
+            }
+            Ok(())
+        })()
+        .map_err(|e: Error| e.context(format_args!("element {i}")))
+    })?;
+    if pins {
+        check_pinned(txn)?;
+    }
+    Ok(count)
+}

@@ -1,0 +1,111 @@
+//! Helpers shared by the integration tests of the manager and of real
+//! message flows: a plain snapshot type, blocking wrappers around the
+//! engine's asynchronous calls, and a listener that records its events.
+#![allow(dead_code)]
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use imconv::config::Config;
+use imconv::dispatch::Completer;
+use imconv::engine::Engine;
+use imconv::error::Result;
+use imconv::events::Listener;
+use imconv::model::{Conversation, ConversationId, IdList, Snapshot, Text};
+use imconv::write::Write;
+use parking_lot::Mutex;
+
+#[derive(Debug)]
+pub struct View(pub Conversation, pub bool);
+
+impl Snapshot for View {
+    fn build(c: Conversation, stored: bool) -> Arc<View> {
+        Arc::new(View(c, stored))
+    }
+    fn conversation(&self) -> &Conversation {
+        &self.0
+    }
+}
+
+/// Waits for a callback's result; a missing callback fails the test.
+pub fn wait<T>(rx: &mpsc::Receiver<T>) -> T {
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("no callback within 60 s")
+}
+
+/// Starts a call with a fresh completer and waits for its result.
+pub fn call<T: Send + 'static>(e: &Engine<View>, start: impl FnOnce(Completer<T>)) -> Result<T> {
+    let (tx, rx) = mpsc::channel();
+    start(e.completer(move |r| {
+        let _ = tx.send(r);
+    }));
+    wait(&rx)
+}
+
+pub fn write(e: &Engine<View>, op: Write) -> Result<()> {
+    call(e, |done| e.write(op, done).unwrap())
+}
+
+pub fn id(s: &str) -> ConversationId {
+    ConversationId::parse(s).unwrap()
+}
+
+pub fn ids(list: &[&str]) -> IdList {
+    let mut l = IdList::default();
+    for s in list {
+        l.push(s).unwrap();
+    }
+    l
+}
+
+pub fn text(s: &str) -> Text {
+    Text::new(s).unwrap()
+}
+
+pub fn get(e: &Engine<View>, s: &str) -> Arc<View> {
+    call(e, |done| e.get(id(s), done)).unwrap()
+}
+
+pub fn messages(e: &Engine<View>, json: &str) -> Result<()> {
+    write(e, Write::Messages(json.as_bytes().to_vec()))
+}
+
+pub fn import(e: &Engine<View>, json: &str) -> Result<usize> {
+    let doc = json.as_bytes().to_vec();
+    call(e, |done| e.import(doc, done).unwrap())
+}
+
+pub fn memory() -> Engine<View> {
+    Engine::open(&Config::in_memory("me")).unwrap()
+}
+
+/// Records every event as a line: "new a,b", "changed c", "deleted d",
+/// "total 3".
+#[derive(Default)]
+pub struct Recorder {
+    pub log: Mutex<Vec<String>>,
+}
+
+pub fn names(c: &[Arc<View>]) -> String {
+    c.iter()
+        .map(|v| v.0.id.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl Listener<View> for Recorder {
+    fn on_new(&self, c: &[Arc<View>]) {
+        self.log.lock().push(format!("new {}", names(c)));
+    }
+    fn on_changed(&self, c: &[Arc<View>]) {
+        self.log.lock().push(format!("changed {}", names(c)));
+    }
+    fn on_deleted(&self, ids: &[ConversationId]) {
+        let ids: Vec<&str> = ids.iter().map(|i| i.as_str()).collect();
+        self.log.lock().push(format!("deleted {}", ids.join(",")));
+    }
+    fn on_total_unread_changed(&self, total: u64) {
+        self.log.lock().push(format!("total {total}"));
+    }
+}
