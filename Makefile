@@ -5,6 +5,7 @@
 #   make test    every test: Rust, C, C under ASan/UBSan, dlopen, header check
 #   make header  regenerate include/imconv.h from the Rust sources
 #   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
+#   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
 #   make fuzz    fuzz the import parser and ID validation (nightly; skips without it)
 
 CARGO   ?= cargo
@@ -28,7 +29,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_dlopen
 
-.PHONY: all lib lib-debug demo bench fuzz test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo bench bench-writes fuzz test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -173,6 +174,35 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	@rm -rf $(BENCH_OUT)/scratch
 	$(CARGO) bench --bench core -- --warm-up-time 1 --measurement-time 3
 	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json
+
+# The write paths (import, apply_messages) of this build against an earlier
+# one, in one run: the earlier revision's library is built from `git
+# archive` into target/bench/base, and the two alternate run by run on the
+# same machine. BENCH_BASE is the revision before the single write queue.
+BENCH_BASE        ?= f5fb2fc
+BENCH_WRITES_SIZE ?= 100000
+BENCH_WRITES_RUNS ?= 5
+BASE_DIR          := $(BENCH_OUT)/base
+
+bench-writes: lib $(BENCH_OUT)/bench_imconv
+	rm -rf $(BASE_DIR)/src && mkdir -p $(BASE_DIR)/src
+	git archive $(BENCH_BASE) | tar -x -C $(BASE_DIR)/src
+	$(CARGO) build --release --lib --manifest-path $(BASE_DIR)/src/Cargo.toml --target-dir $(BASE_DIR)/target
+	ln -sf libimconv.so $(BASE_DIR)/target/release/libimconv.so.0
+	@rm -f $(BENCH_OUT)/writes.jsonl
+	@for r in $$(seq $(BENCH_WRITES_RUNS)); do \
+	  for which in base current; do \
+	    rm -rf $(BENCH_OUT)/scratch && mkdir -p $(BENCH_OUT)/scratch; \
+	    if [ $$which = base ]; then \
+	      BENCH_ONLY=writes BENCH_LABEL=base LD_LIBRARY_PATH=$(abspath $(BASE_DIR))/target/release \
+	        $(BENCH_OUT)/bench_imconv $(abspath $(BENCH_OUT))/scratch $(BENCH_WRITES_SIZE) $(BENCH_OUT)/writes.jsonl || exit 1; \
+	    else \
+	      BENCH_ONLY=writes $(BENCH_OUT)/bench_imconv $(abspath $(BENCH_OUT))/scratch $(BENCH_WRITES_SIZE) $(BENCH_OUT)/writes.jsonl || exit 1; \
+	    fi; \
+	  done; \
+	done
+	@rm -rf $(BENCH_OUT)/scratch
+	@$(PYTHON) benches/compare.py $(BENCH_OUT)/writes.jsonl base $(BENCH_BASE)
 
 # --- fuzzing (nightly only) ------------------------------------------------
 

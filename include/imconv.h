@@ -558,13 +558,14 @@ typedef void (*imconv_count_callback)(uint64_t value, void *user_data);
 
 /*
  A listener: function pointers (any may be NULL) and the `user_data`
- passed to each. Events run on the instance's callback thread, in commit
- order, one batch per write call: `on_new` for conversations that did not
- exist, `on_changed` for ones that did, `on_deleted` with the IDs of
- deleted ones, `on_total_unread_changed` with the new total (muted
- conversations left out). A write that changes nothing raises no event.
- The arrays are valid until the callback returns; conversations can be
- kept with `imconv_conversation_retain`.
+ passed to each. Events run on the instance's callback thread, one at a
+ time, in commit order, one batch per write call, delivered before that
+ write's own callback: `on_new` for conversations that did not exist,
+ `on_changed` for ones that did, `on_deleted` with the IDs of deleted
+ ones, `on_total_unread_changed` with the new total (muted conversations
+ left out). A write that changes nothing raises no event. The arrays are
+ valid until the callback returns; conversations can be kept with
+ `imconv_conversation_retain`.
  */
 typedef struct imconv_listener {
     imconv_conversation_list_callback on_new;
@@ -788,29 +789,48 @@ int32_t imconv_sync_conversations(struct imconv_sdk *sdk,
                                   void *user_data);
 
 /*
- Registers a listener (the struct is copied) and stores its ID in
- `*out_listener_id` for `imconv_remove_listener`. Returns IMCONV_OK, or
- IMCONV_ERR_INVALID_PARAMETERS for a NULL argument, or the shutdown /
- wrong-process codes. Callable from any thread, including a callback.
+ Registers a listener and stores its ID in `*out_listener_id` for
+ `imconv_remove_listener`. The struct is copied before the call returns;
+ the functions and `user_data` must stay valid until the listener is
+ removed (or the instance freed). Events start with the next write that
+ commits.
+
+ Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk`,
+ `listener` or `out_listener_id`; IMCONV_ERR_SHUTDOWN while the instance
+ is being freed; IMCONV_ERR_WRONG_PROCESS in a child after fork(). No
+ callback is made by this call. Synchronous; callable from any thread,
+ including from inside a callback.
 
  # Safety
- `sdk` is a live instance or NULL; `listener` is NULL or valid for the
- call; `out_listener_id` is NULL or writable. The callbacks must not
- unwind through the library.
+ `sdk` is NULL or a live instance; `listener` is NULL or valid for the
+ call; `out_listener_id` is NULL or writable. The listener's callbacks
+ must not unwind (no C++ exception, no longjmp) through the library.
  */
 int32_t imconv_add_listener(struct imconv_sdk *sdk,
                             const struct imconv_listener *listener,
                             uint64_t *out_listener_id);
 
 /*
- Removes a listener. When this returns, no event reaches it any more
- (an event being delivered on another thread is waited for; called from
- inside a callback, the current event is the only one that can still be
- running). Returns IMCONV_OK, or IMCONV_ERR_INVALID_PARAMETERS for an
- unknown ID. Callable from any thread, including a callback.
+ Removes a listener. When this returns IMCONV_OK, no call of the
+ listener runs any more, and none will: not even the rest of the batch
+ being delivered. Called from another thread while one of its callbacks
+ runs, it waits for that one callback to return, never for other queued
+ callbacks; called from inside one of its own callbacks, it returns at
+ once (the current callback is the caller).
+
+ Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk` or an
+ ID that is not registered (or was removed); IMCONV_ERR_WOULD_DEADLOCK
+ when the listener's running callback is itself waiting, directly or
+ through other instances, for the calling thread (for example two
+ instances' listeners removing each other at the same moment): the
+ listener is removed and nothing new reaches it, but that one callback is
+ still running, so keep its `user_data` alive until it returns;
+ IMCONV_ERR_SHUTDOWN while the instance is being freed;
+ IMCONV_ERR_WRONG_PROCESS in a child after fork(). Synchronous; callable
+ from any thread, including from inside a callback.
 
  # Safety
- `sdk` is a live instance or NULL.
+ `sdk` is NULL or a live instance.
  */
 int32_t imconv_remove_listener(struct imconv_sdk *sdk, uint64_t listener_id);
 
@@ -1673,9 +1693,6 @@ const char *imconv_version(void);
    store that lives as long as the instance.
  - `"durability"`: `"normal"` (default; a completed import survives a
    crash of the process) or `"full"` (it also survives power loss).
- - `"worker_threads"` (1 to 64, default 1): tokio worker threads. Lookups
-   are served on the callback thread and store work on tokio's blocking
-   pool, so one is enough today.
  - `"cache_capacity"` (at least 16, default 200000): most conversations
    (and known-missing IDs) kept in memory.
 
@@ -1698,16 +1715,26 @@ int32_t imconv_sdk_new(const char *config_json, struct imconv_sdk **out_sdk, cha
 /*
  Frees an instance. NULL is a no-op.
 
- It stops accepting calls (they return IMCONV_ERR_SHUTDOWN), lets the
- calls in flight finish or fails them with IMCONV_ERR_SHUTDOWN, delivers
- every callback still owed, joins every library thread, closes the store
- and frees the instance. When it returns, no callback of this instance
- runs any more and no thread of it remains, so dlclose is then safe.
+ It stops accepting calls (they return IMCONV_ERR_SHUTDOWN), fails the
+ writes still waiting in the queue with IMCONV_ERR_SHUTDOWN, lets the
+ write being committed and the reads in flight finish (or fails them with
+ IMCONV_ERR_SHUTDOWN), delivers every callback still owed (each exactly
+ once), joins every library thread, closes the store and frees the
+ instance. When it returns, no callback of this instance runs any more
+ and no thread of it remains, so dlclose is then safe.
 
  Called from inside a callback of the same instance, it returns at once:
  the instance accepts no new calls, the callbacks still owed are
- delivered (each exactly once) after the current callback returns, and
- the instance is then torn down on its callback thread, which exits last.
+ delivered after the current callback returns, and the instance is then
+ torn down on its callback thread, which exits last.
+
+ Called from inside a callback of another instance, it waits as from any
+ thread, unless this instance's callback thread is itself waiting,
+ directly or through other instances, for the calling thread (for
+ example it is freeing the calling thread's instance at the same moment):
+ waiting would then hang both, so it returns at once and the instance is
+ torn down on its own callback thread as above. Either way, it never
+ blocks forever.
 
  Called in a child process after fork(), it does nothing (the instance's
  threads do not exist there); the memory stays allocated.

@@ -45,7 +45,8 @@ pub struct State<V: Snapshot> {
     /// with every commit that hands out ticks.
     tick: Mutex<u64>,
     /// The unread total once known (computing it reads every row, so it is
-    /// done before the first write, then kept up to date).
+    /// done only when someone listens or asks, then kept up to date by every
+    /// write; an import with nobody listening forgets it).
     total_unread: Mutex<Option<u64>>,
     /// Profiles (name, avatar) by conversation ID: temporary conversations
     /// are built from them on the callback thread.
@@ -182,17 +183,24 @@ impl<V: Snapshot> State<V> {
         let Some(store) = guard.as_mut() else {
             return fail_all(Error::shutdown());
         };
-        if let Err(e) = self.ensure_total(store) {
-            return fail_all(e);
-        }
         let tracking = !self.listeners.is_empty();
+        // Someone listens: the total must be known to report its changes.
+        if tracking {
+            if let Err(e) = self.ensure_total(store) {
+                return fail_all(e);
+            }
+        }
+        // A write alone needs no unit: the transaction is its unit.
+        let units = writes.len() > 1;
         let first_tick = *self.tick.lock();
         let mut tick = first_tick;
         let mut pending = Pending::default();
         let mut done: Vec<std::result::Result<Done<V>, Error>> = Vec::with_capacity(writes.len());
         let committed = store.write(|w| {
             for write in writes.iter_mut() {
-                w.begin_unit()?;
+                if units {
+                    w.begin_unit()?;
+                }
                 let tick_before = tick;
                 let mut txn = Txn {
                     state: self,
@@ -220,14 +228,18 @@ impl<V: Snapshot> State<V> {
                 let profiles = txn.profiles;
                 match result {
                     Ok((count, changes)) => {
-                        w.release_unit()?;
-                        pending.absorb(&changes, &profiles);
+                        if units {
+                            w.release_unit()?;
+                            pending.absorb(&changes, &profiles);
+                        }
                         done.push(Ok(Done {
                             count,
                             changes,
                             profiles,
                         }));
                     }
+                    // Alone, it rolls the whole transaction back.
+                    Err(e) if !units => return Err(e),
                     Err(e) => {
                         w.rollback_unit()?;
                         tick = tick_before;
@@ -337,8 +349,8 @@ impl<V: Snapshot> State<V> {
         }
     }
 
-    /// Learns the unread total once (it reads every row), before a write
-    /// that keeps it up to date. Store lock held.
+    /// Learns the unread total (it reads every row) when it is not known.
+    /// Store lock held.
     fn ensure_total(&self, store: &Store) -> Result<()> {
         let mut total = self.total_unread.lock();
         if total.is_none() {
@@ -347,12 +359,17 @@ impl<V: Snapshot> State<V> {
         Ok(())
     }
 
-    /// The unread total of the conversations that pass `filter`.
+    /// The unread total of the conversations that pass `filter`. The total
+    /// of all is kept once read: writes keep it up to date.
     pub fn unread_total(&self, filter: &ListFilter) -> Result<u64> {
         if *filter == ListFilter::default() {
             if let Some(t) = *self.total_unread.lock() {
                 return Ok(t);
             }
+            return self.with_store(|store| {
+                self.ensure_total(store)?;
+                Ok(self.total_unread.lock().unwrap_or(0))
+            });
         }
         self.with_store(|store| store.unread_total(filter))
     }

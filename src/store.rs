@@ -200,6 +200,10 @@ impl Store {
             Durability::Full => "FULL",
         };
         conn.pragma_update(None, "synchronous", sync)?;
+        // Writes queued together share a transaction with one savepoint
+        // each; a savepoint's journal stays in memory instead of spilling
+        // to a temporary file.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mut store = Store { conn, _lock: lock };
         store.migrate()?;

@@ -220,26 +220,32 @@ static void bench_pages(void) {
     report_one("whole_list_paged_by_100", size, "ms", (now_s() - t0) * 1e3);
 }
 
+/* A batch of `n` new messages to random conversations, as JSON. */
+static long next_msg = 0;
+static void message_batch(char *doc, int n) {
+    size_t len = 0;
+    doc[len++] = '[';
+    for (int i = 0; i < n; i++, next_msg++) {
+        len += (size_t)sprintf(doc + len,
+                               "%s{\"conversationID\":\"%s\",\"msgID\":\"bench-%ld\",\"timestamp\":%ld,"
+                               "\"seq\":%ld,\"sender\":\"peer\",\"isSelf\":false,\"isRead\":false,"
+                               "\"textElem\":{\"text\":\"%s\"}}",
+                               i ? "," : "", ids[next_random() % (uint64_t)size], next_msg,
+                               1800000000 + next_msg, next_msg, MESSAGE_TEXT);
+    }
+    doc[len++] = ']';
+    doc[len] = '\0';
+}
+
+/* 7. Messages in batches of 100, one call at a time. */
 static void bench_messages(void) {
     enum { BATCH = 100, BATCHES = 200 };
     char *doc = malloc(BATCH * 400);
     double rate[ROUNDS];
-    static long next_msg = 0;
     for (int round = 0; round < ROUNDS; round++) {
         double spent = 0;
         for (int b = 0; b < BATCHES; b++) {
-            size_t len = 0;
-            doc[len++] = '[';
-            for (int i = 0; i < BATCH; i++, next_msg++) {
-                len += (size_t)sprintf(doc + len,
-                                       "%s{\"conversationID\":\"%s\",\"msgID\":\"bench-%ld\",\"timestamp\":%ld,"
-                                       "\"seq\":%ld,\"sender\":\"peer\",\"isSelf\":false,\"isRead\":false,"
-                                       "\"textElem\":{\"text\":\"%s\"}}",
-                                       i ? "," : "", ids[next_random() % (uint64_t)size], next_msg,
-                                       1800000000 + next_msg, next_msg, MESSAGE_TEXT);
-            }
-            doc[len++] = ']';
-            doc[len] = '\0';
+            message_batch(doc, BATCH);
             long target = atomic_load(&completed) + 1;
             double t0 = now_s();
             imconv_apply_messages(sdk, doc, on_done, on_fail, NULL);
@@ -252,6 +258,26 @@ static void bench_messages(void) {
     report("apply_messages", size, "messages/s", rate, ROUNDS);
 }
 
+/* 8. Messages as a client receives them: small batches (10) issued back to
+   back without waiting, then every callback awaited. */
+static void bench_messages_pipelined(void) {
+    enum { BATCH = 10, BATCHES = 500 };
+    char *doc = malloc(BATCH * 400);
+    double rate[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        long target = atomic_load(&completed) + BATCHES;
+        double t0 = now_s();
+        for (int b = 0; b < BATCHES; b++) {
+            message_batch(doc, BATCH);
+            if (imconv_apply_messages(sdk, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
+        }
+        wait_completed(target);
+        rate[round] = BATCH * BATCHES / (now_s() - t0);
+    }
+    free(doc);
+    report("apply_messages_pipelined", size, "messages/s", rate, ROUNDS);
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) {
         fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
@@ -259,7 +285,12 @@ int main(int argc, char **argv) {
     }
     size = atol(argv[2]);
     results = fopen(argv[3], "a");
-    implementation = "imconv";
+    /* BENCH_LABEL names the library in the results (make bench-writes runs
+       this program against an earlier build too); BENCH_ONLY=writes runs
+       only the write paths (import, then messages). */
+    implementation = getenv("BENCH_LABEL") ? getenv("BENCH_LABEL") : "imconv";
+    const char *only = getenv("BENCH_ONLY");
+    int writes_only = only && strcmp(only, "writes") == 0;
     ids = malloc((size_t)size * sizeof *ids);
     misses = malloc((size_t)size * sizeof *misses);
     for (long i = 0; i < size; i++) {
@@ -283,6 +314,14 @@ int main(int argc, char **argv) {
     open_sdk(argv[1]);
     bench_import();
     imconv_sdk_free(sdk);
+    if (writes_only) {
+        open_sdk(argv[1]);
+        bench_messages();
+        bench_messages_pipelined();
+        imconv_sdk_free(sdk);
+        fclose(results);
+        return 0;
+    }
 
     /* 5. Open an existing store: time to the first answered lookup. */
     double rss_before = rss_bytes();
@@ -306,6 +345,7 @@ int main(int argc, char **argv) {
     bench_batch(1000, "batch_1000");
     bench_pages();
     bench_messages();
+    bench_messages_pipelined();
 
     imconv_sdk_free(sdk);
     for (long i = 0; i < size; i++) free(ids[i]), free(misses[i]);

@@ -15,13 +15,14 @@ use crate::events::{Listener, Removal};
 use crate::model::ConversationId;
 
 /// A listener: function pointers (any may be NULL) and the `user_data`
-/// passed to each. Events run on the instance's callback thread, in commit
-/// order, one batch per write call: `on_new` for conversations that did not
-/// exist, `on_changed` for ones that did, `on_deleted` with the IDs of
-/// deleted ones, `on_total_unread_changed` with the new total (muted
-/// conversations left out). A write that changes nothing raises no event.
-/// The arrays are valid until the callback returns; conversations can be
-/// kept with `imconv_conversation_retain`.
+/// passed to each. Events run on the instance's callback thread, one at a
+/// time, in commit order, one batch per write call, delivered before that
+/// write's own callback: `on_new` for conversations that did not exist,
+/// `on_changed` for ones that did, `on_deleted` with the IDs of deleted
+/// ones, `on_total_unread_changed` with the new total (muted conversations
+/// left out). A write that changes nothing raises no event. The arrays are
+/// valid until the callback returns; conversations can be kept with
+/// `imconv_conversation_retain`.
 #[repr(C)]
 pub struct imconv_listener {
     pub on_new: imconv_conversation_list_callback,
@@ -94,15 +95,22 @@ impl Listener<ConversationView> for HostListener {
     }
 }
 
-/// Registers a listener (the struct is copied) and stores its ID in
-/// `*out_listener_id` for `imconv_remove_listener`. Returns IMCONV_OK, or
-/// IMCONV_ERR_INVALID_PARAMETERS for a NULL argument, or the shutdown /
-/// wrong-process codes. Callable from any thread, including a callback.
+/// Registers a listener and stores its ID in `*out_listener_id` for
+/// `imconv_remove_listener`. The struct is copied before the call returns;
+/// the functions and `user_data` must stay valid until the listener is
+/// removed (or the instance freed). Events start with the next write that
+/// commits.
+///
+/// Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk`,
+/// `listener` or `out_listener_id`; IMCONV_ERR_SHUTDOWN while the instance
+/// is being freed; IMCONV_ERR_WRONG_PROCESS in a child after fork(). No
+/// callback is made by this call. Synchronous; callable from any thread,
+/// including from inside a callback.
 ///
 /// # Safety
-/// `sdk` is a live instance or NULL; `listener` is NULL or valid for the
-/// call; `out_listener_id` is NULL or writable. The callbacks must not
-/// unwind through the library.
+/// `sdk` is NULL or a live instance; `listener` is NULL or valid for the
+/// call; `out_listener_id` is NULL or writable. The listener's callbacks
+/// must not unwind (no C++ exception, no longjmp) through the library.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_add_listener(
     sdk: *mut imconv_sdk,
@@ -129,14 +137,26 @@ pub unsafe extern "C" fn imconv_add_listener(
     })
 }
 
-/// Removes a listener. When this returns, no event reaches it any more
-/// (an event being delivered on another thread is waited for; called from
-/// inside a callback, the current event is the only one that can still be
-/// running). Returns IMCONV_OK, or IMCONV_ERR_INVALID_PARAMETERS for an
-/// unknown ID. Callable from any thread, including a callback.
+/// Removes a listener. When this returns IMCONV_OK, no call of the
+/// listener runs any more, and none will: not even the rest of the batch
+/// being delivered. Called from another thread while one of its callbacks
+/// runs, it waits for that one callback to return, never for other queued
+/// callbacks; called from inside one of its own callbacks, it returns at
+/// once (the current callback is the caller).
+///
+/// Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk` or an
+/// ID that is not registered (or was removed); IMCONV_ERR_WOULD_DEADLOCK
+/// when the listener's running callback is itself waiting, directly or
+/// through other instances, for the calling thread (for example two
+/// instances' listeners removing each other at the same moment): the
+/// listener is removed and nothing new reaches it, but that one callback is
+/// still running, so keep its `user_data` alive until it returns;
+/// IMCONV_ERR_SHUTDOWN while the instance is being freed;
+/// IMCONV_ERR_WRONG_PROCESS in a child after fork(). Synchronous; callable
+/// from any thread, including from inside a callback.
 ///
 /// # Safety
-/// `sdk` is a live instance or NULL.
+/// `sdk` is NULL or a live instance.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_remove_listener(sdk: *mut imconv_sdk, listener_id: u64) -> i32 {
     guard(IMCONV_ERR_INTERNAL, || {

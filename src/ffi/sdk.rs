@@ -75,9 +75,6 @@ pub extern "C" fn imconv_version() -> *const c_char {
 ///   store that lives as long as the instance.
 /// - `"durability"`: `"normal"` (default; a completed import survives a
 ///   crash of the process) or `"full"` (it also survives power loss).
-/// - `"worker_threads"` (1 to 64, default 1): tokio worker threads. Lookups
-///   are served on the callback thread and store work on tokio's blocking
-///   pool, so one is enough today.
 /// - `"cache_capacity"` (at least 16, default 200000): most conversations
 ///   (and known-missing IDs) kept in memory.
 ///
@@ -141,16 +138,26 @@ unsafe fn create(config_json: *const c_char) -> Result<Arc<imconv_sdk>> {
 
 /// Frees an instance. NULL is a no-op.
 ///
-/// It stops accepting calls (they return IMCONV_ERR_SHUTDOWN), lets the
-/// calls in flight finish or fails them with IMCONV_ERR_SHUTDOWN, delivers
-/// every callback still owed, joins every library thread, closes the store
-/// and frees the instance. When it returns, no callback of this instance
-/// runs any more and no thread of it remains, so dlclose is then safe.
+/// It stops accepting calls (they return IMCONV_ERR_SHUTDOWN), fails the
+/// writes still waiting in the queue with IMCONV_ERR_SHUTDOWN, lets the
+/// write being committed and the reads in flight finish (or fails them with
+/// IMCONV_ERR_SHUTDOWN), delivers every callback still owed (each exactly
+/// once), joins every library thread, closes the store and frees the
+/// instance. When it returns, no callback of this instance runs any more
+/// and no thread of it remains, so dlclose is then safe.
 ///
 /// Called from inside a callback of the same instance, it returns at once:
 /// the instance accepts no new calls, the callbacks still owed are
-/// delivered (each exactly once) after the current callback returns, and
-/// the instance is then torn down on its callback thread, which exits last.
+/// delivered after the current callback returns, and the instance is then
+/// torn down on its callback thread, which exits last.
+///
+/// Called from inside a callback of another instance, it waits as from any
+/// thread, unless this instance's callback thread is itself waiting,
+/// directly or through other instances, for the calling thread (for
+/// example it is freeing the calling thread's instance at the same moment):
+/// waiting would then hang both, so it returns at once and the instance is
+/// torn down on its own callback thread as above. Either way, it never
+/// blocks forever.
 ///
 /// Called in a child process after fork(), it does nothing (the instance's
 /// threads do not exist there); the memory stays allocated.
