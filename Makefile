@@ -180,7 +180,7 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 # archive` into target/bench/base, and the two alternate run by run on the
 # same machine. BENCH_BASE is the revision before the single write queue.
 BENCH_BASE        ?= f5fb2fc
-BENCH_WRITES_SIZE ?= 100000
+BENCH_WRITES_SIZES ?= 10000 100000
 BENCH_WRITES_RUNS ?= 5
 BASE_DIR          := $(BENCH_OUT)/base
 
@@ -190,17 +190,17 @@ bench-writes: lib $(BENCH_OUT)/bench_imconv
 	$(CARGO) build --release --lib --manifest-path $(BASE_DIR)/src/Cargo.toml --target-dir $(BASE_DIR)/target
 	ln -sf libimconv.so $(BASE_DIR)/target/release/libimconv.so.0
 	@rm -f $(BENCH_OUT)/writes.jsonl
-	@for r in $$(seq $(BENCH_WRITES_RUNS)); do \
+	@for n in $(BENCH_WRITES_SIZES); do for r in $$(seq $(BENCH_WRITES_RUNS)); do \
 	  for which in base current; do \
 	    rm -rf $(BENCH_OUT)/scratch && mkdir -p $(BENCH_OUT)/scratch; \
 	    if [ $$which = base ]; then \
 	      BENCH_ONLY=writes BENCH_LABEL=base LD_LIBRARY_PATH=$(abspath $(BASE_DIR))/target/release \
-	        $(BENCH_OUT)/bench_imconv $(abspath $(BENCH_OUT))/scratch $(BENCH_WRITES_SIZE) $(BENCH_OUT)/writes.jsonl || exit 1; \
+	        $(BENCH_OUT)/bench_imconv $(abspath $(BENCH_OUT))/scratch $$n $(BENCH_OUT)/writes.jsonl || exit 1; \
 	    else \
-	      BENCH_ONLY=writes $(BENCH_OUT)/bench_imconv $(abspath $(BENCH_OUT))/scratch $(BENCH_WRITES_SIZE) $(BENCH_OUT)/writes.jsonl || exit 1; \
+	      BENCH_ONLY=writes $(BENCH_OUT)/bench_imconv $(abspath $(BENCH_OUT))/scratch $$n $(BENCH_OUT)/writes.jsonl || exit 1; \
 	    fi; \
 	  done; \
-	done
+	done; done
 	@rm -rf $(BENCH_OUT)/scratch
 	@$(PYTHON) benches/compare.py $(BENCH_OUT)/writes.jsonl base $(BENCH_BASE)
 

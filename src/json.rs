@@ -19,7 +19,7 @@ use serde_json::Number;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{
-    check_group_name, check_len, order_key, quote, Conversation, ConversationId, ConversationType,
+    check_group_name, order_key, quote, Conversation, ConversationId, ConversationType,
     GroupAtInfo, LastMessage, Text, AT_ALL, AT_ALL_AND_ME, AT_ALL_USER_ID, AT_ME, AT_TYPE_MAX,
     AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES, MAX_FACE_URL_BYTES, MAX_GROUPS,
     MAX_GROUP_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_MSG_ID_BYTES, MAX_ORDER_KEY, MAX_SHOW_NAME_BYTES,
@@ -400,15 +400,18 @@ fn parse_patch(element: Element) -> Result<ConversationPatch> {
     })
 }
 
-/// Keeps the first of each value, in order.
-fn dedup<T: PartialEq>(items: Vec<T>) -> Box<[T]> {
-    let mut out: Vec<T> = Vec::with_capacity(items.len());
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
+/// Keeps the first of each value, in order (lists are short, and seldom
+/// hold a repeat: then nothing is copied).
+fn dedup<T: PartialEq>(mut items: Vec<T>) -> Box<[T]> {
+    let mut i = 1;
+    while i < items.len() {
+        if items[..i].contains(&items[i]) {
+            items.remove(i);
+        } else {
+            i += 1;
         }
     }
-    out.into_boxed_slice()
+    items.into_boxed_slice()
 }
 
 /// The checks on a message that enters the store: its msgID is 1 to 128
@@ -731,11 +734,12 @@ impl<'a, 'p> Fields<'a, 'p> {
         Ok(Fields { members, path })
     }
 
-    fn name(&self, field: &str) -> String {
+    /// The field's full name for messages (no allocation at the top level).
+    fn name<'f>(&self, field: &'f str) -> Cow<'f, str> {
         if self.path.is_empty() {
-            field.to_string()
+            Cow::Borrowed(field)
         } else {
-            format!("{}.{field}", self.path)
+            Cow::Owned(format!("{}.{field}", self.path))
         }
     }
 
@@ -807,7 +811,11 @@ impl<'a, 'p> Fields<'a, 'p> {
             Some(v) => {
                 let name = self.name(field);
                 let text = as_text(v, &name)?;
-                check_len(&format!("field '{name}'"), text.as_str(), max)?;
+                if text.len() > max {
+                    return Err(
+                        self.param(field, format!("is {} bytes, more than {max}", text.len()))
+                    );
+                }
                 Ok(Some(text))
             }
         }

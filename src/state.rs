@@ -571,17 +571,25 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     /// that the store writes while the next elements are parsed). With
     /// nobody listening, what it replaces is not read: nothing needs it.
     pub fn replace(&mut self, c: Conversation) -> Result<()> {
-        // What it replaces is read first (when tracked), then it is written.
+        if !self.tracking {
+            self.w.put(&c)?;
+            // Not indexed either: a repeated ID is simply written again,
+            // and the later entry wins in the cache as in the store.
+            self.entries.push(Entry {
+                id: c.id.clone(),
+                before: None,
+                after: Some(c),
+                written: true,
+            });
+            return Ok(());
+        }
+        // What it replaces is read first, then it is written.
         let i = match self.index.get(c.id.as_str()) {
             Some(&i) => i,
             None => {
                 let id = c.id.clone();
-                let before = if self.tracking {
-                    Some(self.current(&id)?)
-                } else {
-                    None
-                };
-                self.push(&id, before, None);
+                let before = self.current(&id)?;
+                self.push(&id, Some(before), None);
                 self.entries.len() - 1
             }
         };
