@@ -35,7 +35,7 @@ def main():
             unit = next(r["unit"] for r in rows if r["metric"] == metric)
             print(f"| {metric:<24} | {size:>9,} | {mb:>22,.0f} | {mc:>12,.0f} |"
                   f" {ratio:5.2f} | {'yes' if ratio >= 0.90 else 'NO':>10} |")
-            runs.append(f"{metric} ({unit}): {base} {', '.join(f'{v:,.0f}' for v in b)}; "
+            runs.append(f"{metric} at {size:,} ({unit}): {base} {', '.join(f'{v:,.0f}' for v in b)}; "
                         f"this build {', '.join(f'{v:,.0f}' for v in c)}")
     print("\nPer run (each a median of its rounds):")
     for line in runs:

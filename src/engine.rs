@@ -78,6 +78,17 @@ struct Queued {
     bytes: usize,
 }
 
+/// What the writer has done so far (for tests and benchmarks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Transactions committed (or rolled back).
+    pub transactions: u64,
+    /// Writes they held.
+    pub writes: u64,
+    /// The most writes one transaction held.
+    pub largest: u64,
+}
+
 #[derive(Default)]
 struct Queue {
     items: VecDeque<Queued>,
@@ -86,6 +97,7 @@ struct Queue {
     draining: bool,
     /// Shut down: nothing is taken any more.
     closed: bool,
+    stats: WriteStats,
 }
 
 pub struct Engine<V: Snapshot> {
@@ -263,6 +275,11 @@ impl<V: Snapshot> Engine<V> {
         self.state.listeners.remove(id)
     }
 
+    /// How the writer has grouped writes into transactions so far.
+    pub fn write_stats(&self) -> WriteStats {
+        self.writes.lock().stats
+    }
+
     /// Stored conversations (reads the store; for tests and tools).
     pub fn stored_count(&self) -> Result<u64> {
         self.state.with_store(|s| s.count())
@@ -335,6 +352,10 @@ fn drain<V: Snapshot>(state: &State<V>, writes: &Mutex<Queue>) {
                 group.extend(q.items.pop_front());
             }
             q.bytes -= bytes;
+            let n = group.len() as u64;
+            q.stats.transactions += 1;
+            q.stats.writes += n;
+            q.stats.largest = q.stats.largest.max(n);
             group
         };
         // A panic outside a write's own work (each write's is caught in

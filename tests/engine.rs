@@ -266,6 +266,36 @@ fn a_panic_in_the_work_becomes_an_internal_error_callback() {
 }
 
 #[test]
+fn a_panic_in_one_queued_write_fails_that_write_alone() {
+    let e = memory();
+    for round in 0..50 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for (i, name) in ["ok", "boom", "fine"].into_iter().enumerate() {
+            let tx = tx.clone();
+            let doc = format!(r#"[{{"conversationID":"c2c_{name}{round}","showName":"{name}"}}]"#);
+            e.import(
+                doc.into_bytes(),
+                e.completer(move |r: Result<usize>| {
+                    let _ = tx.send((i, r.map_err(|e| e.code())));
+                }),
+            )
+            .unwrap();
+        }
+        let got: Vec<_> = (0..3)
+            .map(|_| rx.recv_timeout(Duration::from_secs(30)).unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            [(0, Ok(1)), (1, Err(ErrorCode::Internal)), (2, Ok(1))],
+            "round {round}"
+        );
+        assert!(get(&e, &format!("c2c_ok{round}")).stored);
+        assert!(!get(&e, &format!("c2c_boom{round}")).stored);
+        assert!(get(&e, &format!("c2c_fine{round}")).stored);
+    }
+}
+
+#[test]
 fn shutdown_delivers_every_callback_before_it_returns() {
     let dir = scratch("shutdown");
     let e = on_disk(&dir).unwrap();

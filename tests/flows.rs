@@ -845,3 +845,91 @@ fn sync_and_import_are_all_or_nothing_and_apply_the_manager_rules() {
     assert!(err.message().contains("at most 20"), "{err}");
     assert_eq!(e.stored_count().unwrap(), 1);
 }
+
+// --- writes that share a transaction keep their own result ----------------
+
+#[test]
+fn a_failing_write_among_queued_ones_fails_alone() {
+    let e = memory();
+    import(&e, r#"[{"conversationID":"c2c_a"}]"#).unwrap();
+    let rec = Arc::new(Recorder::default());
+    e.add_listener(rec.clone());
+    let (tx, rx) = mpsc::channel();
+    // A large import ahead of a round makes its writes queue up behind it,
+    // so that they share a transaction.
+    let big = format!(
+        "[{}]",
+        (0..2000)
+            .map(|i| format!(
+                r#"{{"conversationID":"c2c_bulk{i}","faceUrl":"{}"}}"#,
+                "u".repeat(200)
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for round in 0..200 {
+        let draft = format!("d{round}");
+        if round % 10 == 0 {
+            let (itx, irx) = mpsc::channel();
+            e.import(
+                big.clone().into_bytes(),
+                e.completer(move |r| {
+                    let _ = itx.send(r);
+                }),
+            )
+            .unwrap();
+            // Collected after the round's writes, which queue behind it.
+            std::thread::spawn(move || wait(&irx).unwrap());
+        }
+        let ops = [
+            Write::Pin {
+                id: id("c2c_a"),
+                pinned: round % 2 == 0,
+            },
+            // Not stored: fails, and must not undo its neighbours.
+            Write::Pin {
+                id: id("c2c_missing"),
+                pinned: true,
+            },
+            Write::Draft {
+                id: id("c2c_a"),
+                text: text(&draft),
+            },
+            // Fails its checks in the writer, in its place.
+            Write::Mark {
+                ids: ids(&["c2c_a"]),
+                mark: 0,
+                enable: true,
+            },
+        ];
+        for (i, op) in ops.into_iter().enumerate() {
+            write_async(&e, op, i, &tx);
+        }
+        let results: Vec<(usize, bool)> = (0..4)
+            .map(|_| {
+                let (tag, r) = wait(&rx);
+                (tag, r.is_ok())
+            })
+            .collect();
+        assert_eq!(
+            results,
+            [(0, true), (1, false), (2, true), (3, false)],
+            "round {round}"
+        );
+        let a = get(&e, "c2c_a");
+        assert_eq!(a.0.is_pinned, round % 2 == 0, "round {round}");
+        assert_eq!(a.0.draft_text.as_str(), draft, "round {round}");
+    }
+    assert!(!get(&e, "c2c_missing").1);
+    let stats = e.write_stats();
+    assert!(
+        stats.largest >= 4,
+        "writes never shared a transaction: {stats:?}"
+    );
+    e.shutdown();
+    // Two changes a round (pin, draft), none from the failed writes.
+    let log = rec.log.lock();
+    let mine: Vec<&String> = log.iter().filter(|l| !l.contains("bulk")).collect();
+    assert_eq!(mine.len(), 400, "{:?}", &mine[..10.min(mine.len())]);
+    assert!(mine.iter().all(|l| *l == "changed c2c_a"));
+}
