@@ -89,6 +89,8 @@ static int32_t replay(imconv_sdk *sdk, char *line) {
         return wait_for(imconv_apply_messages(sdk, args, on_done, on_error, NULL));
     if (strcmp(line, "profiles") == 0)
         return wait_for(imconv_update_profiles(sdk, args, on_done, on_error, NULL));
+    if (strcmp(line, "sync") == 0) /* what the server sends after a reconnect */
+        return wait_for(imconv_sync_conversations(sdk, args, on_done, on_error, NULL));
     char *id = strtok(args, " ");
     char *rest = strtok(NULL, "");
     if (strcmp(line, "pin") == 0)

@@ -933,3 +933,34 @@ fn a_failing_write_among_queued_ones_fails_alone() {
     assert_eq!(mine.len(), 400, "{:?}", &mine[..10.min(mine.len())]);
     assert!(mine.iter().all(|l| *l == "changed c2c_a"));
 }
+
+#[test]
+fn the_order_and_its_tick_survive_reopening() {
+    let dir = std::env::temp_dir().join(format!("imconv-flows-order-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = || {
+        Engine::<View>::open(&imconv::config::Config {
+            data_dir: Some(dir.clone()),
+            ..imconv::config::Config::in_memory("me")
+        })
+        .unwrap()
+    };
+    let e = open();
+    let max = imconv::model::MAX_ORDER_KEY;
+    import(
+        &e,
+        &format!(r#"[{{"conversationID":"c2c_top","orderKey":{max}}}]"#),
+    )
+    .unwrap();
+    messages(&e, &one("c2c_a", "a1", 100, 1)).unwrap();
+    messages(&e, &one("c2c_b", "b1", 100, 1)).unwrap();
+    assert_eq!(order(&e), ["c2c_top", "c2c_b", "c2c_a"]);
+    drop(e);
+    let e = open();
+    assert_eq!(order(&e), ["c2c_top", "c2c_b", "c2c_a"]);
+    // Same second after reopening: the later action still ranks first.
+    messages(&e, &one("c2c_a", "a2", 100, 2)).unwrap();
+    assert_eq!(order(&e), ["c2c_top", "c2c_a", "c2c_b"]);
+    drop(e);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
