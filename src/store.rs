@@ -524,6 +524,18 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Remembers a message as read unless it is remembered already (a
+    /// sync's last message: applied later, it is not counted again).
+    pub fn remember_message(&mut self, m: &AppliedMessage) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread) \
+                 VALUES (?1, ?2, ?3, ?4, 0)",
+            )?
+            .execute(params![m.msg_id, m.conversation_id, m.timestamp, m.seq as i64])?;
+        Ok(())
+    }
+
     /// Marks a conversation's remembered messages read up to a position
     /// (all of them for `ReadUpTo::All`); returns how many stay unread.
     pub fn mark_messages_read(&mut self, id: &str, upto: ReadUpTo) -> Result<u64> {

@@ -653,6 +653,15 @@ fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize>
             if let Some(n) = p.unread_count {
                 txn.w.keep_newest_unread(id.as_str(), n)?;
             }
+            if let Some(m) = &p.last_message {
+                txn.w.remember_message(&AppliedMessage {
+                    msg_id: m.msg_id.as_str(),
+                    conversation_id: id.as_str(),
+                    timestamp: m.timestamp,
+                    seq: m.seq,
+                    unread: false,
+                })?;
+            }
             let created = txn.entry(&id)?.after.is_none();
             if created {
                 let c = txn.new_conversation(&id);

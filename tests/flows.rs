@@ -802,6 +802,14 @@ fn sync_follows_the_newest_message_rule_and_an_authoritative_count() {
     // Redelivered as a message: not counted again.
     messages(&e, &one("c2c_a", "m4", 400, 0)).unwrap();
     assert_eq!(get(&e, "c2c_a").0.unread_count, 0);
+    // Not even once a newer message has replaced it, nor the older one the
+    // sync did not take.
+    messages(&e, &one("c2c_a", "m5", 500, 0)).unwrap();
+    messages(&e, &one("c2c_a", "m4", 400, 0)).unwrap();
+    messages(&e, &one("c2c_a", "old", 50, 0)).unwrap();
+    let a = get(&e, "c2c_a");
+    assert_eq!(a.0.unread_count, 1);
+    assert_eq!(a.0.last_message.as_ref().unwrap().msg_id.as_str(), "m5");
 }
 
 #[test]
