@@ -456,6 +456,20 @@ fn mark_read<V: Snapshot>(
         ReadScope::All => parse_ids(txn.w.unread_ids(None)?)?,
     };
     for id in &ids {
+        read_up_to(txn, id, upto)?;
+    }
+    Ok(0)
+}
+
+/// Marks one stored conversation read up to a position (here or on another
+/// device): remembered messages up to it stop counting, its read position
+/// becomes it (never lower), and @ mentions up to it go.
+fn read_up_to<V: Snapshot>(
+    txn: &mut Txn<'_, '_, V>,
+    id: &ConversationId,
+    upto: ReadUpTo,
+) -> Result<()> {
+    {
         txn.stored(id)?;
         let tracked_before = txn.w.unread_messages(id.as_str())?;
         let left = txn.w.mark_messages_read(id.as_str(), upto)?;
@@ -498,7 +512,7 @@ fn mark_read<V: Snapshot>(
             }
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 fn group_position<V: Snapshot>(txn: &mut Txn<'_, '_, V>, name: &Text) -> Result<Option<i64>> {
@@ -667,7 +681,20 @@ fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize>
                 let c = txn.new_conversation(&id);
                 txn.entry(&id)?.after = Some(c);
             }
+            // A read position that moves forward is a read on another
+            // device: it clears what it covers, as clean_unread does.
+            let (read_ts, read_seq) = (p.c2c_read_timestamp.take(), p.group_read_sequence.take());
             let c = txn.stored(&id)?;
+            let read = match id.kind() {
+                ConversationType::C2c => read_ts
+                    .filter(|&t| t > c.c2c_read_timestamp)
+                    .map(|t| ReadUpTo::Timestamp(t.min(i64::MAX as u64) as i64)),
+                ConversationType::Group => read_seq
+                    .filter(|&s| s > c.group_read_sequence)
+                    .map(ReadUpTo::Sequence),
+            };
+            c.c2c_read_timestamp = read_ts.unwrap_or(c.c2c_read_timestamp);
+            c.group_read_sequence = read_seq.unwrap_or(c.group_read_sequence);
             let activity = c.activity_time();
             p.apply_plain_fields(c);
             let mut moved = false;
@@ -681,6 +708,10 @@ fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize>
                     }
                 }
             }
+            if let Some(upto) = read {
+                read_up_to(txn, &id, upto)?;
+            }
+            let c = txn.stored(&id)?;
             if let Some(n) = p.unread_count {
                 c.unread_count = n;
             }

@@ -972,3 +972,48 @@ fn the_order_and_its_tick_survive_reopening() {
     drop(e);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_read_position_from_sync_is_a_read_on_another_device() {
+    let e = memory();
+    messages(
+        &e,
+        &format!(
+            "[{},{},{}]",
+            msg("group_g", "g1", 1, 1, r#","groupAtUserList":["me"]"#),
+            msg("group_g", "g2", 2, 2, ""),
+            msg("group_g", "g3", 3, 3, r#","groupAtUserList":["me"]"#)
+        ),
+    )
+    .unwrap();
+    messages(
+        &e,
+        &format!(
+            "[{},{}]",
+            msg("c2c_a", "a1", 10, 0, ""),
+            msg("c2c_a", "a2", 20, 0, "")
+        ),
+    )
+    .unwrap();
+    sync(
+        &e,
+        r#"[{"conversationID":"group_g","groupReadSequence":2},{"conversationID":"c2c_a","c2cReadTimestamp":10}]"#,
+    )
+    .unwrap();
+    let g = get(&e, "group_g");
+    assert_eq!(g.0.unread_count, 1);
+    assert_eq!(g.0.group_read_sequence, 2);
+    let at: Vec<u64> = g.0.group_at_info_list.iter().map(|a| a.seq).collect();
+    assert_eq!(at, [3]);
+    let a = get(&e, "c2c_a");
+    assert_eq!(a.0.unread_count, 1);
+    assert_eq!(a.0.c2c_read_timestamp, 10);
+    // A late message below the synced position is not unread either.
+    messages(&e, &one("group_g", "g0", 0, 2)).unwrap();
+    assert_eq!(get(&e, "group_g").0.unread_count, 1);
+    assert_eq!(total(&e), 2);
+}
+
+fn total(e: &Engine<View>) -> u64 {
+    call(e, |done| e.unread_total(ListFilter::default(), done)).unwrap()
+}

@@ -87,9 +87,13 @@ pub unsafe extern "C" fn imconv_import_conversations(
 /// later is not counted again. `unreadCount`, when named, is authoritative:
 /// the count becomes it, and of the messages applied with
 /// `imconv_apply_messages` only the newest that many stay unread, so clearing
-/// by position stays exact. `orderKey`, when named, is taken; else the
-/// conversation moves when its activity time (newest message or draft)
-/// changed. Conversation groups it names that do not exist yet are created.
+/// by position stays exact. A read position (`c2cReadTimestamp` for
+/// one-to-one conversations, `groupReadSequence` for groups) that moves
+/// forward is a read on another device: the remembered messages and @
+/// mentions it covers stop counting, as with `imconv_clean_unread`.
+/// `orderKey`, when named, is taken; else the conversation moves when its
+/// activity time (newest message or draft) changed. Conversation groups it
+/// names that do not exist yet are created.
 ///
 /// Errors through `on_error`: IMCONV_ERR_INVALID_JSON for
 /// malformed JSON or a wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for an
