@@ -98,16 +98,11 @@
 
 /*
  The latest activity time the ordering rule expresses, in seconds (the
- year 2106); later times count as this one.
+ year 2106); later times count as this one. An order key is never derived
+ from another key, so no key, not even 2^64 - 1 (the latest time's last
+ tick), can make others tie or freeze the order.
  */
 #define MAX_ACTIVITY_TIME (uint64_t)UINT32_MAX
-
-/*
- The largest order key a caller may give (import, sync): every key below
- the newest activity the rule can produce, so no key outranks every
- future one and nothing can freeze the order.
- */
-#define MAX_ORDER_KEY ((MAX_ACTIVITY_TIME << 32) - 1)
 
 /*
  Most conversations in one page.
@@ -331,13 +326,6 @@
 #define IMCONV_MAX_DOCUMENT_BYTES 67108864
 
 /*
- Largest orderKey an import or sync may give: every key below the newest
- activity time the order can express (2^32 - 1 seconds), so that no key
- outranks every future activity.
- */
-#define IMCONV_MAX_ORDER_KEY 18446744069414584319ull
-
-/*
  Most writes waiting in one instance's queue; a write call beyond it
  returns IMCONV_ERR_QUEUE_FULL.
  */
@@ -481,8 +469,8 @@ typedef struct imconv_conversation {
     /*
      Sort key, larger first (after pinned ones): the activity time (newest
      message or draft, seconds) in the high 32 bits and an action tick in
-     the low 32 bits, so equal times list the latest action first. At most
-     IMCONV_MAX_ORDER_KEY.
+     the low 32 bits, so equal times list the latest action first; or the
+     key an import or sync gave, until the conversation's next activity.
      */
     uint64_t order_key;
     /*
@@ -689,11 +677,10 @@ const char *imconv_error_str(int32_t code);
 
  Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
  value of the wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for an invalid
- or disagreeing ID, type, userID or groupID, a value out of range (orderKey
- above IMCONV_MAX_ORDER_KEY, a mark 0), a string over its limit or holding
- U+0000, a bad group name, more than 20 groups or 50 pinned conversations
- in all, or a document over 64 MiB (the message names the element's 0-based
- index and the field). IMCONV_ERR_DATABASE when the store cannot write;
+ or disagreeing ID, type, userID or groupID, a value out of range (a mark
+ 0), a string over its limit or holding U+0000, a bad group name, more than
+ 20 groups or 50 pinned conversations in all, or a document over 64 MiB
+ (the message names the element's 0-based index and the field). IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
  Returns IMCONV_OK when the call is accepted: then exactly one of

@@ -22,8 +22,7 @@ use crate::model::{
     check_group_name, order_key, quote, Conversation, ConversationId, ConversationType,
     GroupAtInfo, LastMessage, Text, AT_ALL, AT_ALL_AND_ME, AT_ALL_USER_ID, AT_ME, AT_TYPE_MAX,
     AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES, MAX_FACE_URL_BYTES, MAX_GROUPS,
-    MAX_GROUP_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_MSG_ID_BYTES, MAX_ORDER_KEY, MAX_SHOW_NAME_BYTES,
-    RECV_OPT_MAX,
+    MAX_GROUP_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_MSG_ID_BYTES, MAX_SHOW_NAME_BYTES, RECV_OPT_MAX,
 };
 
 /// A JSON value not read yet: a slice of the document.
@@ -370,14 +369,6 @@ fn parse_patch(element: Element) -> Result<ConversationPatch> {
         .transpose()?;
 
     let order_key = obj.u64("orderKey")?;
-    if let Some(key) = order_key {
-        if key > MAX_ORDER_KEY {
-            return Err(obj.param(
-                "orderKey",
-                format!("must be at most {MAX_ORDER_KEY} (got {key}): larger keys would outrank every future activity"),
-            ));
-        }
-    }
 
     Ok(ConversationPatch {
         id,

@@ -358,12 +358,10 @@ pub const MAX_GROUP_NAME_BYTES: usize = 32;
 pub const MAX_PINNED: u64 = 50;
 
 /// The latest activity time the ordering rule expresses, in seconds (the
-/// year 2106); later times count as this one.
+/// year 2106); later times count as this one. An order key is never derived
+/// from another key, so no key, not even 2^64 - 1 (the latest time's last
+/// tick), can make others tie or freeze the order.
 pub const MAX_ACTIVITY_TIME: u64 = u32::MAX as u64;
-/// The largest order key a caller may give (import, sync): every key below
-/// the newest activity the rule can produce, so no key outranks every
-/// future one and nothing can freeze the order.
-pub const MAX_ORDER_KEY: u64 = (MAX_ACTIVITY_TIME << 32) - 1;
 
 /// The order key of an activity at `time` (seconds): the time in the high
 /// 32 bits, and in the low 32 bits a tick that grows with every action, so

@@ -74,7 +74,7 @@ const MIGRATIONS: &[&str] = &[
     // message or draft, seconds) in its high 32 bits and an action tick in
     // its low 32 bits; the tick lives in `meta`. Keys of the old counter
     // (below 2^32) become their conversation's activity time with the old
-    // counter as the tick; keys above the new maximum are lowered to it.
+    // counter as the tick; larger keys (imported) stay as they are.
     "CREATE TABLE meta (
         key   TEXT PRIMARY KEY NOT NULL,
         value INTEGER NOT NULL
@@ -87,8 +87,6 @@ const MIGRATIONS: &[&str] = &[
             CASE WHEN draft_timestamp < 0 THEN 4294967295 ELSE MIN(draft_timestamp, 4294967295) END
         ) << 32) | order_key
         WHERE order_key >= 0 AND order_key < 4294967296;
-     UPDATE conversation SET order_key = -4294967297
-        WHERE order_key < 0 AND order_key > -4294967297;
      UPDATE conversation SET sort_order = (order_key | -9223372036854775808) - (order_key & -9223372036854775808);",
 ];
 
@@ -935,7 +933,7 @@ mod tests {
             conn.execute_batch(MIGRATIONS[0]).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             // Old counter keys (small) with and without a message or a
-            // draft, an imported key above today's maximum, a large one.
+            // draft, imported large keys (the largest there is).
             for (id, key, message, draft) in [
                 ("c2c_small", 5i64, None, 0i64),
                 ("c2c_huge", -1i64, None, 0),
@@ -963,7 +961,7 @@ mod tests {
         let s = Store::open(Some(&dir), Durability::Normal).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
         let key = |id: &str| s.load(id).unwrap().unwrap().order_key;
-        assert_eq!(key("c2c_huge"), crate::model::MAX_ORDER_KEY);
+        assert_eq!(key("c2c_huge"), u64::MAX);
         assert_eq!(key("c2c_small"), 5);
         assert_eq!(key("c2c_talked"), (1700 << 32) | 3);
         assert_eq!(key("c2c_drafted"), (1800 << 32) | 4);
@@ -983,7 +981,7 @@ mod tests {
                 "c2c_small"
             ]
         );
-        assert_eq!(s.max_order_key().unwrap(), crate::model::MAX_ORDER_KEY);
+        assert_eq!(s.max_order_key().unwrap(), u64::MAX);
         // The tick goes on from the largest one handed out.
         assert_eq!(s.order_tick().unwrap(), 5);
         drop(s);

@@ -550,28 +550,39 @@ fn removing_a_listener_does_not_wait_for_unrelated_queued_callbacks() {
 // --- 8. order keys never saturate ----------------------------------------
 
 #[test]
-fn an_order_key_at_the_top_of_the_range_is_refused_and_the_top_still_orders() {
+fn an_order_key_at_the_top_of_the_range_freezes_nothing() {
     let e = memory();
-    let err = import(
-        &e,
-        r#"[{"conversationID":"c2c_top","orderKey":18446744073709551615}]"#,
-    )
-    .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::InvalidParameters);
-    assert!(err.message().contains("orderKey"), "{err}");
-    let max = imconv::model::MAX_ORDER_KEY;
+    // The top of the range: 2^64 - 1, the latest time's last tick.
     import(
         &e,
-        &format!(r#"[{{"conversationID":"c2c_top","orderKey":{max}}}]"#),
+        r#"[{"conversationID":"c2c_top","orderKey":18446744073709551615},
+            {"conversationID":"c2c_b","orderKey":1},{"conversationID":"c2c_c","orderKey":2}]"#,
     )
     .unwrap();
-    messages(&e, &one("c2c_b", "b1", 100, 1)).unwrap();
-    messages(&e, &one("c2c_c", "c1", 200, 1)).unwrap();
-    assert_eq!(order(&e), ["c2c_top", "c2c_c", "c2c_b"]);
-    // The newest activity the rule can express still lands on top.
-    let far = imconv::model::MAX_ACTIVITY_TIME;
-    messages(&e, &one("c2c_b", "b2", far as i64, 2)).unwrap();
-    assert_eq!(order(&e), ["c2c_b", "c2c_top", "c2c_c"]);
+    // Later moves neither tie nor list the newest last.
+    messages(&e, &one("c2c_c", "c1", 100, 1)).unwrap();
+    messages(&e, &one("c2c_b", "b1", 200, 1)).unwrap();
+    assert_eq!(order(&e), ["c2c_top", "c2c_b", "c2c_c"]);
+    let (b, c) = (get(&e, "c2c_b").0.order_key, get(&e, "c2c_c").0.order_key);
+    assert_eq!((b >> 32, c >> 32), (200, 100));
+    // The imported key holds until the conversation's own next activity.
+    messages(&e, &one("c2c_top", "t1", 300, 1)).unwrap();
+    assert_eq!(order(&e), ["c2c_top", "c2c_b", "c2c_c"]);
+    assert_eq!(get(&e, "c2c_top").0.order_key >> 32, 300);
+    messages(&e, &one("c2c_c", "c2", 400, 2)).unwrap();
+    assert_eq!(order(&e), ["c2c_c", "c2c_top", "c2c_b"]);
+    // Times past the range count as its last second, and what the rule
+    // computes there exports and imports back unchanged.
+    import(
+        &e,
+        r#"[{"conversationID":"c2c_far","lastMessage":{"msgID":"f","timestamp":9000000000}}]"#,
+    )
+    .unwrap();
+    let far = get(&e, "c2c_far").0.clone();
+    assert_eq!(far.order_key, imconv::model::MAX_ACTIVITY_TIME << 32);
+    let json = imconv::json::conversation_to_json(&far).unwrap();
+    let again = imconv::json::parse_conversations(format!("[{json}]").as_bytes()).unwrap();
+    assert_eq!(again[0], far);
 }
 
 // --- 9. import resets the applied-message state ---------------------------
@@ -954,10 +965,9 @@ fn the_order_and_its_tick_survive_reopening() {
         .unwrap()
     };
     let e = open();
-    let max = imconv::model::MAX_ORDER_KEY;
     import(
         &e,
-        &format!(r#"[{{"conversationID":"c2c_top","orderKey":{max}}}]"#),
+        r#"[{"conversationID":"c2c_top","orderKey":18446744073709551615}]"#,
     )
     .unwrap();
     messages(&e, &one("c2c_a", "a1", 100, 1)).unwrap();

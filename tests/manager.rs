@@ -457,7 +457,7 @@ fn ordering_pinned_first_then_order_key_then_id() {
         &e,
         r#"[{"conversationID":"c2c_a","orderKey":1},{"conversationID":"c2c_b","orderKey":3},
                   {"conversationID":"c2c_c","orderKey":2,"isPinned":true},{"conversationID":"c2c_d","orderKey":3},
-                  {"conversationID":"c2c_e","orderKey":18446744069414584319}]"#,
+                  {"conversationID":"c2c_e","orderKey":18446744073709551615}]"#,
     );
     assert_eq!(
         all_ids(&e, &ListFilter::default()),

@@ -119,8 +119,8 @@ pub struct imconv_conversation {
     pub is_pinned: bool,
     /// Sort key, larger first (after pinned ones): the activity time (newest
     /// message or draft, seconds) in the high 32 bits and an action tick in
-    /// the low 32 bits, so equal times list the latest action first. At most
-    /// IMCONV_MAX_ORDER_KEY.
+    /// the low 32 bits, so equal times list the latest action first; or the
+    /// key an import or sync gave, until the conversation's next activity.
     pub order_key: u64,
     /// Marks (IMCONV_MARK_* bits, custom marks in bits 32-63).
     pub mark_list: *const u64,

@@ -23,11 +23,10 @@ pub type imconv_done_callback = Option<unsafe extern "C" fn(user_data: *mut c_vo
 ///
 /// Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
 /// value of the wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for an invalid
-/// or disagreeing ID, type, userID or groupID, a value out of range (orderKey
-/// above IMCONV_MAX_ORDER_KEY, a mark 0), a string over its limit or holding
-/// U+0000, a bad group name, more than 20 groups or 50 pinned conversations
-/// in all, or a document over 64 MiB (the message names the element's 0-based
-/// index and the field). IMCONV_ERR_DATABASE when the store cannot write;
+/// or disagreeing ID, type, userID or groupID, a value out of range (a mark
+/// 0), a string over its limit or holding U+0000, a bad group name, more than
+/// 20 groups or 50 pinned conversations in all, or a document over 64 MiB
+/// (the message names the element's 0-based index and the field). IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
 /// Returns IMCONV_OK when the call is accepted: then exactly one of

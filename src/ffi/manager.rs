@@ -50,10 +50,6 @@ pub const IMCONV_MAX_MESSAGE_BYTES: usize = 65536;
 /// Largest JSON document one call takes (import, sync, messages, profiles),
 /// in bytes.
 pub const IMCONV_MAX_DOCUMENT_BYTES: usize = 67108864;
-/// Largest orderKey an import or sync may give: every key below the newest
-/// activity time the order can express (2^32 - 1 seconds), so that no key
-/// outranks every future activity.
-pub const IMCONV_MAX_ORDER_KEY: u64 = 18446744069414584319;
 /// Most writes waiting in one instance's queue; a write call beyond it
 /// returns IMCONV_ERR_QUEUE_FULL.
 pub const IMCONV_MAX_QUEUED_WRITES: usize = 10000;
@@ -1161,7 +1157,6 @@ mod tests {
         assert_eq!(IMCONV_MAX_CUSTOM_DATA_BYTES, model::MAX_CUSTOM_DATA_BYTES);
         assert_eq!(IMCONV_MAX_MESSAGE_BYTES, model::MAX_MESSAGE_BYTES);
         assert_eq!(IMCONV_MAX_DOCUMENT_BYTES, model::MAX_DOCUMENT_BYTES);
-        assert_eq!(IMCONV_MAX_ORDER_KEY, model::MAX_ORDER_KEY);
         assert_eq!(IMCONV_MAX_QUEUED_WRITES, engine::MAX_QUEUED_WRITES);
         assert_eq!(IMCONV_MAX_QUEUED_BYTES, engine::MAX_QUEUED_BYTES);
     }
