@@ -27,7 +27,7 @@ LINK_REL = -L$(REL_DIR) -limconv -Wl,-rpath,$(abspath $(REL_DIR)) -lpthread
 LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
-C_TESTS  := test_contract test_manager test_flows test_dlopen
+C_TESTS  := test_contract test_manager test_flows test_reliability test_dlopen
 
 .PHONY: all lib lib-debug demo bench bench-writes fuzz test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean

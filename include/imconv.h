@@ -253,6 +253,18 @@
 #define IMCONV_ERR_WOULD_DEADLOCK 6905
 
 /*
+ The store cannot be written (a read-only file, folder or file system):
+ `imconv_sdk_new` refuses it unless `"read_only": true` is asked for. An
+ instance opened read-only returns it for every write call (no callback).
+ */
+#define IMCONV_ERR_READ_ONLY 6906
+
+/*
+ `imconv_wait_freed` gave up: a freed instance's thread still runs.
+ */
+#define IMCONV_ERR_TIMEOUT 6907
+
+/*
  An internal error: a panic inside the library was caught. Please report it.
  */
 #define IMCONV_ERR_INTERNAL 6999
@@ -1688,9 +1700,18 @@ const char *imconv_version(void);
  - `"user_id"` (string, required): the user whose conversations these are;
    1 to 256 bytes of UTF-8 without control characters, `/` or `\`, and not
    `.` or `..` (it names the store's folder).
- - `"data_dir"` (string): the store lives in `<data_dir>/<user_id>/`
-   (folders created with owner-only permissions). Omitted: an in-memory
-   store that lives as long as the instance.
+ - `"data_dir"` (string): the store lives in `<data_dir>/<folder>/`, where
+   the folder is the user_id when it is made only of lowercase ASCII
+   letters, digits, `_`, `-` and `.` (at most 128 bytes), else
+   `u~<readable part>~<hash>`; a store kept by 0.1.0 in
+   `<data_dir>/<user_id>/` is moved there once. Folders are created
+   `0700` and files `0600` whatever the umask (tightened when found
+   looser). Omitted: an in-memory store that lives as long as the
+   instance.
+ - `"read_only"` (bool, default false): open an existing store to read
+   it only; every write call then returns IMCONV_ERR_READ_ONLY. Without
+   it, a store that cannot be written is refused with
+   IMCONV_ERR_READ_ONLY.
  - `"durability"`: `"normal"` (default; a completed import survives a
    crash of the process) or `"full"` (it also survives power loss).
  - `"cache_capacity"` (at least 16, default 200000): most conversations
@@ -1699,7 +1720,9 @@ const char *imconv_version(void);
  On success returns IMCONV_OK and stores the instance in `*out_sdk`; free
  it with `imconv_sdk_free`. On failure returns the code (for example
  IMCONV_ERR_STORE_LOCKED when another instance, in this or another
- process, has the same store open), sets `*out_sdk` to NULL and, when
+ process, has the same store open; IMCONV_ERR_READ_ONLY for a store that
+ cannot be written; IMCONV_ERR_DATABASE for a file that is not a store,
+ or one of another user_id), sets `*out_sdk` to NULL and, when
  `out_error` is not NULL, stores a message in `*out_error` that the
  caller frees with `imconv_string_free` (NULL on success).
 
@@ -1739,11 +1762,30 @@ int32_t imconv_sdk_new(const char *config_json, struct imconv_sdk **out_sdk, cha
  Called in a child process after fork(), it does nothing (the instance's
  threads do not exist there); the memory stays allocated.
 
+ Where it returned before the teardown was done (from a callback), the
+ host learns that the instance's last thread has exited with
+ `imconv_wait_freed` (before `dlclose`, say).
+
  # Safety
  `sdk` is NULL or an instance from `imconv_sdk_new` not freed before.
  No other thread may use it while, or after, this call frees it.
  */
 void imconv_sdk_free(struct imconv_sdk *sdk);
+
+/*
+ Waits until every instance freed without waiting (from inside a
+ callback, see `imconv_sdk_free`) has finished its teardown and its last
+ thread has exited, for at most `timeout_ms` milliseconds (0: just
+ checks). Instances freed from a host thread need no wait: their free
+ returns when they are gone.
+
+ Returns IMCONV_OK when none is left (then no thread of a freed instance
+ remains and `dlclose` is safe as far as they are concerned);
+ IMCONV_ERR_TIMEOUT when one still runs; IMCONV_ERR_WOULD_DEADLOCK when
+ called from a callback of an instance being torn down (it would wait for
+ its own thread). Blocking; call it from a host thread.
+ */
+int32_t imconv_wait_freed(uint32_t timeout_ms);
 
 /*
  Frees a string the library allocated for the caller (the result of

@@ -28,6 +28,8 @@ pub struct Config {
     pub durability: Durability,
     /// Most conversations (and known-missing IDs) kept in memory.
     pub cache_capacity: usize,
+    /// Open an existing store to read it only: writes are refused.
+    pub read_only: bool,
 }
 
 impl Config {
@@ -38,12 +40,23 @@ impl Config {
             data_dir: None,
             durability: Durability::Normal,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
+            read_only: false,
         }
     }
 
-    /// Where this user's store lives: `<data_dir>/<user_id>/`.
+    /// Where this user's store lives: `<data_dir>/<folder_name(user_id)>/`.
     pub fn store_dir(&self) -> Option<PathBuf> {
-        self.data_dir.as_ref().map(|d| d.join(&self.user_id))
+        self.data_dir
+            .as_ref()
+            .map(|d| d.join(folder_name(&self.user_id)))
+    }
+
+    /// Where 0.1.0 kept this user's store (`<data_dir>/<user_id>/`), when
+    /// that differs from `store_dir` and can exist at all.
+    pub fn legacy_store_dir(&self) -> Option<PathBuf> {
+        let dir = self.data_dir.as_ref()?;
+        (folder_name(&self.user_id) != self.user_id && self.user_id.len() <= 255)
+            .then(|| dir.join(&self.user_id))
     }
 
     /// Parses the config JSON. Unknown keys are an error so typos surface.
@@ -64,6 +77,11 @@ impl Config {
                         return Err(Error::invalid_parameters("config: 'data_dir' is empty"));
                     }
                     config.data_dir = Some(PathBuf::from(dir));
+                }
+                "read_only" => {
+                    config.read_only = value.as_bool().ok_or_else(|| {
+                        Error::invalid_json("config: 'read_only' must be true or false")
+                    })?
                 }
                 "worker_threads" => {
                     return Err(Error::invalid_parameters(
@@ -89,7 +107,7 @@ impl Config {
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
-                    "config: unknown key {} (known: user_id, data_dir, durability, cache_capacity)",
+                    "config: unknown key {} (known: user_id, data_dir, durability, cache_capacity, read_only)",
                     quote(other)
                 )))
                 }
@@ -101,6 +119,42 @@ impl Config {
         config.user_id = user_id.to_string();
         Ok(config)
     }
+}
+
+/// The name of a user's store folder. It is the user ID itself when that is
+/// short and made only of lowercase ASCII letters, digits, `_`, `-` and `.`
+/// (not leading): then no file system, case-sensitive or not, can confuse
+/// it with another. Any other ID (uppercase, other characters, long) gets
+/// `u~<lowercased readable part>~<128-bit hash of the exact bytes>`, at most
+/// 101 bytes; the store also records its user ID and refuses any other, so
+/// even a hash collision could never share a store.
+pub fn folder_name(user_id: &str) -> String {
+    let plain = user_id.len() <= 128
+        && !user_id.starts_with('.')
+        && user_id
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.'));
+    if plain {
+        return user_id.to_string();
+    }
+    let readable: String = user_id
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .take(64)
+        .collect();
+    // FNV-1a, twice with different bases: stable across versions and
+    // platforms (the folder must be found again), unlike std's hasher.
+    let fnv = |basis: u64| {
+        user_id.bytes().fold(basis, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+        })
+    };
+    format!(
+        "u~{readable}~{:016x}{:016x}",
+        fnv(0xcbf2_9ce4_8422_2325),
+        fnv(0x6c62_272e_07bb_0142)
+    )
 }
 
 /// A user ID must be a valid ID body and also a single path component.
@@ -154,8 +208,38 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.store_dir().unwrap(), PathBuf::from("/tmp/x/bob"));
+        assert_eq!(c.legacy_store_dir(), None);
         assert_eq!(c.durability, Durability::Full);
         assert_eq!(c.cache_capacity, 1000);
+    }
+
+    #[test]
+    fn folder_names_are_distinct_without_case_short_and_stable() {
+        assert_eq!(folder_name("alice"), "alice");
+        assert_eq!(folder_name("user_1.x-y"), "user_1.x-y");
+        let names: Vec<String> = ["Alice", "alice", "ALICE", "aLice", ".hidden", "\u{4e2d}"]
+            .iter()
+            .map(|u| folder_name(u))
+            .collect();
+        for (i, a) in names.iter().enumerate() {
+            assert!(a.len() <= 101, "{a}");
+            for b in &names[i + 1..] {
+                assert_ne!(a.to_lowercase(), b.to_lowercase());
+            }
+        }
+        // Stable (FNV-1a 64 of the bytes with two bases, checked by hand): a
+        // store must be found again by the next version.
+        assert_eq!(
+            folder_name("Alice"),
+            "u~alice~123909cb9f15d16725fb18b065e49152"
+        );
+        let longest = "U".repeat(256);
+        assert!(folder_name(&longest).len() <= 101);
+        let c = Config {
+            data_dir: Some(PathBuf::from("/d")),
+            ..Config::in_memory("Alice")
+        };
+        assert_eq!(c.legacy_store_dir(), Some(PathBuf::from("/d/Alice")));
     }
 
     #[test]

@@ -173,10 +173,56 @@ impl Dispatcher {
     pub fn stop_soon(&self, before_drain: Hook, after_drain: Hook) {
         *self.shared.hooks.lock() = Some((before_drain, after_drain));
         self.shared.hook_pending.store(true, Ordering::Release);
-        // The thread detaches: nobody is left to join it.
-        drop(self.thread.lock().take());
+        // Nobody here can join the thread: `join_stopped` does, for a host
+        // that must know it is gone (before dlclose).
+        if let Some(handle) = self.thread.lock().take() {
+            STOPPING.lock().push(handle);
+        }
         // Wakes the thread if it sleeps; the hook runs after this no-op.
         self.shared.post(Box::new(|_: &Context| {}));
+    }
+}
+
+/// Callback threads told to stop without being joined (`stop_soon`).
+static STOPPING: Mutex<Vec<JoinHandle<()>>> = parking_lot::const_mutex(Vec::new());
+
+/// How [`join_stopped`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// Every such thread has exited.
+    All,
+    /// Some still run after the timeout.
+    TimedOut,
+    /// Called from such a thread: it would wait for itself.
+    SelfWait,
+}
+
+/// Joins every callback thread told to stop without a join, once it has
+/// finished its teardown and exited, waiting up to `timeout`.
+pub fn join_stopped(timeout: Duration) -> Joined {
+    let me = thread::current().id();
+    if STOPPING.lock().iter().any(|h| h.thread().id() == me) {
+        return Joined::SelfWait;
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        let finished: Vec<JoinHandle<()>> = {
+            let mut stopping = STOPPING.lock();
+            let (done, running): (Vec<_>, Vec<_>) =
+                stopping.drain(..).partition(|h| h.is_finished());
+            *stopping = running;
+            done
+        };
+        for handle in finished {
+            let _ = handle.join();
+        }
+        if STOPPING.lock().is_empty() {
+            return Joined::All;
+        }
+        if Instant::now() >= deadline {
+            return Joined::TimedOut;
+        }
+        thread::sleep(Duration::from_millis(1));
     }
 }
 

@@ -102,6 +102,8 @@ struct Queue {
 
 pub struct Engine<V: Snapshot> {
     accepting: AtomicBool,
+    /// Opened with `"read_only": true`: every write is refused.
+    read_only: bool,
     runtime: Arc<Mutex<Option<Runtime>>>,
     pub(crate) state: Arc<State<V>>,
     writes: Arc<Mutex<Queue>>,
@@ -126,6 +128,7 @@ impl<V: Snapshot> Engine<V> {
         let _ = state.poster.set(dispatcher.poster());
         Ok(Engine {
             accepting: AtomicBool::new(true),
+            read_only: config.read_only,
             runtime: Arc::new(Mutex::new(Some(runtime))),
             state,
             writes: Arc::new(Mutex::new(Queue::default())),
@@ -202,6 +205,13 @@ impl<V: Snapshot> Engine<V> {
     }
 
     fn enqueue(&self, op: Result<Write>, reply: Reply) -> Result<()> {
+        if self.read_only {
+            reply.cancel();
+            return Err(Error::new(
+                ErrorCode::ReadOnly,
+                "the instance was opened with \"read_only\": true: it writes nothing",
+            ));
+        }
         let bytes = op.as_ref().map_or(0, Write::queued_bytes);
         let spawn = {
             let mut q = self.writes.lock();

@@ -22,12 +22,14 @@ pub enum ErrorCode {
     WrongProcess = 6903,
     QueueFull = 6904,
     WouldDeadlock = 6905,
+    ReadOnly = 6906,
+    Timeout = 6907,
     Internal = 6999,
 }
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::Ok,
         ErrorCode::InvalidParameters,
         ErrorCode::Database,
@@ -39,6 +41,8 @@ impl ErrorCode {
         ErrorCode::WrongProcess,
         ErrorCode::QueueFull,
         ErrorCode::WouldDeadlock,
+        ErrorCode::ReadOnly,
+        ErrorCode::Timeout,
         ErrorCode::Internal,
     ];
 
@@ -71,6 +75,8 @@ impl ErrorCode {
             ErrorCode::WouldDeadlock => {
                 c"the call would wait for a callback that waits for the calling thread"
             }
+            ErrorCode::ReadOnly => c"the store cannot be written (or was opened read-only)",
+            ErrorCode::Timeout => c"the wait timed out",
             ErrorCode::Internal => c"internal error (a panic was caught)",
         }
     }

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::{Mutex, RwLock};
@@ -19,13 +20,13 @@ use tokio::runtime::Handle;
 use crate::cache::{Cache, Probe};
 use crate::config::Config;
 use crate::dispatch::{Context, Poster};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, Listeners};
 use crate::json::ProfileUpdate;
 use crate::model::{
     quote, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text, MAX_GROUPS,
 };
-use crate::store::{Cursor, Store, Writer};
+use crate::store::{adopt_legacy_folder, Cursor, Store, StoreOptions, Writer};
 
 /// Most conversations in one page.
 pub const MAX_PAGE: usize = 1000;
@@ -73,7 +74,33 @@ impl<V: Snapshot> State<V> {
     /// Opens the store and reads what the state keeps in memory.
     pub fn open(config: &Config, handle: Handle) -> Result<State<V>> {
         let dir = config.store_dir();
-        let store = Store::open(dir.as_deref(), config.durability)?;
+        if let (Some(dir), Some(legacy)) = (&dir, config.legacy_store_dir()) {
+            adopt_legacy_folder(&legacy, dir)?;
+        }
+        let mut store = Store::open_with(
+            dir.as_deref(),
+            StoreOptions {
+                durability: config.durability,
+                read_only: config.read_only,
+            },
+        )?;
+        if dir.is_some() {
+            match store.owner()? {
+                Some(owner) if owner != config.user_id => {
+                    return Err(Error::new(
+                        ErrorCode::Database,
+                        format!(
+                            "the store {} belongs to user_id {}, not {}",
+                            dir.as_deref().unwrap_or(Path::new("")).display(),
+                            quote(&owner),
+                            quote(&config.user_id)
+                        ),
+                    ))
+                }
+                None if !config.read_only => store.set_owner(&config.user_id)?,
+                _ => {}
+            }
+        }
         let mut profiles = HashMap::new();
         for (id, name, face) in store.profiles()? {
             profiles.insert(id, (Text::new(&name)?, Text::new(&face)?));

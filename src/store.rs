@@ -1,17 +1,18 @@
 //! The SQLite store: schema, migrations, and the queries behind lookups and
 //! imports. Blocking; the engine calls it from blocking threads only.
 //!
-//! Layout on disk: `<data_dir>/<user_id>/conversations.db` (plus SQLite's
-//! `-wal` and `-shm` files) and `<data_dir>/<user_id>/LOCK`, an advisory lock
-//! (flock) held for the life of the instance so that no two instances, in
-//! this or another process, ever cache one database.
+//! Layout on disk: `<store folder>/conversations.db` (plus SQLite's `-wal`
+//! and `-shm` files), owner-only, and locked for the life of the instance
+//! (see [`StoreLock`]) so that no two instances, in this or another
+//! process, ever cache one database.
 
 use std::fmt::{self, Write as _};
 use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
@@ -19,7 +20,6 @@ use crate::json::parse_stored_message;
 use crate::model::{Conversation, ConversationId, GroupAtInfo, ListFilter, Text};
 
 pub(crate) const DATABASE_FILE: &str = "conversations.db";
-pub(crate) const LOCK_FILE: &str = "LOCK";
 
 /// Forward migrations; `PRAGMA user_version` counts how many have run.
 /// Append only: never edit a migration that has shipped.
@@ -77,7 +77,7 @@ const MIGRATIONS: &[&str] = &[
     // counter as the tick; larger keys (imported) stay as they are.
     "CREATE TABLE meta (
         key   TEXT PRIMARY KEY NOT NULL,
-        value INTEGER NOT NULL
+        value NOT NULL
      ) WITHOUT ROWID;
      INSERT INTO meta (key, value)
         SELECT 'order_tick', COALESCE(MAX(order_key), 0) FROM conversation
@@ -162,29 +162,58 @@ const MAX_ORDER: &str = "SELECT MAX(m) FROM ( \
 
 pub struct Store {
     conn: Connection,
-    /// Held, never read: dropping it releases the flock.
-    _lock: Option<File>,
+    /// Held, never read: dropping it (after the connection) releases the
+    /// store. Declared after `conn` so that it is dropped last.
+    _lock: Option<StoreLock>,
+    read_only: bool,
+}
+
+/// How a store is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    pub durability: Durability,
+    /// Read what is there and write nothing; several read-only instances
+    /// may share a store, never beside one that writes.
+    pub read_only: bool,
 }
 
 impl Store {
     /// Opens (creating if needed) the store in `dir`, or an in-memory store
     /// when `dir` is `None`.
     pub fn open(dir: Option<&Path>, durability: Durability) -> Result<Store> {
+        Store::open_with(
+            dir,
+            StoreOptions {
+                durability,
+                read_only: false,
+            },
+        )
+    }
+
+    /// Opens a store. On disk: the folder is created `0700` and the files
+    /// are kept `0600` (tightened when found looser), the store is locked
+    /// against every other instance (see [`StoreLock`]), and a store that
+    /// cannot be written is refused unless `read_only` is asked for.
+    pub fn open_with(dir: Option<&Path>, options: StoreOptions) -> Result<Store> {
         let (conn, lock) = match dir {
             None => (Connection::open_in_memory()?, None),
             Some(dir) => {
-                DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(dir)
-                    .map_err(|e| {
-                        Error::from(e).context(format_args!("creating {}", dir.display()))
-                    })?;
-                let lock = lock_dir(dir)?;
-                (Connection::open(dir.join(DATABASE_FILE))?, Some(lock))
+                let (path, lock) = prepare_files(dir, options.read_only)?;
+                let flags = if options.read_only {
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                } else {
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                };
+                let conn = Connection::open_with_flags(&path, flags).map_err(|e| {
+                    Error::from(e).context(format_args!("opening {}", path.display()))
+                })?;
+                if !options.read_only && conn.is_readonly(rusqlite::DatabaseName::Main)? {
+                    return Err(cannot_be_written(&path, "SQLite opened it read-only"));
+                }
+                (conn, Some(lock))
             }
         };
-        if dir.is_some() {
+        if dir.is_some() && !options.read_only {
             let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::new(
@@ -193,7 +222,7 @@ impl Store {
                 ));
             }
         }
-        let sync = match durability {
+        let sync = match options.durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         };
@@ -203,9 +232,36 @@ impl Store {
         // to a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Store { conn, _lock: lock };
+        let mut store = Store {
+            conn,
+            _lock: lock,
+            read_only: options.read_only,
+        };
         store.migrate()?;
         Ok(store)
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The user the store belongs to, once recorded.
+    pub fn owner(&self) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'user_id'", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Records the user the store belongs to.
+    pub fn set_owner(&mut self, user_id: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('user_id', ?1)",
+            [user_id],
+        )?;
+        Ok(())
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -217,6 +273,15 @@ impl Store {
                 ErrorCode::Database,
                 format!(
                     "database: the store has schema version {version}, newer than this library's {SCHEMA_VERSION}"
+                ),
+            ));
+        }
+        if self.read_only && version < SCHEMA_VERSION {
+            return Err(Error::new(
+                ErrorCode::ReadOnly,
+                format!(
+                    "database: the store has schema version {version} and needs an upgrade to \
+                     {SCHEMA_VERSION}, which a read-only instance cannot write: open it read-write once"
                 ),
             ));
         }
@@ -754,29 +819,185 @@ fn filter_params(f: &ListFilter) -> Result<FilterParams> {
     ))
 }
 
-/// Takes the store's advisory lock, or fails with `StoreLocked`.
-fn lock_dir(dir: &Path) -> Result<File> {
-    let path: PathBuf = dir.join(LOCK_FILE);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::from(e).context(format_args!("opening {}", path.display())))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(Error::new(
-            ErrorCode::StoreLocked,
-            format!(
-                "the store {} is already open in another instance (in this or another process)",
+/// Moves a store from the folder 0.1.0 named after the user ID to the
+/// folder this version uses, once: when the new one does not exist and a
+/// folder of exactly that name (byte for byte: on a case-insensitive file
+/// system "alice" must not adopt "Alice") holds a database.
+pub fn adopt_legacy_folder(legacy: &Path, dir: &Path) -> Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let (Some(parent), Some(name)) = (legacy.parent(), legacy.file_name()) else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(());
+    };
+    let exact = entries
+        .flatten()
+        .any(|e| e.file_name().as_encoded_bytes() == name.as_encoded_bytes());
+    if exact && legacy.join(DATABASE_FILE).is_file() {
+        std::fs::rename(legacy, dir).map_err(|e| {
+            Error::from(e).context(format_args!(
+                "moving the store {} to {}",
+                legacy.display(),
                 dir.display()
-            ),
-        )),
-        Err(TryLockError::Error(e)) => {
-            Err(Error::from(e).context(format_args!("locking {}", path.display())))
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The store's lock: `flock` on the database file itself, exclusive for an
+/// instance that writes, shared for read-only ones.
+///
+/// On the database, so deleting a file cannot defeat it (0.1.0 locked a
+/// separate LOCK file). `flock`, not POSIX record locks: SQLite's own
+/// record locks are per process and it unlocks the whole file at times,
+/// which would drop a record lock of ours; `flock` locks are independent
+/// of those. An `flock` belongs to the open file, so a child forked without
+/// exec would share it and keep the store locked while it lives: the
+/// descriptor is listed in [`LOCK_FDS`], and the library's fork handler
+/// closes the child's copies (`close_lock_fds_in_child`).
+pub struct StoreLock {
+    _file: File,
+    slot: Option<usize>,
+}
+
+/// Descriptors of the store locks held in this process (-1: free slot),
+/// readable without a lock or an allocation, as a fork handler must.
+static LOCK_FDS: [AtomicI32; LOCK_SLOTS] = [const { AtomicI32::new(-1) }; LOCK_SLOTS];
+/// More stores than this open at once still lock, but a forked child then
+/// keeps the extra ones locked while it lives.
+const LOCK_SLOTS: usize = 256;
+
+/// In a child just forked: hands each inherited lock descriptor to `close`
+/// and forgets it, so that the child does not hold its parent's stores.
+pub fn close_lock_fds_in_child(mut close: impl FnMut(i32)) {
+    for slot in &LOCK_FDS {
+        let fd = slot.swap(-1, Ordering::AcqRel);
+        if fd >= 0 {
+            close(fd);
         }
     }
+}
+
+impl Drop for StoreLock {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            LOCK_FDS[slot].store(-1, Ordering::Release);
+        }
+    }
+}
+
+fn locked_elsewhere(dir: &Path) -> Error {
+    Error::new(
+        ErrorCode::StoreLocked,
+        format!(
+            "the store {} is already open in another instance (in this or another process)",
+            dir.display()
+        ),
+    )
+}
+
+fn cannot_be_written(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::ReadOnly,
+        format!(
+            "the store {} cannot be written ({why}); give the instance write access, or open it \
+             with \"read_only\": true to read it",
+            path.display()
+        ),
+    )
+}
+
+/// Loosens nothing: removes the group and other bits of `path` when set.
+fn tighten(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            // Not ours to change (another owner): left as it is.
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+        }
+    }
+}
+
+/// Creates the folder and the database file with owner-only permissions
+/// (tightening existing ones), takes the lock, and returns the database's
+/// path.
+fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, StoreLock)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(DATABASE_FILE);
+    if read_only {
+        if !path.is_file() {
+            return Err(Error::new(
+                ErrorCode::Io,
+                format!("{}: no store to open read-only", path.display()),
+            ));
+        }
+    } else {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::from(e).context(format_args!("creating {}", dir.display())))?;
+        tighten(dir, 0o700);
+        if !path.exists() {
+            // SQLite gives its -wal and -shm files the database's mode.
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(Error::from(e).context(format_args!("creating {}", path.display())))
+                }
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            tighten(&dir.join(format!("{DATABASE_FILE}{suffix}")), 0o600);
+        }
+    }
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| Error::from(e).context(format_args!("reading {}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorCode::Io,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .open(&path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::EACCES) | Some(libc::EROFS) | Some(libc::EPERM) => {
+                cannot_be_written(&path, e)
+            }
+            _ => Error::from(e).context(format_args!("opening {}", path.display())),
+        })?;
+    let locked = if read_only {
+        file.try_lock_shared()
+    } else {
+        file.try_lock()
+    };
+    match locked {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(locked_elsewhere(dir)),
+        Err(TryLockError::Error(e)) => {
+            return Err(Error::from(e).context(format_args!("locking {}", path.display())))
+        }
+    }
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    let slot = LOCK_FDS.iter().position(|s| {
+        s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    });
+    Ok((path, StoreLock { _file: file, slot }))
 }
 
 fn corrupt(column: &str, why: impl std::fmt::Display) -> Error {

@@ -425,3 +425,20 @@ fn a_large_import_is_all_or_nothing_across_chunks() {
     assert_eq!(get(&e, "c2c_u5").conversation.unread_count, 900);
     assert_eq!(get(&e, "c2c_u998").conversation.unread_count, 998);
 }
+
+#[test]
+fn a_store_records_its_user_and_refuses_another() {
+    let dir = scratch("owner");
+    drop(on_disk(&dir).unwrap());
+    // Someone else's store in this user's folder (a copied folder, or a
+    // hash collision): refused, never shared.
+    {
+        let mut store =
+            imconv::store::Store::open(Some(&dir.join("me")), Durability::Normal).unwrap();
+        store.set_owner("someone-else").unwrap();
+    }
+    let err = on_disk(&dir).err().unwrap();
+    assert_eq!(err.code(), ErrorCode::Database);
+    assert!(err.message().contains("belongs to user_id"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -35,6 +35,12 @@ pub const IMCONV_ERR_QUEUE_FULL: i32 = 6904;
 /// instances, for the calling thread. Returned by `imconv_remove_listener`
 /// (the listener is removed, but its current call is still running).
 pub const IMCONV_ERR_WOULD_DEADLOCK: i32 = 6905;
+/// The store cannot be written (a read-only file, folder or file system):
+/// `imconv_sdk_new` refuses it unless `"read_only": true` is asked for. An
+/// instance opened read-only returns it for every write call (no callback).
+pub const IMCONV_ERR_READ_ONLY: i32 = 6906;
+/// `imconv_wait_freed` gave up: a freed instance's thread still runs.
+pub const IMCONV_ERR_TIMEOUT: i32 = 6907;
 /// An internal error: a panic inside the library was caught. Please report it.
 pub const IMCONV_ERR_INTERNAL: i32 = 6999;
 
@@ -70,6 +76,8 @@ mod tests {
             (IMCONV_ERR_WRONG_PROCESS, ErrorCode::WrongProcess),
             (IMCONV_ERR_QUEUE_FULL, ErrorCode::QueueFull),
             (IMCONV_ERR_WOULD_DEADLOCK, ErrorCode::WouldDeadlock),
+            (IMCONV_ERR_READ_ONLY, ErrorCode::ReadOnly),
+            (IMCONV_ERR_TIMEOUT, ErrorCode::Timeout),
             (IMCONV_ERR_INTERNAL, ErrorCode::Internal),
         ];
         assert_eq!(pairs.len(), ErrorCode::ALL.len());

@@ -7,11 +7,12 @@ use std::sync::{Arc, Once};
 
 use super::conversation::ConversationView;
 use super::error::{
-    IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_SHUTDOWN,
-    IMCONV_ERR_WRONG_PROCESS, IMCONV_OK,
+    IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_SHUTDOWN, IMCONV_ERR_TIMEOUT,
+    IMCONV_ERR_WOULD_DEADLOCK, IMCONV_ERR_WRONG_PROCESS, IMCONV_OK,
 };
 use super::{guard, str_arg, string::give_string};
 use crate::config::Config;
+use crate::dispatch::{join_stopped, Joined};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
@@ -32,6 +33,13 @@ static FORK_HANDLER: Once = Once::new();
 
 extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    // The child must not hold its parent's stores: its copies of the lock
+    // descriptors go (no lock, no allocation: safe right after fork).
+    crate::store::close_lock_fds_in_child(|fd| {
+        // SAFETY: fd is a lock descriptor this process inherited and that
+        // nothing in the child uses (its instances refuse every call).
+        unsafe { libc::close(fd) };
+    });
 }
 
 impl imconv_sdk {
@@ -70,9 +78,18 @@ pub extern "C" fn imconv_version() -> *const c_char {
 /// - `"user_id"` (string, required): the user whose conversations these are;
 ///   1 to 256 bytes of UTF-8 without control characters, `/` or `\`, and not
 ///   `.` or `..` (it names the store's folder).
-/// - `"data_dir"` (string): the store lives in `<data_dir>/<user_id>/`
-///   (folders created with owner-only permissions). Omitted: an in-memory
-///   store that lives as long as the instance.
+/// - `"data_dir"` (string): the store lives in `<data_dir>/<folder>/`, where
+///   the folder is the user_id when it is made only of lowercase ASCII
+///   letters, digits, `_`, `-` and `.` (at most 128 bytes), else
+///   `u~<readable part>~<hash>`; a store kept by 0.1.0 in
+///   `<data_dir>/<user_id>/` is moved there once. Folders are created
+///   `0700` and files `0600` whatever the umask (tightened when found
+///   looser). Omitted: an in-memory store that lives as long as the
+///   instance.
+/// - `"read_only"` (bool, default false): open an existing store to read
+///   it only; every write call then returns IMCONV_ERR_READ_ONLY. Without
+///   it, a store that cannot be written is refused with
+///   IMCONV_ERR_READ_ONLY.
 /// - `"durability"`: `"normal"` (default; a completed import survives a
 ///   crash of the process) or `"full"` (it also survives power loss).
 /// - `"cache_capacity"` (at least 16, default 200000): most conversations
@@ -81,7 +98,9 @@ pub extern "C" fn imconv_version() -> *const c_char {
 /// On success returns IMCONV_OK and stores the instance in `*out_sdk`; free
 /// it with `imconv_sdk_free`. On failure returns the code (for example
 /// IMCONV_ERR_STORE_LOCKED when another instance, in this or another
-/// process, has the same store open), sets `*out_sdk` to NULL and, when
+/// process, has the same store open; IMCONV_ERR_READ_ONLY for a store that
+/// cannot be written; IMCONV_ERR_DATABASE for a file that is not a store,
+/// or one of another user_id), sets `*out_sdk` to NULL and, when
 /// `out_error` is not NULL, stores a message in `*out_error` that the
 /// caller frees with `imconv_string_free` (NULL on success).
 ///
@@ -162,6 +181,10 @@ unsafe fn create(config_json: *const c_char) -> Result<Arc<imconv_sdk>> {
 /// Called in a child process after fork(), it does nothing (the instance's
 /// threads do not exist there); the memory stays allocated.
 ///
+/// Where it returned before the teardown was done (from a callback), the
+/// host learns that the instance's last thread has exited with
+/// `imconv_wait_freed` (before `dlclose`, say).
+///
 /// # Safety
 /// `sdk` is NULL or an instance from `imconv_sdk_new` not freed before.
 /// No other thread may use it while, or after, this call frees it.
@@ -181,6 +204,28 @@ pub unsafe extern "C" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
         let keep = owned.clone();
         owned.engine.close(Box::new(move || drop(keep)));
         drop(owned);
+    })
+}
+
+/// Waits until every instance freed without waiting (from inside a
+/// callback, see `imconv_sdk_free`) has finished its teardown and its last
+/// thread has exited, for at most `timeout_ms` milliseconds (0: just
+/// checks). Instances freed from a host thread need no wait: their free
+/// returns when they are gone.
+///
+/// Returns IMCONV_OK when none is left (then no thread of a freed instance
+/// remains and `dlclose` is safe as far as they are concerned);
+/// IMCONV_ERR_TIMEOUT when one still runs; IMCONV_ERR_WOULD_DEADLOCK when
+/// called from a callback of an instance being torn down (it would wait for
+/// its own thread). Blocking; call it from a host thread.
+#[no_mangle]
+pub extern "C" fn imconv_wait_freed(timeout_ms: u32) -> i32 {
+    guard(IMCONV_ERR_INTERNAL, || {
+        match join_stopped(std::time::Duration::from_millis(timeout_ms as u64)) {
+            Joined::All => IMCONV_OK,
+            Joined::TimedOut => IMCONV_ERR_TIMEOUT,
+            Joined::SelfWait => IMCONV_ERR_WOULD_DEADLOCK,
+        }
     })
 }
 
