@@ -7,6 +7,7 @@
 #   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
 #   make fuzz    fuzz the import parser and ID validation (nightly; skips without it)
+#   make crash-test  SIGKILL a writing child 100 times; check every acknowledged write
 
 CARGO   ?= cargo
 CC      ?= cc
@@ -29,7 +30,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_dlopen
 
-.PHONY: all lib lib-debug demo bench bench-writes fuzz test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo bench bench-writes fuzz crash-test crash-smoke test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -70,7 +71,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan
+test: lint check-header header-compiles test-rust test-c test-c-asan crash-smoke
 	@echo "make test: all passed"
 
 lint:
@@ -113,6 +114,23 @@ test-c-asan: lib-debug $(addprefix $(BUILD)/tests-asan/,$(C_TESTS))
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(BUILD)/tests-asan/$$t $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/scratch || exit 1; \
 	done
+
+# The crash test: a child writing with several writes in flight is killed
+# with SIGKILL at random moments; every acknowledged write must survive and
+# no write may be there in part. `make crash-test` runs 100 rounds; `make
+# test` runs 10.
+CRASH_ROUNDS ?= 100
+
+$(BUILD)/tests/crash_test: tests/c/crash_test.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) $< -o $@ $(LINK_DBG) -ldl
+
+crash-test: lib-debug $(BUILD)/tests/crash_test
+	rm -rf $(BUILD)/crash && mkdir -p $(BUILD)/crash
+	$(BUILD)/tests/crash_test $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/crash $(CRASH_ROUNDS)
+
+crash-smoke:
+	@$(MAKE) --no-print-directory crash-test CRASH_ROUNDS=10
 
 # --- the header ------------------------------------------------------------
 
