@@ -92,6 +92,15 @@ const MIGRATIONS: &[&str] = &[
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// The tables of the current schema.
+const REQUIRED_TABLES: [&str; 5] = [
+    "conversation",
+    "applied_message",
+    "conversation_group",
+    "profile",
+    "meta",
+];
+
 /// The columns, in the order `decode_row` reads them.
 macro_rules! columns {
     () => {
@@ -213,7 +222,27 @@ impl Store {
                 (conn, Some(lock))
             }
         };
-        if dir.is_some() && !options.read_only {
+        let path = dir.map(|d| d.join(DATABASE_FILE));
+        let mut store = Store {
+            conn,
+            _lock: lock,
+            read_only: options.read_only,
+        };
+        // A file that is not a store (garbage, another program's database,
+        // a broken schema) is refused here, naming the file, rather than
+        // failing later on some write.
+        store
+            .configure(dir.is_some(), options)
+            .map_err(|e| match &path {
+                Some(p) => e.context(p.display()),
+                None => e,
+            })?;
+        Ok(store)
+    }
+
+    fn configure(&mut self, on_disk: bool, options: StoreOptions) -> Result<()> {
+        let conn = &self.conn;
+        if on_disk && !options.read_only {
             let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::new(
@@ -232,13 +261,29 @@ impl Store {
         // to a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = Store {
-            conn,
-            _lock: lock,
-            read_only: options.read_only,
-        };
-        store.migrate()?;
-        Ok(store)
+        self.migrate()?;
+        self.check_schema()
+    }
+
+    /// Every table this version uses is there (a store whose version says
+    /// one thing and whose tables say another is refused).
+    fn check_schema(&self) -> Result<()> {
+        for table in REQUIRED_TABLES {
+            let found: bool = self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)",
+                [table],
+                |r| r.get(0),
+            )?;
+            if !found {
+                return Err(Error::new(
+                    ErrorCode::Database,
+                    format!(
+                        "database: the schema is inconsistent: version {SCHEMA_VERSION} but no table '{table}'"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn is_read_only(&self) -> bool {
