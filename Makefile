@@ -8,6 +8,7 @@
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
 #   make fuzz    fuzz the import parser and ID validation (nightly; skips without it)
 #   make crash-test  SIGKILL a writing child 100 times; check every acknowledged write
+#   make stress  8 threads of random calls while instances are freed and re-created
 
 CARGO   ?= cargo
 CC      ?= cc
@@ -30,7 +31,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_dlopen
 
-.PHONY: all lib lib-debug demo bench bench-writes fuzz crash-test crash-smoke test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo bench bench-writes fuzz crash-test crash-smoke stress stress-smoke test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -71,7 +72,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan crash-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan crash-smoke stress-smoke
 	@echo "make test: all passed"
 
 lint:
@@ -131,6 +132,29 @@ crash-test: lib-debug $(BUILD)/tests/crash_test
 
 crash-smoke:
 	@$(MAKE) --no-print-directory crash-test CRASH_ROUNDS=10
+
+# Stress: 8 threads of random calls on two instances that a ninth frees and
+# re-creates; every accepted call gets exactly one callback. `make stress`
+# runs 60 s (plainly, then under ASan+UBSan); `make test` 5 s of each.
+STRESS_SECONDS ?= 60
+
+$(BUILD)/tests/stress_test: tests/c/stress_test.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) $< -o $@ $(LINK_DBG) -ldl
+
+$(BUILD)/tests-asan/stress_test: tests/c/stress_test.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) $(SANITIZE) $< -o $@ $(LINK_DBG) -ldl
+
+stress: lib-debug $(BUILD)/tests/stress_test $(BUILD)/tests-asan/stress_test
+	rm -rf $(BUILD)/stress && mkdir -p $(BUILD)/stress
+	$(BUILD)/tests/stress_test $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/stress $(STRESS_SECONDS)
+	rm -rf $(BUILD)/stress && mkdir -p $(BUILD)/stress
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(BUILD)/tests-asan/stress_test \
+	  $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/stress $(STRESS_SECONDS)
+
+stress-smoke:
+	@$(MAKE) --no-print-directory stress STRESS_SECONDS=5
 
 # --- the header ------------------------------------------------------------
 
