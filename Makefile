@@ -9,6 +9,7 @@
 #   make fuzz    fuzz the import parser and ID validation (nightly; skips without it)
 #   make crash-test  SIGKILL a writing child 100 times; check every acknowledged write
 #   make stress  8 threads of random calls while instances are freed and re-created
+#   make valgrind  the C tests under valgrind's memcheck
 
 CARGO   ?= cargo
 CC      ?= cc
@@ -29,9 +30,9 @@ LINK_REL = -L$(REL_DIR) -limconv -Wl,-rpath,$(abspath $(REL_DIR)) -lpthread
 LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
-C_TESTS  := test_contract test_manager test_flows test_reliability test_dlopen
+C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_dlopen
 
-.PHONY: all lib lib-debug demo bench bench-writes fuzz crash-test crash-smoke stress stress-smoke test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo bench bench-writes fuzz crash-test crash-smoke stress stress-smoke valgrind test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -155,6 +156,20 @@ stress: lib-debug $(BUILD)/tests/stress_test $(BUILD)/tests-asan/stress_test
 
 stress-smoke:
 	@$(MAKE) --no-print-directory stress STRESS_SECONDS=5
+
+# The C tests under valgrind's memcheck: any error fails the run. Installs
+# valgrind from Debian's packages when it is missing.
+VALGRIND_TESTS := test_contract test_manager test_flows test_reliability
+
+valgrind: lib-debug $(addprefix $(BUILD)/tests/,$(VALGRIND_TESTS))
+	@command -v valgrind >/dev/null || (apt-get update -q && apt-get install -y -q valgrind) || \
+	  { echo "make valgrind: valgrind is not installed and could not be installed"; exit 1; }
+	@for t in $(VALGRIND_TESTS); do \
+	  rm -rf $(BUILD)/scratch && mkdir -p $(BUILD)/scratch && \
+	  echo "== $$t (valgrind memcheck)" && \
+	  valgrind -q --error-exitcode=42 --leak-check=no --child-silent-after-fork=yes \
+	    $(BUILD)/tests/$$t $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/scratch || exit 1; \
+	done
 
 # --- the header ------------------------------------------------------------
 
