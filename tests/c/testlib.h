@@ -153,11 +153,18 @@ static inline void on_fail(int32_t code, const char *desc, void *user_data) {
     call_finish(c, 0);
 }
 
-/* Waits for the call's one callback; fails the test after 30 s. */
+/* Seconds a test waits for one callback: 30, or IMCONV_TEST_TIMEOUT_S
+   (valgrind runs everything tens of times slower). */
+static inline long wait_seconds(void) {
+    const char *s = getenv("IMCONV_TEST_TIMEOUT_S");
+    return s && atol(s) > 0 ? atol(s) : 30;
+}
+
+/* Waits for the call's one callback; fails the test after wait_seconds(). */
 static inline int call_wait(call *c) {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += 30;
+    deadline.tv_sec += wait_seconds();
     pthread_mutex_lock(&c->lock);
     int rc = 0;
     while (c->successes + c->errors == 0 && rc == 0) {

@@ -1,0 +1,115 @@
+//! Random sequences of C ABI calls on one instance (lookups, lists,
+//! imports, messages, syncs, pins, pages, deletes, read state, listeners
+//! added and removed, free with calls in flight and re-create): no panic,
+//! no hang, and every accepted call gets exactly one callback.
+#![no_main]
+
+use std::ffi::{c_char, c_void, CString};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use imconv::ffi::*;
+use libfuzzer_sys::fuzz_target;
+
+/// One callback counter per call of an input (at most 200 calls).
+static TICKETS: [AtomicU8; 200] = [const { AtomicU8::new(0) }; 200];
+
+fn ticket(i: usize) -> *mut c_void {
+    &TICKETS[i] as *const AtomicU8 as *mut c_void
+}
+
+fn hit(u: *mut c_void) {
+    // SAFETY: every user_data here is a leaked ticket.
+    let t = unsafe { &*(u as *const AtomicU8) };
+    assert_eq!(t.fetch_add(1, Ordering::SeqCst), 0, "a second callback");
+}
+
+extern "C" fn done(u: *mut c_void) {
+    hit(u)
+}
+extern "C" fn fail(_: i32, _: *const c_char, u: *mut c_void) {
+    hit(u)
+}
+extern "C" fn one(_: *const imconv_conversation, u: *mut c_void) {
+    hit(u)
+}
+extern "C" fn list(_: *const *const imconv_conversation, _: usize, u: *mut c_void) {
+    hit(u)
+}
+extern "C" fn page(_: *const *const imconv_conversation, _: usize, _: *const c_char, _: bool, u: *mut c_void) {
+    hit(u)
+}
+extern "C" fn views(_: *const *const imconv_conversation, _: usize, _: *mut c_void) {}
+
+fn open() -> *mut imconv_sdk {
+    let config = CString::new(r#"{"user_id":"me","cache_capacity":16}"#).unwrap();
+    let mut sdk = std::ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(unsafe { imconv_sdk_new(config.as_ptr(), &mut sdk, std::ptr::null_mut()) }, IMCONV_OK);
+    sdk
+}
+
+fuzz_target!(|data: &[u8]| {
+    for t in &TICKETS {
+        t.store(0, Ordering::SeqCst);
+    }
+    let mut sdk = open();
+    let mut accepted = Vec::new();
+    let mut listeners = Vec::new();
+    for (i, chunk) in data.chunks(2).enumerate().take(200) {
+        let op = chunk[0] % 10;
+        let arg = chunk.get(1).copied().unwrap_or(0);
+        let id = CString::new(format!("c2c_u{}", arg % 8)).unwrap();
+        let json = CString::new(match op {
+            3 => format!(r#"[{{"conversationID":"c2c_u{}","unreadCount":{arg}}}]"#, arg % 8),
+            4 => format!(r#"[{{"conversationID":"c2c_u{}","msgID":"m{}","timestamp":{arg},"isSelf":{}}}]"#, arg % 8, arg % 5, arg % 2 == 0),
+            5 => format!(r#"[{{"conversationID":"group_g{}","groupReadSequence":{arg},"lastMessage":{{"msgID":"s{arg}","timestamp":{i}}}}}]"#, arg % 3),
+            _ => String::from_utf8_lossy(chunk).into_owned().replace('\0', ""),
+        })
+        .unwrap();
+        let t = ticket(i);
+        let ids = [id.as_ptr()];
+        // SAFETY: valid pointers for each call; callbacks never unwind.
+        let rc = unsafe {
+            match op {
+                0 => imconv_get_conversation(sdk, id.as_ptr(), Some(one), Some(fail), t),
+                1 => imconv_get_conversation_list(sdk, ids.as_ptr(), 1, Some(list), Some(fail), t),
+                2 => imconv_pin_conversation(sdk, id.as_ptr(), arg % 2 == 0, Some(done), Some(fail), t),
+                3 => imconv_import_conversations(sdk, json.as_ptr(), Some(done), Some(fail), t),
+                4 => imconv_apply_messages(sdk, json.as_ptr(), Some(done), Some(fail), t),
+                5 => imconv_sync_conversations(sdk, json.as_ptr(), Some(done), Some(fail), t),
+                6 => imconv_get_conversation_page(sdk, std::ptr::null(), std::ptr::null(), arg as usize, Some(page), Some(fail), t),
+                7 => {
+                    let l = imconv_listener { on_new: Some(views), on_changed: Some(views), on_deleted: None, on_total_unread_changed: None, user_data: std::ptr::null_mut() };
+                    let mut lid = 0;
+                    if imconv_add_listener(sdk, &l, &mut lid) == IMCONV_OK {
+                        listeners.push(lid);
+                    }
+                    if arg % 2 == 0 {
+                        if let Some(lid) = listeners.pop() {
+                            imconv_remove_listener(sdk, lid);
+                        }
+                    }
+                    imconv_delete_conversations(sdk, ids.as_ptr(), 1, Some(done), Some(fail), t)
+                }
+                8 => imconv_clean_unread(sdk, std::ptr::null(), 0, 0, Some(done), Some(fail), t),
+                _ => {
+                    // Free with calls in flight, then a new instance.
+                    imconv_sdk_free(sdk);
+                    sdk = open();
+                    listeners.clear();
+                    imconv_apply_messages(sdk, json.as_ptr(), Some(done), Some(fail), t)
+                }
+            }
+        };
+        if rc == IMCONV_OK {
+            accepted.push(t);
+        }
+    }
+    // SAFETY: the instance from `open`.
+    unsafe { imconv_sdk_free(sdk) };
+    // Free delivered everything owed: exactly one callback each.
+    for (i, t) in TICKETS.iter().enumerate() {
+        let want = accepted.contains(&ticket(i)) as u8;
+        assert_eq!(t.load(Ordering::SeqCst), want, "call {i}");
+    }
+});
