@@ -157,6 +157,37 @@ fn a_data_dir_that_is_a_file_is_refused_and_missing_parents_are_made() {
 }
 
 #[test]
+fn a_data_dir_that_cannot_be_written_is_refused_with_its_path() {
+    in_child("read_only_data_dir_child");
+}
+
+#[test]
+fn read_only_data_dir_child() {
+    if std::env::var_os("IMCONV_FAULTS_CHILD").is_none() {
+        return; // run by the test above, in a process of its own
+    }
+    // SAFETY: plain libc calls on this (child) process.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: needs root to become another user");
+        return;
+    }
+    let dir = scratch("rodir");
+    // A folder of root's that "nobody" may read but not write.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    // SAFETY: as above; this process only runs this test.
+    unsafe {
+        assert_eq!(libc::setgid(65534), 0);
+        assert_eq!(libc::setuid(65534), 0);
+    }
+    refused(
+        &dir,
+        ErrorCode::Io,
+        &["creating", "rodir", "ermission denied"],
+    );
+}
+
+#[test]
 fn a_newer_or_inconsistent_schema_is_refused() {
     let dir = scratch("schema");
     let db = made(&dir);

@@ -288,7 +288,7 @@ int main(int argc, char **argv) {
                 dup2(fds[1], 3);
                 close(fds[1]);
             }
-            execl("/proc/self/exe", argv[0], "--child", dir, first, (char *)NULL);
+            execl(argv[0], argv[0], "--child", dir, first, (char *)NULL);
             _exit(99);
         }
         close(fds[1]);
