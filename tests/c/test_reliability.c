@@ -341,8 +341,15 @@ static void test_a_store_that_cannot_be_written_is_refused_at_open(void) {
         printf("     (skipped: needs root to open the store as another user)\n");
         return;
     }
-    char config[1024], why[512], dir[1024];
-    config_for(config, sizeof config, "readonly", "me", "");
+    /* A folder "nobody" can reach: the scratch folder's parents may be
+       closed to it (CI clones into a private temporary folder), and SQLite
+       resolves every path from the root. */
+    char base[] = "/tmp/imconv-readonly-XXXXXX";
+    CHECK(mkdtemp(base) != NULL);
+    chmod(base, 0755);
+    char config[1200], why[512], dir[512];
+    snprintf(dir, sizeof dir, "%s/readonly", base);
+    snprintf(config, sizeof config, "{\"user_id\":\"me\",\"data_dir\":\"%s\"}", dir);
     imconv_sdk *sdk = NULL;
     CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
     call c;
@@ -351,8 +358,6 @@ static void test_a_store_that_cannot_be_written_is_refused_at_open(void) {
     imconv_sdk_free(sdk);
     call_destroy(&c);
     /* Hand the store to "nobody", with a database it may only read. */
-    snprintf(dir, sizeof dir, "%s/readonly", scratch);
-    chmod(scratch, 0755);
     CHECK(chown(dir, 65534, 65534) == 0);
     chmod(dir, 0755);
     DIR *d = opendir(dir);
@@ -375,6 +380,9 @@ static void test_a_store_that_cannot_be_written_is_refused_at_open(void) {
     }
     if (d) closedir(d);
     CHECK_INT(run_in_child(open_as_nobody, config), 0);
+    char rm[1200];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", base);
+    CHECK(system(rm) == 0);
 }
 
 /* A zero-length database is a new, empty store (documented). */
