@@ -1,11 +1,12 @@
 //! Random sequences of C ABI calls on one instance (lookups, lists,
 //! imports, messages, syncs, pins, pages, deletes, read state, listeners
-//! added and removed, free with calls in flight and re-create): no panic,
-//! no hang, and every accepted call gets exactly one callback.
+//! added and removed, from the fuzzer's thread and from inside their own
+//! callbacks, free with calls in flight and re-create): no panic, no hang,
+//! and every accepted call gets exactly one callback.
 #![no_main]
 
 use std::ffi::{c_char, c_void, CString};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 use imconv::ffi::*;
 use libfuzzer_sys::fuzz_target;
@@ -35,16 +36,38 @@ extern "C" fn one(_: *const imconv_conversation, u: *mut c_void) {
 extern "C" fn list(_: *const *const imconv_conversation, _: usize, u: *mut c_void) {
     hit(u)
 }
-extern "C" fn page(_: *const *const imconv_conversation, _: usize, _: *const c_char, _: bool, u: *mut c_void) {
+extern "C" fn page(
+    _: *const *const imconv_conversation,
+    _: usize,
+    _: *const c_char,
+    _: bool,
+    u: *mut c_void,
+) {
     hit(u)
 }
 extern "C" fn views(_: *const *const imconv_conversation, _: usize, _: *mut c_void) {}
+
+/// The instance now, and the ID of a listener that removes itself from its
+/// own callback.
+static SDK: AtomicPtr<imconv_sdk> = AtomicPtr::new(std::ptr::null_mut());
+static SELF_REMOVING: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn remove_self(_: *const *const imconv_conversation, _: usize, _: *mut c_void) {
+    let id = SELF_REMOVING.swap(0, Ordering::SeqCst);
+    if id != 0 {
+        // SAFETY: the instance whose callback this is.
+        unsafe { imconv_remove_listener(SDK.load(Ordering::SeqCst), id) };
+    }
+}
 
 fn open() -> *mut imconv_sdk {
     let config = CString::new(r#"{"user_id":"me","cache_capacity":16}"#).unwrap();
     let mut sdk = std::ptr::null_mut();
     // SAFETY: valid arguments.
-    assert_eq!(unsafe { imconv_sdk_new(config.as_ptr(), &mut sdk, std::ptr::null_mut()) }, IMCONV_OK);
+    assert_eq!(
+        unsafe { imconv_sdk_new(config.as_ptr(), &mut sdk, std::ptr::null_mut()) },
+        IMCONV_OK
+    );
     sdk
 }
 
@@ -53,6 +76,8 @@ fuzz_target!(|data: &[u8]| {
         t.store(0, Ordering::SeqCst);
     }
     let mut sdk = open();
+    SDK.store(sdk, Ordering::SeqCst);
+    SELF_REMOVING.store(0, Ordering::SeqCst);
     let mut accepted = Vec::new();
     let mut listeners = Vec::new();
     for (i, chunk) in data.chunks(2).enumerate().take(200) {
@@ -73,16 +98,42 @@ fuzz_target!(|data: &[u8]| {
             match op {
                 0 => imconv_get_conversation(sdk, id.as_ptr(), Some(one), Some(fail), t),
                 1 => imconv_get_conversation_list(sdk, ids.as_ptr(), 1, Some(list), Some(fail), t),
-                2 => imconv_pin_conversation(sdk, id.as_ptr(), arg % 2 == 0, Some(done), Some(fail), t),
+                2 => imconv_pin_conversation(
+                    sdk,
+                    id.as_ptr(),
+                    arg % 2 == 0,
+                    Some(done),
+                    Some(fail),
+                    t,
+                ),
                 3 => imconv_import_conversations(sdk, json.as_ptr(), Some(done), Some(fail), t),
                 4 => imconv_apply_messages(sdk, json.as_ptr(), Some(done), Some(fail), t),
                 5 => imconv_sync_conversations(sdk, json.as_ptr(), Some(done), Some(fail), t),
-                6 => imconv_get_conversation_page(sdk, std::ptr::null(), std::ptr::null(), arg as usize, Some(page), Some(fail), t),
+                6 => imconv_get_conversation_page(
+                    sdk,
+                    std::ptr::null(),
+                    std::ptr::null(),
+                    arg as usize,
+                    Some(page),
+                    Some(fail),
+                    t,
+                ),
                 7 => {
-                    let l = imconv_listener { on_new: Some(views), on_changed: Some(views), on_deleted: None, on_total_unread_changed: None, user_data: std::ptr::null_mut() };
+                    let callback = if arg % 3 == 0 { remove_self } else { views };
+                    let l = imconv_listener {
+                        on_new: Some(callback),
+                        on_changed: Some(callback),
+                        on_deleted: None,
+                        on_total_unread_changed: None,
+                        user_data: std::ptr::null_mut(),
+                    };
                     let mut lid = 0;
                     if imconv_add_listener(sdk, &l, &mut lid) == IMCONV_OK {
-                        listeners.push(lid);
+                        if arg % 3 == 0 {
+                            SELF_REMOVING.store(lid, Ordering::SeqCst);
+                        } else {
+                            listeners.push(lid);
+                        }
                     }
                     if arg % 2 == 0 {
                         if let Some(lid) = listeners.pop() {
@@ -96,6 +147,8 @@ fuzz_target!(|data: &[u8]| {
                     // Free with calls in flight, then a new instance.
                     imconv_sdk_free(sdk);
                     sdk = open();
+                    SDK.store(sdk, Ordering::SeqCst);
+                    SELF_REMOVING.store(0, Ordering::SeqCst);
                     listeners.clear();
                     imconv_apply_messages(sdk, json.as_ptr(), Some(done), Some(fail), t)
                 }

@@ -111,6 +111,12 @@ static void count_cb(uint64_t total, void *u) {
     (void)total;
     call_finish(u, 1);
 }
+static void groups_cb(const char *const *names, size_t n, void *u) {
+    (void)names;
+    (void)n;
+    call_finish(u, 1);
+}
+static const imconv_listener null_listener = {NULL, NULL, NULL, NULL, NULL};
 static void e_bad_cursor(outcome *o) {
     W(imconv_get_conversation_page(sdk, NULL, "1:x:'; --", 10, page_cb, fail_cb, &o->c));
 }
@@ -139,6 +145,109 @@ static void e_flood(outcome *o) {
     for (int i = 0; i < 30000 && atomic_load(&flood_done) < accepted; i++) sleep_ms(1);
     o->rc = full && atomic_load(&flood_done) == accepted ? IMCONV_ERR_QUEUE_FULL : -1;
 }
+/* ---- NULL in every pointer parameter of every export ----------------- */
+
+static int null_mismatches;
+
+/* One async call: its return value and, when accepted, its callback's code. */
+static void expect_null(const char *what, int32_t rc, call *c, int32_t want_rc, int32_t want_cb) {
+    int32_t got_cb = -1;
+    if (rc == IMCONV_OK) {
+        call_wait(c);
+        got_cb = c->errors ? c->code : 0;
+    }
+    if (rc != want_rc || got_cb != want_cb) {
+        fprintf(stderr, "  NULL sweep: %s: returned %d (want %d), callback %d (want %d)\n", what, rc,
+                want_rc, got_cb, want_cb);
+        null_mismatches++;
+    }
+    call_reset(c);
+}
+
+/* A synchronous export: its return value only. */
+static void expect_rc(const char *what, int32_t rc, int32_t want) {
+    if (rc != want) {
+        fprintf(stderr, "  NULL sweep: %s: returned %d (want %d)\n", what, rc, want);
+        null_mismatches++;
+    }
+}
+
+#define ACCEPTED_FAILS IMCONV_OK, IMCONV_ERR_INVALID_PARAMETERS
+#define REFUSED IMCONV_ERR_INVALID_PARAMETERS, -1
+#define SUCCEEDS IMCONV_OK, 0
+
+static void e_null_sweep(outcome *o) {
+    call *c = &o->c;
+    const char *one[] = {"c2c_a"};
+    uint64_t lid = 0;
+    null_mismatches = 0;
+    /* The instance NULL: every export that takes one refuses the call. */
+    expect_null("get_conversation sdk", imconv_get_conversation(NULL, "c2c_a", one_cb, fail_cb, c), c, REFUSED);
+    expect_null("get_conversation_list sdk", imconv_get_conversation_list(NULL, one, 1, list_cb, fail_cb, c), c, REFUSED);
+    expect_null("import sdk", imconv_import_conversations(NULL, "[]", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("sync sdk", imconv_sync_conversations(NULL, "[]", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("apply_messages sdk", imconv_apply_messages(NULL, "[]", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("clean_unread sdk", imconv_clean_unread(NULL, "", 0, 0, done_cb, fail_cb, c), c, REFUSED);
+    expect_null("set_draft sdk", imconv_set_draft(NULL, "c2c_a", "d", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("pin sdk", imconv_pin_conversation(NULL, "c2c_a", true, done_cb, fail_cb, c), c, REFUSED);
+    expect_null("recv_opt sdk", imconv_set_recv_opt(NULL, one, 1, 0, done_cb, fail_cb, c), c, REFUSED);
+    expect_null("custom_data sdk", imconv_set_custom_data(NULL, one, 1, "x", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("mark sdk", imconv_mark_conversations(NULL, one, 1, 1, true, done_cb, fail_cb, c), c, REFUSED);
+    expect_null("delete sdk", imconv_delete_conversations(NULL, one, 1, done_cb, fail_cb, c), c, REFUSED);
+    expect_null("create_group sdk", imconv_create_group(NULL, "g", one, 1, done_cb, fail_cb, c), c, REFUSED);
+    expect_null("rename_group sdk", imconv_rename_group(NULL, "g", "h", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("delete_group sdk", imconv_delete_group(NULL, "g", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("add_to_group sdk", imconv_add_to_group(NULL, "g", one, 1, done_cb, fail_cb, c), c, REFUSED);
+    expect_null("remove_from_group sdk", imconv_remove_from_group(NULL, "g", one, 1, done_cb, fail_cb, c), c, REFUSED);
+    expect_null("update_profiles sdk", imconv_update_profiles(NULL, "[]", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("page sdk", imconv_get_conversation_page(NULL, NULL, NULL, 10, page_cb, fail_cb, c), c, REFUSED);
+    expect_null("total sdk", imconv_get_total_unread(NULL, NULL, count_cb, fail_cb, c), c, REFUSED);
+    expect_null("groups sdk", imconv_get_groups(NULL, groups_cb, fail_cb, c), c, REFUSED);
+    expect_rc("add_listener sdk", imconv_add_listener(NULL, &null_listener, &lid), IMCONV_ERR_INVALID_PARAMETERS);
+    expect_rc("remove_listener sdk", imconv_remove_listener(NULL, 1), IMCONV_ERR_INVALID_PARAMETERS);
+    /* Both callbacks NULL: refused, never called. */
+    expect_null("import callbacks", imconv_import_conversations(sdk, "[]", NULL, NULL, c), c, REFUSED);
+    expect_null("sync callbacks", imconv_sync_conversations(sdk, "[]", NULL, NULL, c), c, REFUSED);
+    expect_null("clean_unread callbacks", imconv_clean_unread(sdk, "", 0, 0, NULL, NULL, c), c, REFUSED);
+    expect_null("groups callbacks", imconv_get_groups(sdk, NULL, NULL, c), c, REFUSED);
+    expect_null("page callbacks", imconv_get_conversation_page(sdk, NULL, NULL, 10, NULL, NULL, c), c, REFUSED);
+    /* Required strings and arrays NULL: accepted, failing through on_error. */
+    expect_null("sync json", imconv_sync_conversations(sdk, NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("apply_messages json", imconv_apply_messages(sdk, NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("update_profiles json", imconv_update_profiles(sdk, NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("set_draft id", imconv_set_draft(sdk, NULL, "d", done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("pin id", imconv_pin_conversation(sdk, NULL, true, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("recv_opt ids", imconv_set_recv_opt(sdk, NULL, 1, 0, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("custom_data ids", imconv_set_custom_data(sdk, NULL, 1, "x", done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("mark ids", imconv_mark_conversations(sdk, NULL, 1, 1, true, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("delete ids", imconv_delete_conversations(sdk, NULL, 1, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("create_group name", imconv_create_group(sdk, NULL, NULL, 0, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("rename_group old", imconv_rename_group(sdk, NULL, "h", done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("rename_group new", imconv_rename_group(sdk, "g", NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("delete_group name", imconv_delete_group(sdk, NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("add_to_group name", imconv_add_to_group(sdk, NULL, one, 1, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("remove_from_group ids", imconv_remove_from_group(sdk, "g", NULL, 1, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    /* Optional pointers NULL: documented meanings, success. */
+    expect_null("clean_unread id (all)", imconv_clean_unread(sdk, NULL, 0, 0, done_cb, fail_cb, c), c, SUCCEEDS);
+    expect_null("set_draft text (clears)", imconv_set_draft(sdk, "c2c_a", NULL, done_cb, fail_cb, c), c, SUCCEEDS);
+    expect_null("custom_data data (clears)", imconv_set_custom_data(sdk, one, 1, NULL, done_cb, fail_cb, c), c, SUCCEEDS);
+    expect_null("create_group ids, count 0", imconv_create_group(sdk, "g-null", NULL, 0, done_cb, fail_cb, c), c, SUCCEEDS);
+    expect_null("page filter and cursor", imconv_get_conversation_page(sdk, NULL, NULL, 10, page_cb, fail_cb, c), c, SUCCEEDS);
+    expect_null("total filter", imconv_get_total_unread(sdk, NULL, count_cb, fail_cb, c), c, SUCCEEDS);
+    /* Synchronous exports. */
+    expect_rc("add_listener listener", imconv_add_listener(sdk, NULL, &lid), IMCONV_ERR_INVALID_PARAMETERS);
+    expect_rc("add_listener out id", imconv_add_listener(sdk, &null_listener, NULL), IMCONV_ERR_INVALID_PARAMETERS);
+    imconv_sdk *s2 = NULL;
+    expect_rc("sdk_new out_sdk", imconv_sdk_new("{\"user_id\":\"me\"}", NULL, NULL), IMCONV_ERR_INVALID_PARAMETERS);
+    expect_rc("sdk_new out_error NULL is fine", imconv_sdk_new("{\"user_id\":\"other\"}", &s2, NULL), IMCONV_OK);
+    imconv_sdk_free(s2);
+    imconv_sdk_free(NULL);
+    imconv_string_free(NULL);
+    imconv_conversation_release(NULL);
+    if (imconv_conversation_retain(NULL) != NULL || imconv_conversation_to_json(NULL) != NULL) null_mismatches++;
+    o->rc = null_mismatches == 0 ? IMCONV_OK : -1;
+}
+
 static void e_unknown_code(outcome *o) { o->rc = strcmp(imconv_error_str(123456), "unknown error code") == 0 ? IMCONV_OK : -1; }
 
 typedef struct {
@@ -182,6 +291,7 @@ static const entry CATALOGUE[] = {
     {"filter type 7", "get_total_unread", e_bad_filter, IMCONV_OK, IMCONV_ERR_INVALID_PARAMETERS},
     {"20,000 writes without waiting", "pin_conversation", e_flood, IMCONV_ERR_QUEUE_FULL, -1},
     {"an unknown error code", "error_str", e_unknown_code, IMCONV_OK, -1},
+    {"NULL in every pointer parameter of every export (58 cases: the instance and both callbacks refuse the call; required strings and arrays fail it through on_error; optional ones keep their documented meaning)", "*", e_null_sweep, IMCONV_OK, -1},
 };
 
 static const char *code_name(int32_t code) {
