@@ -74,7 +74,9 @@ impl<V: Snapshot> State<V> {
     /// Opens the store and reads what the state keeps in memory.
     pub fn open(config: &Config, handle: Handle) -> Result<State<V>> {
         let dir = config.store_dir();
-        if let (Some(dir), Some(legacy)) = (&dir, config.legacy_store_dir()) {
+        if let (Some(dir), Some(legacy), false) =
+            (&dir, config.legacy_store_dir(), config.read_only)
+        {
             adopt_legacy_folder(&legacy, dir)?;
         }
         let mut store = Store::open_with(
