@@ -33,7 +33,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_dlopen
 
-.PHONY: all lib lib-debug demo bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -77,9 +77,18 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 test: lint check-header header-compiles test-rust test-c test-c-asan crash-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
-lint:
+lint: check-notices
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# THIRD-PARTY-NOTICES.md lists what the library is built from.
+notices:
+	$(PYTHON) tools/notices.py > THIRD-PARTY-NOTICES.md
+
+check-notices:
+	@$(PYTHON) tools/notices.py | cmp -s - THIRD-PARTY-NOTICES.md || \
+	  { echo "THIRD-PARTY-NOTICES.md is out of date: run 'make notices' and commit it"; exit 1; }
+	@echo "THIRD-PARTY-NOTICES.md is current"
 
 test-rust:
 	$(CARGO) test

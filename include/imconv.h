@@ -1688,7 +1688,7 @@ int32_t imconv_get_groups(struct imconv_sdk *sdk,
                           void *user_data);
 
 /*
- The library's version, e.g. "0.1.0". Static; never free it. Any thread.
+ The library's version, e.g. "0.2.0". Static; never free it. Any thread.
  */
 const char *imconv_version(void);
 

@@ -60,7 +60,7 @@ impl imconv_sdk {
     }
 }
 
-/// The library's version, e.g. "0.1.0". Static; never free it. Any thread.
+/// The library's version, e.g. "0.2.0". Static; never free it. Any thread.
 #[no_mangle]
 pub extern "C" fn imconv_version() -> *const c_char {
     const VERSION: &CStr =
