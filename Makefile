@@ -3,6 +3,7 @@
 #
 #   make demo    build the library and run the examples against a local store
 #   make test    every test: Rust, C, C under ASan/UBSan, dlopen, header check
+#   make install install the library, header, pkg-config file and CMake package (PREFIX, LIBDIR, DESTDIR)
 #   make header  regenerate include/imconv.h from the Rust sources
 #   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
@@ -33,7 +34,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_dlopen
 
-.PHONY: all lib lib-debug demo notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug demo install test-install notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -49,6 +50,43 @@ lib:
 lib-debug:
 	$(CARGO) build --lib
 	ln -sf libimconv.so $(DBG_DIR)/libimconv.so.0
+
+# --- install ---------------------------------------------------------------
+
+# make install [PREFIX=/usr/local] [LIBDIR=$(PREFIX)/lib] [DESTDIR=stage]
+# installs the stripped libimconv.so.<version> with its .so.<major> and .so
+# links (its debug info in LIBDIR/.debug, linked by .gnu_debuglink),
+# libimconv.a, include/imconv.h, the pkg-config file and the CMake package.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+MAJOR      := $(word 1,$(subst ., ,$(VERSION)))
+MINOR      := $(word 2,$(subst ., ,$(VERSION)))
+SUBST       = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	-e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g'
+
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/.debug $(DESTDIR)$(INCLUDEDIR) \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/imconv
+	objcopy --only-keep-debug $(REL_DIR)/libimconv.so $(DESTDIR)$(LIBDIR)/.debug/libimconv.so.$(VERSION).debug
+	install -m 0755 $(REL_DIR)/libimconv.so $(DESTDIR)$(LIBDIR)/libimconv.so.$(VERSION)
+	strip --strip-unneeded $(DESTDIR)$(LIBDIR)/libimconv.so.$(VERSION)
+	cd $(DESTDIR)$(LIBDIR) && objcopy --add-gnu-debuglink=.debug/libimconv.so.$(VERSION).debug libimconv.so.$(VERSION)
+	ln -sf libimconv.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libimconv.so.$(MAJOR)
+	ln -sf libimconv.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libimconv.so
+	install -m 0644 $(REL_DIR)/libimconv.a $(DESTDIR)$(LIBDIR)/libimconv.a
+	install -m 0644 include/imconv.h $(DESTDIR)$(INCLUDEDIR)/imconv.h
+	$(SUBST) packaging/imconv.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/imconv.pc
+	$(SUBST) packaging/imconvConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake
+	$(SUBST) packaging/imconvConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfigVersion.cmake
+
+# Installs into a temporary prefix and builds and runs a consumer through
+# pkg-config (shared and static) and through CMake (installing cmake from
+# Debian's packages when it is missing).
+test-install:
+	bash tests/install/run.sh
 
 # --- demo ------------------------------------------------------------------
 
@@ -74,7 +112,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan crash-smoke stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-install crash-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Installs imconv into a temporary prefix (and once more into a DESTDIR
+# stage), then builds and runs a consumer through pkg-config, shared and
+# static, and through CMake's find_package. Run from the repository root
+# (make test-install).
+set -euo pipefail
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix="$tmp/prefix"
+here=tests/install
+cc=${CC:-cc}
+
+make --no-print-directory install PREFIX="$prefix" > "$tmp/install.log"
+lib="$prefix/lib"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+major=${version%%.*}
+
+echo "== the files and links"
+test -f "$lib/libimconv.so.$version"
+test "$(readlink "$lib/libimconv.so.$major")" = "libimconv.so.$version"
+test "$(readlink "$lib/libimconv.so")" = "libimconv.so.$major"
+test -f "$lib/libimconv.a" && test -f "$prefix/include/imconv.h"
+test -f "$lib/.debug/libimconv.so.$version.debug"
+# Stripped, with its debug info linked.
+if readelf -S "$lib/libimconv.so.$version" | grep -q '\.debug_info'; then
+  echo "libimconv.so.$version is not stripped"; exit 1
+fi
+readelf -S "$lib/libimconv.so.$version" | grep -q '\.gnu_debuglink'
+readelf -d "$lib/libimconv.so.$version" | grep -q "SONAME.*libimconv.so.$major"
+
+echo "== a consumer through pkg-config, shared"
+export PKG_CONFIG_PATH="$lib/pkgconfig"
+test "$(pkg-config --modversion imconv)" = "$version"
+# The quick start's link line: -Wl,-rpath so the program finds the library.
+"$cc" -std=c99 -Wall -Wextra -Werror "$here/consumer.c" -o "$tmp/shared" \
+  $(pkg-config --cflags --libs imconv) -Wl,-rpath,"$(pkg-config --variable=libdir imconv)" -lpthread
+"$tmp/shared" | grep -q "c2c_alice: Alice"
+ldd "$tmp/shared" | grep -q "libimconv.so.$major"
+
+echo "== a consumer through pkg-config, static"
+"$cc" -std=c99 -Wall -Wextra -Werror "$here/consumer.c" -o "$tmp/static" \
+  $(pkg-config --cflags imconv) "$lib/libimconv.a" \
+  $(pkg-config --static --libs-only-l imconv | sed 's/-limconv//')
+"$tmp/static" | grep -q "c2c_alice: Alice"
+if ldd "$tmp/static" | grep -q libimconv; then echo "the static consumer loads libimconv.so"; exit 1; fi
+
+echo "== a consumer through CMake's find_package"
+if ! command -v cmake >/dev/null; then
+  echo "(installing cmake from Debian's packages)"
+  (apt-get update -q && apt-get install -y -q cmake) > "$tmp/apt.log" 2>&1 || {
+    echo "test-install: cmake is missing and could not be installed"; tail -5 "$tmp/apt.log"; exit 1; }
+fi
+cmake -S "$here" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release > "$tmp/cmake.log"
+cmake --build "$tmp/cmake" > "$tmp/cmake-build.log"
+"$tmp/cmake/consumer_shared" | grep -q "c2c_alice: Alice"
+"$tmp/cmake/consumer_static" | grep -q "c2c_alice: Alice"
+
+echo "== DESTDIR staging"
+make --no-print-directory install PREFIX=/usr DESTDIR="$tmp/stage" > "$tmp/stage.log"
+test -L "$tmp/stage/usr/lib/libimconv.so"
+grep -q '^libdir=/usr/lib$' "$tmp/stage/usr/lib/pkgconfig/imconv.pc"
+
+echo "test-install: passed"
+echo "1 passed, 0 failed"
