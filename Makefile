@@ -239,11 +239,15 @@ check-header:
 	  echo "include/imconv.h is out of date: run 'make header' and commit it"; exit 1; \
 	fi; echo "include/imconv.h is current"
 
-# The header compiles on its own as C99 (pedantic) and as C++11.
+# The header compiles on its own as C99 and C89 (pedantic) and as C++11, and
+# defines no name without the IMCONV_ prefix (but C89's true and false).
 header-compiles:
 	@mkdir -p $(BUILD)
+	@if grep -E '^#define ' include/imconv.h | grep -v -E '^#define (IMCONV_|true |false )' ; then \
+	  echo "include/imconv.h defines names without the IMCONV_ prefix (above): add them to cbindgen.toml's exclude"; exit 1; fi
 	printf '#include "imconv.h"\n#include "imconv.h"\nint main(void) { return imconv_version() == 0; }\n' > $(BUILD)/header_c.c
 	$(CC) -std=c99 $(CWARN) -Wpedantic -Iinclude -c $(BUILD)/header_c.c -o $(BUILD)/header_c.o
+	$(CC) -std=c89 $(CWARN) -pedantic -Iinclude -c $(BUILD)/header_c.c -o $(BUILD)/header_c89.o
 	printf '#include "imconv.h"\nint main() { imconv_conversation c = {}; (void)c; return imconv_version() == nullptr; }\n' > $(BUILD)/header_cpp.cpp
 	$(CXX) -std=c++11 $(CWARN) -Wpedantic -Iinclude -c $(BUILD)/header_cpp.cpp -o $(BUILD)/header_cpp.o
 

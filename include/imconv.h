@@ -17,102 +17,37 @@
 #ifndef IMCONV_H
 #define IMCONV_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#if defined(__cplusplus) || (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L)
+#include <stdbool.h>
+#elif !defined(bool)
+typedef unsigned char bool;
+#define true 1
+#define false 0
+#endif
 
-/*
- Most writes waiting in one instance's queue; more are refused at once
- with `QueueFull`.
- */
-#define MAX_QUEUED_WRITES 10000
+/* IMCONV_API marks the library's functions: exported from a Windows DLL
+   (define IMCONV_BUILDING_DLL when building it, IMCONV_STATIC when linking
+   the static library), default visibility elsewhere. */
+#if defined(_WIN32)
+#  if defined(IMCONV_STATIC)
+#    define IMCONV_API
+#  elif defined(IMCONV_BUILDING_DLL)
+#    define IMCONV_API __declspec(dllexport)
+#  else
+#    define IMCONV_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define IMCONV_API __attribute__((visibility("default")))
+#else
+#  define IMCONV_API
+#endif
 
-/*
- Most bytes of arguments (documents, IDs, texts) waiting in one
- instance's queue; a write that would pass it is refused at once with
- `QueueFull` (a write into an empty queue is always taken).
- */
-#define MAX_QUEUED_BYTES (64 << 20)
+#define IMCONV_VERSION_MAJOR 0
+#define IMCONV_VERSION_MINOR 2
+#define IMCONV_VERSION_PATCH 0
 
-/*
- `atType` values: 1 @me, 2 @all, 3 @all and @me.
- */
-#define AT_ME 1
-
-#define AT_ALL 2
-
-#define AT_ALL_AND_ME 3
-
-/*
- Longest `customData`, in bytes (Tencent's limit).
- */
-#define MAX_CUSTOM_DATA_BYTES 256
-
-/*
- A message's `msgID`: 1 to this many bytes.
- */
-#define MAX_MSG_ID_BYTES 128
-
-/*
- Longest `showName`, in bytes.
- */
-#define MAX_SHOW_NAME_BYTES 1024
-
-/*
- Longest `faceUrl`, in bytes.
- */
-#define MAX_FACE_URL_BYTES 2048
-
-/*
- Longest `groupType`, in bytes.
- */
-#define MAX_GROUP_TYPE_BYTES 64
-
-/*
- Longest draft, in bytes.
- */
-#define MAX_DRAFT_BYTES (16 * 1024)
-
-/*
- Longest message object (a `lastMessage`, or one applied message) as JSON
- text, in bytes.
- */
-#define MAX_MESSAGE_BYTES (64 * 1024)
-
-/*
- Largest JSON document one call takes (import, sync, messages, profiles).
- */
-#define MAX_DOCUMENT_BYTES (64 << 20)
-
-/*
- Most conversation groups, and the longest group name in bytes (Tencent's).
- */
-#define MAX_GROUPS 20
-
-#define MAX_GROUP_NAME_BYTES 32
-
-/*
- Most pinned conversations (Tencent's limit).
- */
-#define MAX_PINNED 50
-
-/*
- The latest activity time the ordering rule expresses, in seconds (the
- year 2106); later times count as this one. An order key is never derived
- from another key, so no key, not even 2^64 - 1 (the latest time's last
- tick), can make others tie or freeze the order.
- */
-#define MAX_ACTIVITY_TIME (uint64_t)UINT32_MAX
-
-/*
- Most conversations in one page.
- */
-#define MAX_PAGE 1000
-
-/*
- Most IDs one batch write takes (Tencent's limit for the same calls).
- */
-#define MAX_IDS_PER_CALL 100
 
 /*
  Conversation type: unknown (never returned by imconv).
@@ -623,7 +558,7 @@ typedef void (*imconv_page_callback)(const struct imconv_conversation *const *co
 
 #ifdef __cplusplus
 extern "C" {
-#endif // __cplusplus
+#endif /* __cplusplus */
 
 /*
  Keeps a conversation view valid (and unchanged) after the callback that
@@ -637,6 +572,7 @@ extern "C" {
  `conversation` is NULL or a view the library passed to a callback that
  has not returned yet, or one already retained and not yet released.
  */
+IMCONV_API
 const struct imconv_conversation *imconv_conversation_retain(const struct imconv_conversation *conversation);
 
 /*
@@ -647,7 +583,7 @@ const struct imconv_conversation *imconv_conversation_retain(const struct imconv
  # Safety
  `conversation` is NULL or a retained view, released once per retain.
  */
-void imconv_conversation_release(const struct imconv_conversation *conversation);
+IMCONV_API void imconv_conversation_release(const struct imconv_conversation *conversation);
 
 /*
  Returns the conversation as one JSON object with Tencent's V2 field
@@ -664,7 +600,7 @@ void imconv_conversation_release(const struct imconv_conversation *conversation)
  # Safety
  `conversation` is NULL or a valid view (see `imconv_conversation`).
  */
-char *imconv_conversation_to_json(const struct imconv_conversation *conversation);
+IMCONV_API char *imconv_conversation_to_json(const struct imconv_conversation *conversation);
 
 /*
  Returns a static, NUL-terminated English description of an error code,
@@ -673,7 +609,7 @@ char *imconv_conversation_to_json(const struct imconv_conversation *conversation
  The string is owned by the library and valid for the life of the process:
  never free it. Callable from any thread, at any time (no instance needed).
  */
-const char *imconv_error_str(int32_t code);
+IMCONV_API const char *imconv_error_str(int32_t code);
 
 /*
  Imports conversations, replacing what is stored: `json_array` is a JSON
@@ -722,6 +658,7 @@ const char *imconv_error_str(int32_t code);
  NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
  C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_import_conversations(struct imconv_sdk *sdk,
                                     const char *json_array,
                                     imconv_done_callback on_success,
@@ -785,6 +722,7 @@ int32_t imconv_import_conversations(struct imconv_sdk *sdk,
  NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
  C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_sync_conversations(struct imconv_sdk *sdk,
                                   const char *json_array,
                                   imconv_done_callback on_success,
@@ -809,6 +747,7 @@ int32_t imconv_sync_conversations(struct imconv_sdk *sdk,
  call; `out_listener_id` is NULL or writable. The listener's callbacks
  must not unwind (no C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_add_listener(struct imconv_sdk *sdk,
                             const struct imconv_listener *listener,
                             uint64_t *out_listener_id);
@@ -835,7 +774,7 @@ int32_t imconv_add_listener(struct imconv_sdk *sdk,
  # Safety
  `sdk` is NULL or a live instance.
  */
-int32_t imconv_remove_listener(struct imconv_sdk *sdk, uint64_t listener_id);
+IMCONV_API int32_t imconv_remove_listener(struct imconv_sdk *sdk, uint64_t listener_id);
 
 /*
  Looks up one conversation (Tencent's getConversation).
@@ -861,6 +800,7 @@ int32_t imconv_remove_listener(struct imconv_sdk *sdk, uint64_t listener_id);
  NUL-terminated string; the callbacks must not unwind (no C++ exception,
  no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_get_conversation(struct imconv_sdk *sdk,
                                 const char *conversation_id,
                                 imconv_conversation_callback on_success,
@@ -895,6 +835,7 @@ int32_t imconv_get_conversation(struct imconv_sdk *sdk,
  `count` pointers, each NULL or a NUL-terminated string; the callbacks
  must not unwind through the library.
  */
+IMCONV_API
 int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
                                      const char *const *conversation_ids,
                                      size_t count,
@@ -962,6 +903,7 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
  NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
  C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_apply_messages(struct imconv_sdk *sdk,
                               const char *json_array,
                               imconv_done_callback on_success,
@@ -1019,6 +961,7 @@ int32_t imconv_apply_messages(struct imconv_sdk *sdk,
  is NULL or a NUL-terminated string; the callbacks must not unwind (no C++
  exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_clean_unread(struct imconv_sdk *sdk,
                             const char *conversation_id,
                             uint64_t clean_timestamp,
@@ -1066,6 +1009,7 @@ int32_t imconv_clean_unread(struct imconv_sdk *sdk,
  and `draft_text` are NULL or NUL-terminated strings; the callbacks must
  not unwind (no C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_set_draft(struct imconv_sdk *sdk,
                          const char *conversation_id,
                          const char *draft_text,
@@ -1109,6 +1053,7 @@ int32_t imconv_set_draft(struct imconv_sdk *sdk,
  is NULL or a NUL-terminated string; the callbacks must not unwind (no C++
  exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_pin_conversation(struct imconv_sdk *sdk,
                                 const char *conversation_id,
                                 bool is_pinned,
@@ -1154,6 +1099,7 @@ int32_t imconv_pin_conversation(struct imconv_sdk *sdk,
  a NUL-terminated string; the callbacks must not unwind (no C++ exception,
  no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_set_recv_opt(struct imconv_sdk *sdk,
                             const char *const *conversation_ids,
                             size_t count,
@@ -1200,6 +1146,7 @@ int32_t imconv_set_recv_opt(struct imconv_sdk *sdk,
  the callbacks must not unwind (no C++ exception, no longjmp) through the
  library.
  */
+IMCONV_API
 int32_t imconv_set_custom_data(struct imconv_sdk *sdk,
                                const char *const *conversation_ids,
                                size_t count,
@@ -1247,6 +1194,7 @@ int32_t imconv_set_custom_data(struct imconv_sdk *sdk,
  a NUL-terminated string; the callbacks must not unwind (no C++ exception,
  no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_mark_conversations(struct imconv_sdk *sdk,
                                   const char *const *conversation_ids,
                                   size_t count,
@@ -1294,6 +1242,7 @@ int32_t imconv_mark_conversations(struct imconv_sdk *sdk,
  a NUL-terminated string; the callbacks must not unwind (no C++ exception,
  no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_delete_conversations(struct imconv_sdk *sdk,
                                     const char *const *conversation_ids,
                                     size_t count,
@@ -1341,6 +1290,7 @@ int32_t imconv_delete_conversations(struct imconv_sdk *sdk,
  the callbacks must not unwind (no C++ exception, no longjmp) through the
  library.
  */
+IMCONV_API
 int32_t imconv_create_group(struct imconv_sdk *sdk,
                             const char *group_name,
                             const char *const *conversation_ids,
@@ -1386,6 +1336,7 @@ int32_t imconv_create_group(struct imconv_sdk *sdk,
  `new_name` are NULL or NUL-terminated strings; the callbacks must not
  unwind (no C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_rename_group(struct imconv_sdk *sdk,
                             const char *old_name,
                             const char *new_name,
@@ -1427,6 +1378,7 @@ int32_t imconv_rename_group(struct imconv_sdk *sdk,
  NULL or a NUL-terminated string; the callbacks must not unwind (no C++
  exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_delete_group(struct imconv_sdk *sdk,
                             const char *group_name,
                             imconv_done_callback on_success,
@@ -1471,6 +1423,7 @@ int32_t imconv_delete_group(struct imconv_sdk *sdk,
  the callbacks must not unwind (no C++ exception, no longjmp) through the
  library.
  */
+IMCONV_API
 int32_t imconv_add_to_group(struct imconv_sdk *sdk,
                             const char *group_name,
                             const char *const *conversation_ids,
@@ -1517,6 +1470,7 @@ int32_t imconv_add_to_group(struct imconv_sdk *sdk,
  the callbacks must not unwind (no C++ exception, no longjmp) through the
  library.
  */
+IMCONV_API
 int32_t imconv_remove_from_group(struct imconv_sdk *sdk,
                                  const char *group_name,
                                  const char *const *conversation_ids,
@@ -1567,6 +1521,7 @@ int32_t imconv_remove_from_group(struct imconv_sdk *sdk,
  NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
  C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_update_profiles(struct imconv_sdk *sdk,
                                const char *json_array,
                                imconv_done_callback on_success,
@@ -1612,6 +1567,7 @@ int32_t imconv_update_profiles(struct imconv_sdk *sdk,
  `cursor` is NULL or a NUL-terminated string; the callbacks must not
  unwind (no C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_get_conversation_page(struct imconv_sdk *sdk,
                                      const struct imconv_list_filter *filter,
                                      const char *cursor,
@@ -1650,6 +1606,7 @@ int32_t imconv_get_conversation_page(struct imconv_sdk *sdk,
  callbacks must not unwind (no C++ exception, no longjmp) through the
  library.
  */
+IMCONV_API
 int32_t imconv_get_total_unread(struct imconv_sdk *sdk,
                                 const struct imconv_list_filter *filter,
                                 imconv_count_callback on_success,
@@ -1682,6 +1639,7 @@ int32_t imconv_get_total_unread(struct imconv_sdk *sdk,
  `sdk` is NULL or a live instance from `imconv_sdk_new`; the callbacks
  must not unwind (no C++ exception, no longjmp) through the library.
  */
+IMCONV_API
 int32_t imconv_get_groups(struct imconv_sdk *sdk,
                           imconv_string_list_callback on_success,
                           imconv_error_callback on_error,
@@ -1690,7 +1648,7 @@ int32_t imconv_get_groups(struct imconv_sdk *sdk,
 /*
  The library's version, e.g. "0.2.0". Static; never free it. Any thread.
  */
-const char *imconv_version(void);
+IMCONV_API const char *imconv_version(void);
 
 /*
  Creates an instance: opens (or creates) one user's conversation store and
@@ -1733,7 +1691,10 @@ const char *imconv_version(void);
  `config_json` is NULL or a NUL-terminated string; `out_sdk` is NULL or
  writable; `out_error` is NULL or writable.
  */
-int32_t imconv_sdk_new(const char *config_json, struct imconv_sdk **out_sdk, char **out_error);
+IMCONV_API
+int32_t imconv_sdk_new(const char *config_json,
+                       struct imconv_sdk **out_sdk,
+                       char **out_error);
 
 /*
  Frees an instance. NULL is a no-op.
@@ -1770,7 +1731,7 @@ int32_t imconv_sdk_new(const char *config_json, struct imconv_sdk **out_sdk, cha
  `sdk` is NULL or an instance from `imconv_sdk_new` not freed before.
  No other thread may use it while, or after, this call frees it.
  */
-void imconv_sdk_free(struct imconv_sdk *sdk);
+IMCONV_API void imconv_sdk_free(struct imconv_sdk *sdk);
 
 /*
  Waits until every instance freed without waiting (from inside a
@@ -1785,7 +1746,7 @@ void imconv_sdk_free(struct imconv_sdk *sdk);
  called from a callback of an instance being torn down (it would wait for
  its own thread). Blocking; call it from a host thread.
  */
-int32_t imconv_wait_freed(uint32_t timeout_ms);
+IMCONV_API int32_t imconv_wait_freed(uint32_t timeout_ms);
 
 /*
  Frees a string the library allocated for the caller (the result of
@@ -1799,10 +1760,10 @@ int32_t imconv_wait_freed(uint32_t timeout_ms);
  `s` is NULL or a string returned by this library for the caller to free,
  not yet freed.
  */
-void imconv_string_free(char *s);
+IMCONV_API void imconv_string_free(char *s);
 
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+}  /* extern "C" */
+#endif  /* __cplusplus */
 
 #endif  /* IMCONV_H */

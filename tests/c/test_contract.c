@@ -54,6 +54,12 @@ static imconv_sdk *open_with_sample(void) {
 
 static void test_version_and_error_texts(void) {
     CHECK(imconv_version() != NULL && imconv_version()[0] >= '0' && imconv_version()[0] <= '9');
+    /* The header's version macros are the library's version (both come
+       from Cargo.toml; make check-header keeps the header current). */
+    char version[64];
+    snprintf(version, sizeof version, "%d.%d.%d", IMCONV_VERSION_MAJOR, IMCONV_VERSION_MINOR,
+             IMCONV_VERSION_PATCH);
+    CHECK_STR(imconv_version(), version);
     CHECK_STR(imconv_error_str(IMCONV_OK), "success");
     CHECK_STR(imconv_error_str(IMCONV_ERR_INVALID_PARAMETERS), "invalid parameters");
     CHECK_STR(imconv_error_str(IMCONV_ERR_INVALID_JSON), "invalid JSON");
