@@ -34,7 +34,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_dlopen
 
-.PHONY: all lib lib-debug demo install test-install notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install test-install notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -46,6 +46,20 @@ all: lib
 lib:
 	$(CARGO) build --release --lib
 	ln -sf libimconv.so $(REL_DIR)/libimconv.so.0
+	@$(MAKE) --no-print-directory localize ARCHIVE=$(REL_DIR)/libimconv.a
+
+# A static archive that is safe to link beside anything: its objects become
+# one relocatable object in which every global but imconv_* is made local,
+# so the bundled SQLite (and Rust's runtime) can neither take over a host's
+# own sqlite3_* calls nor clash with them. (The LLVM bitcode sections go:
+# binutils' LTO plugin cannot read them.)
+localize:
+	@rm -rf $(ARCHIVE).d && mkdir -p $(ARCHIVE).d
+	ld -r --whole-archive $(ARCHIVE) -o $(ARCHIVE).d/all.o
+	objcopy --wildcard --keep-global-symbol='imconv_*' --remove-section=.llvmbc \
+	  --remove-section=.llvmcmd $(ARCHIVE).d/all.o $(ARCHIVE).d/libimconv.o
+	rm -f $(ARCHIVE) && ar rcs $(ARCHIVE) $(ARCHIVE).d/libimconv.o
+	@rm -rf $(ARCHIVE).d
 
 lib-debug:
 	$(CARGO) build --lib

@@ -44,6 +44,27 @@ echo "== a consumer through pkg-config, static"
 "$tmp/static" | grep -q "c2c_alice: Alice"
 if ldd "$tmp/static" | grep -q libimconv; then echo "the static consumer loads libimconv.so"; exit 1; fi
 
+echo "== only imconv_* is exported, from the shared library and the archive"
+others=$(nm -D --defined-only "$lib/libimconv.so.$version" | awk '{print $3}' | grep -v '^imconv_' || true)
+test -z "$others" || { echo "libimconv.so exports: $others" | head -5; exit 1; }
+others=$(nm -g --defined-only "$lib/libimconv.a" 2>/dev/null | awk 'NF==3 {print $3}' | grep -v '^imconv_' || true)
+test -z "$others" || { echo "libimconv.a defines globally: $(echo "$others" | head -5)"; exit 1; }
+
+echo "== the archive beside the system's SQLite, in both orders"
+if [ ! -f /usr/include/sqlite3.h ]; then
+  echo "(installing libsqlite3-dev from Debian's packages)"
+  (apt-get update -q && apt-get install -y -q libsqlite3-dev) > "$tmp/apt-sqlite.log" 2>&1 || {
+    echo "test-install: libsqlite3-dev is missing and could not be installed"; exit 1; }
+fi
+static_libs=$(pkg-config --static --libs-only-l imconv | sed 's/-limconv//')
+for order in archive-first sqlite-first; do
+  if [ $order = archive-first ]; then link="$lib/libimconv.a -lsqlite3"; else link="-lsqlite3 $lib/libimconv.a"; fi
+  "$cc" -std=c99 -Wall -Wextra -Werror "$here/with_sqlite.c" -o "$tmp/with_sqlite" \
+    -I"$prefix/include" $link $static_libs
+  # The program's own SQLite calls reach the system's SQLite, and imconv works.
+  "$tmp/with_sqlite" | grep -q "imconv works, sqlite3_libversion() is the system's"
+done
+
 echo "== a consumer through CMake's find_package"
 if ! command -v cmake >/dev/null; then
   echo "(installing cmake from Debian's packages)"
