@@ -205,6 +205,26 @@ typedef unsigned char bool;
 #define IMCONV_ERR_INTERNAL 6999
 
 /*
+ Log level: errors (a caught panic, a store that failed).
+ */
+#define IMCONV_LOG_ERROR 1
+
+/*
+ Log level: warnings (permissions tightened, writes refused, ...).
+ */
+#define IMCONV_LOG_WARN 2
+
+/*
+ Log level: information (stores opened, migrated, moved).
+ */
+#define IMCONV_LOG_INFO 3
+
+/*
+ Log level: debugging (every failed write with its message).
+ */
+#define IMCONV_LOG_DEBUG 4
+
+/*
  Most conversation IDs one batch write takes (mark, receive option,
  custom data, group membership, delete); more fail the call.
  */
@@ -511,6 +531,12 @@ typedef struct imconv_listener {
 } imconv_listener;
 
 /*
+ Receives one log message: its level (IMCONV_LOG_*) and its text
+ (NUL-terminated UTF-8, valid until the callback returns).
+ */
+typedef void (*imconv_log_callback)(int32_t level, const char *message, void *user_data);
+
+/*
  Receives one conversation. The view, and everything it points to, is
  valid until the callback returns (longer with
  `imconv_conversation_retain`). Runs on the instance's callback thread.
@@ -775,6 +801,32 @@ int32_t imconv_add_listener(struct imconv_sdk *sdk,
  `sdk` is NULL or a live instance.
  */
 IMCONV_API int32_t imconv_remove_listener(struct imconv_sdk *sdk, uint64_t listener_id);
+
+/*
+ Sets where the library's log goes: `callback` receives every message of
+ `level` (IMCONV_LOG_*) and more severe ones; a NULL callback turns the
+ log off. The library never writes to stdout or stderr itself: without a
+ callback its messages are dropped, and a panic inside the library is
+ logged as an error instead of printed.
+
+ One log per process (every instance's messages). The callback runs on
+ whatever thread logs: a library thread or the thread of a call; several
+ may run at once, so it must be thread-safe. It may run while the
+ library holds internal locks: it must not call imconv functions (queue
+ the message and handle it elsewhere). `user_data` is passed back
+ untouched and must stay valid until the callback is replaced.
+
+ Returns IMCONV_OK, or IMCONV_ERR_INVALID_PARAMETERS for a level that is
+ not IMCONV_LOG_ERROR to IMCONV_LOG_DEBUG. Callable from any thread.
+
+ # Safety
+ `callback` must not unwind (no C++ exception, no longjmp) through the
+ library.
+ */
+IMCONV_API
+int32_t imconv_set_log_callback(int32_t level,
+                                imconv_log_callback callback,
+                                void *user_data);
 
 /*
  Looks up one conversation (Tencent's getConversation).

@@ -93,6 +93,7 @@ impl Dispatcher {
         let thread = thread::Builder::new()
             .name(name.to_string())
             .spawn(move || {
+                crate::log::library_thread();
                 if let Ok(shared) = rx.recv() {
                     run_loop(&shared);
                 }
@@ -339,13 +340,15 @@ fn spin_for_work(shared: &Shared) {
 
 fn run_guarded(job: Box<dyn Job>, context: &Context) {
     if catch_unwind(AssertUnwindSafe(|| job.run(context))).is_err() {
-        eprintln!("imconv: a panic while delivering a callback was caught");
+        crate::log::error(format_args!(
+            "a panic while delivering a callback was caught"
+        ));
     }
 }
 
 fn run_hook(hook: Hook) {
     if catch_unwind(AssertUnwindSafe(hook)).is_err() {
-        eprintln!("imconv: a panic during teardown was caught");
+        crate::log::error(format_args!("a panic during teardown was caught"));
     }
 }
 

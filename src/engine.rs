@@ -119,6 +119,7 @@ impl<V: Snapshot> Engine<V> {
             .worker_threads(1)
             .max_blocking_threads(4)
             .thread_name("imconv-rt")
+            .on_thread_start(crate::log::library_thread)
             .build()
             .map_err(|e| Error::from(e).context("starting the runtime"))?;
         let state = Arc::new(State::open(config, runtime.handle().clone())?);
@@ -225,6 +226,9 @@ impl<V: Snapshot> Engine<V> {
             {
                 let (n, queued) = (q.items.len(), q.bytes);
                 drop(q);
+                crate::log::warn(format_args!(
+                    "a write was refused: the write queue is full ({n} writes, {queued} bytes)"
+                ));
                 reply.cancel();
                 return Err(Error::new(
                     ErrorCode::QueueFull,
@@ -380,6 +384,9 @@ fn drain<V: Snapshot>(state: &State<V>, writes: &Mutex<Queue>) {
                 Err(e) => Err(e.clone()),
             });
             for (item, outcome) in group.drain(..).zip(outcomes) {
+                if let Err(e) = &outcome.result {
+                    crate::log::debug(format_args!("a write failed: {e}"));
+                }
                 if let Some(events) = outcome.events {
                     state.post_events(events);
                 }

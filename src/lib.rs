@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod json;
+pub mod log;
 pub mod model;
 pub mod state;
 pub mod store;

@@ -228,6 +228,17 @@ impl Store {
             _lock: lock,
             read_only: options.read_only,
         };
+        if let Some(p) = &path {
+            crate::log::info(format_args!(
+                "opening the store {}{}",
+                p.display(),
+                if options.read_only {
+                    " (read-only)"
+                } else {
+                    ""
+                }
+            ));
+        }
         // A file that is not a store (garbage, another program's database,
         // a broken schema) is refused here, naming the file, rather than
         // failing later on some write.
@@ -328,6 +339,11 @@ impl Store {
                     "database: the store has schema version {version} and needs an upgrade to \
                      {SCHEMA_VERSION}, which a read-only instance cannot write: open it read-write once"
                 ),
+            ));
+        }
+        if version < SCHEMA_VERSION && version > 0 {
+            crate::log::info(format_args!(
+                "upgrading the store's schema from version {version} to {SCHEMA_VERSION}"
             ));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
@@ -882,6 +898,11 @@ pub fn adopt_legacy_folder(legacy: &Path, dir: &Path) -> Result<()> {
         .flatten()
         .any(|e| e.file_name().as_encoded_bytes() == name.as_encoded_bytes());
     if exact && legacy.join(DATABASE_FILE).is_file() {
+        crate::log::info(format_args!(
+            "moving the store {} to {}",
+            legacy.display(),
+            dir.display()
+        ));
         std::fs::rename(legacy, dir).map_err(|e| {
             Error::from(e).context(format_args!(
                 "moving the store {} to {}",
@@ -960,9 +981,19 @@ fn cannot_be_written(path: &Path, why: impl std::fmt::Display) -> Error {
 fn tighten(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
+        let found = meta.permissions().mode() & 0o777;
+        if found & 0o077 != 0 {
             // Not ours to change (another owner): left as it is.
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+            match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+                Ok(()) => crate::log::warn(format_args!(
+                    "{} was open to other users ({found:o}): now {mode:o}",
+                    path.display()
+                )),
+                Err(e) => crate::log::warn(format_args!(
+                    "{} is open to other users ({found:o}) and could not be changed: {e}",
+                    path.display()
+                )),
+            }
         }
     }
 }

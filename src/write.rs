@@ -611,6 +611,7 @@ fn pipelined(document: &[u8], each: &mut impl FnMut(Conversation) -> Result<()>)
         std::thread::Builder::new()
             .name("imconv-import".into())
             .spawn_scoped(scope, move || {
+                crate::log::library_thread();
                 let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
                 let read = json::for_each_conversation(document, |c| {
                     chunk.push(c);

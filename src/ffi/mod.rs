@@ -12,6 +12,7 @@ pub mod conversation;
 pub mod error;
 pub mod import;
 pub mod listener;
+pub mod log;
 pub mod lookup;
 pub mod manager;
 pub mod sdk;
@@ -30,6 +31,7 @@ pub use conversation::*;
 pub use error::*;
 pub use import::*;
 pub use listener::*;
+pub use log::*;
 pub use lookup::*;
 pub use manager::*;
 pub use sdk::*;
@@ -38,6 +40,8 @@ pub use string::*;
 /// Runs the body of an export; a panic becomes `on_panic` instead of
 /// unwinding into C (which would abort the host).
 fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
+    // A panic in here goes to the log, not to stderr.
+    let _inside = crate::log::InLibrary::enter();
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
 }
 

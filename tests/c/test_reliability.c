@@ -443,6 +443,48 @@ static void test_an_instance_freed_from_a_callback_can_be_waited_for(void) {
     CHECK_INT(imconv_wait_freed(0), IMCONV_OK);
 }
 
+/* ---- the log --------------------------------------------------------- */
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[8192];
+static int log_lines;
+
+static void on_log(int32_t level, const char *message, void *u) {
+    (void)u;
+    pthread_mutex_lock(&log_lock);
+    size_t len = strlen(log_text);
+    snprintf(log_text + len, sizeof log_text - len, "%d %s\n", level, message);
+    log_lines++;
+    pthread_mutex_unlock(&log_lock);
+}
+
+static void test_the_log_goes_to_the_host_callback(void) {
+    CHECK_INT(imconv_set_log_callback(9, on_log, NULL), IMCONV_ERR_INVALID_PARAMETERS);
+    CHECK_INT(imconv_set_log_callback(IMCONV_LOG_DEBUG, on_log, NULL), IMCONV_OK);
+    char config[1024], why[512];
+    config_for(config, sizeof config, "log", "me", "");
+    imconv_sdk *sdk = NULL;
+    CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
+    call c;
+    call_init(&c);
+    if (sdk) {
+        import_sync(sdk, "[{\"conversationID\":\"c2c_a\",\"recvOpt\":9}]", &c);
+        CHECK_INT(c.code, IMCONV_ERR_INVALID_PARAMETERS);
+        imconv_sdk_free(sdk);
+    }
+    /* Off: nothing more arrives. */
+    CHECK_INT(imconv_set_log_callback(IMCONV_LOG_DEBUG, NULL, NULL), IMCONV_OK);
+    pthread_mutex_lock(&log_lock);
+    int lines = log_lines;
+    CHECK_CONTAINS(log_text, "3 opening the store");
+    CHECK_CONTAINS(log_text, "4 a write failed: element 0: field 'recvOpt'");
+    pthread_mutex_unlock(&log_lock);
+    CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
+    imconv_sdk_free(sdk);
+    CHECK_INT(log_lines, lines);
+    call_destroy(&c);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--open") == 0) return open_mode(argv[2]);
     self_path = argv[0]; /* not /proc/self/exe: under valgrind that is valgrind */
@@ -460,5 +502,6 @@ int main(int argc, char **argv) {
     RUN(test_a_store_that_cannot_be_written_is_refused_at_open);
     RUN(test_a_zero_length_database_is_a_new_store);
     RUN(test_an_instance_freed_from_a_callback_can_be_waited_for);
+    RUN(test_the_log_goes_to_the_host_callback);
     return test_summary();
 }
