@@ -34,7 +34,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_dlopen
 
-.PHONY: all lib lib-debug localize demo install test-install notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install test-install test-cpp notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -91,7 +91,7 @@ install: lib
 	ln -sf libimconv.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libimconv.so.$(MAJOR)
 	ln -sf libimconv.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libimconv.so
 	install -m 0644 $(REL_DIR)/libimconv.a $(DESTDIR)$(LIBDIR)/libimconv.a
-	install -m 0644 include/imconv.h $(DESTDIR)$(INCLUDEDIR)/imconv.h
+	install -m 0644 include/imconv.h include/imconv.hpp $(DESTDIR)$(INCLUDEDIR)/
 	$(SUBST) packaging/imconv.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/imconv.pc
 	$(SUBST) packaging/imconvConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake
 	$(SUBST) packaging/imconvConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfigVersion.cmake
@@ -126,7 +126,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-install crash-smoke stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-install crash-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices
@@ -169,6 +169,23 @@ test-c: lib-debug $(addprefix $(BUILD)/tests/,$(C_TESTS))
 	  echo "== $$t" && \
 	  $(BUILD)/tests/$$t $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/scratch || exit 1; \
 	done
+
+# The C++17 layer, with -Wall -Wextra -Werror, plainly and under ASan+UBSan.
+CXXFLAGS_T := -std=c++17 $(CWARN) -Wpedantic -g -O1 -Iinclude
+
+$(BUILD)/tests/test_cpp: tests/cpp/test_cpp.cpp include/imconv.hpp include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_T) $< -o $@ $(LINK_DBG)
+
+$(BUILD)/tests-asan/test_cpp: tests/cpp/test_cpp.cpp include/imconv.hpp include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_T) $(SANITIZE) $< -o $@ $(LINK_DBG)
+
+test-cpp: lib-debug $(BUILD)/tests/test_cpp $(BUILD)/tests-asan/test_cpp
+	@echo "== test_cpp"
+	$(BUILD)/tests/test_cpp
+	@echo "== test_cpp (ASan+UBSan)"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(BUILD)/tests-asan/test_cpp
 
 # LeakSanitizer is on: a leak fails the run.
 test-c-asan: lib-debug $(addprefix $(BUILD)/tests-asan/,$(C_TESTS))
