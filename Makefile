@@ -34,7 +34,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_dlopen
 
-.PHONY: all lib lib-debug localize demo install test-install test-cpp notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install test-install test-cpp test-python notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -126,7 +126,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-install crash-smoke stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-install crash-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices
@@ -186,6 +186,15 @@ test-cpp: lib-debug $(BUILD)/tests/test_cpp $(BUILD)/tests-asan/test_cpp
 	$(BUILD)/tests/test_cpp
 	@echo "== test_cpp (ASan+UBSan)"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 $(BUILD)/tests-asan/test_cpp
+
+# The Python bindings: `pip install ./bindings/python` into a fresh virtual
+# environment (it builds the library with cargo and ships it inside the
+# package), then pytest.
+test-python:
+	rm -rf $(BUILD)/pyvenv
+	$(PYTHON) -m venv $(BUILD)/pyvenv
+	$(BUILD)/pyvenv/bin/pip install -q ./bindings/python pytest
+	$(BUILD)/pyvenv/bin/python -m pytest -q -W error::pytest.PytestUnraisableExceptionWarning bindings/python/tests
 
 # LeakSanitizer is on: a leak fails the run.
 test-c-asan: lib-debug $(addprefix $(BUILD)/tests-asan/,$(C_TESTS))
