@@ -1718,6 +1718,9 @@ IMCONV_API const char *imconv_version(void);
    `0700` and files `0600` whatever the umask (tightened when found
    looser). Omitted: an in-memory store that lives as long as the
    instance.
+ - `"delivery"`: `"thread"` (default: callbacks run on the instance's
+   callback thread) or `"host"` (no callback runs until the host calls
+   `imconv_dispatch` on its own thread; `imconv_event_fd` tells when).
  - `"read_only"` (bool, default false): open an existing store to read
    it only; every write call then returns IMCONV_ERR_READ_ONLY. Without
    it, a store that cannot be written is refused with
@@ -1799,6 +1802,40 @@ IMCONV_API void imconv_sdk_free(struct imconv_sdk *sdk);
  its own thread). Blocking; call it from a host thread.
  */
 IMCONV_API int32_t imconv_wait_freed(uint32_t timeout_ms);
+
+/*
+ Host delivery (`"delivery": "host"` in the config): runs up to `max`
+ waiting callbacks (0: all those waiting now) on the calling thread, one
+ at a time, and returns how many ran. With host delivery no callback of
+ the instance runs anywhere else: the host calls this from its own event
+ loop (the thread that calls it is the callback thread for that time).
+ Every other rule holds: each accepted call gets exactly one callback, in
+ the same order as with thread delivery, never inside the call that
+ started it. Calls from several threads at once take turns.
+
+ A callback may call `imconv_sdk_free` on this instance: the teardown
+ then finishes here, every callback still owed is delivered, and the
+ instance is gone when this returns (do not call it again with `sdk`).
+
+ Returns 0 for NULL, for an instance with thread delivery, in a child
+ after fork(), or when nothing waits.
+
+ # Safety
+ `sdk` is NULL or a live instance.
+ */
+IMCONV_API size_t imconv_dispatch(struct imconv_sdk *sdk, size_t max);
+
+/*
+ Host delivery: a file descriptor that is readable while callbacks wait,
+ for poll/epoll/select, GLib's g_unix_fd_add, Qt's QSocketNotifier or a
+ game loop; when it is readable, call `imconv_dispatch`. The library owns
+ it (do not read, write or close it); it is valid until the instance is
+ freed. Returns -1 for NULL, thread delivery, or a child after fork().
+
+ # Safety
+ `sdk` is NULL or a live instance.
+ */
+IMCONV_API int32_t imconv_event_fd(struct imconv_sdk *sdk);
 
 /*
  Frees a string the library allocated for the caller (the result of

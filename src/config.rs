@@ -20,6 +20,15 @@ pub enum Durability {
 pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 200_000;
 pub(crate) const MIN_CACHE_CAPACITY: usize = 16;
 
+/// Where callbacks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// On the instance's own callback thread.
+    Thread,
+    /// On the host's thread, when it calls `dispatch`.
+    Host,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub user_id: String,
@@ -30,6 +39,7 @@ pub struct Config {
     pub cache_capacity: usize,
     /// Open an existing store to read it only: writes are refused.
     pub read_only: bool,
+    pub delivery: Delivery,
 }
 
 impl Config {
@@ -41,6 +51,7 @@ impl Config {
             durability: Durability::Normal,
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             read_only: false,
+            delivery: Delivery::Thread,
         }
     }
 
@@ -78,6 +89,18 @@ impl Config {
                     }
                     config.data_dir = Some(PathBuf::from(dir));
                 }
+                "delivery" => {
+                    config.delivery = match string(key, value)? {
+                        "thread" => Delivery::Thread,
+                        "host" => Delivery::Host,
+                        other => {
+                            return Err(Error::invalid_parameters(format!(
+                                "config: 'delivery' must be \"thread\" or \"host\" (got {})",
+                                quote(other)
+                            )))
+                        }
+                    }
+                }
                 "read_only" => {
                     config.read_only = value.as_bool().ok_or_else(|| {
                         Error::invalid_json("config: 'read_only' must be true or false")
@@ -107,7 +130,7 @@ impl Config {
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
-                    "config: unknown key {} (known: user_id, data_dir, durability, cache_capacity, read_only)",
+                    "config: unknown key {} (known: user_id, data_dir, durability, cache_capacity, read_only, delivery)",
                     quote(other)
                 )))
                 }

@@ -16,6 +16,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::os::unix::net::UnixDatagram;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -51,7 +52,10 @@ struct Queue {
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
-    thread_id: ThreadId,
+    /// The callback thread (thread delivery).
+    thread_id: Option<ThreadId>,
+    /// Host delivery: the host runs the jobs (see [`Dispatcher::dispatch`]).
+    host: Option<HostDelivery>,
     context: Arc<Context>,
     /// A hint that the queue is not empty, read without the lock while the
     /// thread spins before it sleeps.
@@ -62,7 +66,38 @@ struct Shared {
     hooks: Mutex<Option<(Hook, Hook)>>,
 }
 
+/// Host delivery: a socket pair whose read end is readable while jobs wait
+/// (the host polls it), and who is delivering now.
+struct HostDelivery {
+    signal: UnixDatagram,
+    readable: UnixDatagram,
+    /// One thread delivers at a time; others wait here.
+    serial: Mutex<()>,
+    current: Mutex<Option<ThreadId>>,
+}
+
+impl HostDelivery {
+    fn notify(&self) {
+        // Full (a datagram waits already) is as good as sent.
+        let _ = self.signal.send(&[1]);
+    }
+
+    fn clear(&self) {
+        let mut buf = [0u8; 64];
+        while self.readable.recv(&mut buf).is_ok() {}
+    }
+}
+
 impl Shared {
+    /// On the thread delivering this dispatcher's jobs now.
+    fn is_delivering_thread(&self) -> bool {
+        let me = thread::current().id();
+        match &self.host {
+            None => self.thread_id == Some(me),
+            Some(host) => *host.current.lock() == Some(me),
+        }
+    }
+
     fn post(&self, job: Box<dyn Job>) {
         let mut q = self.queue.lock();
         if q.exited {
@@ -74,6 +109,12 @@ impl Shared {
         }
         q.jobs.push_back(job);
         self.queued.store(true, Ordering::Release);
+        if let Some(host) = &self.host {
+            if q.jobs.len() == 1 {
+                host.notify();
+            }
+            return;
+        }
         if q.sleeping {
             q.sleeping = false;
             self.wake.notify_one();
@@ -101,7 +142,8 @@ impl Dispatcher {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
-            thread_id: thread.thread().id(),
+            thread_id: Some(thread.thread().id()),
+            host: None,
             context,
             queued: AtomicBool::new(false),
             hook_pending: AtomicBool::new(false),
@@ -113,6 +155,119 @@ impl Dispatcher {
             shared,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Host delivery: no thread; the host runs the jobs with `dispatch`, on
+    /// its own thread, and polls `event_fd` to learn when some wait.
+    pub fn start_host(context: Arc<Context>) -> std::io::Result<Dispatcher> {
+        let (signal, readable) = UnixDatagram::pair()?;
+        signal.set_nonblocking(true)?;
+        readable.set_nonblocking(true)?;
+        Ok(Dispatcher {
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Queue::default()),
+                wake: Condvar::new(),
+                thread_id: None,
+                host: Some(HostDelivery {
+                    signal,
+                    readable,
+                    serial: Mutex::new(()),
+                    current: Mutex::new(None),
+                }),
+                context,
+                queued: AtomicBool::new(false),
+                hook_pending: AtomicBool::new(false),
+                hooks: Mutex::new(None),
+            }),
+            thread: Mutex::new(None),
+        })
+    }
+
+    pub fn is_host_delivery(&self) -> bool {
+        self.shared.host.is_some()
+    }
+
+    /// Host delivery: a descriptor readable while jobs wait (-1: thread
+    /// delivery).
+    pub fn event_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.shared
+            .host
+            .as_ref()
+            .map_or(-1, |h| h.readable.as_raw_fd())
+    }
+
+    /// Host delivery: runs up to `max` waiting jobs (0: all waiting now) on
+    /// the calling thread, one at a time, and returns how many ran. A
+    /// teardown asked for from inside one (`stop_soon`) is done here before
+    /// it returns: everything still owed is delivered. Thread delivery: 0.
+    pub fn dispatch(&self, max: usize) -> usize {
+        let Some(host) = &self.shared.host else {
+            return 0;
+        };
+        let _one_at_a_time = host.serial.lock();
+        *host.current.lock() = Some(thread::current().id());
+        let limit = if max == 0 {
+            self.shared.queue.lock().jobs.len()
+        } else {
+            max
+        };
+        let mut ran = 0;
+        let mut after = None;
+        while ran < limit {
+            let Some(job) = self.shared.queue.lock().jobs.pop_front() else {
+                break;
+            };
+            run_guarded(job, &*self.shared.context);
+            ran += 1;
+            if let Some((before, after_drain)) = self.take_hooks() {
+                run_hook(before);
+                ran += self.run_all();
+                after = Some(after_drain);
+                break;
+            }
+        }
+        *host.current.lock() = None;
+        if self.shared.queue.lock().jobs.is_empty() {
+            host.clear();
+            // A post between the check and the clear must stay signalled.
+            if !self.shared.queue.lock().jobs.is_empty() {
+                host.notify();
+            }
+        }
+        if let Some(after) = after {
+            run_hook(after);
+        }
+        ran
+    }
+
+    /// Host delivery, at teardown: runs every job still queued, and every
+    /// job those post, on the calling thread. Returns how many ran.
+    pub fn run_all(&self) -> usize {
+        let Some(host) = &self.shared.host else {
+            return 0;
+        };
+        let previous = host.current.lock().replace(thread::current().id());
+        let mut ran = 0;
+        loop {
+            // Popped in a statement of its own: the queue's lock must not be
+            // held while the job runs (it may post).
+            let next = self.shared.queue.lock().jobs.pop_front();
+            let Some(job) = next else { break };
+            run_guarded(job, &*self.shared.context);
+            ran += 1;
+        }
+        *host.current.lock() = previous;
+        host.clear();
+        ran
+    }
+
+    fn take_hooks(&self) -> Option<(Hook, Hook)> {
+        if self.shared.hook_pending.swap(false, Ordering::Acquire) {
+            self.shared.hooks.lock().take()
+        } else {
+            None
+        }
     }
 
     /// A promise whose result is handed to `deliver` on the callback thread.
@@ -142,14 +297,15 @@ impl Dispatcher {
         Poster(Arc::downgrade(&self.shared))
     }
 
-    /// The callback thread's ID (what a wait on it names, see [`wait_on`]).
-    pub fn thread_id(&self) -> ThreadId {
+    /// The callback thread's ID (what a wait on it names, see [`wait_on`]);
+    /// `None` with host delivery.
+    pub fn thread_id(&self) -> Option<ThreadId> {
         self.shared.thread_id
     }
 
     /// True on this dispatcher's callback thread, i.e. inside a callback.
     pub fn is_callback_thread(&self) -> bool {
-        thread::current().id() == self.shared.thread_id
+        self.shared.is_delivering_thread()
     }
 
     /// Delivers everything queued, then stops and joins the thread. Must not
@@ -410,7 +566,7 @@ impl<T: Send + 'static> Completer<T> {
     /// Delivers the result right here. Only on the callback thread, from a
     /// job: the delivery is then in order and never concurrent with another.
     pub fn complete_now(mut self, result: Result<T>) {
-        debug_assert_eq!(thread::current().id(), self.shared.thread_id);
+        debug_assert!(self.shared.is_delivering_thread());
         if let Some(mut slot) = self.slot.take() {
             slot.fill(result);
             run_guarded(slot, &*self.shared.context);

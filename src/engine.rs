@@ -25,7 +25,7 @@ use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 
 use crate::cache::Probe;
-use crate::config::Config;
+use crate::config::{Config, Delivery};
 use crate::dispatch::{wait_on, Completer, Context, Dispatcher, Job};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
@@ -124,8 +124,12 @@ impl<V: Snapshot> Engine<V> {
             .map_err(|e| Error::from(e).context("starting the runtime"))?;
         let state = Arc::new(State::open(config, runtime.handle().clone())?);
         // The context is the Arc itself, so a job can hand the state on to the pool.
-        let dispatcher = Dispatcher::start("imconv-callback", Arc::new(state.clone()))
-            .map_err(|e| Error::from(e).context("starting the callback thread"))?;
+        let dispatcher = match config.delivery {
+            Delivery::Thread => Dispatcher::start("imconv-callback", Arc::new(state.clone()))
+                .map_err(|e| Error::from(e).context("starting the callback thread"))?,
+            Delivery::Host => Dispatcher::start_host(Arc::new(state.clone()))
+                .map_err(|e| Error::from(e).context("creating the event descriptor"))?,
+        };
         let _ = state.poster.set(dispatcher.poster());
         Ok(Engine {
             accepting: AtomicBool::new(true),
@@ -289,6 +293,18 @@ impl<V: Snapshot> Engine<V> {
         self.state.listeners.remove(id)
     }
 
+    /// Host delivery: runs up to `max` waiting callbacks (0: all waiting
+    /// now) on the calling thread; returns how many ran.
+    pub fn dispatch(&self, max: usize) -> usize {
+        self.dispatcher.dispatch(max)
+    }
+
+    /// Host delivery: a descriptor readable while callbacks wait; -1 with
+    /// thread delivery.
+    pub fn event_fd(&self) -> i32 {
+        self.dispatcher.event_fd()
+    }
+
     /// How the writer has grouped writes into transactions so far.
     pub fn write_stats(&self) -> WriteStats {
         self.writes.lock().stats
@@ -328,8 +344,15 @@ impl<V: Snapshot> Engine<V> {
             );
             move || stop_runtime_and_store(&runtime, &state, &writes)
         };
-        if !self.is_callback_thread() {
-            let joined = wait_on(self.dispatcher.thread_id(), || {
+        if self.dispatcher.is_host_delivery() && !self.is_callback_thread() {
+            // The host delivers: what is owed is delivered right here.
+            stop.clone()();
+            self.dispatcher.run_all();
+            finally();
+            return true;
+        }
+        if let (false, Some(thread_id)) = (self.is_callback_thread(), self.dispatcher.thread_id()) {
+            let joined = wait_on(thread_id, || {
                 stop.clone()();
                 self.dispatcher.stop_and_join();
             });

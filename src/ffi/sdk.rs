@@ -86,6 +86,9 @@ pub extern "C" fn imconv_version() -> *const c_char {
 ///   `0700` and files `0600` whatever the umask (tightened when found
 ///   looser). Omitted: an in-memory store that lives as long as the
 ///   instance.
+/// - `"delivery"`: `"thread"` (default: callbacks run on the instance's
+///   callback thread) or `"host"` (no callback runs until the host calls
+///   `imconv_dispatch` on its own thread; `imconv_event_fd` tells when).
 /// - `"read_only"` (bool, default false): open an existing store to read
 ///   it only; every write call then returns IMCONV_ERR_READ_ONLY. Without
 ///   it, a store that cannot be written is refused with
@@ -242,4 +245,54 @@ pub(crate) unsafe fn instance<'a>(
     let sdk = &*sdk;
     sdk.accept()?;
     Ok(sdk)
+}
+
+/// Host delivery (`"delivery": "host"` in the config): runs up to `max`
+/// waiting callbacks (0: all those waiting now) on the calling thread, one
+/// at a time, and returns how many ran. With host delivery no callback of
+/// the instance runs anywhere else: the host calls this from its own event
+/// loop (the thread that calls it is the callback thread for that time).
+/// Every other rule holds: each accepted call gets exactly one callback, in
+/// the same order as with thread delivery, never inside the call that
+/// started it. Calls from several threads at once take turns.
+///
+/// A callback may call `imconv_sdk_free` on this instance: the teardown
+/// then finishes here, every callback still owed is delivered, and the
+/// instance is gone when this returns (do not call it again with `sdk`).
+///
+/// Returns 0 for NULL, for an instance with thread delivery, in a child
+/// after fork(), or when nothing waits.
+///
+/// # Safety
+/// `sdk` is NULL or a live instance.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_dispatch(sdk: *mut imconv_sdk, max: usize) -> usize {
+    guard(0, || {
+        if sdk.is_null() || !(*sdk).in_creating_process() {
+            return 0;
+        }
+        // Held for the call: a callback that frees the instance must not
+        // free it under this function's feet.
+        Arc::increment_strong_count(sdk.cast_const());
+        let held = Arc::from_raw(sdk.cast_const());
+        held.engine.dispatch(max)
+    })
+}
+
+/// Host delivery: a file descriptor that is readable while callbacks wait,
+/// for poll/epoll/select, GLib's g_unix_fd_add, Qt's QSocketNotifier or a
+/// game loop; when it is readable, call `imconv_dispatch`. The library owns
+/// it (do not read, write or close it); it is valid until the instance is
+/// freed. Returns -1 for NULL, thread delivery, or a child after fork().
+///
+/// # Safety
+/// `sdk` is NULL or a live instance.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_event_fd(sdk: *mut imconv_sdk) -> i32 {
+    guard(-1, || {
+        if sdk.is_null() || !(*sdk).in_creating_process() {
+            return -1;
+        }
+        (*sdk).engine.event_fd()
+    })
 }
