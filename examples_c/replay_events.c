@@ -163,7 +163,12 @@ int main(int argc, char **argv) {
         fclose(f);
         return 1;
     }
-    imconv_listener listener = {on_new, on_changed, on_deleted, on_total, NULL};
+    imconv_listener listener;
+    imconv_listener_init(&listener);
+    listener.on_new = on_new;
+    listener.on_changed = on_changed;
+    listener.on_deleted = on_deleted;
+    listener.on_total_unread_changed = on_total;
     uint64_t listener_id = 0;
     imconv_add_listener(sdk, &listener, &listener_id);
 

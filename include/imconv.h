@@ -521,8 +521,17 @@ typedef void (*imconv_count_callback)(uint64_t value, void *user_data);
  left out). A write that changes nothing raises no event. The arrays are
  valid until the callback returns; conversations can be kept with
  `imconv_conversation_retain`.
+
+ The struct can grow in later versions: set it up with
+ `imconv_listener_init` (which sets `struct_size` and clears every
+ member), then set the members you use by name.
  */
 typedef struct imconv_listener {
+    /*
+     `sizeof(imconv_listener)` as the caller was compiled: members past
+     it are read as absent. Set by `imconv_listener_init`.
+     */
+    size_t struct_size;
     imconv_conversation_list_callback on_new;
     imconv_conversation_list_callback on_changed;
     imconv_string_list_callback on_deleted;
@@ -546,9 +555,17 @@ typedef void (*imconv_conversation_callback)(const struct imconv_conversation *c
 
 /*
  Which conversations a page or an unread total covers
- (V2TIMConversationListFilter). All zero (or a NULL filter) covers all.
+ (V2TIMConversationListFilter). A NULL filter covers all. The struct can
+ grow in later versions: set it up with `imconv_list_filter_init` (which
+ sets `struct_size` and clears every member: covers all), then set the
+ members you use by name.
  */
 typedef struct imconv_list_filter {
+    /*
+     `sizeof(imconv_list_filter)` as the caller was compiled: members
+     past it are read as absent. Set by `imconv_list_filter_init`.
+     */
+    size_t struct_size;
     /*
      0 for any, else IMCONV_CONVERSATION_TYPE_C2C or _GROUP.
      */
@@ -763,7 +780,8 @@ int32_t imconv_sync_conversations(struct imconv_sdk *sdk,
  commits.
 
  Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk`,
- `listener` or `out_listener_id`; IMCONV_ERR_SHUTDOWN while the instance
+ `listener` or `out_listener_id`, or a listener whose `struct_size` is
+ smaller than this version's (not set up with `imconv_listener_init`); IMCONV_ERR_SHUTDOWN while the instance
  is being freed; IMCONV_ERR_WRONG_PROCESS in a child after fork(). No
  callback is made by this call. Synchronous; callable from any thread,
  including from inside a callback.
@@ -777,6 +795,17 @@ IMCONV_API
 int32_t imconv_add_listener(struct imconv_sdk *sdk,
                             const struct imconv_listener *listener,
                             uint64_t *out_listener_id);
+
+/*
+ Sets up a listener for this version of the library: `struct_size` set,
+ every callback NULL, `user_data` NULL. Later versions may add members;
+ a listener set up this way keeps working. NULL is a no-op.
+
+ # Safety
+ `listener` is NULL or points to writable memory of
+ `sizeof(imconv_listener)` bytes.
+ */
+IMCONV_API void imconv_listener_init(struct imconv_listener *listener);
 
 /*
  Removes a listener. When this returns IMCONV_OK, no call of the
@@ -1579,6 +1608,16 @@ int32_t imconv_update_profiles(struct imconv_sdk *sdk,
                                imconv_done_callback on_success,
                                imconv_error_callback on_error,
                                void *user_data);
+
+/*
+ Sets up a filter for this version of the library: `struct_size` set,
+ every member cleared (covers all). NULL is a no-op.
+
+ # Safety
+ `filter` is NULL or points to writable memory of
+ `sizeof(imconv_list_filter)` bytes.
+ */
+IMCONV_API void imconv_list_filter_init(struct imconv_list_filter *filter);
 
 /*
  Gets one page of the conversation list (Tencent's getConversationList

@@ -121,6 +121,7 @@ fuzz_target!(|data: &[u8]| {
                 7 => {
                     let callback = if arg % 3 == 0 { remove_self } else { views };
                     let l = imconv_listener {
+                        struct_size: std::mem::size_of::<imconv_listener>(),
                         on_new: Some(callback),
                         on_changed: Some(callback),
                         on_deleted: None,

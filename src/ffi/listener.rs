@@ -23,8 +23,15 @@ use crate::model::ConversationId;
 /// left out). A write that changes nothing raises no event. The arrays are
 /// valid until the callback returns; conversations can be kept with
 /// `imconv_conversation_retain`.
+///
+/// The struct can grow in later versions: set it up with
+/// `imconv_listener_init` (which sets `struct_size` and clears every
+/// member), then set the members you use by name.
 #[repr(C)]
 pub struct imconv_listener {
+    /// `sizeof(imconv_listener)` as the caller was compiled: members past
+    /// it are read as absent. Set by `imconv_listener_init`.
+    pub struct_size: usize,
     pub on_new: imconv_conversation_list_callback,
     pub on_changed: imconv_conversation_list_callback,
     pub on_deleted: imconv_string_list_callback,
@@ -102,7 +109,8 @@ impl Listener<ConversationView> for HostListener {
 /// commits.
 ///
 /// Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk`,
-/// `listener` or `out_listener_id`; IMCONV_ERR_SHUTDOWN while the instance
+/// `listener` or `out_listener_id`, or a listener whose `struct_size` is
+/// smaller than this version's (not set up with `imconv_listener_init`); IMCONV_ERR_SHUTDOWN while the instance
 /// is being freed; IMCONV_ERR_WRONG_PROCESS in a child after fork(). No
 /// callback is made by this call. Synchronous; callable from any thread,
 /// including from inside a callback.
@@ -125,6 +133,10 @@ pub unsafe extern "C" fn imconv_add_listener(
         let (Some(l), false) = (listener.as_ref(), out_listener_id.is_null()) else {
             return IMCONV_ERR_INVALID_PARAMETERS;
         };
+        // Every member of this version is required to be there.
+        if l.struct_size < std::mem::size_of::<imconv_listener>() {
+            return IMCONV_ERR_INVALID_PARAMETERS;
+        }
         let host = HostListener {
             on_new: l.on_new,
             on_changed: l.on_changed,
@@ -134,6 +146,29 @@ pub unsafe extern "C" fn imconv_add_listener(
         };
         *out_listener_id = sdk.engine.add_listener(Arc::new(host));
         IMCONV_OK
+    })
+}
+
+/// Sets up a listener for this version of the library: `struct_size` set,
+/// every callback NULL, `user_data` NULL. Later versions may add members;
+/// a listener set up this way keeps working. NULL is a no-op.
+///
+/// # Safety
+/// `listener` is NULL or points to writable memory of
+/// `sizeof(imconv_listener)` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_listener_init(listener: *mut imconv_listener) {
+    guard((), || {
+        if let Some(l) = listener.as_mut() {
+            *l = imconv_listener {
+                struct_size: std::mem::size_of::<imconv_listener>(),
+                on_new: None,
+                on_changed: None,
+                on_deleted: None,
+                on_total_unread_changed: None,
+                user_data: std::ptr::null_mut(),
+            };
+        }
     })
 }
 

@@ -80,9 +80,15 @@ pub type imconv_page_callback = Option<
 >;
 
 /// Which conversations a page or an unread total covers
-/// (V2TIMConversationListFilter). All zero (or a NULL filter) covers all.
+/// (V2TIMConversationListFilter). A NULL filter covers all. The struct can
+/// grow in later versions: set it up with `imconv_list_filter_init` (which
+/// sets `struct_size` and clears every member: covers all), then set the
+/// members you use by name.
 #[repr(C)]
 pub struct imconv_list_filter {
+    /// `sizeof(imconv_list_filter)` as the caller was compiled: members
+    /// past it are read as absent. Set by `imconv_list_filter_init`.
+    pub struct_size: usize,
     /// 0 for any, else IMCONV_CONVERSATION_TYPE_C2C or _GROUP.
     pub r#type: i32,
     /// 0 for any, else only conversations whose mark_list holds this value.
@@ -930,11 +936,40 @@ pub unsafe extern "C" fn imconv_update_profiles(
     )
 }
 
+/// Sets up a filter for this version of the library: `struct_size` set,
+/// every member cleared (covers all). NULL is a no-op.
+///
+/// # Safety
+/// `filter` is NULL or points to writable memory of
+/// `sizeof(imconv_list_filter)` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_list_filter_init(filter: *mut imconv_list_filter) {
+    super::guard((), || {
+        if let Some(f) = filter.as_mut() {
+            *f = imconv_list_filter {
+                struct_size: std::mem::size_of::<imconv_list_filter>(),
+                r#type: 0,
+                mark: 0,
+                group: ptr::null(),
+                has_unread: false,
+                has_at: false,
+            };
+        }
+    })
+}
+
 /// Reads a filter argument (NULL covers all).
 unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<ListFilter> {
     let Some(f) = filter.as_ref() else {
         return Ok(ListFilter::default());
     };
+    if f.struct_size < std::mem::size_of::<imconv_list_filter>() {
+        return Err(Error::invalid_parameters(format!(
+            "filter->struct_size is {}, less than this version's {}: set the filter up with imconv_list_filter_init",
+            f.struct_size,
+            std::mem::size_of::<imconv_list_filter>()
+        )));
+    }
     let kind = match f.r#type {
         0 => None,
         1 => Some(ConversationType::C2c),

@@ -74,7 +74,10 @@ static int32_t random_call(imconv_sdk *sdk, unsigned *seed, long t) {
     case 6: return imconv_get_total_unread(sdk, NULL, on_count, on_err, tag(t));
     case 7: return imconv_sync_conversations(sdk, "[{\"conversationID\":\"group_g1\",\"unreadCount\":1}]", on_ok, on_err, tag(t));
     default: { /* a listener that lives for one call */
-        imconv_listener l = {ev_views, ev_views, NULL, NULL, NULL};
+        imconv_listener l;
+        imconv_listener_init(&l);
+        l.on_new = ev_views;
+        l.on_changed = ev_views;
         uint64_t lid = 0;
         if (imconv_add_listener(sdk, &l, &lid) == IMCONV_OK) imconv_remove_listener(sdk, lid);
         return imconv_delete_conversations(sdk, ids, 1, on_ok, on_err, tag(t));

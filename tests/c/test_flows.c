@@ -299,7 +299,11 @@ static void test_a_listener_removed_mid_batch_gets_nothing_more(void) {
     call c;
     call_init(&c);
     self_remover s = {sdk, 0, 0, 0};
-    imconv_listener l = {sr_new, NULL, NULL, sr_total, &s};
+    imconv_listener l;
+    imconv_listener_init(&l);
+    l.on_new = sr_new;
+    l.on_total_unread_changed = sr_total;
+    l.user_data = &s;
     CHECK_INT(imconv_add_listener(sdk, &l, &s.id), IMCONV_OK);
     /* One batch: new c2c_a, then the total; the total must not arrive. */
     CHECK_INT(WRITE(&c, imconv_apply_messages(sdk,
@@ -334,7 +338,10 @@ static void ignore_views(const imconv_conversation *const *v, size_t n, void *u)
 
 static void test_removal_does_not_wait_behind_queued_callbacks(void) {
     imconv_sdk *sdk = open_memory();
-    imconv_listener l = {ignore_views, ignore_views, NULL, NULL, NULL};
+    imconv_listener l;
+    imconv_listener_init(&l);
+    l.on_new = ignore_views;
+    l.on_changed = ignore_views;
     uint64_t id = 0;
     CHECK_INT(imconv_add_listener(sdk, &l, &id), IMCONV_OK);
     atomic_store(&release_blocker, 0);
@@ -380,8 +387,14 @@ static void test_instances_removing_each_others_listeners(void) {
     call_init(&ca);
     call_init(&cb);
     crosser xa = {b, 0, 0, -1}, xb = {a, 0, 0, -1};
-    imconv_listener la = {cross_remove, NULL, NULL, NULL, &xa};
-    imconv_listener lb = {cross_remove, NULL, NULL, NULL, &xb};
+    imconv_listener la;
+    imconv_listener_init(&la);
+    la.on_new = cross_remove;
+    la.user_data = &xa;
+    imconv_listener lb;
+    imconv_listener_init(&lb);
+    lb.on_new = cross_remove;
+    lb.user_data = &xb;
     uint64_t ida = 0, idb = 0;
     CHECK_INT(imconv_add_listener(a, &la, &ida), IMCONV_OK);
     CHECK_INT(imconv_add_listener(b, &lb, &idb), IMCONV_OK);

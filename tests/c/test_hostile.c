@@ -116,12 +116,14 @@ static void groups_cb(const char *const *names, size_t n, void *u) {
     (void)n;
     call_finish(u, 1);
 }
-static const imconv_listener null_listener = {NULL, NULL, NULL, NULL, NULL};
+static const imconv_listener null_listener = {sizeof(imconv_listener), NULL, NULL, NULL, NULL, NULL};
 static void e_bad_cursor(outcome *o) {
     W(imconv_get_conversation_page(sdk, NULL, "1:x:'; --", 10, page_cb, fail_cb, &o->c));
 }
 static void e_bad_filter(outcome *o) {
-    imconv_list_filter f = {7, 0, NULL, false, false};
+    imconv_list_filter f;
+    imconv_list_filter_init(&f);
+    f.type = 7;
     W(imconv_get_total_unread(sdk, &f, count_cb, fail_cb, &o->c));
 }
 static atomic_int flood_done;
@@ -237,6 +239,17 @@ static void e_null_sweep(outcome *o) {
     /* Synchronous exports. */
     expect_rc("add_listener listener", imconv_add_listener(sdk, NULL, &lid), IMCONV_ERR_INVALID_PARAMETERS);
     expect_rc("add_listener out id", imconv_add_listener(sdk, &null_listener, NULL), IMCONV_ERR_INVALID_PARAMETERS);
+    /* Structs not set up for this version (struct_size 0): refused. */
+    imconv_listener unsized = null_listener;
+    unsized.struct_size = 0;
+    expect_rc("add_listener struct_size 0", imconv_add_listener(sdk, &unsized, &lid), IMCONV_ERR_INVALID_PARAMETERS);
+    imconv_list_filter unsized_filter;
+    imconv_list_filter_init(&unsized_filter);
+    unsized_filter.struct_size = 0;
+    expect_null("total filter struct_size 0", imconv_get_total_unread(sdk, &unsized_filter, count_cb, fail_cb, c), c,
+                ACCEPTED_FAILS);
+    imconv_listener_init(NULL);
+    imconv_list_filter_init(NULL);
     imconv_sdk *s2 = NULL;
     expect_rc("sdk_new out_sdk", imconv_sdk_new("{\"user_id\":\"me\"}", NULL, NULL), IMCONV_ERR_INVALID_PARAMETERS);
     expect_rc("sdk_new out_error NULL is fine", imconv_sdk_new("{\"user_id\":\"other\"}", &s2, NULL), IMCONV_OK);
@@ -291,7 +304,7 @@ static const entry CATALOGUE[] = {
     {"filter type 7", "get_total_unread", e_bad_filter, IMCONV_OK, IMCONV_ERR_INVALID_PARAMETERS},
     {"20,000 writes without waiting", "pin_conversation", e_flood, IMCONV_ERR_QUEUE_FULL, -1},
     {"an unknown error code", "error_str", e_unknown_code, IMCONV_OK, -1},
-    {"NULL in every pointer parameter of every export (58 cases: the instance and both callbacks refuse the call; required strings and arrays fail it through on_error; optional ones keep their documented meaning)", "*", e_null_sweep, IMCONV_OK, -1},
+    {"NULL in every pointer parameter of every export (61 cases: the instance and both callbacks refuse the call; required strings and arrays fail it through on_error; optional ones keep their documented meaning)", "*", e_null_sweep, IMCONV_OK, -1},
 };
 
 static const char *code_name(int32_t code) {

@@ -90,7 +90,13 @@ static void test_messages_and_exact_events(void) {
     recorder rec;
     memset(&rec, 0, sizeof rec);
     pthread_mutex_init(&rec.lock, NULL);
-    imconv_listener l = {ev_new, ev_changed, ev_deleted, ev_total, &rec};
+    imconv_listener l;
+    imconv_listener_init(&l);
+    l.on_new = ev_new;
+    l.on_changed = ev_changed;
+    l.on_deleted = ev_deleted;
+    l.on_total_unread_changed = ev_total;
+    l.user_data = &rec;
     uint64_t listener_id = 0;
     CHECK_INT(imconv_add_listener(sdk, &l, &listener_id), IMCONV_OK);
     CHECK_INT(imconv_add_listener(sdk, NULL, &listener_id), IMCONV_ERR_INVALID_PARAMETERS);
@@ -249,13 +255,21 @@ static void test_ordering_paging_filters_totals_groups(void) {
     CHECK_STR(p.ids[2], "c2c_b");
 
     /* Filters. */
-    imconv_list_filter groups = {IMCONV_CONVERSATION_TYPE_GROUP, 0, NULL, false, false};
+    imconv_list_filter groups;
+    imconv_list_filter_init(&groups);
+    groups.type = IMCONV_CONVERSATION_TYPE_GROUP;
     CHECK_INT(list_all(sdk, &groups, &p), 1);
-    imconv_list_filter at = {0, 0, NULL, false, true};
+    imconv_list_filter at;
+    imconv_list_filter_init(&at);
+    at.has_at = true;
     CHECK_INT(list_all(sdk, &at, &p), 1);
-    imconv_list_filter unread = {0, 0, NULL, true, false};
+    imconv_list_filter unread;
+    imconv_list_filter_init(&unread);
+    unread.has_unread = true;
     CHECK_INT(list_all(sdk, &unread, &p), 2);
-    imconv_list_filter bad = {9, 0, NULL, false, false};
+    imconv_list_filter bad;
+    imconv_list_filter_init(&bad);
+    bad.type = 9;
     call_reset(&p.done);
     CHECK_INT(imconv_get_conversation_page(sdk, &bad, NULL, 3, on_page, on_fail, &p), IMCONV_OK);
     call_wait(&p.done);
@@ -271,7 +285,9 @@ static void test_ordering_paging_filters_totals_groups(void) {
     CHECK_INT(WRITE(&c, imconv_create_group(sdk, "Friends", members, 2, on_done, on_fail, &c)), IMCONV_OK);
     CHECK_INT(WRITE(&c, imconv_create_group(sdk, "Friends", NULL, 0, on_done, on_fail, &c)), IMCONV_ERR_INVALID_PARAMETERS);
     CHECK_INT(WRITE(&c, imconv_rename_group(sdk, "Friends", "Pals", on_done, on_fail, &c)), IMCONV_OK);
-    imconv_list_filter pals = {0, 0, "Pals", false, false};
+    imconv_list_filter pals;
+    imconv_list_filter_init(&pals);
+    pals.group = "Pals";
     CHECK_INT(list_all(sdk, &pals, &p), 2);
     CHECK_INT(WRITE(&c, imconv_remove_from_group(sdk, "Pals", members, 1, on_done, on_fail, &c)), IMCONV_OK);
     CHECK_INT(list_all(sdk, &pals, &p), 1);
@@ -313,7 +329,9 @@ static void test_unread_total_and_profiles_persist(void) {
     CHECK_INT(imconv_get_total_unread(sdk, NULL, on_total, on_fail, &c), IMCONV_OK);
     call_wait(&c);
     CHECK_INT(got_total, 2);
-    imconv_list_filter c2c = {IMCONV_CONVERSATION_TYPE_C2C, 0, NULL, false, false};
+    imconv_list_filter c2c;
+    imconv_list_filter_init(&c2c);
+    c2c.type = IMCONV_CONVERSATION_TYPE_C2C;
     call_reset(&c);
     CHECK_INT(imconv_get_total_unread(sdk, &c2c, on_total, on_fail, &c), IMCONV_OK);
     call_wait(&c);
@@ -345,7 +363,10 @@ static void ev_count(const imconv_conversation *const *v, size_t n, void *u) {
 
 static void test_remove_listener_while_events_flow(void) {
     imconv_sdk *sdk = open_memory();
-    imconv_listener l = {ev_count, ev_count, NULL, NULL, NULL};
+    imconv_listener l;
+    imconv_listener_init(&l);
+    l.on_new = ev_count;
+    l.on_changed = ev_count;
     uint64_t id = 0;
     CHECK_INT(imconv_add_listener(sdk, &l, &id), IMCONV_OK);
     char json[200];
@@ -382,7 +403,11 @@ static void test_listener_removes_itself_from_its_callback(void) {
     self_remover r;
     memset(&r, 0, sizeof r);
     r.sdk = sdk;
-    imconv_listener l = {remove_me, remove_me, NULL, NULL, &r};
+    imconv_listener l;
+    imconv_listener_init(&l);
+    l.on_new = remove_me;
+    l.on_changed = remove_me;
+    l.user_data = &r;
     CHECK_INT(imconv_add_listener(sdk, &l, &r.id), IMCONV_OK);
     const char *conv[] = {"c2c_a"}, *ids1[] = {"m1"}, *ids2[] = {"m2"};
     int ts[] = {1}, self[] = {0};
