@@ -68,7 +68,17 @@ fn main() {
         .replace("}  // extern \"C\"", "}  /* extern \"C\" */");
     std::fs::write(&path, header).expect("writing the header");
 
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libimconv.so.0");
+    // The name programs record to find the library at run time:
+    // libimconv.so.<major> (Linux, Android), libimconv.<major>.dylib found
+    // through the rpath (macOS).
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").expect("version");
+    match env::var("CARGO_CFG_TARGET_OS").as_deref() {
+        Ok("linux") | Ok("android") => {
+            println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libimconv.so.{major}")
+        }
+        Ok("macos") | Ok("ios") => println!(
+            "cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libimconv.{major}.dylib"
+        ),
+        _ => {}
     }
 }

@@ -16,7 +16,6 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::os::unix::net::UnixDatagram;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,6 +25,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
+use crate::platform::EventPair;
 
 /// What the dispatcher's jobs are handed: the engine's state.
 pub type Context = dyn Any + Send + Sync;
@@ -69,8 +69,7 @@ struct Shared {
 /// Host delivery: a socket pair whose read end is readable while jobs wait
 /// (the host polls it), and who is delivering now.
 struct HostDelivery {
-    signal: UnixDatagram,
-    readable: UnixDatagram,
+    event: EventPair,
     /// One thread delivers at a time; others wait here.
     serial: Mutex<()>,
     current: Mutex<Option<ThreadId>>,
@@ -78,13 +77,11 @@ struct HostDelivery {
 
 impl HostDelivery {
     fn notify(&self) {
-        // Full (a datagram waits already) is as good as sent.
-        let _ = self.signal.send(&[1]);
+        self.event.notify();
     }
 
     fn clear(&self) {
-        let mut buf = [0u8; 64];
-        while self.readable.recv(&mut buf).is_ok() {}
+        self.event.clear();
     }
 }
 
@@ -160,17 +157,14 @@ impl Dispatcher {
     /// Host delivery: no thread; the host runs the jobs with `dispatch`, on
     /// its own thread, and polls `event_fd` to learn when some wait.
     pub fn start_host(context: Arc<Context>) -> std::io::Result<Dispatcher> {
-        let (signal, readable) = UnixDatagram::pair()?;
-        signal.set_nonblocking(true)?;
-        readable.set_nonblocking(true)?;
+        let event = EventPair::new()?;
         Ok(Dispatcher {
             shared: Arc::new(Shared {
                 queue: Mutex::new(Queue::default()),
                 wake: Condvar::new(),
                 thread_id: None,
                 host: Some(HostDelivery {
-                    signal,
-                    readable,
+                    event,
                     serial: Mutex::new(()),
                     current: Mutex::new(None),
                 }),
@@ -190,11 +184,7 @@ impl Dispatcher {
     /// Host delivery: a descriptor readable while jobs wait (-1: thread
     /// delivery).
     pub fn event_fd(&self) -> i32 {
-        use std::os::fd::AsRawFd;
-        self.shared
-            .host
-            .as_ref()
-            .map_or(-1, |h| h.readable.as_raw_fd())
+        self.shared.host.as_ref().map_or(-1, |h| h.event.fd())
     }
 
     /// Host delivery: runs up to `max` waiting jobs (0: all waiting now) on

@@ -23,6 +23,7 @@ pub mod events;
 pub mod json;
 pub mod log;
 pub mod model;
+pub mod platform;
 pub mod state;
 pub mod store;
 pub mod write;

@@ -7,8 +7,7 @@
 //! process, ever cache one database.
 
 use std::fmt::{self, Write as _};
-use std::fs::{DirBuilder, File, OpenOptions, TryLockError};
-use std::os::unix::fs::DirBuilderExt;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -18,6 +17,7 @@ use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::parse_stored_message;
 use crate::model::{Conversation, ConversationId, GroupAtInfo, ListFilter, Text};
+use crate::platform;
 
 pub(crate) const DATABASE_FILE: &str = "conversations.db";
 
@@ -979,21 +979,20 @@ fn cannot_be_written(path: &Path, why: impl std::fmt::Display) -> Error {
 
 /// Loosens nothing: removes the group and other bits of `path` when set.
 fn tighten(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let found = meta.permissions().mode() & 0o777;
-        if found & 0o077 != 0 {
-            // Not ours to change (another owner): left as it is.
-            match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
-                Ok(()) => crate::log::warn(format_args!(
-                    "{} was open to other users ({found:o}): now {mode:o}",
-                    path.display()
-                )),
-                Err(e) => crate::log::warn(format_args!(
-                    "{} is open to other users ({found:o}) and could not be changed: {e}",
-                    path.display()
-                )),
-            }
+    let Some(found) = platform::mode(path) else {
+        return;
+    };
+    if found & 0o077 != 0 {
+        // Not ours to change (another owner): left as it is.
+        match platform::set_mode(path, mode) {
+            Ok(()) => crate::log::warn(format_args!(
+                "{} was open to other users ({found:o}): now {mode:o}",
+                path.display()
+            )),
+            Err(e) => crate::log::warn(format_args!(
+                "{} is open to other users ({found:o}) and could not be changed: {e}",
+                path.display()
+            )),
         }
     }
 }
@@ -1002,7 +1001,6 @@ fn tighten(path: &Path, mode: u32) {
 /// (tightening existing ones), takes the lock, and returns the database's
 /// path.
 fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, StoreLock)> {
-    use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join(DATABASE_FILE);
     if read_only {
         if !path.is_file() {
@@ -1012,26 +1010,13 @@ fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, StoreLock)> {
             ));
         }
     } else {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
+        platform::create_private_dir(dir)
             .map_err(|e| Error::from(e).context(format_args!("creating {}", dir.display())))?;
         tighten(dir, 0o700);
         if !path.exists() {
             // SQLite gives its -wal and -shm files the database's mode.
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    return Err(Error::from(e).context(format_args!("creating {}", path.display())))
-                }
-            }
+            platform::create_private_file(&path)
+                .map_err(|e| Error::from(e).context(format_args!("creating {}", path.display())))?;
         }
         for suffix in ["", "-wal", "-shm"] {
             tighten(&dir.join(format!("{DATABASE_FILE}{suffix}")), 0o600);
@@ -1049,11 +1034,12 @@ fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, StoreLock)> {
         .read(true)
         .write(!read_only)
         .open(&path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::EACCES) | Some(libc::EROFS) | Some(libc::EPERM) => {
+        .map_err(|e| {
+            if platform::is_permission_error(&e) {
                 cannot_be_written(&path, e)
+            } else {
+                Error::from(e).context(format_args!("opening {}", path.display()))
             }
-            _ => Error::from(e).context(format_args!("opening {}", path.display())),
         })?;
     let locked = if read_only {
         file.try_lock_shared()
@@ -1067,8 +1053,7 @@ fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, StoreLock)> {
             return Err(Error::from(e).context(format_args!("locking {}", path.display())))
         }
     }
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
+    let fd = platform::raw_fd(&file);
     let slot = LOCK_FDS.iter().position(|s| {
         s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
