@@ -110,7 +110,11 @@ $(BUILD)/examples/%: examples_c/%.c include/imconv.h | lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_C) $< -o $@ $(LINK_REL) -ldl
 
-demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
+$(BUILD)/examples/get_conversation_cpp: examples_c/get_conversation.cpp include/imconv.hpp include/imconv.h | lib
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(CWARN) -Wpedantic -Iinclude $< -o $@ $(LINK_REL)
+
+demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conversation_cpp
 	rm -rf $(DEMO_DIR)
 	@echo "== import the sample conversations into $(DEMO_DIR)"
 	$(BUILD)/examples/import_conversations $(DEMO_DIR) examples_c/sample_conversations.json
@@ -118,6 +122,8 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES))
 	$(BUILD)/examples/get_conversation $(DEMO_DIR)
 	@echo "== getConversationList"
 	$(BUILD)/examples/get_conversation_list $(DEMO_DIR)
+	@echo "== the same from C++ (include/imconv.hpp)"
+	$(BUILD)/examples/get_conversation_cpp $(DEMO_DIR)
 	@echo "== the same through dlopen"
 	$(BUILD)/examples/dlopen_demo $(abspath $(REL_DIR))/libimconv.so $(DEMO_DIR)
 	@echo "== the conversation manager: replay an event stream, list page by page"

@@ -76,9 +76,9 @@ fn main() {
         Ok("linux") | Ok("android") => {
             println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libimconv.so.{major}")
         }
-        Ok("macos") | Ok("ios") => println!(
-            "cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libimconv.{major}.dylib"
-        ),
+        Ok("macos") | Ok("ios") => {
+            println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libimconv.{major}.dylib")
+        }
         _ => {}
     }
 }

@@ -111,3 +111,13 @@ def test_async_sdk():
             assert e.value.code == 6017
 
     asyncio.run(main())
+
+
+def test_the_example_runs():
+    import os
+    import subprocess
+    import sys
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "get_conversation.py")
+    out = subprocess.run([sys.executable, example], capture_output=True, text=True, check=True).stdout
+    assert "c2c_alice: Alice Chen, 2 unread" in out
+    assert "error 6017" in out and "asyncio: Alice Chen, Platform team" in out
