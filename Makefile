@@ -34,7 +34,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_host_delivery test_dlopen
 
-.PHONY: all lib lib-debug localize demo install test-install test-cpp test-python notices check-notices bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install test-install test-cpp test-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -135,7 +135,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conv
 test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-install crash-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
-lint: check-notices
+lint: check-notices check-links
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
@@ -147,6 +147,10 @@ check-notices:
 	@$(PYTHON) tools/notices.py | cmp -s - THIRD-PARTY-NOTICES.md || \
 	  { echo "THIRD-PARTY-NOTICES.md is out of date: run 'make notices' and commit it"; exit 1; }
 	@echo "THIRD-PARTY-NOTICES.md is current"
+
+# Every relative link and anchor in README.md, CHANGELOG.md and docs/ resolves.
+check-links:
+	@$(PYTHON) tools/check_links.py
 
 test-rust:
 	$(CARGO) test
