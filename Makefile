@@ -70,7 +70,7 @@ lib-debug:
 # make install [PREFIX=/usr/local] [LIBDIR=$(PREFIX)/lib] [DESTDIR=stage]
 # installs the stripped libimconv.so.<version> with its .so.<major> and .so
 # links (its debug info in LIBDIR/.debug, linked by .gnu_debuglink),
-# libimconv.a, include/imconv.h, the pkg-config file and the CMake package.
+# libimconv.a without debug info, include/imconv.h, the pkg-config file and the CMake package.
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
@@ -91,6 +91,7 @@ install: lib
 	ln -sf libimconv.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libimconv.so.$(MAJOR)
 	ln -sf libimconv.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libimconv.so
 	install -m 0644 $(REL_DIR)/libimconv.a $(DESTDIR)$(LIBDIR)/libimconv.a
+	strip --strip-debug $(DESTDIR)$(LIBDIR)/libimconv.a
 	install -m 0644 include/imconv.h include/imconv.hpp $(DESTDIR)$(INCLUDEDIR)/
 	$(SUBST) packaging/imconv.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/imconv.pc
 	$(SUBST) packaging/imconvConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake
