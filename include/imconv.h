@@ -205,22 +205,25 @@ typedef unsigned char bool;
 #define IMCONV_ERR_INTERNAL 6999
 
 /*
- Log level: errors (a caught panic, a store that failed).
+ Log level: errors (a caught panic; a call that failed in the store, on
+ I/O or out of memory).
  */
 #define IMCONV_LOG_ERROR 1
 
 /*
- Log level: warnings (permissions tightened, writes refused, ...).
+ Log level: warnings (permissions tightened; a call refused for the
+ instance's state: a full queue, a locked store, a would-be deadlock).
  */
 #define IMCONV_LOG_WARN 2
 
 /*
- Log level: information (stores opened, migrated, moved).
+ Log level: information (stores opened, migrated, moved; input refused,
+ with the message the caller receives).
  */
 #define IMCONV_LOG_INFO 3
 
 /*
- Log level: debugging (every failed write with its message).
+ Log level: debugging (calls failed because the instance shut down).
  */
 #define IMCONV_LOG_DEBUG 4
 

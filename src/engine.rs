@@ -407,9 +407,6 @@ fn drain<V: Snapshot>(state: &State<V>, writes: &Mutex<Queue>) {
                 Err(e) => Err(e.clone()),
             });
             for (item, outcome) in group.drain(..).zip(outcomes) {
-                if let Err(e) = &outcome.result {
-                    crate::log::debug(format_args!("a write failed: {e}"));
-                }
                 if let Some(events) = outcome.events {
                     state.post_events(events);
                 }

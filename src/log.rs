@@ -13,6 +13,8 @@ use std::sync::{Arc, Once};
 
 use parking_lot::RwLock;
 
+use crate::error::{Error, ErrorCode};
+
 /// How much a message matters; a sink set at one level receives it and
 /// everything more severe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,6 +81,28 @@ pub fn info(message: fmt::Arguments) {
 }
 pub fn debug(message: fmt::Arguments) {
     log(Level::Debug, message)
+}
+
+/// Logs a failure handed to the host (`what` says which, for example "a
+/// call failed"), at the level its kind deserves: input the library refused
+/// at info, a refusal for the instance's state (locked, deadlock, timeout,
+/// another process) at warn, a store, I/O, memory or internal failure at
+/// error, shutdown at debug. This is the one place failures are logged, so
+/// none is logged twice.
+pub fn failure(what: &str, e: &Error) {
+    let level = match e.code() {
+        ErrorCode::InvalidParameters | ErrorCode::InvalidJson | ErrorCode::ReadOnly => Level::Info,
+        ErrorCode::StoreLocked
+        | ErrorCode::WrongProcess
+        | ErrorCode::QueueFull
+        | ErrorCode::WouldDeadlock
+        | ErrorCode::Timeout => Level::Warn,
+        ErrorCode::Database | ErrorCode::Io | ErrorCode::OutOfMemory | ErrorCode::Internal => {
+            Level::Error
+        }
+        ErrorCode::Shutdown | ErrorCode::Ok => Level::Debug,
+    };
+    log(level, format_args!("{what}: {e}"));
 }
 
 thread_local! {

@@ -7,13 +7,16 @@ use super::error::{IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_OK
 use super::{guard, message_cstring, UserData};
 use crate::log::{set_sink, Level};
 
-/// Log level: errors (a caught panic, a store that failed).
+/// Log level: errors (a caught panic; a call that failed in the store, on
+/// I/O or out of memory).
 pub const IMCONV_LOG_ERROR: i32 = 1;
-/// Log level: warnings (permissions tightened, writes refused, ...).
+/// Log level: warnings (permissions tightened; a call refused for the
+/// instance's state: a full queue, a locked store, a would-be deadlock).
 pub const IMCONV_LOG_WARN: i32 = 2;
-/// Log level: information (stores opened, migrated, moved).
+/// Log level: information (stores opened, migrated, moved; input refused,
+/// with the message the caller receives).
 pub const IMCONV_LOG_INFO: i32 = 3;
-/// Log level: debugging (every failed write with its message).
+/// Log level: debugging (calls failed because the instance shut down).
 pub const IMCONV_LOG_DEBUG: i32 = 4;
 
 /// Receives one log message: its level (IMCONV_LOG_*) and its text

@@ -84,6 +84,7 @@ fn message_cstring(message: &str) -> CString {
 
 /// Calls the host's failure callback with the error's code and message.
 fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
+    crate::log::failure("a call failed", error);
     let desc = message_cstring(error.message());
     // SAFETY: on_error is the host's function; desc lives across the call.
     unsafe { on_error(error.code().as_i32(), desc.as_ptr(), user_data.get()) }

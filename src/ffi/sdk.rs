@@ -120,6 +120,7 @@ pub unsafe extern "C" fn imconv_sdk_new(
     out_error: *mut *mut c_char,
 ) -> i32 {
     let fail = |error: Error| -> i32 {
+        crate::log::failure("imconv_sdk_new failed", &error);
         if !out_error.is_null() {
             *out_error = give_string(error.message().to_string());
         }

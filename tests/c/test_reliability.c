@@ -470,14 +470,27 @@ static void test_the_log_goes_to_the_host_callback(void) {
     if (sdk) {
         import_sync(sdk, "[{\"conversationID\":\"c2c_a\",\"recvOpt\":9}]", &c);
         CHECK_INT(c.code, IMCONV_ERR_INVALID_PARAMETERS);
+        call_destroy(&c);
+        call_init(&c);
+        get_sync(sdk, "c2c_", &c);
+        CHECK_INT(c.code, IMCONV_ERR_INVALID_PARAMETERS);
         imconv_sdk_free(sdk);
     }
+    /* A refused config is logged too, with the message the caller gets. */
+    imconv_sdk *refused = NULL;
+    CHECK_INT(imconv_sdk_new("{\"user_id\":\"me\",\"usr\":1}", &refused, NULL),
+              IMCONV_ERR_INVALID_PARAMETERS);
+    CHECK(refused == NULL);
     /* Off: nothing more arrives. */
     CHECK_INT(imconv_set_log_callback(IMCONV_LOG_DEBUG, NULL, NULL), IMCONV_OK);
     pthread_mutex_lock(&log_lock);
     int lines = log_lines;
     CHECK_CONTAINS(log_text, "3 opening the store");
-    CHECK_CONTAINS(log_text, "4 a write failed: element 0: field 'recvOpt'");
+    /* Refused input is logged once, at info, naming the problem. */
+    CHECK_CONTAINS(log_text, "3 a call failed: element 0: field 'recvOpt'");
+    CHECK_CONTAINS(log_text, "3 a call failed: invalid conversation id \"c2c_\"");
+    CHECK_CONTAINS(log_text, "3 imconv_sdk_new failed: config: unknown key \"usr\"");
+    CHECK(strstr(strstr(log_text, "field 'recvOpt'") + 1, "field 'recvOpt'") == NULL);
     pthread_mutex_unlock(&log_lock);
     CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
     imconv_sdk_free(sdk);
