@@ -15,6 +15,14 @@ lib="$prefix/lib"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 major=${version%%.*}
 
+echo "== the header's version is Cargo.toml's"
+macros=$(for part in MAJOR MINOR PATCH; do
+  sed -n "s/^#define IMCONV_VERSION_$part \([0-9]*\)$/\1/p" "$prefix/include/imconv.h"
+done | paste -sd.)
+if [ "$macros" != "$version" ]; then
+  echo "imconv.h says $macros, Cargo.toml $version"; exit 1
+fi
+
 echo "== the files and links"
 test -f "$lib/libimconv.so.$version"
 test "$(readlink "$lib/libimconv.so.$major")" = "libimconv.so.$version"
