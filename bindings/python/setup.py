@@ -1,11 +1,21 @@
 """Builds the library with cargo and ships it inside the package, so that
-`pip install ./bindings/python` from a clean clone needs nothing else."""
+`pip install ./bindings/python` from a clean clone needs nothing else.
+
+The package is Python code over ctypes, so it works with any Python 3, but
+the library inside it is built for one platform: the wheel is tagged
+`py3-none-<platform>` (not "pure"), so an installer never puts a Linux
+x86-64 library on another machine."""
 import os
 import shutil
 import subprocess
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+
+try:  # setuptools 70.1 and later
+    from setuptools.command.bdist_wheel import bdist_wheel
+except ImportError:  # older setuptools, with the wheel package
+    from wheel.bdist_wheel import bdist_wheel
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -14,9 +24,22 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 class BuildWithLibrary(build_py):
     def run(self):
         subprocess.check_call(["cargo", "build", "--release", "--lib"], cwd=ROOT)
-        shutil.copy(os.path.join(ROOT, "target", "release", "libimconv.so"),
-                    os.path.join(HERE, "imconv", "libimconv.so"))
+        shipped = os.path.join(HERE, "imconv", "libimconv.so")
+        shutil.copy(os.path.join(ROOT, "target", "release", "libimconv.so"), shipped)
+        # The debug info is 7/8 of the file; the installed package does not need it.
+        if shutil.which("strip"):
+            subprocess.check_call(["strip", "--strip-unneeded", shipped])
         super().run()
 
 
-setup(cmdclass={"build_py": BuildWithLibrary})
+class PlatformWheel(bdist_wheel):
+    def finalize_options(self):
+        super().finalize_options()
+        self.root_is_pure = False
+
+    def get_tag(self):
+        _, _, platform = super().get_tag()
+        return "py3", "none", platform
+
+
+setup(cmdclass={"build_py": BuildWithLibrary, "bdist_wheel": PlatformWheel})

@@ -121,3 +121,17 @@ def test_the_example_runs():
     out = subprocess.run([sys.executable, example], capture_output=True, text=True, check=True).stdout
     assert "c2c_alice: Alice Chen, 2 unread" in out
     assert "error 6017" in out and "asyncio: Alice Chen, Platform team" in out
+
+
+def test_the_wheel_is_tagged_for_its_platform():
+    # It ships a native library: a "pure" py3-none-any wheel would install
+    # it anywhere. Its debug info is stripped.
+    import importlib.metadata
+    import pathlib
+
+    wheel = importlib.metadata.distribution("imconv").read_text("WHEEL")
+    assert "Root-Is-Purelib: false" in wheel
+    tags = [line.split(": ", 1)[1] for line in wheel.splitlines() if line.startswith("Tag: ")]
+    assert tags and all(t.startswith("py3-none-") and not t.endswith("-any") for t in tags), tags
+    lib = pathlib.Path(imconv.__file__).with_name("libimconv.so")
+    assert lib.stat().st_size < 10 * 1024 * 1024, lib.stat().st_size
