@@ -205,7 +205,7 @@ impl<V: Snapshot> Engine<V> {
     }
 
     /// As `submit`, for writes that answer with a count (import, sync).
-    pub fn submit_counted(&self, op: Result<Write>, done: Completer<usize>) -> Result<()> {
+    fn submit_counted(&self, op: Result<Write>, done: Completer<usize>) -> Result<()> {
         self.enqueue(op, Reply::Count(done))
     }
 

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_void};
 
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{async_call, read_json};
+use super::{read_json, write_call};
 use crate::write::Write;
 
 /// Signals success with no value. Runs on the instance's callback thread.
@@ -63,10 +63,9 @@ pub unsafe extern "C" fn imconv_import_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    intake(
+    write_call(
         sdk,
-        json_array,
-        Write::Import,
+        || read_json(json_array, "json_array").map(Write::Import),
         on_success,
         on_error,
         user_data,
@@ -136,32 +135,11 @@ pub unsafe extern "C" fn imconv_sync_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    intake(
+    write_call(
         sdk,
-        json_array,
-        Write::Sync,
+        || read_json(json_array, "json_array").map(Write::Sync),
         on_success,
         on_error,
         user_data,
-    )
-}
-
-/// The shared body of import and sync: both are writes of a document.
-unsafe fn intake(
-    sdk: *mut imconv_sdk,
-    json_array: *const c_char,
-    write: fn(Vec<u8>) -> Write,
-    on_success: imconv_done_callback,
-    on_error: imconv_error_callback,
-    user_data: *mut c_void,
-) -> i32 {
-    async_call(
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        || Ok(read_json(json_array, "json_array").map(write)),
-        |engine, op, done| engine.submit_counted(op, done),
-        |_count: usize, on_success, user_data| unsafe { on_success(user_data) },
     )
 }

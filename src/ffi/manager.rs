@@ -15,7 +15,7 @@ use super::conversation::{imconv_conversation, lend_all};
 use super::import::imconv_done_callback;
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{async_call, read_id, read_ids, read_json, read_text, str_arg};
+use super::{async_call, read_id, read_ids, read_json, read_text, str_arg, write_call};
 use crate::error::{Error, Result};
 use crate::model::{ConversationId, ConversationType, ListFilter};
 use crate::store::ReadUpTo;
@@ -99,26 +99,6 @@ pub struct imconv_list_filter {
     pub has_unread: bool,
     /// Only conversations with an unread @ mention.
     pub has_at: bool,
-}
-
-/// Runs a write: the shared body of every write export. An argument that
-/// cannot be read fails the write in order, like a write that fails.
-unsafe fn write_call(
-    sdk: *mut imconv_sdk,
-    op: impl FnOnce() -> Result<Write>,
-    on_success: imconv_done_callback,
-    on_error: imconv_error_callback,
-    user_data: *mut c_void,
-) -> i32 {
-    async_call(
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        || Ok(op()),
-        |engine, op, done| engine.submit(op, done),
-        |(), on_success, user_data| unsafe { on_success(user_data) },
-    )
 }
 
 /// Applies incoming and sent messages (Tencent's onRecvNewMessage and the

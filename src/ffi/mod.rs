@@ -18,6 +18,7 @@ pub mod manager;
 pub mod sdk;
 pub mod string;
 
+use crate::write::Write;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -137,6 +138,26 @@ where
             }
         }
     })
+}
+
+/// Runs a write: the shared body of every write export. An argument that
+/// cannot be read fails the write in order, like a write that fails.
+pub(crate) unsafe fn write_call(
+    sdk: *mut imconv_sdk,
+    op: impl FnOnce() -> Result<Write>,
+    on_success: import::imconv_done_callback,
+    on_error: lookup::imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    async_call(
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        || Ok(op()),
+        |engine, op, done| engine.submit(op, done),
+        |(), on_success, user_data| unsafe { on_success(user_data) },
+    )
 }
 
 type ErrorCallback = unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void);
