@@ -4,10 +4,9 @@
 //! run one at a time, in order, with no lock held, so a host needs no locking
 //! in its callbacks and may call back into the library from them.
 //!
-//! The thread also runs the engine's cheap work, such as answering a lookup
-//! from the cache: a [`Job`] gets the context the dispatcher was started
-//! with (the engine's state), so a cached answer costs one hand-off from the
-//! calling thread and no other thread.
+//! The thread also runs the engine's cheap work, such as answering the
+//! lookups waiting for it from the cache: a [`Job`] gets the context the
+//! dispatcher was started with (the engine's state).
 //!
 //! A [`Completer`] is the promise behind one accepted call: it is completed
 //! exactly once. If it is dropped unfinished (the runtime shut down, or the
@@ -30,8 +29,8 @@ use crate::platform::EventPair;
 /// What the dispatcher's jobs are handed: the engine's state.
 pub type Context = dyn Any + Send + Sync;
 
-/// A unit of work on the callback thread: a delivery, or work that serves a
-/// request (which then delivers in place with [`Completer::complete_now`]).
+/// A unit of work on the callback thread: a delivery, or work that serves
+/// requests (which then deliver in place with [`Completer::complete_now`]).
 pub trait Job: Send {
     fn run(self: Box<Self>, context: &Context);
 }

@@ -2,9 +2,11 @@
 //! runtime, the callback dispatcher and the write queue, and hands the work
 //! to the instance's [`State`].
 //!
-//! Threads: `imconv-callback` runs every callback, and also answers lookups
-//! from the cache (a cached answer is one hand-off from the calling thread:
-//! no other thread wakes); `imconv-rt` is the tokio runtime, whose blocking
+//! Threads: `imconv-callback` runs every callback, and also answers single
+//! lookups from the cache, all that wait at once (a cached answer is one
+//! hand-off from the calling thread: no other thread wakes); a batch the
+//! cache can answer is answered on its calling thread; `imconv-rt` is the
+//! tokio runtime, whose blocking
 //! pool (same name) does the SQLite and JSON work: reads that miss the cache,
 //! and the one writer that drains the write queue.
 //!
@@ -16,7 +18,8 @@
 //! callback, in order. The queue is bounded (see [`MAX_QUEUED_WRITES`] and
 //! [`MAX_QUEUED_BYTES`]): past that, calls are refused at once.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,11 +33,11 @@ use crate::dispatch::{wait_on, Completer, Context, Dispatcher, Job};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
 use crate::model::{ConversationId, IdList, ListFilter, Snapshot};
-use crate::state::{state_of, Page, State};
+use crate::state::{state_of, Page, PendingLookups, State};
 use crate::write::Write;
 
 /// Batches of more IDs than this are served entirely on the blocking pool,
-/// so one huge request cannot hold up the callback thread.
+/// so that one huge request does not hold up its calling thread.
 const LARGE_BATCH: usize = 1024;
 
 /// Most writes waiting in one instance's queue; more are refused at once
@@ -160,21 +163,67 @@ impl<V: Snapshot> Engine<V> {
     }
 
     /// getConversation: the stored conversation, or a temporary one.
+    ///
+    /// The call joins the lookups waiting for the callback thread; the
+    /// first to join queues one job there that answers all that are
+    /// waiting when it runs. Under load that is many at once, probed in
+    /// groups whose cache misses overlap (see [`crate::cache`]), so a lookup
+    /// costs the calling thread a copy and a push, and the callback thread
+    /// a share of a batched probe. A miss is read on the blocking pool.
     pub fn get(&self, id: ConversationId, done: Completer<Arc<V>>) {
-        self.dispatcher.execute(Box::new(GetJob { id, done }));
+        self.get_checked(id.as_str(), done)
+    }
+
+    /// [`Engine::get`] of an ID already checked with
+    /// [`ConversationId::check`], so that the call copies it only once.
+    pub fn get_checked(&self, id: &str, done: Completer<Arc<V>>) {
+        if self.dispatcher.is_host_delivery() {
+            // The host counts callbacks (`imconv_dispatch(max)`), so each
+            // lookup is its own job: probed here, queued finished.
+            let probe = self.state.cache.probe(id);
+            let id = match ConversationId::parse(id) {
+                Ok(id) => id,
+                Err(e) => return done.complete(Err(e)),
+            };
+            return match probe {
+                Probe::Stored(v) => done.complete(Ok(v)),
+                Probe::NotStored => done.complete(Ok(V::build(self.state.temporary(id), false))),
+                Probe::Unknown => self.state.load_later(id, done),
+            };
+        }
+        let first = {
+            let mut waiting = self.state.lookups.lock();
+            waiting.ids.push_checked(id);
+            waiting.replies.push(done);
+            waiting.replies.len() == 1
+        };
+        if first {
+            self.dispatcher
+                .execute(Box::new(AnswerLookups::<V>(PhantomData)));
+        }
     }
 
     /// getConversationList: the stored conversations among `ids`, in request
-    /// order, each once.
+    /// order, each once. Answered on the calling thread when every ID is
+    /// cached (the probes of a batch overlap, see [`crate::cache`]); else,
+    /// and for batches above [`LARGE_BATCH`], read on the blocking pool.
     pub fn get_many(&self, ids: IdList, done: Completer<Vec<Arc<V>>>) {
-        if ids.len() > LARGE_BATCH {
-            let state = self.state.clone();
-            self.state
-                .handle
-                .spawn_blocking(move || done.complete(state.lookup_batch(&ids)));
-        } else {
-            self.dispatcher.execute(Box::new(BatchJob { ids, done }));
+        if ids.len() <= LARGE_BATCH {
+            let mut all_known = true;
+            let mut found = Vec::with_capacity(ids.len());
+            self.state.cache.probe_each(ids.iter(), |p| match p {
+                Probe::Stored(v) => found.push(v),
+                Probe::NotStored => {}
+                Probe::Unknown => all_known = false,
+            });
+            if all_known {
+                return done.complete(Ok(dedup_views(found)));
+            }
         }
+        let state = self.state.clone();
+        self.state
+            .handle
+            .spawn_blocking(move || done.complete(state.lookup_batch(&ids)));
     }
 
     /// Imports a JSON array of conversations (each replaces the stored one),
@@ -416,87 +465,76 @@ fn drain<V: Snapshot>(state: &State<V>, writes: &Mutex<Queue>) {
     }
 }
 
-/// getConversation, on the callback thread: a cached answer is delivered in
-/// place; a miss goes to the blocking pool.
-struct GetJob<V: Snapshot> {
-    id: ConversationId,
-    done: Completer<Arc<V>>,
-}
+/// Answers every getConversation waiting, on the callback thread: the
+/// cached ones in place, in call order; misses go to the blocking pool.
+struct AnswerLookups<V>(PhantomData<fn() -> V>);
 
-impl<V: Snapshot> Job for GetJob<V> {
+impl<V: Snapshot> Job for AnswerLookups<V> {
     fn run(self: Box<Self>, context: &Context) {
-        let GetJob { id, done } = *self;
         let Some(state) = state_of::<V>(context) else {
-            return done.complete_now(Err(Error::internal("engine context missing")));
+            return;
         };
-        match state.cache.probe(id.as_str()) {
-            Probe::Stored(v) => done.complete_now(Ok(v)),
-            Probe::NotStored => done.complete_now(Ok(V::build(state.temporary(id), false))),
-            Probe::Unknown => {
-                let state = state.clone();
-                // After shutdown the closure is dropped unrun, and with it
-                // the completer, which then reports the shutdown.
-                state
-                    .handle
-                    .clone()
-                    .spawn_blocking(move || done.complete(state.load(id)));
+        // The waiting group is swapped for the emptied buffers of the last
+        // one: the lock is held for a swap, and nothing is allocated.
+        let mut waiting = std::mem::take(&mut *state.spare_lookups.lock());
+        std::mem::swap(&mut waiting, &mut *state.lookups.lock());
+        let PendingLookups {
+            ids,
+            replies,
+            answers,
+        } = &mut waiting;
+        // Probed first, delivered after: no lock is held during a callback.
+        state.cache.probe_each(ids.iter(), |p| answers.push(p));
+        for (i, (done, answer)) in replies.drain(..).zip(answers.drain(..)).enumerate() {
+            match answer {
+                Probe::Stored(v) => done.complete_now(Ok(v)),
+                Probe::NotStored => {
+                    done.complete_now(Ok(V::build(state.temporary(ids.id(i)), false)))
+                }
+                Probe::Unknown => state.load_later(ids.id(i), done),
             }
         }
+        ids.clear();
+        *state.spare_lookups.lock() = waiting;
     }
 }
 
-/// getConversationList, on the callback thread: answered in place when every
-/// ID is cached, else handed whole to the blocking pool.
-struct BatchJob<V: Snapshot> {
-    ids: IdList,
-    done: Completer<Vec<Arc<V>>>,
-}
-
-impl<V: Snapshot> Job for BatchJob<V> {
-    fn run(self: Box<Self>, context: &Context) {
-        let BatchJob { ids, done } = *self;
-        let Some(state) = state_of::<V>(context) else {
-            return done.complete_now(Err(Error::internal("engine context missing")));
-        };
-        let mut all_known = true;
-        let mut found = Vec::with_capacity(ids.len());
-        state.cache.probe_each(ids.iter(), |p| match p {
-            Probe::Stored(v) => found.push(v),
-            Probe::NotStored => {}
-            Probe::Unknown => all_known = false,
-        });
-        if all_known {
-            done.complete_now(Ok(dedup_views(found)));
-        } else {
-            drop(found);
-            let state = state.clone();
-            state
-                .handle
-                .clone()
-                .spawn_blocking(move || done.complete(state.lookup_batch(&ids)));
-        }
+/// Keeps the first of each view, in place. One ID has one view in the
+/// cache, so a repeated ID shows as the same pointer: no string is hashed
+/// again. The set of pointers seen is a small open-addressing table in a
+/// buffer the thread reuses, so a batch allocates nothing here.
+fn dedup_views<V>(mut views: Vec<Arc<V>>) -> Vec<Arc<V>> {
+    thread_local! {
+        static SEEN: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-}
-
-/// Keeps the first of each view. One ID has one view in the cache, so a
-/// repeated ID shows as the same pointer: no string is hashed again.
-fn dedup_views<V>(views: Vec<Arc<V>>) -> Vec<Arc<V>> {
     if views.len() < 2 {
         return views;
     }
-    let mut seen = HashSet::with_capacity(views.len());
-    let keep: Vec<bool> = views
-        .iter()
-        .map(|v| seen.insert(Arc::as_ptr(v) as usize))
-        .collect();
-    if keep.iter().all(|&k| k) {
-        return views;
-    }
+    let size = (views.len() * 2).next_power_of_two();
+    let shift = 64 - size.trailing_zeros();
+    SEEN.with_borrow_mut(|seen| {
+        seen.clear();
+        seen.resize(size, 0);
+        views.retain(|v| {
+            let ptr = Arc::as_ptr(v) as usize;
+            let mut at = ((ptr as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> shift) as usize;
+            loop {
+                match seen[at] {
+                    0 => {
+                        seen[at] = ptr;
+                        return true;
+                    }
+                    p if p == ptr => return false,
+                    _ => at = (at + 1) & (size - 1),
+                }
+            }
+        });
+        // A huge batch leaves no huge buffer behind.
+        if seen.capacity() > 1 << 16 {
+            *seen = Vec::new();
+        }
+    });
     views
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(v, k)| k.then_some(v))
-        .collect()
 }
 
 /// Stops taking writes and fails those still queued with `Shutdown`;

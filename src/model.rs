@@ -263,9 +263,20 @@ impl IdList {
     /// Validates and appends one ID.
     pub fn push(&mut self, id: &str) -> Result<(), Error> {
         ConversationId::check(id)?;
+        self.push_checked(id);
+        Ok(())
+    }
+
+    /// Appends an ID the caller has validated ([`ConversationId::check`]).
+    pub fn push_checked(&mut self, id: &str) {
         self.text.push_str(id);
         self.ends.push(self.text.len());
-        Ok(())
+    }
+
+    /// Empties the list, keeping its buffers for reuse.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
     }
 
     pub fn len(&self) -> usize {

@@ -19,7 +19,7 @@ use tokio::runtime::Handle;
 
 use crate::cache::{Cache, Probe};
 use crate::config::Config;
-use crate::dispatch::{Context, Poster};
+use crate::dispatch::{Completer, Context, Poster};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, Listeners};
 use crate::json::ProfileUpdate;
@@ -52,6 +52,30 @@ pub struct State<V: Snapshot> {
     /// Profiles (name, avatar) by conversation ID: temporary conversations
     /// are built from them on the callback thread.
     profiles: RwLock<HashMap<String, (Text, Text)>>,
+    /// getConversation calls waiting for the callback thread, which answers
+    /// them together (see `engine::Engine::get`), and the emptied buffers of
+    /// the last answered group, reused so that the path allocates nothing.
+    pub(crate) lookups: Mutex<PendingLookups<V>>,
+    pub(crate) spare_lookups: Mutex<PendingLookups<V>>,
+}
+
+/// getConversation calls waiting to be answered: their IDs in one buffer,
+/// and their promises, in call order.
+pub(crate) struct PendingLookups<V: Snapshot> {
+    pub ids: IdList,
+    pub replies: Vec<Completer<Arc<V>>>,
+    /// Scratch for the answers while the group is answered.
+    pub answers: Vec<Probe<V>>,
+}
+
+impl<V: Snapshot> Default for PendingLookups<V> {
+    fn default() -> Self {
+        PendingLookups {
+            ids: IdList::default(),
+            replies: Vec::new(),
+            answers: Vec::new(),
+        }
+    }
 }
 
 /// A page of the ordered list.
@@ -117,6 +141,8 @@ impl<V: Snapshot> State<V> {
             listeners: Listeners::default(),
             total_unread: Mutex::new(None),
             profiles: RwLock::new(profiles),
+            lookups: Mutex::new(PendingLookups::default()),
+            spare_lookups: Mutex::new(PendingLookups::default()),
         })
     }
 
@@ -139,6 +165,15 @@ impl<V: Snapshot> State<V> {
             apply_profile(&mut c, name, face);
         }
         c
+    }
+
+    /// [`State::load`] on the blocking pool, answering `done`. After
+    /// shutdown the closure is dropped unrun, and with it the completer,
+    /// which then reports the shutdown.
+    pub(crate) fn load_later(self: &Arc<Self>, id: ConversationId, done: Completer<Arc<V>>) {
+        let state = self.clone();
+        self.handle
+            .spawn_blocking(move || done.complete(state.load(id)));
     }
 
     /// A cache miss: reads the store and records what it found.

@@ -347,14 +347,22 @@ int main(int argc, char **argv) {
     report_one("rss_after_touching_all", size, "MiB", (rss_touched - rss_before) / 1048576.0);
     report_one("memory_per_conversation", size, "bytes", (rss_touched - rss_open) / (double)size);
 
-    bench_latency();
-    bench_throughput(1, "lookup_throughput_1_thread");
-    bench_throughput(2, "lookup_throughput_2_threads");
-    bench_batch(100, "batch_100");
-    bench_batch(1000, "batch_1000");
-    bench_pages();
-    bench_messages();
-    bench_messages_pipelined();
+    /* BENCH_ONLY=lookups|batches|pages|messages runs one part (for
+       profiling); unset, everything. */
+    if (!only || strcmp(only, "lookups") == 0) {
+        bench_latency();
+        bench_throughput(1, "lookup_throughput_1_thread");
+        bench_throughput(2, "lookup_throughput_2_threads");
+    }
+    if (!only || strcmp(only, "batches") == 0) {
+        bench_batch(100, "batch_100");
+        bench_batch(1000, "batch_1000");
+    }
+    if (!only || strcmp(only, "pages") == 0) bench_pages();
+    if (!only || strcmp(only, "messages") == 0) {
+        bench_messages();
+        bench_messages_pipelined();
+    }
 
     imconv_sdk_free(sdk);
     for (long i = 0; i < size; i++) free(ids[i]), free(misses[i]);

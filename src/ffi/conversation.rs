@@ -314,6 +314,16 @@ pub(crate) fn lend_all<R>(
         raws.as_ptr()
     };
     let result = f(array, raws.len());
+    // The views were last counted on the calling thread: plain loads of
+    // every count first overlap the cache misses that the (locked, so
+    // serializing) decrements below would otherwise take one at a time.
+    for &raw in &raws {
+        // SAFETY: each came from Arc::into_raw above and is still owned
+        // here; ManuallyDrop leaves the count as it is.
+        let view =
+            std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(raw.cast::<ConversationView>()) });
+        std::hint::black_box(Arc::strong_count(&view));
+    }
     for raw in raws {
         // SAFETY: each came from Arc::into_raw above.
         drop(unsafe { Arc::from_raw(raw.cast::<ConversationView>()) });

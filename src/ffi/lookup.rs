@@ -66,9 +66,13 @@ pub unsafe extern "C" fn imconv_get_conversation(
         on_success,
         on_error,
         user_data,
-        || ConversationId::parse(str_arg(conversation_id, &"conversation_id")?),
+        || {
+            let id = str_arg(conversation_id, &"conversation_id")?;
+            ConversationId::check(id)?;
+            Ok(id)
+        },
         |engine, id, done| {
-            engine.get(id, done);
+            engine.get_checked(id, done);
             Ok(())
         },
         |view, on_success, user_data| lend(view, |raw| unsafe { on_success(raw, user_data) }),

@@ -181,8 +181,17 @@ pub(crate) unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result
             "count {count} is too large"
         )));
     }
+    let ptrs = std::slice::from_raw_parts(ids, count);
+    // A first pass reads one byte of each string: the host's strings are
+    // usually scattered, and these independent loads overlap their cache
+    // misses, where the measuring pass below would take them one by one.
+    for &p in ptrs {
+        if !p.is_null() {
+            std::hint::black_box(p.read());
+        }
+    }
     let mut list = IdList::with_capacity(count);
-    for (i, &p) in std::slice::from_raw_parts(ids, count).iter().enumerate() {
+    for (i, &p) in ptrs.iter().enumerate() {
         let name = format_args!("conversation_ids[{i}]");
         let id = str_arg(p, &name)?;
         list.push(id)
