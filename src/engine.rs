@@ -305,11 +305,23 @@ impl<V: Snapshot> Engine<V> {
 
     /// One page of the ordered list of the conversations that pass `filter`,
     /// starting after `cursor` ("" for the first page).
+    ///
+    /// With thread delivery the page is read on the callback thread, on the
+    /// store's reader connection (never waiting for the writer) and from
+    /// the cache: the cost of the query, with no thread to wake. What that
+    /// cannot answer (see [`State::page_beside_writer`]) goes to the
+    /// blocking pool, as it does with host delivery (where the host counts
+    /// callbacks, and a job must be one).
     pub fn page(&self, filter: ListFilter, cursor: String, count: usize, done: Completer<Page<V>>) {
-        let state = self.state.clone();
-        self.state
-            .handle
-            .spawn_blocking(move || done.complete(state.page(&filter, &cursor, count)));
+        if !self.dispatcher.is_host_delivery() {
+            return self.dispatcher.execute(Box::new(PageJob {
+                filter,
+                cursor,
+                count,
+                done,
+            }));
+        }
+        self.state.page_later(filter, cursor, count, done);
     }
 
     /// The unread total of the conversations that pass `filter`, leaving out
@@ -357,6 +369,12 @@ impl<V: Snapshot> Engine<V> {
     /// How the writer has grouped writes into transactions so far.
     pub fn write_stats(&self) -> WriteStats {
         self.writes.lock().stats
+    }
+
+    /// How many pages were read beside the writer, on the reader
+    /// connection (see [`Engine::page`]).
+    pub fn pages_beside_writer(&self) -> u64 {
+        self.state.pages_beside_writer.load(Ordering::Relaxed)
     }
 
     /// Stored conversations (reads the store; for tests and tools).
@@ -462,6 +480,33 @@ fn drain<V: Snapshot>(state: &State<V>, writes: &Mutex<Queue>) {
                 item.reply.complete(outcome.result);
             }
         }));
+    }
+}
+
+/// A page on the callback thread: read beside the writer when it can be,
+/// else on the blocking pool.
+struct PageJob<V: Snapshot> {
+    filter: ListFilter,
+    cursor: String,
+    count: usize,
+    done: Completer<Page<V>>,
+}
+
+impl<V: Snapshot> Job for PageJob<V> {
+    fn run(self: Box<Self>, context: &Context) {
+        let PageJob {
+            filter,
+            cursor,
+            count,
+            done,
+        } = *self;
+        let Some(state) = state_of::<V>(context) else {
+            return;
+        };
+        match state.page_beside_writer(&filter, &cursor, count) {
+            Some(page) => done.complete_now(page),
+            None => state.page_later(filter, cursor, count, done),
+        }
     }
 }
 

@@ -244,6 +244,17 @@ pub struct ListFilter {
     pub has_at: bool,
 }
 
+impl ListFilter {
+    /// Whether it lets every conversation through.
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_none()
+            && self.mark.is_none()
+            && self.group.is_none()
+            && !self.has_unread
+            && !self.has_at
+    }
+}
+
 /// Validated conversation IDs kept in one buffer, so that a batch request
 /// costs two allocations instead of one per ID.
 #[derive(Clone, Debug, Default)]

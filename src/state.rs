@@ -27,7 +27,9 @@ use crate::json::ProfileUpdate;
 use crate::model::{
     quote, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text, MAX_GROUPS,
 };
-use crate::store::{adopt_legacy_folder, Checkpointer, Cursor, Store, StoreOptions, Writer};
+use crate::store::{
+    adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions, Writer,
+};
 
 /// Most conversations in one page.
 pub const MAX_PAGE: usize = 1000;
@@ -37,6 +39,10 @@ pub struct State<V: Snapshot> {
     pub(crate) handle: Handle,
     /// Checkpoints of the WAL, off the writer.
     checkpoints: Arc<Checkpoints>,
+    /// Reads pages beside the writer (`None` in memory).
+    reader: Mutex<Option<Reader>>,
+    /// Pages the reader answered (the rest went to the writer's connection).
+    pub(crate) pages_beside_writer: AtomicU64,
     /// This instance's user: group messages that @-mention them count.
     pub(crate) user_id: String,
     pub(crate) cache: Cache<V>,
@@ -170,6 +176,7 @@ impl<V: Snapshot> State<V> {
         for (id, name, face) in store.profiles()? {
             profiles.insert(id, (Text::new(&name)?, Text::new(&face)?));
         }
+        let reader = Mutex::new(store.reader()?);
         let checkpoints = Arc::new(Checkpoints {
             conn: Mutex::new(store.checkpointer()?),
             running: AtomicBool::new(false),
@@ -178,6 +185,8 @@ impl<V: Snapshot> State<V> {
         Ok(State {
             handle,
             checkpoints,
+            reader,
+            pages_beside_writer: AtomicU64::new(0),
             user_id: config.user_id.clone(),
             cache: Cache::new(config.cache_capacity),
             tick: Mutex::new(store.order_tick()?),
@@ -194,6 +203,7 @@ impl<V: Snapshot> State<V> {
     /// Closes the store; later calls fail with `Shutdown`.
     pub fn close(&self) {
         drop(self.checkpoints.conn.lock().take());
+        drop(self.reader.lock().take());
         drop(self.store.lock().take());
     }
 
@@ -211,6 +221,20 @@ impl<V: Snapshot> State<V> {
             apply_profile(&mut c, name, face);
         }
         c
+    }
+
+    /// [`State::page`] on the blocking pool, answering `done` (after
+    /// shutdown: dropped unrun, and the completer reports the shutdown).
+    pub(crate) fn page_later(
+        self: &Arc<Self>,
+        filter: ListFilter,
+        cursor: String,
+        count: usize,
+        done: Completer<Page<V>>,
+    ) {
+        let state = self.clone();
+        self.handle
+            .spawn_blocking(move || done.complete(state.page(&filter, &cursor, count)));
     }
 
     /// [`State::load`] on the blocking pool, answering `done`. After
@@ -487,50 +511,111 @@ impl<V: Snapshot> State<V> {
         self.with_store(|store| store.unread_total(filter))
     }
 
-    /// One page of the ordered (and filtered) list.
+    /// One page of the ordered (and filtered) list, read on the writer's
+    /// connection (waiting for a write in progress); conversations not
+    /// cached are loaded and cached.
     pub fn page(&self, filter: &ListFilter, cursor: &str, count: usize) -> Result<Page<V>> {
-        let after = if cursor.is_empty() {
-            None
-        } else {
-            Some(Cursor::decode(cursor).ok_or_else(|| {
-                Error::invalid_parameters(format!("invalid cursor {}", quote(cursor)))
-            })?)
-        };
+        let after = decode_cursor(cursor)?;
         let count = count.clamp(1, MAX_PAGE);
         self.with_store(|store| {
-            let mut rows = store.page(filter, after.as_ref(), count + 1)?;
-            let finished = rows.len() <= count;
-            rows.truncate(count);
-            let next_cursor = rows
-                .last()
-                .map(Cursor::encode)
-                .unwrap_or_else(|| cursor.to_string());
-            let mut conversations = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let view = match self.cache.probe(&row.id) {
-                    Probe::Stored(v) => v,
-                    _ => {
-                        let c = store.load(&row.id)?.ok_or_else(|| {
-                            Error::internal(format!("listed conversation {} vanished", row.id))
-                        })?;
-                        let v = V::build(c, true);
-                        self.cache.put(v.conversation().id.text(), Some(v.clone()));
-                        v
-                    }
-                };
-                conversations.push(view);
-            }
-            Ok(Page {
-                conversations,
-                next_cursor,
-                finished,
+            let rows = store.page(filter, after.as_ref(), count + 1)?;
+            self.assemble_page(rows, count, cursor, |id| {
+                let c = store
+                    .load(id)?
+                    .ok_or_else(|| Error::internal(format!("listed conversation {id} vanished")))?;
+                let v = V::build(c, true);
+                self.cache.put(v.conversation().id.text(), Some(v.clone()));
+                Ok(v)
             })
+        })
+    }
+
+    /// The same page read on the reader connection, beside the writer and
+    /// without its lock, and answered from the cache alone. `None` when that
+    /// cannot answer it: a store in memory (no reader), a read that failed,
+    /// or a listed conversation not cached (or not in step with the
+    /// snapshot the reader read); [`State::page`] answers then.
+    ///
+    /// The rows come from the last committed state; their views from the
+    /// cache, which the writer refreshes right after each commit, so a row
+    /// committed a moment ago may show the content it had just before (its
+    /// `on_changed` follows).
+    pub fn page_beside_writer(
+        &self,
+        filter: &ListFilter,
+        cursor: &str,
+        count: usize,
+    ) -> Option<Result<Page<V>>> {
+        let after = match decode_cursor(cursor) {
+            Ok(after) => after,
+            Err(e) => return Some(Err(e)),
+        };
+        let count = count.clamp(1, MAX_PAGE);
+        let rows = {
+            let reader = self.reader.lock();
+            reader
+                .as_ref()?
+                .page(filter, after.as_ref(), count + 1)
+                .ok()?
+        };
+        let page = self
+            .assemble_page(rows, count, cursor, |id| {
+                Err(Error::internal(format!("{id} is not cached")))
+            })
+            .ok()?;
+        self.pages_beside_writer.fetch_add(1, Ordering::Relaxed);
+        Some(Ok(page))
+    }
+
+    /// A page from the rows the store listed (one more than `count` tells
+    /// whether more follow): views from the cache, probed together, and
+    /// from `miss` for any it lacks.
+    fn assemble_page(
+        &self,
+        mut rows: Vec<Cursor>,
+        count: usize,
+        cursor: &str,
+        mut miss: impl FnMut(&str) -> Result<Arc<V>>,
+    ) -> Result<Page<V>> {
+        let finished = rows.len() <= count;
+        rows.truncate(count);
+        let next_cursor = rows
+            .last()
+            .map(Cursor::encode)
+            .unwrap_or_else(|| cursor.to_string());
+        let mut conversations = Vec::with_capacity(rows.len());
+        let mut missing = Vec::new();
+        self.cache
+            .probe_each(rows.iter().map(|r| r.id.as_str()), |p| match p {
+                Probe::Stored(v) => conversations.push(Some(v)),
+                _ => {
+                    missing.push(conversations.len());
+                    conversations.push(None);
+                }
+            });
+        for i in missing {
+            conversations[i] = Some(miss(&rows[i].id)?);
+        }
+        Ok(Page {
+            conversations: conversations.into_iter().flatten().collect(),
+            next_cursor,
+            finished,
         })
     }
 
     pub fn groups(&self) -> Result<Vec<String>> {
         self.with_store(|store| store.groups())
     }
+}
+
+/// The position a cursor names; "" is the top.
+fn decode_cursor(cursor: &str) -> Result<Option<Cursor>> {
+    if cursor.is_empty() {
+        return Ok(None);
+    }
+    Cursor::decode(cursor)
+        .map(Some)
+        .ok_or_else(|| Error::invalid_parameters(format!("invalid cursor {}", quote(cursor))))
 }
 
 pub(crate) fn state_of<V: Snapshot>(context: &Context) -> Option<&Arc<State<V>>> {

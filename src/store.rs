@@ -158,6 +158,15 @@ const PAGE_AFTER: &str = concat!(
     " ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?6"
 );
 
+/// The page statements without a filter: a plain walk of the order index,
+/// which holds every column they read (no row of the table is visited).
+const PAGE_FIRST_ALL: &str = "SELECT conversation_id, is_pinned, sort_order FROM conversation \
+     ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?1";
+
+const PAGE_AFTER_ALL: &str = "SELECT conversation_id, is_pinned, sort_order FROM conversation \
+     WHERE (is_pinned, sort_order, conversation_id) < (?2, ?3, ?4) \
+     ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?1";
+
 const UNREAD_TOTAL: &str = concat!(
     "SELECT COALESCE(SUM(unread_count), 0) FROM conversation WHERE recv_opt NOT IN (1, 2, 3) AND ",
     filter_sql!()
@@ -385,43 +394,7 @@ impl Store {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Vec<Cursor>> {
-        // Two statements, so that the cursor is a plain range on the index
-        // (an `?7 IS NULL OR ...` would make SQLite scan from the top).
-        let (kind, mark, group, unread, at) = filter_params(filter)?;
-        let read = |r: &Row| {
-            Ok(Cursor {
-                id: r.get(0)?,
-                pinned: r.get(1)?,
-                sort_order: r.get(2)?,
-            })
-        };
-        let rows = match after {
-            None => {
-                let mut stmt = self.conn.prepare_cached(PAGE_FIRST)?;
-                let rows =
-                    stmt.query_map(params![kind, mark, group, unread, at, limit as i64], read)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            }
-            Some(c) => {
-                let mut stmt = self.conn.prepare_cached(PAGE_AFTER)?;
-                let rows = stmt.query_map(
-                    params![
-                        kind,
-                        mark,
-                        group,
-                        unread,
-                        at,
-                        limit as i64,
-                        c.pinned,
-                        c.sort_order,
-                        c.id.as_str()
-                    ],
-                    read,
-                )?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            }
-        };
-        Ok(rows)
+        page_with(&self.conn, filter, after, limit)
     }
 
     /// The unread total of the conversations that pass `filter`, leaving
@@ -496,8 +469,6 @@ impl Store {
         self.write(|w| conversations.into_iter().try_for_each(|c| w.put(c)))
     }
 
-    /// Runs `f` in one transaction, committed when it returns `Ok` and
-    /// rolled back (nothing written) when it returns `Err`.
     /// A second connection to this store's file, for checkpoints off the
     /// writer's thread; `None` for a store in memory or read-only (nothing
     /// to checkpoint).
@@ -505,15 +476,31 @@ impl Store {
         if self.read_only {
             return Ok(None);
         }
+        let Some(conn) = self.second_connection(OpenFlags::SQLITE_OPEN_READ_WRITE)? else {
+            return Ok(None);
+        };
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        Ok(Some(Checkpointer { conn }))
+    }
+
+    /// A read-only connection to this store's file, for pages read beside
+    /// the writer (WAL readers never wait for it); `None` for a store in
+    /// memory.
+    pub fn reader(&self) -> Result<Option<Reader>> {
+        let conn = self.second_connection(OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        Ok(conn.map(|conn| Reader { conn }))
+    }
+
+    /// Another connection to the file (`None` in memory), used by one
+    /// thread at a time.
+    fn second_connection(&self, flags: OpenFlags) -> Result<Option<Connection>> {
         let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else {
             return Ok(None);
         };
-        let conn = Connection::open_with_flags(
+        Ok(Some(Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        Ok(Some(Checkpointer { conn }))
+            flags | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?))
     }
 
     /// Row changes made through this connection since it opened: what a
@@ -522,6 +509,8 @@ impl Store {
         self.conn.total_changes()
     }
 
+    /// Runs `f` in one transaction, committed when it returns `Ok` and
+    /// rolled back (nothing written) when it returns `Err`.
     pub fn write<R>(&mut self, f: impl FnOnce(&mut Writer) -> Result<R>) -> Result<R> {
         let tx = self.conn.transaction()?;
         let result = {
@@ -534,6 +523,24 @@ impl Store {
         };
         tx.commit()?;
         Ok(result)
+    }
+}
+
+/// A read-only connection beside the writer: each query reads the last
+/// committed state, and never waits for the writer (nor the writer for it).
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// As [`Store::page`].
+    pub fn page(
+        &self,
+        filter: &ListFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Cursor>> {
+        page_with(&self.conn, filter, after, limit)
     }
 }
 
@@ -897,6 +904,68 @@ fn encode_list<T>(
     }
     out.push(']');
     out.len()
+}
+
+/// [`Store::page`] on any connection to the store.
+fn page_with(
+    conn: &Connection,
+    filter: &ListFilter,
+    after: Option<&Cursor>,
+    limit: usize,
+) -> Result<Vec<Cursor>> {
+    // Two statements, so that the cursor is a plain range on the index
+    // (an `?7 IS NULL OR ...` would make SQLite scan from the top).
+    let read = |r: &Row| {
+        Ok(Cursor {
+            id: r.get(0)?,
+            pinned: r.get(1)?,
+            sort_order: r.get(2)?,
+        })
+    };
+    if filter.is_empty() {
+        let rows = match after {
+            None => conn
+                .prepare_cached(PAGE_FIRST_ALL)?
+                .query_map([limit as i64], read)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            Some(c) => conn
+                .prepare_cached(PAGE_AFTER_ALL)?
+                .query_map(
+                    params![limit as i64, c.pinned, c.sort_order, c.id.as_str()],
+                    read,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        return Ok(rows);
+    }
+    let (kind, mark, group, unread, at) = filter_params(filter)?;
+    let rows = match after {
+        None => {
+            let mut stmt = conn.prepare_cached(PAGE_FIRST)?;
+            let rows =
+                stmt.query_map(params![kind, mark, group, unread, at, limit as i64], read)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        }
+        Some(c) => {
+            let mut stmt = conn.prepare_cached(PAGE_AFTER)?;
+            let rows = stmt.query_map(
+                params![
+                    kind,
+                    mark,
+                    group,
+                    unread,
+                    at,
+                    limit as i64,
+                    c.pinned,
+                    c.sort_order,
+                    c.id.as_str()
+                ],
+                read,
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        }
+    };
+    Ok(rows)
 }
 
 fn load_with(conn: &Connection, id: &str) -> Result<Option<Conversation>> {
@@ -1429,6 +1498,14 @@ mod tests {
             first.contains("conversation_order") && !first.contains("TEMP B-TREE"),
             "{first}"
         );
+        // Unfiltered pages read the index alone.
+        for sql in [PAGE_FIRST_ALL, PAGE_AFTER_ALL] {
+            let p = plan(&s, sql);
+            assert!(
+                p.contains("COVERING INDEX conversation_order") && !p.contains("TEMP B-TREE"),
+                "{p}"
+            );
+        }
     }
 
     #[test]
