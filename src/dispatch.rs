@@ -430,14 +430,17 @@ impl Drop for Dispatcher {
 fn run_loop(shared: &Shared) {
     let mut after_drain: Option<Hook> = None;
     let mut batch = VecDeque::new();
+    let mut spin = Spin::default();
     loop {
-        spin_for_work(shared);
+        spin.wait_for_work(shared);
         {
             let mut q = shared.queue.lock();
             shared.queued.store(false, Ordering::Relaxed);
             while q.jobs.is_empty() && !q.stopping {
                 q.sleeping = true;
+                let slept = Instant::now();
                 shared.wake.wait(&mut q);
+                spin.woken_after(slept.elapsed());
             }
             if q.jobs.is_empty() {
                 q.exited = true;
@@ -461,19 +464,68 @@ fn run_loop(shared: &Shared) {
     }
 }
 
-/// How long the idle thread watches for work before it sleeps. A call that
-/// arrives meanwhile costs no wake-up (a futex wake is ~10-20 us on a busy
-/// virtual machine, far more than serving a cached lookup).
-const SPIN: Duration = Duration::from_micros(50);
+/// The longest the idle thread watches for work before it sleeps. A call
+/// that arrives meanwhile costs no wake-up (a futex wake is ~10-20 us on a
+/// busy virtual machine, far more than serving a cached lookup).
+const MAX_SPIN: Duration = Duration::from_micros(50);
 
-fn spin_for_work(shared: &Shared) {
+/// How long the idle thread watches for work, adapted to how work arrives:
+/// a watch that ends with work (a wake-up saved), or a sleep that a watch
+/// of [`MAX_SPIN`] would have covered, doubles the next watch, up to
+/// [`MAX_SPIN`]; a watch that ends in a longer sleep halves it, down to
+/// none. Under a steady stream of calls it watches the full time; when work
+/// is sparse the watches shrink to nothing within a few idle periods, so the
+/// thread gives its CPU back (an idle instance uses none).
+struct Spin {
+    budget: Duration,
+}
+
+impl Default for Spin {
+    fn default() -> Self {
+        Spin { budget: MAX_SPIN }
+    }
+}
+
+impl Spin {
+    const MIN: Duration = Duration::from_micros(1);
+
+    /// After a sleep of `slept`: had a watch covered it, grow.
+    fn woken_after(&mut self, slept: Duration) {
+        if slept <= MAX_SPIN {
+            self.budget = (self.budget.max(Self::MIN) * 2).min(MAX_SPIN);
+        }
+    }
+
+    /// Returns once work is queued or the budget is spent.
+    fn wait_for_work(&mut self, shared: &Shared) {
+        if shared.queued.load(Ordering::Acquire) {
+            return;
+        }
+        let found = !self.budget.is_zero() && spin_for_work(shared, self.budget);
+        self.after_watch(found);
+    }
+
+    /// After a watch that did (or did not) see work come.
+    fn after_watch(&mut self, found: bool) {
+        self.budget = if found {
+            (self.budget.max(Self::MIN) * 2).min(MAX_SPIN)
+        } else if self.budget > Self::MIN {
+            self.budget / 2
+        } else {
+            Duration::ZERO
+        };
+    }
+}
+
+/// Watches for queued work for up to `budget`; true when some came.
+fn spin_for_work(shared: &Shared, budget: Duration) -> bool {
     let start = Instant::now();
     let mut spins = 0u32;
     while !shared.queued.load(Ordering::Acquire) {
         spins += 1;
         if spins.is_multiple_of(64) {
-            if start.elapsed() > SPIN {
-                return;
+            if start.elapsed() > budget {
+                return false;
             }
             // Let a host thread on the same core run.
             thread::yield_now();
@@ -481,6 +533,7 @@ fn spin_for_work(shared: &Shared) {
             std::hint::spin_loop();
         }
     }
+    true
 }
 
 fn run_guarded(job: Box<dyn Job>, context: &Context) {
@@ -640,6 +693,68 @@ mod tests {
             *codes.lock(),
             vec![ErrorCode::Shutdown, ErrorCode::Internal]
         );
+    }
+
+    #[test]
+    fn the_idle_watch_shrinks_to_nothing_when_work_is_sparse_and_grows_back() {
+        let mut spin = Spin::default();
+        assert_eq!(spin.budget, MAX_SPIN);
+        // Watches that see nothing, each followed by a long sleep.
+        for _ in 0..8 {
+            spin.after_watch(false);
+            spin.woken_after(Duration::from_millis(10));
+        }
+        assert_eq!(spin.budget, Duration::ZERO, "sparse work: no more watching");
+        // Work that comes soon after the thread sleeps brings the watch back.
+        for _ in 0..8 {
+            spin.woken_after(Duration::from_micros(5));
+        }
+        assert_eq!(spin.budget, MAX_SPIN);
+        // A watch that sees work keeps it at the most.
+        spin.after_watch(true);
+        assert_eq!(spin.budget, MAX_SPIN);
+    }
+
+    #[test]
+    fn an_idle_callback_thread_uses_no_cpu() {
+        let d = Dispatcher::start("test-idle", Arc::new(())).unwrap();
+        // Sparse work: a delivery every 2 ms, then nothing.
+        for _ in 0..20 {
+            d.completer(|_: Result<()>| {}).complete(Ok(()));
+            thread::sleep(Duration::from_millis(2));
+        }
+        thread::sleep(Duration::from_millis(20));
+        let before = thread_cpu_of("test-idle");
+        thread::sleep(Duration::from_millis(300));
+        let used = thread_cpu_of("test-idle") - before;
+        assert!(
+            used < Duration::from_millis(3),
+            "{used:?} of CPU while idle"
+        );
+        d.stop_and_join();
+    }
+
+    /// CPU time of this process's thread named `name` (Linux: from /proc).
+    fn thread_cpu_of(name: &str) -> Duration {
+        for entry in std::fs::read_dir("/proc/self/task").unwrap() {
+            let dir = entry.unwrap().path();
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if comm.trim() != name {
+                continue;
+            }
+            let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+            // Fields after the command's closing parenthesis: utime is the
+            // 12th, stime the 13th, in clock ticks (100 a second here).
+            let rest = &stat[stat.rfind(')').unwrap() + 2..];
+            let f: Vec<u64> = rest
+                .split(' ')
+                .skip(11)
+                .take(2)
+                .map(|x| x.parse().unwrap())
+                .collect();
+            return Duration::from_millis((f[0] + f[1]) * 10);
+        }
+        panic!("no thread named {name}");
     }
 
     #[test]
