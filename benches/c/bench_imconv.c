@@ -2,6 +2,7 @@
  *   bench_imconv <scratch_dir> <size> <results.jsonl>
  */
 #include <malloc.h>
+#include <sys/resource.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -65,7 +66,10 @@ static void bench_import(void) {
     enum { BATCH = 1000 };
     size_t cap = BATCH * 900;
     char *doc = malloc(cap);
-    double spent = 0;
+    /* Five consecutive parts, each a round: the median of their rates. */
+    double spent = 0, part_rate[ROUNDS];
+    long part = (size + ROUNDS - 1) / ROUNDS, part_start = 0;
+    int parts = 0;
     record r;
     for (long start = 0; start < size; start += BATCH) {
         size_t len = 0;
@@ -88,9 +92,15 @@ static void bench_import(void) {
         if (imconv_import_conversations(sdk, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
         wait_completed(target);
         spent += now_s() - t0;
+        long end = start + BATCH < size ? start + BATCH : size;
+        if (end - part_start >= part || end == size) {
+            part_rate[parts++] = (double)(end - part_start) / spent;
+            part_start = end;
+            spent = 0;
+        }
     }
     free(doc);
-    report_one("import", size, "conversations/s", (double)size / spent);
+    report("import", size, "conversations/s", part_rate, (size_t)parts);
 }
 
 /* 1. One call at a time: call to callback. */
@@ -183,6 +193,36 @@ static void touch_all(void) {
         imconv_get_conversation_list(sdk, (const char *const *)ids + start, (size_t)n, on_list, on_fail, NULL);
         wait_completed(target);
     }
+}
+
+/* CPU time of this process, in seconds. */
+static double cpu_s(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec * 1e-6 +
+           (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec * 1e-6;
+}
+
+/* 9. CPU an instance uses, in percent of one core: with nothing to do, and
+   serving one lookup every millisecond (sparse work). */
+static void bench_idle(void) {
+    double idle[ROUNDS], sparse[ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        usleep(100000);
+        double c0 = cpu_s(), t0 = now_s();
+        usleep(400000);
+        idle[round] = (cpu_s() - c0) / (now_s() - t0) * 100;
+        c0 = cpu_s(), t0 = now_s();
+        for (int i = 0; i < 400; i++) {
+            long target = atomic_load(&completed) + 1;
+            imconv_get_conversation(sdk, ids[next_random() % (uint64_t)size], on_one, on_fail, NULL);
+            while (atomic_load_explicit(&completed, memory_order_acquire) < target) usleep(50);
+            usleep(1000);
+        }
+        sparse[round] = (cpu_s() - c0) / (now_s() - t0) * 100;
+    }
+    report("idle_cpu", size, "% of a core", idle, ROUNDS);
+    report("cpu_at_1000_lookups_per_s", size, "% of a core", sparse, ROUNDS);
 }
 
 /* 6. The manager: ordered pages and message application. */
@@ -347,7 +387,7 @@ int main(int argc, char **argv) {
     report_one("rss_after_touching_all", size, "MiB", (rss_touched - rss_before) / 1048576.0);
     report_one("memory_per_conversation", size, "bytes", (rss_touched - rss_open) / (double)size);
 
-    /* BENCH_ONLY=lookups|batches|pages|messages runs one part (for
+    /* BENCH_ONLY=lookups|batches|pages|messages|idle runs one part (for
        profiling); unset, everything. */
     if (!only || strcmp(only, "lookups") == 0) {
         bench_latency();
@@ -363,6 +403,7 @@ int main(int argc, char **argv) {
         bench_messages();
         bench_messages_pipelined();
     }
+    if (!only || strcmp(only, "idle") == 0) bench_idle();
 
     imconv_sdk_free(sdk);
     for (long i = 0; i < size; i++) free(ids[i]), free(misses[i]);
