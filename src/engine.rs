@@ -501,7 +501,7 @@ impl<V: Snapshot> Job for PageJob<V> {
             done,
         } = *self;
         let Some(state) = state_of::<V>(context) else {
-            return;
+            return done.complete_now(Err(Error::internal("engine context missing")));
         };
         match state.page_beside_writer(&filter, &cursor, count) {
             Some(page) => done.complete_now(page),
@@ -509,6 +509,9 @@ impl<V: Snapshot> Job for PageJob<V> {
         }
     }
 }
+
+/// Most waiting lookups whose buffers are kept for reuse.
+const KEPT_LOOKUP_CAPACITY: usize = 1 << 16;
 
 /// Answers every getConversation waiting, on the callback thread: the
 /// cached ones in place, in call order; misses go to the blocking pool.
@@ -540,7 +543,10 @@ impl<V: Snapshot> Job for AnswerLookups<V> {
             }
         }
         ids.clear();
-        *state.spare_lookups.lock() = waiting;
+        // A burst's buffers are kept for the next group, unless huge.
+        if waiting.replies.capacity() <= KEPT_LOOKUP_CAPACITY {
+            *state.spare_lookups.lock() = waiting;
+        }
     }
 }
 
