@@ -233,67 +233,26 @@ impl<V> Cache<V> {
     /// order. IDs are taken in groups, each probed in stages (hash and slot
     /// for all, then entry for all, then the snapshot), so that their cache
     /// misses overlap instead of following one another.
-    pub fn probe_each<'a, I>(&self, ids: I, mut f: impl FnMut(Probe<V>))
+    pub fn probe_each<'a, I>(&self, ids: I, f: impl FnMut(Probe<V>))
     where
         I: IntoIterator<Item = &'a str>,
     {
-        let table = self.table.read();
-        let mask = table.mask();
-        let mut ids = ids.into_iter();
-        let mut keys: [&[u8]; GROUP] = [&[]; GROUP];
-        let mut hashes = [0u64; GROUP];
-        let mut slots = [0u64; GROUP];
-        let mut found: [Option<usize>; GROUP] = [None; GROUP];
-        loop {
-            let mut n = 0;
-            for id in ids.by_ref().take(GROUP) {
-                keys[n] = id.as_bytes();
-                n += 1;
+        probe_staged(&self.table.read(), ids, f)
+    }
+
+    /// [`Cache::probe_each`] unless the writer holds the cache (refreshing
+    /// it after a commit, or evicting): then it does nothing and returns
+    /// false, so that a host's thread never waits for the writer.
+    pub fn try_probe_each<'a, I>(&self, ids: I, f: impl FnMut(Probe<V>)) -> bool
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        match self.table.try_read() {
+            Some(table) => {
+                probe_staged(&table, ids, f);
+                true
             }
-            if n == 0 {
-                return;
-            }
-            // Stage 1: the first slot of each ID. The loads are independent,
-            // so the CPU keeps several misses in flight.
-            // Hashing first keeps the loading loop short enough that all
-            // of the group's loads fit in the CPU's reorder window.
-            for i in 0..n {
-                hashes[i] = table.hash(keys[i]);
-            }
-            for i in 0..n {
-                slots[i] = table.slots[hashes[i] as usize & mask];
-            }
-            // Stage 2: the entry each first slot names, when its tag
-            // matches (nearly always the one: the table is at most half
-            // full); the rest take the ordinary probe.
-            for i in 0..n {
-                let (h, slot) = (hashes[i], slots[i]);
-                found[i] = if slot == EMPTY {
-                    None
-                } else if slot >> 32 == h >> 32
-                    && table.entries[(slot & 0xffff_ffff) as usize].key.as_bytes() == keys[i]
-                {
-                    Some((slot & 0xffff_ffff) as usize)
-                } else {
-                    table.find_from(keys[i], h, (h as usize + 1) & mask)
-                };
-            }
-            // Stage 3: a plain load of each snapshot's reference count, so
-            // that their misses overlap too: the count's increment below is
-            // an atomic (locked) instruction, which would otherwise wait for
-            // its own miss, one snapshot after another.
-            for index in found.iter().take(n).flatten() {
-                if let Some(v) = &table.entries[*index].value {
-                    std::hint::black_box(Arc::strong_count(v));
-                }
-            }
-            // Stage 4: the answers.
-            for entry in found.iter().take(n) {
-                f(match entry {
-                    None => Probe::Unknown,
-                    Some(index) => read(&table.entries[*index]),
-                });
-            }
+            None => false,
         }
     }
 
@@ -345,6 +304,71 @@ impl<V> Cache<V> {
         }
         let size = table.slots.len();
         table.rebuild(size);
+    }
+}
+
+/// The staged probe of [`Cache::probe_each`], on a locked table.
+fn probe_staged<'a, V>(
+    table: &Table<V>,
+    ids: impl IntoIterator<Item = &'a str>,
+    mut f: impl FnMut(Probe<V>),
+) {
+    let mask = table.mask();
+    let mut ids = ids.into_iter();
+    let mut keys: [&[u8]; GROUP] = [&[]; GROUP];
+    let mut hashes = [0u64; GROUP];
+    let mut slots = [0u64; GROUP];
+    let mut found: [Option<usize>; GROUP] = [None; GROUP];
+    loop {
+        let mut n = 0;
+        for id in ids.by_ref().take(GROUP) {
+            keys[n] = id.as_bytes();
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        // Stage 1: the first slot of each ID. The loads are independent,
+        // so the CPU keeps several misses in flight.
+        // Hashing first keeps the loading loop short enough that all
+        // of the group's loads fit in the CPU's reorder window.
+        for i in 0..n {
+            hashes[i] = table.hash(keys[i]);
+        }
+        for i in 0..n {
+            slots[i] = table.slots[hashes[i] as usize & mask];
+        }
+        // Stage 2: the entry each first slot names, when its tag
+        // matches (nearly always the one: the table is at most half
+        // full); the rest take the ordinary probe.
+        for i in 0..n {
+            let (h, slot) = (hashes[i], slots[i]);
+            found[i] = if slot == EMPTY {
+                None
+            } else if slot >> 32 == h >> 32
+                && table.entries[(slot & 0xffff_ffff) as usize].key.as_bytes() == keys[i]
+            {
+                Some((slot & 0xffff_ffff) as usize)
+            } else {
+                table.find_from(keys[i], h, (h as usize + 1) & mask)
+            };
+        }
+        // Stage 3: a plain load of each snapshot's reference count, so
+        // that their misses overlap too: the count's increment below is
+        // an atomic (locked) instruction, which would otherwise wait for
+        // its own miss, one snapshot after another.
+        for index in found.iter().take(n).flatten() {
+            if let Some(v) = &table.entries[*index].value {
+                std::hint::black_box(Arc::strong_count(v));
+            }
+        }
+        // Stage 4: the answers.
+        for entry in found.iter().take(n) {
+            f(match entry {
+                None => Probe::Unknown,
+                Some(index) => read(&table.entries[*index]),
+            });
+        }
     }
 }
 
@@ -448,6 +472,20 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_try_while_the_writer_holds_the_cache_does_nothing() {
+        let c = Cache::new(10);
+        c.put(&t("a"), Some(Arc::new(1)));
+        let mut seen = 0;
+        {
+            let _writer = c.table.write();
+            assert!(!c.try_probe_each(["a"], |_| seen += 1));
+        }
+        assert_eq!(seen, 0);
+        assert!(c.try_probe_each(["a", "b"], |_| seen += 1));
+        assert_eq!(seen, 2);
     }
 
     #[test]

@@ -179,8 +179,10 @@ impl<V: Snapshot> Engine<V> {
     pub fn get_checked(&self, id: &str, done: Completer<Arc<V>>) {
         if self.dispatcher.is_host_delivery() {
             // The host counts callbacks (`imconv_dispatch(max)`), so each
-            // lookup is its own job: probed here, queued finished.
-            let probe = self.state.cache.probe(id);
+            // lookup is its own job: probed here, queued finished (read on
+            // the blocking pool while the writer holds the cache).
+            let mut probe = Probe::Unknown;
+            self.state.cache.try_probe_each([id], |p| probe = p);
             let id = match ConversationId::parse(id) {
                 Ok(id) => id,
                 Err(e) => return done.complete(Err(e)),
@@ -206,17 +208,19 @@ impl<V: Snapshot> Engine<V> {
     /// getConversationList: the stored conversations among `ids`, in request
     /// order, each once. Answered on the calling thread when every ID is
     /// cached (the probes of a batch overlap, see [`crate::cache`]); else,
-    /// and for batches above [`LARGE_BATCH`], read on the blocking pool.
+    /// for batches above [`LARGE_BATCH`], and while the writer holds the
+    /// cache (the calling thread never waits for it), read on the blocking
+    /// pool.
     pub fn get_many(&self, ids: IdList, done: Completer<Vec<Arc<V>>>) {
         if ids.len() <= LARGE_BATCH {
             let mut all_known = true;
             let mut found = Vec::with_capacity(ids.len());
-            self.state.cache.probe_each(ids.iter(), |p| match p {
+            let probed = self.state.cache.try_probe_each(ids.iter(), |p| match p {
                 Probe::Stored(v) => found.push(v),
                 Probe::NotStored => {}
                 Probe::Unknown => all_known = false,
             });
-            if all_known {
+            if probed && all_known {
                 return done.complete(Ok(dedup_views(found)));
             }
         }
