@@ -489,10 +489,14 @@ impl Default for Spin {
 impl Spin {
     const MIN: Duration = Duration::from_micros(1);
 
+    fn grow(&mut self) {
+        self.budget = (self.budget.max(Self::MIN) * 2).min(MAX_SPIN);
+    }
+
     /// After a sleep of `slept`: had a watch covered it, grow.
     fn woken_after(&mut self, slept: Duration) {
         if slept <= MAX_SPIN {
-            self.budget = (self.budget.max(Self::MIN) * 2).min(MAX_SPIN);
+            self.grow();
         }
     }
 
@@ -507,13 +511,13 @@ impl Spin {
 
     /// After a watch that did (or did not) see work come.
     fn after_watch(&mut self, found: bool) {
-        self.budget = if found {
-            (self.budget.max(Self::MIN) * 2).min(MAX_SPIN)
+        if found {
+            self.grow();
         } else if self.budget > Self::MIN {
-            self.budget / 2
+            self.budget /= 2;
         } else {
-            Duration::ZERO
-        };
+            self.budget = Duration::ZERO;
+        }
     }
 }
 
@@ -716,6 +720,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
     fn an_idle_callback_thread_uses_no_cpu() {
         let d = Dispatcher::start("test-idle", Arc::new(())).unwrap();
         // Sparse work: a delivery every 2 ms, then nothing.
@@ -735,6 +740,7 @@ mod tests {
     }
 
     /// CPU time of this process's thread named `name` (Linux: from /proc).
+    #[cfg(target_os = "linux")]
     fn thread_cpu_of(name: &str) -> Duration {
         for entry in std::fs::read_dir("/proc/self/task").unwrap() {
             let dir = entry.unwrap().path();
