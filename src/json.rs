@@ -32,7 +32,7 @@ type Raw<'a> = &'a RawValue;
 /// nothing: the first bad element fails the whole document.
 pub fn parse_conversations(json: &[u8]) -> Result<Vec<Conversation>> {
     let mut all = Vec::new();
-    for_each_conversation(json, |c| {
+    for_each_conversation(json, |c, _| {
         all.push(c);
         Ok(())
     })?;
@@ -42,12 +42,17 @@ pub fn parse_conversations(json: &[u8]) -> Result<Vec<Conversation>> {
 /// Reads an import document in one pass, handing each conversation to `f`
 /// in order as soon as it is parsed (so a consumer can work alongside).
 /// Stops at the first error, from the document or from `f`; an error in an
-/// element names its 0-based index and the field. Returns the count.
+/// element names its 0-based index and the field. `f` also learns whether
+/// the element named its `orderKey` (else the writer places it by its
+/// activity time and a tick). Returns the count.
 pub fn for_each_conversation(
     json: &[u8],
-    mut f: impl FnMut(Conversation) -> Result<()>,
+    mut f: impl FnMut(Conversation, bool) -> Result<()>,
 ) -> Result<usize> {
-    for_each_patch(json, |p| f(p.into_conversation()))
+    for_each_patch(json, |p| {
+        let keyed = p.order_key.is_some();
+        f(p.into_conversation(), keyed)
+    })
 }
 
 /// Reads an import or sync document in one pass, handing each element to

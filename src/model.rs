@@ -392,6 +392,13 @@ pub fn order_key(time: u64, tick: u32) -> u64 {
     (time.min(MAX_ACTIVITY_TIME) << 32) | tick as u64
 }
 
+/// An unread total as callers see it: exact up to 2^64 - 1, which it
+/// stays at beyond (counts are u64 each; their sum is kept exact in u128,
+/// so it comes back down exactly when counts are cleared).
+pub fn saturated(total: u128) -> u64 {
+    total.min(u64::MAX as u128) as u64
+}
+
 /// A message timestamp (seconds, signed) as an activity time.
 pub fn activity_of_timestamp(timestamp: i64) -> u64 {
     (timestamp.max(0) as u64).min(MAX_ACTIVITY_TIME)

@@ -25,7 +25,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, Listeners};
 use crate::json::ProfileUpdate;
 use crate::model::{
-    quote, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text, MAX_GROUPS,
+    quote, saturated, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text, MAX_GROUPS,
 };
 use crate::store::{
     adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions, Writer,
@@ -57,7 +57,9 @@ pub struct State<V: Snapshot> {
     /// The unread total once known (computing it reads every row, so it is
     /// done only when someone listens or asks, then kept up to date by every
     /// write; an import with nobody listening forgets it).
-    total_unread: Mutex<Option<u64>>,
+    /// The exact unread total (a sum of u64 counts), once known; callers
+    /// see it saturated (see [`crate::model::saturated`]).
+    total_unread: Mutex<Option<u128>>,
     /// Profiles (name, avatar) by conversation ID: temporary conversations
     /// are built from them on the callback thread.
     profiles: RwLock<HashMap<String, (Text, Text)>>,
@@ -463,9 +465,11 @@ impl<V: Snapshot> State<V> {
                 *total = None;
             } else if let (Some(t), d) = (*total, delta) {
                 if d != 0 {
-                    let now = (t as i128 + d).max(0) as u64;
+                    let now = (t as i128 + d).max(0) as u128;
                     *total = Some(now);
-                    events.total = Some(now);
+                    if saturated(now) != saturated(t) {
+                        events.total = Some(saturated(now));
+                    }
                 }
             }
         }
@@ -502,14 +506,14 @@ impl<V: Snapshot> State<V> {
     pub fn unread_total(&self, filter: &ListFilter) -> Result<u64> {
         if *filter == ListFilter::default() {
             if let Some(t) = *self.total_unread.lock() {
-                return Ok(t);
+                return Ok(saturated(t));
             }
             return self.with_store(|store| {
                 self.ensure_total(store)?;
-                Ok(self.total_unread.lock().unwrap_or(0))
+                Ok(saturated(self.total_unread.lock().unwrap_or(0)))
             });
         }
-        self.with_store(|store| store.unread_total(filter))
+        self.with_store(|store| store.unread_total(filter).map(saturated))
     }
 
     /// One page of the ordered (and filtered) list, read on the writer's
@@ -781,9 +785,12 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     /// Replaces a conversation whole and writes it at once (an import, so
     /// that the store writes while the next elements are parsed). With
     /// nobody listening, what it replaces is not read: nothing needs it.
-    pub fn replace(&mut self, c: Conversation) -> Result<()> {
+    /// `placed`: its order key is its activity time and a fresh tick (see
+    /// [`Writer::put`] for what a stored row keeps).
+    pub fn replace(&mut self, c: Conversation, placed: bool) -> Result<()> {
+        let mut c = c;
         if !self.tracking {
-            self.w.put(&c)?;
+            self.w.put(&c, placed)?.into(&mut c);
             // Not indexed either: a repeated ID is simply written again,
             // and the later entry wins in the cache as in the store.
             self.entries.push(Entry {
@@ -804,7 +811,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
                 self.entries.len() - 1
             }
         };
-        self.w.put(&c)?;
+        self.w.put(&c, placed)?.into(&mut c);
         let entry = &mut self.entries[i];
         entry.after = Some(c);
         entry.written = true;
@@ -820,7 +827,11 @@ impl<V: Snapshot> Txn<'_, '_, V> {
                 continue;
             }
             match &e.after {
-                Some(c) => self.w.put(c)?,
+                Some(c) => {
+                    // The write's own rules only move positions forward.
+                    let kept = self.w.put(c, false)?;
+                    debug_assert!(kept.matches(c), "{kept:?}");
+                }
                 None => self.w.delete(e.id.as_str())?,
             }
             e.written = true;
@@ -851,22 +862,31 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     /// after its profile, the user or group ID without one.
     pub fn new_conversation(&self, id: &ConversationId) -> Conversation {
         let mut c = Conversation::temporary(id.clone());
-        let pending = self
-            .profiles
+        if let Some((name, face)) = self.profile(id) {
+            apply_profile(&mut c, &name, &face);
+        }
+        c
+    }
+
+    /// The name a conversation shows when it has none of its own: its
+    /// profile's, else the user or group ID (never empty).
+    pub fn fallback_name(&self, id: &ConversationId) -> Text {
+        match self.profile(id) {
+            Some((name, _)) if !name.is_empty() => name,
+            _ => Text::new(id.body()).unwrap_or_default(),
+        }
+    }
+
+    /// The newest profile of a user or group (name, avatar): this write's,
+    /// else its group's, else the committed one.
+    fn profile(&self, id: &ConversationId) -> Option<(Text, Text)> {
+        self.profiles
             .iter()
             .rev()
             .find(|p| p.conversation_id == *id)
             .map(|p| (p.show_name.clone(), p.face_url.clone()))
-            .or_else(|| self.pending.profiles.get(id.as_str()).cloned());
-        match pending {
-            Some((name, face)) => apply_profile(&mut c, &name, &face),
-            None => {
-                if let Some((name, face)) = self.state.profiles.read().get(id.as_str()) {
-                    apply_profile(&mut c, name, face);
-                }
-            }
-        }
-        c
+            .or_else(|| self.pending.profiles.get(id.as_str()).cloned())
+            .or_else(|| self.state.profiles.read().get(id.as_str()).cloned())
     }
 
     /// Records a profile, and applies it to its conversation when stored.

@@ -88,6 +88,11 @@ const MIGRATIONS: &[&str] = &[
         ) << 32) | order_key
         WHERE order_key >= 0 AND order_key < 4294967296;
      UPDATE conversation SET sort_order = (order_key | -9223372036854775808) - (order_key & -9223372036854775808);",
+    // 4: unread messages apart. Clearing up to a position (and counting
+    // what is left) walks only a conversation's unread messages, by
+    // timestamp (one-to-one) or sequence (groups), never its whole history.
+    "CREATE INDEX applied_unread_time ON applied_message (conversation_id, timestamp) WHERE unread = 1;
+     CREATE INDEX applied_unread_seq ON applied_message (conversation_id, seq) WHERE unread = 1;",
 ];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -119,6 +124,11 @@ const SELECT_ONE: &str = concat!(
 
 /// An upsert that updates a stored row in place (a REPLACE would delete and
 /// re-insert it, touching the order index even when the order is the same).
+/// Read positions only move forward (compared as the unsigned numbers they
+/// are: a stored negative is 2^63 or more), whatever is written over them.
+/// With ?20 set (a conversation placed by its activity time, not given a
+/// key) a stored key of the same activity time stays: only a change of the
+/// activity time moves a conversation. It returns what the row keeps.
 const UPSERT: &str = concat!(
     "INSERT INTO conversation (",
     columns!(),
@@ -128,10 +138,18 @@ const UPSERT: &str = concat!(
      unread_count = excluded.unread_count, recv_opt = excluded.recv_opt, \
      last_message = excluded.last_message, group_at_info = excluded.group_at_info, \
      draft_text = excluded.draft_text, draft_timestamp = excluded.draft_timestamp, \
-     is_pinned = excluded.is_pinned, order_key = excluded.order_key, mark_list = excluded.mark_list, \
+     is_pinned = excluded.is_pinned, \
+     order_key = CASE WHEN ?20 AND order_key >> 32 = excluded.order_key >> 32 THEN order_key ELSE excluded.order_key END, \
+     mark_list = excluded.mark_list, \
      custom_data = excluded.custom_data, conversation_groups = excluded.conversation_groups, \
-     c2c_read_timestamp = excluded.c2c_read_timestamp, \
-     group_read_sequence = excluded.group_read_sequence, sort_order = excluded.sort_order"
+     c2c_read_timestamp = CASE WHEN (excluded.c2c_read_timestamp >= 0) = (c2c_read_timestamp >= 0) \
+       THEN MAX(excluded.c2c_read_timestamp, c2c_read_timestamp) \
+       WHEN excluded.c2c_read_timestamp < 0 THEN excluded.c2c_read_timestamp ELSE c2c_read_timestamp END, \
+     group_read_sequence = CASE WHEN (excluded.group_read_sequence >= 0) = (group_read_sequence >= 0) \
+       THEN MAX(excluded.group_read_sequence, group_read_sequence) \
+       WHEN excluded.group_read_sequence < 0 THEN excluded.group_read_sequence ELSE group_read_sequence END, \
+     sort_order = CASE WHEN ?20 AND order_key >> 32 = excluded.order_key >> 32 THEN sort_order ELSE excluded.sort_order END \
+     RETURNING c2c_read_timestamp, group_read_sequence, order_key"
 );
 
 /// What a filter keeps (parameters ?1 to ?5, see `filter_params`).
@@ -167,10 +185,23 @@ const PAGE_AFTER_ALL: &str = "SELECT conversation_id, is_pinned, sort_order FROM
      WHERE (is_pinned, sort_order, conversation_id) < (?2, ?3, ?4) \
      ORDER BY is_pinned DESC, sort_order DESC, conversation_id DESC LIMIT ?1";
 
-const UNREAD_TOTAL: &str = concat!(
-    "SELECT COALESCE(SUM(unread_count), 0) FROM conversation WHERE recv_opt NOT IN (1, 2, 3) AND ",
+/// The counts a total adds up (summed here, not by SQLite's SUM(), which
+/// fails past 2^63 and cannot add u64 counts).
+const UNREAD_COUNTS: &str = concat!(
+    "SELECT unread_count FROM conversation WHERE unread_count <> 0 AND recv_opt NOT IN (1, 2, 3) AND ",
     filter_sql!()
 );
+
+/// Marking messages read walks the unread index of the conversation only
+/// (see migration 4), by time or by one range of sequences.
+const MARK_READ_ALL: &str =
+    "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1";
+const MARK_READ_UP_TO_TIME: &str = "UPDATE applied_message SET unread = 0 \
+     WHERE conversation_id = ?1 AND unread = 1 AND timestamp <= ?2";
+const MARK_READ_SEQ_RANGE: &str = "UPDATE applied_message SET unread = 0 \
+     WHERE conversation_id = ?1 AND unread = 1 AND seq BETWEEN ?2 AND ?3";
+const COUNT_UNREAD: &str =
+    "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1";
 
 /// One index seek per pin state: a plain MAX(sort_order) would read every
 /// row (sort_order is the index's second column), and opening must not.
@@ -296,6 +327,7 @@ impl Store {
     /// Every table this version uses is there (a store whose version says
     /// one thing and whose tables say another is refused).
     fn check_schema(&self) -> Result<()> {
+        let version = self.schema_version()?;
         for table in REQUIRED_TABLES {
             let found: bool = self.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)",
@@ -306,7 +338,7 @@ impl Store {
                 return Err(Error::new(
                     ErrorCode::Database,
                     format!(
-                        "database: the schema is inconsistent: version {SCHEMA_VERSION} but no table '{table}'"
+                        "database: the schema is inconsistent: version {version} but no table '{table}'"
                     ),
                 ));
             }
@@ -358,6 +390,12 @@ impl Store {
                 ),
             ));
         }
+        // Every table the schema needs exists from version 3 on: a store
+        // that says so but lacks one is refused before a migration trips
+        // over it.
+        if version >= 3 {
+            self.check_schema()?;
+        }
         if version < SCHEMA_VERSION && version > 0 {
             crate::log::info(format_args!(
                 "upgrading the store's schema from version {version} to {SCHEMA_VERSION}"
@@ -399,13 +437,18 @@ impl Store {
 
     /// The unread total of the conversations that pass `filter`, leaving
     /// out those whose receive option mutes them (1, 2, 3).
-    pub fn unread_total(&self, filter: &ListFilter) -> Result<u64> {
+    /// The exact sum of the unread counts that pass `filter` (muted
+    /// conversations left out); see
+    /// [`crate::model::saturated`] for what a caller sees.
+    pub fn unread_total(&self, filter: &ListFilter) -> Result<u128> {
         let (kind, mark, group, unread, at) = filter_params(filter)?;
-        let total: i64 = self
-            .conn
-            .prepare_cached(UNREAD_TOTAL)?
-            .query_row(params![kind, mark, group, unread, at], |r| r.get(0))?;
-        Ok(total as u64)
+        let mut stmt = self.conn.prepare_cached(UNREAD_COUNTS)?;
+        let mut rows = stmt.query(params![kind, mark, group, unread, at])?;
+        let mut total = 0u128;
+        while let Some(row) = rows.next()? {
+            total += row.get::<_, i64>(0)? as u64 as u128;
+        }
+        Ok(total)
     }
 
     /// The largest order_key stored (0 for an empty store).
@@ -466,7 +509,11 @@ impl Store {
     where
         I: IntoIterator<Item = &'a Conversation>,
     {
-        self.write(|w| conversations.into_iter().try_for_each(|c| w.put(c)))
+        self.write(|w| {
+            conversations
+                .into_iter()
+                .try_for_each(|c| w.put(c, false).map(drop))
+        })
     }
 
     /// A second connection to this store's file, for checkpoints off the
@@ -594,7 +641,12 @@ pub struct Writer<'t> {
 
 impl<'t> Writer<'t> {
     /// Writes one conversation, replacing a stored one of the same ID.
-    pub fn put(&mut self, c: &Conversation) -> Result<()> {
+    ///
+    /// A read position never moves back: when the stored one is further,
+    /// it stays. With `placed` (its order key is its activity time and a
+    /// fresh tick, not a given key) a stored key of the same activity time
+    /// stays too. Returns what the row keeps of those.
+    pub fn put(&mut self, c: &Conversation, placed: bool) -> Result<Kept> {
         let lists = &mut self.buffer;
         lists.clear();
         let at_end = encode_list(lists, c.group_at_info_list.iter(), |out, a| {
@@ -605,28 +657,38 @@ impl<'t> Writer<'t> {
             out.push_str(&serde_json::to_string(g.as_str()).map_err(|_| fmt::Error)?);
             Ok(())
         });
-        self.stmt.execute(params![
-            c.id.as_str(),
-            c.id.kind().as_i32(),
-            c.group_type.as_str(),
-            c.show_name.as_str(),
-            c.face_url.as_str(),
-            c.unread_count as i64,
-            c.recv_opt,
-            c.last_message.as_ref().map(|m| m.json.as_str()),
-            &lists[..at_end],
-            c.draft_text.as_str(),
-            c.draft_timestamp as i64,
-            c.is_pinned,
-            c.order_key as i64,
-            &lists[at_end..marks_end],
-            c.custom_data.as_str(),
-            &lists[marks_end..groups_end],
-            c.c2c_read_timestamp as i64,
-            c.group_read_sequence as i64,
-            sort_order(c.order_key),
-        ])?;
-        Ok(())
+        let kept = self.stmt.query_row(
+            params![
+                c.id.as_str(),
+                c.id.kind().as_i32(),
+                c.group_type.as_str(),
+                c.show_name.as_str(),
+                c.face_url.as_str(),
+                c.unread_count as i64,
+                c.recv_opt,
+                c.last_message.as_ref().map(|m| m.json.as_str()),
+                &lists[..at_end],
+                c.draft_text.as_str(),
+                c.draft_timestamp as i64,
+                c.is_pinned,
+                c.order_key as i64,
+                &lists[at_end..marks_end],
+                c.custom_data.as_str(),
+                &lists[marks_end..groups_end],
+                c.c2c_read_timestamp as i64,
+                c.group_read_sequence as i64,
+                sort_order(c.order_key),
+                placed,
+            ],
+            |r| {
+                Ok(Kept {
+                    c2c_read_timestamp: r.get::<_, i64>(0)? as u64,
+                    group_read_sequence: r.get::<_, i64>(1)? as u64,
+                    order_key: r.get::<_, i64>(2)? as u64,
+                })
+            },
+        )?;
+        Ok(kept)
     }
 
     /// Starts a nested unit inside the transaction: undone alone by
@@ -740,32 +802,28 @@ impl<'t> Writer<'t> {
     }
 
     /// Marks a conversation's remembered messages read up to a position
-    /// (all of them for `ReadUpTo::All`); returns how many stay unread.
+    /// (all of them for `ReadUpTo::All`); returns how many it marked. It
+    /// walks only the unread ones at or before the position (an index holds
+    /// unread messages apart), never the whole history.
     pub fn mark_messages_read(&mut self, id: &str, upto: ReadUpTo) -> Result<u64> {
         let tx = self.conn;
-        match upto {
-            ReadUpTo::All => tx
-                .prepare_cached("UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1")?
-                .execute([id])?,
+        let marked = match upto {
+            ReadUpTo::All => tx.prepare_cached(MARK_READ_ALL)?.execute([id])?,
             ReadUpTo::Timestamp(t) => tx
-                .prepare_cached(
-                    "UPDATE applied_message SET unread = 0 \
-                     WHERE conversation_id = ?1 AND unread = 1 AND timestamp <= ?2",
-                )?
+                .prepare_cached(MARK_READ_UP_TO_TIME)?
                 .execute(params![id, t])?,
-            ReadUpTo::Sequence(s) => tx
-                .prepare_cached(
-                    "UPDATE applied_message SET unread = 0 \
-                     WHERE conversation_id = ?1 AND unread = 1 AND seq <= ?2",
-                )?
-                .execute(params![id, s as i64])?,
+            ReadUpTo::Sequence(s) => {
+                // Sequences are u64 stored bit-cast: up to s unsigned is one
+                // or two ranges of the signed column.
+                let mut stmt = tx.prepare_cached(MARK_READ_SEQ_RANGE)?;
+                let mut n = stmt.execute(params![id, 0i64, s.min(i64::MAX as u64) as i64])?;
+                if s > i64::MAX as u64 {
+                    n += stmt.execute(params![id, i64::MIN, s as i64])?;
+                }
+                n
+            }
         };
-        let left: i64 = tx
-            .prepare_cached(
-                "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1",
-            )?
-            .query_row([id], |r| r.get(0))?;
-        Ok(left as u64)
+        Ok(marked as u64)
     }
 
     /// Creates or moves a conversation group.
@@ -811,9 +869,7 @@ impl<'t> Writer<'t> {
     pub fn unread_messages(&self, id: &str) -> Result<u64> {
         let n: i64 = self
             .conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1",
-            )?
+            .prepare_cached(COUNT_UNREAD)?
             .query_row([id], |r| r.get(0))?;
         Ok(n as u64)
     }
@@ -822,14 +878,43 @@ impl<'t> Writer<'t> {
         load_with(self.conn, id)
     }
 
-    /// IDs of the stored conversations with unread messages or @ mentions,
-    /// of one type or all (`None`): what clearing the read state touches.
-    pub fn unread_ids(&self, kind: Option<i32>) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT conversation_id FROM conversation \
-             WHERE (unread_count <> 0 OR group_at_info <> '[]') AND (?1 IS NULL OR conv_type = ?1)",
-        )?;
-        let rows = stmt.query_map([kind], |r| r.get(0))?;
+    /// IDs of the stored conversations of one type or all (`None`) that
+    /// marking read up to `upto` would change: those with unread messages
+    /// or @ mentions, and those whose read position is behind it (for
+    /// `ReadUpTo::All`, behind their last message). Positions are u64
+    /// stored bit-cast, so a negative one is 2^63 or more; where SQL cannot
+    /// be exact (a sequence past 2^63 in the JSON) it errs towards listing
+    /// a conversation, which the clear then leaves as it is.
+    pub fn ids_to_mark_read(&self, kind: Option<i32>, upto: ReadUpTo) -> Result<Vec<String>> {
+        let (sql, position) = match upto {
+            ReadUpTo::All => (
+                "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
+                 AND ?2 = 0 AND (unread_count <> 0 OR group_at_info <> '[]' OR (last_message IS NOT NULL AND CASE conv_type \
+                   WHEN 1 THEN c2c_read_timestamp >= 0 AND c2c_read_timestamp < json_extract(last_message, '$.timestamp') \
+                   ELSE group_read_sequence < 0 OR group_read_sequence < json_extract(last_message, '$.seq') END))",
+                0,
+            ),
+            ReadUpTo::Timestamp(t) => (
+                "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
+                 AND (unread_count <> 0 OR group_at_info <> '[]' \
+                   OR (c2c_read_timestamp >= 0 AND c2c_read_timestamp < ?2))",
+                t,
+            ),
+            ReadUpTo::Sequence(s) if s <= i64::MAX as u64 => (
+                "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
+                 AND (unread_count <> 0 OR group_at_info <> '[]' \
+                   OR (group_read_sequence >= 0 AND group_read_sequence < ?2))",
+                s as i64,
+            ),
+            ReadUpTo::Sequence(s) => (
+                "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
+                 AND (unread_count <> 0 OR group_at_info <> '[]' \
+                   OR group_read_sequence >= 0 OR group_read_sequence < ?2)",
+                s as i64,
+            ),
+        };
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![kind, position], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -859,6 +944,34 @@ impl<'t> Writer<'t> {
             .prepare_cached("SELECT COUNT(*) FROM conversation WHERE is_pinned = 1")?
             .query_row([], |r| r.get(0))?;
         Ok(n as u64)
+    }
+}
+
+/// What a stored row keeps of a conversation written over it (see
+/// [`Writer::put`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub c2c_read_timestamp: u64,
+    pub group_read_sequence: u64,
+    pub order_key: u64,
+}
+
+impl Kept {
+    /// Takes what the row kept into the conversation written.
+    pub fn into(self, c: &mut Conversation) {
+        c.c2c_read_timestamp = self.c2c_read_timestamp;
+        c.group_read_sequence = self.group_read_sequence;
+        c.order_key = self.order_key;
+    }
+
+    /// Whether the row holds `c` as written.
+    pub fn matches(&self, c: &Conversation) -> bool {
+        *self
+            == Kept {
+                c2c_read_timestamp: c.c2c_read_timestamp,
+                group_read_sequence: c.group_read_sequence,
+                order_key: c.order_key,
+            }
     }
 }
 
@@ -1480,6 +1593,20 @@ mod tests {
             steps.push(row.get::<_, String>(3).unwrap());
         }
         steps.join("; ")
+    }
+
+    #[test]
+    fn marking_read_walks_only_unread_messages() {
+        let s = Store::open(None, Durability::Normal).unwrap();
+        for (sql, index) in [
+            (MARK_READ_ALL, "applied_unread_"),
+            (MARK_READ_UP_TO_TIME, "applied_unread_time"),
+            (MARK_READ_SEQ_RANGE, "applied_unread_seq"),
+            (COUNT_UNREAD, "applied_unread_"),
+        ] {
+            let p = plan(&s, sql);
+            assert!(p.contains(index) && !p.contains("SCAN"), "{sql}: {p}");
+        }
     }
 
     #[test]

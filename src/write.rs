@@ -441,68 +441,74 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
     Ok(())
 }
 
-/// Clears unread counts (and @ mentions) of the scope up to a position.
+/// Marks the scope read up to a position: one conversation, or every
+/// stored conversation of a type (or all) that it would change, idle ones
+/// included (their read position moves too).
 fn mark_read<V: Snapshot>(
     scope: &ReadScope,
     upto: ReadUpTo,
     txn: &mut Txn<'_, '_, V>,
 ) -> Result<usize> {
-    let ids: Vec<ConversationId> = match scope {
-        ReadScope::One(id) => vec![id.clone()],
-        ReadScope::AllC2c => parse_ids(txn.w.unread_ids(Some(ConversationType::C2c.as_i32()))?)?,
-        ReadScope::AllGroups => {
-            parse_ids(txn.w.unread_ids(Some(ConversationType::Group.as_i32()))?)?
-        }
-        ReadScope::All => parse_ids(txn.w.unread_ids(None)?)?,
+    let kind = match scope {
+        ReadScope::One(id) => return read_up_to(txn, id, upto).map(|_| 0),
+        ReadScope::AllC2c => Some(ConversationType::C2c.as_i32()),
+        ReadScope::AllGroups => Some(ConversationType::Group.as_i32()),
+        ReadScope::All => None,
     };
-    for id in &ids {
-        read_up_to(txn, id, upto)?;
+    for id in parse_ids(txn.w.ids_to_mark_read(kind, upto)?)? {
+        read_up_to(txn, &id, upto)?;
     }
     Ok(0)
 }
 
 /// Marks one stored conversation read up to a position (here or on another
 /// device): remembered messages up to it stop counting, its read position
-/// becomes it (never lower), and @ mentions up to it go.
+/// becomes it (never lower), and @ mentions up to it go. It costs what it
+/// marks: only unread messages are walked.
 fn read_up_to<V: Snapshot>(
     txn: &mut Txn<'_, '_, V>,
     id: &ConversationId,
     upto: ReadUpTo,
 ) -> Result<()> {
-    {
-        txn.stored(id)?;
-        let tracked_before = txn.w.unread_messages(id.as_str())?;
-        let left = txn.w.mark_messages_read(id.as_str(), upto)?;
-        let c = txn.stored(id)?;
-        // An imported or synced count with no messages behind it goes once
-        // the position reaches the last message.
-        let untracked = c.unread_count.saturating_sub(tracked_before);
-        let covers_last = match (upto, &c.last_message) {
-            (ReadUpTo::All, _) | (_, None) => true,
-            (ReadUpTo::Timestamp(t), Some(m)) => m.timestamp <= t,
-            (ReadUpTo::Sequence(s), Some(m)) => m.seq <= s,
-        };
-        c.unread_count = left + if covers_last { 0 } else { untracked };
-        match upto {
-            ReadUpTo::All => {
-                if let Some(m) = &c.last_message {
-                    match id.kind() {
-                        ConversationType::C2c => {
-                            c.c2c_read_timestamp =
-                                c.c2c_read_timestamp.max(m.timestamp.max(0) as u64)
-                        }
-                        ConversationType::Group => {
-                            c.group_read_sequence = c.group_read_sequence.max(m.seq)
-                        }
+    // Remembered unread messages never outnumber the count.
+    let tracked_before = if txn.stored(id)?.unread_count == 0 {
+        0
+    } else {
+        txn.w.unread_messages(id.as_str())?
+    };
+    let marked = if tracked_before == 0 {
+        0
+    } else {
+        txn.w.mark_messages_read(id.as_str(), upto)?
+    };
+    let c = txn.stored(id)?;
+    // An imported or synced count with no messages behind it goes once
+    // the position reaches the last message.
+    let untracked = c.unread_count.saturating_sub(tracked_before);
+    let covers_last = match (upto, &c.last_message) {
+        (ReadUpTo::All, _) | (_, None) => true,
+        (ReadUpTo::Timestamp(t), Some(m)) => m.timestamp <= t,
+        (ReadUpTo::Sequence(s), Some(m)) => m.seq <= s,
+    };
+    c.unread_count = (tracked_before - marked) + if covers_last { 0 } else { untracked };
+    match upto {
+        ReadUpTo::All => {
+            if let Some(m) = &c.last_message {
+                match id.kind() {
+                    ConversationType::C2c => {
+                        c.c2c_read_timestamp = c.c2c_read_timestamp.max(m.timestamp.max(0) as u64)
+                    }
+                    ConversationType::Group => {
+                        c.group_read_sequence = c.group_read_sequence.max(m.seq)
                     }
                 }
-                c.group_at_info_list = Box::default();
             }
-            ReadUpTo::Timestamp(t) => {
-                c.c2c_read_timestamp = c.c2c_read_timestamp.max(t.max(0) as u64)
-            }
-            ReadUpTo::Sequence(s) => {
-                c.group_read_sequence = c.group_read_sequence.max(s);
+            c.group_at_info_list = Box::default();
+        }
+        ReadUpTo::Timestamp(t) => c.c2c_read_timestamp = c.c2c_read_timestamp.max(t.max(0) as u64),
+        ReadUpTo::Sequence(s) => {
+            c.group_read_sequence = c.group_read_sequence.max(s);
+            if c.group_at_info_list.iter().any(|a| a.seq <= s) {
                 c.group_at_info_list = c
                     .group_at_info_list
                     .iter()
@@ -578,10 +584,18 @@ fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usiz
     let forget = txn.w.any_applied_message()?;
     let mut pins = false;
     let mut index = 0usize;
-    let mut each = |c: Conversation| -> Result<()> {
+    let mut each = |mut c: Conversation, keyed: bool| -> Result<()> {
         let i = index;
         index += 1;
         pins |= c.is_pinned;
+        // Placed by its activity time and, among equal times, by document
+        // order: later elements rank first, as later actions do.
+        if !keyed {
+            c.order_key = order_key(c.activity_time(), txn.next_tick());
+        }
+        if c.show_name.is_empty() {
+            c.show_name = txn.fallback_name(&c.id);
+        }
         (|| {
             if !c.conversation_group_list.is_empty() {
                 txn.ensure_groups(&c.conversation_group_list)?;
@@ -589,7 +603,7 @@ fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usiz
             if forget {
                 txn.w.forget_messages(c.id.as_str())?;
             }
-            txn.replace(c)
+            txn.replace(c, !keyed)
         })()
         .map_err(|e| e.context(format_args!("element {i}")))
     };
@@ -605,16 +619,19 @@ fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usiz
 }
 
 /// Parses on a second thread, handing chunks to `each` here.
-fn pipelined(document: &[u8], each: &mut impl FnMut(Conversation) -> Result<()>) -> Result<usize> {
+fn pipelined(
+    document: &[u8],
+    each: &mut impl FnMut(Conversation, bool) -> Result<()>,
+) -> Result<usize> {
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Conversation>>>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<(Conversation, bool)>>>(8);
         std::thread::Builder::new()
             .name("imconv-import".into())
             .spawn_scoped(scope, move || {
                 crate::log::library_thread();
                 let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
-                let read = json::for_each_conversation(document, |c| {
-                    chunk.push(c);
+                let read = json::for_each_conversation(document, |c, keyed| {
+                    chunk.push((c, keyed));
                     if chunk.len() == IMPORT_CHUNK {
                         let full = std::mem::replace(&mut chunk, Vec::with_capacity(IMPORT_CHUNK));
                         // Fails once the writer gave up: stop parsing then.
@@ -633,7 +650,9 @@ fn pipelined(document: &[u8], each: &mut impl FnMut(Conversation) -> Result<()>)
                 Ok(Ok(chunk)) => {
                     let last = chunk.len() < IMPORT_CHUNK;
                     count += chunk.len();
-                    chunk.into_iter().try_for_each(&mut *each)?;
+                    chunk
+                        .into_iter()
+                        .try_for_each(|(c, keyed)| each(c, keyed))?;
                     // A short chunk is the last one.
                     if last {
                         return Ok(count);
@@ -665,9 +684,6 @@ fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize>
             if let Some(groups) = &p.conversation_group_list {
                 txn.ensure_groups(groups)?;
             }
-            if let Some(n) = p.unread_count {
-                txn.w.keep_newest_unread(id.as_str(), n)?;
-            }
             if let Some(m) = &p.last_message {
                 txn.w.remember_message(&AppliedMessage {
                     msg_id: m.msg_id.as_str(),
@@ -683,7 +699,8 @@ fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize>
                 txn.entry(&id)?.after = Some(c);
             }
             // A read position that moves forward is a read on another
-            // device: it clears what it covers, as clean_unread does.
+            // device: it clears what it covers, as clean_unread does. One
+            // that is behind is a stale snapshot and changes nothing.
             let (read_ts, read_seq) = (p.c2c_read_timestamp.take(), p.group_read_sequence.take());
             let c = txn.stored(&id)?;
             let read = match id.kind() {
@@ -694,33 +711,41 @@ fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize>
                     .filter(|&s| s > c.group_read_sequence)
                     .map(ReadUpTo::Sequence),
             };
-            c.c2c_read_timestamp = read_ts.unwrap_or(c.c2c_read_timestamp);
-            c.group_read_sequence = read_seq.unwrap_or(c.group_read_sequence);
             let activity = c.activity_time();
             p.apply_plain_fields(c);
-            let mut moved = false;
+            if c.show_name.is_empty() {
+                let name = txn.fallback_name(&id);
+                txn.stored(&id)?.show_name = name;
+            }
+            let c = txn.stored(&id)?;
             if let Some(m) = p.last_message.take() {
                 match &c.last_message {
                     Some(last) if last.msg_id == m.msg_id => c.last_message = Some(m),
                     Some(last) if (m.timestamp, m.seq) <= (last.timestamp, last.seq) => {}
-                    _ => {
-                        c.last_message = Some(m);
-                        moved = true;
-                    }
+                    _ => c.last_message = Some(m),
                 }
             }
+            // The position first, then the count: the count names what is
+            // unread after the read, so later clears stay exact.
             if let Some(upto) = read {
                 read_up_to(txn, &id, upto)?;
+                let c = txn.stored(&id)?;
+                // The position is the server's, even where no message lies.
+                match upto {
+                    ReadUpTo::Timestamp(_) => {
+                        c.c2c_read_timestamp = c.c2c_read_timestamp.max(read_ts.unwrap_or(0))
+                    }
+                    _ => c.group_read_sequence = c.group_read_sequence.max(read_seq.unwrap_or(0)),
+                }
+            }
+            if let Some(n) = p.unread_count {
+                txn.w.keep_newest_unread(id.as_str(), n)?;
+                txn.stored(&id)?.unread_count = n;
             }
             let c = txn.stored(&id)?;
-            if let Some(n) = p.unread_count {
-                c.unread_count = n;
-            }
             match p.order_key {
                 Some(key) => c.order_key = key,
-                None if created || moved || c.activity_time() != activity => {
-                    move_to_activity(txn, &id)?
-                }
+                None if created || c.activity_time() != activity => move_to_activity(txn, &id)?,
                 None => {}
             }
             Ok(())

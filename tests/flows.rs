@@ -579,7 +579,7 @@ fn an_order_key_at_the_top_of_the_range_freezes_nothing() {
     )
     .unwrap();
     let far = get(&e, "c2c_far").0.clone();
-    assert_eq!(far.order_key, imconv::model::MAX_ACTIVITY_TIME << 32);
+    assert_eq!(far.order_key >> 32, imconv::model::MAX_ACTIVITY_TIME);
     let json = imconv::json::conversation_to_json(&far).unwrap();
     let again = imconv::json::parse_conversations(format!("[{json}]").as_bytes()).unwrap();
     assert_eq!(again[0], far);
