@@ -1381,6 +1381,24 @@ mod tests {
     use super::*;
     use crate::json::parse_conversations;
 
+    /// A test's folder, removed when dropped (also when the test fails).
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let dir =
+                std::env::temp_dir().join(format!("imconv-store-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     fn sample() -> Vec<Conversation> {
         parse_conversations(
             br#"[{"conversationID":"c2c_a","showName":"A","unreadCount":18446744073709551615,
@@ -1421,8 +1439,8 @@ mod tests {
 
     #[test]
     fn persists_and_locks() {
-        let dir = std::env::temp_dir().join(format!("imconv-store-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("test");
+        let dir = scratch.0.clone();
         {
             let mut s = Store::open(Some(&dir), Durability::Full).unwrap();
             s.upsert(&sample()).unwrap();
@@ -1441,8 +1459,8 @@ mod tests {
 
     #[test]
     fn checkpoints_run_beside_the_writer_and_the_wal_starts_over() {
-        let dir = std::env::temp_dir().join(format!("imconv-store-ckpt-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("ckpt");
+        let dir = scratch.0.clone();
         let mut s = Store::open(Some(&dir), Durability::Normal).unwrap();
         let checkpointer = s.checkpointer().unwrap().expect("a store on disk has one");
         let many = |from: usize| -> Vec<Conversation> {
@@ -1497,8 +1515,8 @@ mod tests {
 
     #[test]
     fn durability_sets_wal_and_synchronous() {
-        let dir = std::env::temp_dir().join(format!("imconv-store-sync-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("sync");
+        let dir = scratch.0.clone();
         for (durability, expected) in [(Durability::Normal, 1), (Durability::Full, 2)] {
             let s = Store::open(Some(&dir), durability).unwrap();
             let sync: i64 = s
@@ -1517,8 +1535,8 @@ mod tests {
 
     #[test]
     fn migrates_a_version_1_store() {
-        let dir = std::env::temp_dir().join(format!("imconv-store-v1-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("v1");
+        let dir = scratch.0.clone();
         std::fs::create_dir_all(&dir).unwrap();
         {
             let conn = Connection::open(dir.join(DATABASE_FILE)).unwrap();
@@ -1650,8 +1668,8 @@ mod tests {
 
     #[test]
     fn refuses_a_newer_schema() {
-        let dir = std::env::temp_dir().join(format!("imconv-store-newer-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = Scratch::new("newer");
+        let dir = scratch.0.clone();
         {
             let s = Store::open(Some(&dir), Durability::Normal).unwrap();
             s.conn

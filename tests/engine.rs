@@ -1,6 +1,9 @@
 //! Integration tests of the safe core: the engine with its store, cache,
 //! runtime and dispatcher, through a test snapshot type.
 
+mod common;
+use common::Scratch;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -76,10 +79,8 @@ fn memory() -> Engine<View> {
     Engine::open(&Config::in_memory("me")).unwrap()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("imconv-it-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("it-{name}"))
 }
 
 fn on_disk(dir: &Path) -> Result<Engine<View>> {
@@ -350,7 +351,7 @@ fn a_completed_import_survives_kill_9() {
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_ENV, &dir)
+        .env(CHILD_ENV, dir.as_os_str())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();

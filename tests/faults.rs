@@ -17,11 +17,8 @@ use imconv::write::Write;
 
 use common::*;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("imconv-faults-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::create(&format!("faults-{name}"))
 }
 
 fn open(data_dir: &Path) -> Result<Engine<View>> {
@@ -171,7 +168,8 @@ fn read_only_data_dir_child() {
         println!("skipped: needs root to become another user");
         return;
     }
-    let dir = scratch("rodir");
+    let dir = PathBuf::from(std::env::var_os("IMCONV_FAULTS_CHILD").unwrap()).join("rodir");
+    fs::create_dir(&dir).unwrap();
     // A folder of root's that "nobody" may read but not write.
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
@@ -232,10 +230,14 @@ fn a_corrupt_row_fails_its_reads_with_a_clear_code() {
 }
 
 /// Runs `test` alone in a child process (it changes process-wide limits).
+/// Runs one test in a process of its own. Its folder is made here, in the
+/// parent, and removed here too: a child that became another user could not
+/// remove a folder of root's.
 fn in_child(test: &str) {
+    let dir = Scratch::create(&format!("faults-child-{test}"));
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env("IMCONV_FAULTS_CHILD", "1")
+        .env("IMCONV_FAULTS_CHILD", dir.as_os_str())
         .output()
         .unwrap();
     assert!(
@@ -256,7 +258,7 @@ fn full_disk_child() {
     if std::env::var_os("IMCONV_FAULTS_CHILD").is_none() {
         return; // run by the test above, in a process of its own
     }
-    let dir = scratch("full");
+    let dir = PathBuf::from(std::env::var_os("IMCONV_FAULTS_CHILD").unwrap()).join("full");
     made(&dir);
     let e = open(&dir).unwrap();
     let before = e.stored_count().unwrap();

@@ -641,8 +641,8 @@ fn events_are_exact() {
 
 #[test]
 fn the_manager_state_survives_reopening() {
-    let dir = std::env::temp_dir().join(format!("imconv-manager-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = Scratch::new("manager");
+    let dir = scratch.to_path_buf();
     let open = |dir: &PathBuf| -> Engine<View> {
         Engine::open(&Config {
             data_dir: Some(dir.clone()),

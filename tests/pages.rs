@@ -5,17 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use imconv::config::Config;
 use imconv::engine::Engine;
 use imconv::model::{ConversationType, ListFilter};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("imconv-pages-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> Scratch {
+    Scratch::new(&format!("pages-{name}"))
 }
 
 fn on_disk(dir: &Path, cache_capacity: usize) -> Engine<View> {

@@ -3,6 +3,8 @@
 //! engine's asynchronous calls, and a listener that records its events.
 #![allow(dead_code)]
 
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,5 +109,43 @@ impl Listener<View> for Recorder {
     }
     fn on_total_unread_changed(&self, total: u64) {
         self.log.lock().push(format!("total {total}"));
+    }
+}
+
+/// A folder in the system's temporary directory for one test, removed when
+/// dropped: also when the test fails, as the drop runs while the panic
+/// unwinds. Not created (`new`) or created empty (`create`).
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("imconv-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Scratch(dir)
+    }
+
+    pub fn create(name: &str) -> Scratch {
+        let dir = Scratch::new(name);
+        std::fs::create_dir_all(&dir.0).unwrap();
+        dir
+    }
+}
+
+impl Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }

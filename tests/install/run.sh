@@ -4,6 +4,16 @@
 # static, and through CMake's find_package. Run from the repository root
 # (make test-install).
 set -euo pipefail
+# Whether a command's whole output holds a pattern. The output is captured
+# first: `cmd | grep -q` exits at its first match, and under pipefail the
+# producer's SIGPIPE would then fail the step at random. A producer that
+# fails stops the test.
+outputs() {
+  local pattern=$1 out
+  shift
+  out=$("$@") || { echo "failed: $*"; exit 1; }
+  grep -q -- "$pattern" <<<"$out"
+}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix="$tmp/prefix"
@@ -12,7 +22,7 @@ cc=${CC:-cc}
 
 make --no-print-directory install PREFIX="$prefix" > "$tmp/install.log"
 lib="$prefix/lib"
-version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+version=$(grep -m1 '^version = ' Cargo.toml | sed 's/^version = "\(.*\)"/\1/')
 major=${version%%.*}
 
 echo "== the header's version is Cargo.toml's"
@@ -30,15 +40,15 @@ test "$(readlink "$lib/libimconv.so")" = "libimconv.so.$major"
 test -f "$lib/libimconv.a" && test -f "$prefix/include/imconv.h" && test -f "$prefix/include/imconv.hpp"
 test -f "$lib/.debug/libimconv.so.$version.debug"
 # Stripped, with its debug info linked.
-if readelf -S "$lib/libimconv.so.$version" | grep -q '\.debug_info'; then
+if outputs '\.debug_info' readelf -S "$lib/libimconv.so.$version"; then
   echo "libimconv.so.$version is not stripped"; exit 1
 fi
-readelf -S "$lib/libimconv.so.$version" | grep -q '\.gnu_debuglink'
+outputs '\.gnu_debuglink' readelf -S "$lib/libimconv.so.$version"
 # The archive carries no debug info (64 MB with it, about 10 MB without).
-if readelf -S "$lib/libimconv.a" | grep -q '\.debug_info'; then
+if outputs '\.debug_info' readelf -S "$lib/libimconv.a"; then
   echo "libimconv.a carries debug info"; exit 1
 fi
-readelf -d "$lib/libimconv.so.$version" | grep -q "SONAME.*libimconv.so.$major"
+outputs "SONAME.*libimconv.so.$major" readelf -d "$lib/libimconv.so.$version"
 
 echo "== a consumer through pkg-config, shared"
 export PKG_CONFIG_PATH="$lib/pkgconfig"
@@ -46,15 +56,15 @@ test "$(pkg-config --modversion imconv)" = "$version"
 # The quick start's link line: -Wl,-rpath so the program finds the library.
 "$cc" -std=c99 -Wall -Wextra -Werror "$here/consumer.c" -o "$tmp/shared" \
   $(pkg-config --cflags --libs imconv) -Wl,-rpath,"$(pkg-config --variable=libdir imconv)" -lpthread
-"$tmp/shared" | grep -q "c2c_alice: Alice"
-ldd "$tmp/shared" | grep -q "libimconv.so.$major"
+outputs "c2c_alice: Alice" "$tmp/shared"
+outputs "libimconv.so.$major" ldd "$tmp/shared"
 
 echo "== a consumer through pkg-config, static"
 "$cc" -std=c99 -Wall -Wextra -Werror "$here/consumer.c" -o "$tmp/static" \
   $(pkg-config --cflags imconv) "$lib/libimconv.a" \
   $(pkg-config --static --libs-only-l imconv | sed 's/-limconv//')
-"$tmp/static" | grep -q "c2c_alice: Alice"
-if ldd "$tmp/static" | grep -q libimconv; then echo "the static consumer loads libimconv.so"; exit 1; fi
+outputs "c2c_alice: Alice" "$tmp/static"
+if outputs libimconv ldd "$tmp/static"; then echo "the static consumer loads libimconv.so"; exit 1; fi
 
 echo "== only imconv_* is exported, from the shared library and the archive"
 others=$(nm -D --defined-only "$lib/libimconv.so.$version" | awk '{print $3}' | grep -v '^imconv_' || true)
@@ -74,7 +84,7 @@ for order in archive-first sqlite-first; do
   "$cc" -std=c99 -Wall -Wextra -Werror "$here/with_sqlite.c" -o "$tmp/with_sqlite" \
     -I"$prefix/include" $link $static_libs
   # The program's own SQLite calls reach the system's SQLite, and imconv works.
-  "$tmp/with_sqlite" | grep -q "imconv works, sqlite3_libversion() is the system's"
+  outputs "imconv works, sqlite3_libversion() is the system's" "$tmp/with_sqlite"
 done
 
 echo "== a consumer through CMake's find_package"
@@ -85,8 +95,8 @@ if ! command -v cmake >/dev/null; then
 fi
 cmake -S "$here" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release > "$tmp/cmake.log"
 cmake --build "$tmp/cmake" > "$tmp/cmake-build.log"
-"$tmp/cmake/consumer_shared" | grep -q "c2c_alice: Alice"
-"$tmp/cmake/consumer_static" | grep -q "c2c_alice: Alice"
+outputs "c2c_alice: Alice" "$tmp/cmake/consumer_shared"
+outputs "c2c_alice: Alice" "$tmp/cmake/consumer_static"
 
 echo "== DESTDIR staging"
 make --no-print-directory install PREFIX=/usr DESTDIR="$tmp/stage" > "$tmp/stage.log"
