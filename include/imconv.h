@@ -784,7 +784,9 @@ int32_t imconv_sync_conversations(struct imconv_sdk *sdk,
 
  Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk`,
  `listener` or `out_listener_id`, or a listener whose `struct_size` is
- smaller than this version's (not set up with `imconv_listener_init`); IMCONV_ERR_SHUTDOWN while the instance
+ smaller than 0.2.0's (not set up with `imconv_listener_init`; any size
+ from 0.2.0's up is taken, and members past it read as absent);
+ IMCONV_ERR_SHUTDOWN while the instance
  is being freed; IMCONV_ERR_WRONG_PROCESS in a child after fork(). No
  callback is made by this call. Synchronous; callable from any thread,
  including from inside a callback.

@@ -32,6 +32,7 @@ use crate::config::{Config, Delivery};
 use crate::dispatch::{wait_on, Completer, Context, Dispatcher, Job};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
+use crate::inject::{self, Stage};
 use crate::model::{ConversationId, IdList, ListFilter, Snapshot};
 use crate::state::{state_of, Page, PendingLookups, State};
 use crate::write::Write;
@@ -177,6 +178,7 @@ impl<V: Snapshot> Engine<V> {
     /// [`Engine::get`] of an ID already checked with
     /// [`ConversationId::check`], so that the call copies it only once.
     pub fn get_checked(&self, id: &str, done: Completer<Arc<V>>) {
+        inject::point(Stage::Accept);
         if self.dispatcher.is_host_delivery() {
             // The host counts callbacks (`imconv_dispatch(max)`), so each
             // lookup is its own job: probed here, queued finished (read on
@@ -212,6 +214,7 @@ impl<V: Snapshot> Engine<V> {
     /// cache (the calling thread never waits for it), read on the blocking
     /// pool.
     pub fn get_many(&self, ids: IdList, done: Completer<Vec<Arc<V>>>) {
+        inject::point(Stage::Accept);
         if ids.len() <= LARGE_BATCH {
             let mut all_known = true;
             let mut found = Vec::with_capacity(ids.len());
@@ -263,6 +266,7 @@ impl<V: Snapshot> Engine<V> {
     }
 
     fn enqueue(&self, op: Result<Write>, reply: Reply) -> Result<()> {
+        inject::point(Stage::Accept);
         if self.read_only {
             reply.cancel();
             return Err(Error::new(
@@ -290,7 +294,7 @@ impl<V: Snapshot> Engine<V> {
                 return Err(Error::new(
                     ErrorCode::QueueFull,
                     format!(
-                        "the write queue is full ({n} writes, {queued} bytes waiting; at most                          {MAX_QUEUED_WRITES} writes and {MAX_QUEUED_BYTES} bytes): retry once                          earlier writes have completed"
+                        "the write queue is full ({n} writes, {queued} bytes waiting; at most {MAX_QUEUED_WRITES} writes and {MAX_QUEUED_BYTES} bytes): retry once earlier writes have completed"
                     ),
                 ));
             }
@@ -317,6 +321,7 @@ impl<V: Snapshot> Engine<V> {
     /// blocking pool, as it does with host delivery (where the host counts
     /// callbacks, and a job must be one).
     pub fn page(&self, filter: ListFilter, cursor: String, count: usize, done: Completer<Page<V>>) {
+        inject::point(Stage::Accept);
         if !self.dispatcher.is_host_delivery() {
             return self.dispatcher.execute(Box::new(PageJob {
                 filter,
@@ -530,6 +535,7 @@ impl<V: Snapshot> Job for AnswerLookups<V> {
         // one: the lock is held for a swap, and nothing is allocated.
         let mut waiting = std::mem::take(&mut *state.spare_lookups.lock());
         std::mem::swap(&mut waiting, &mut *state.lookups.lock());
+        inject::point(Stage::Work);
         let PendingLookups {
             ids,
             replies,

@@ -2,6 +2,7 @@
 //!
 //! Layers, lowest first; a layer uses only those below it:
 //! - [`error`]: error codes and messages (the one place codes are mapped);
+//!   [`inject`]: panics at named stages of a call, for tests;
 //! - [`model`]: conversation IDs and the conversation record;
 //! - [`json`], [`config`]: reading and writing JSON, instance options;
 //! - [`store`]: SQLite (schema, migrations, queries);
@@ -20,6 +21,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod inject;
 pub mod json;
 pub mod log;
 pub mod model;

@@ -251,6 +251,7 @@ impl<V: Snapshot> State<V> {
 
     /// A cache miss: reads the store and records what it found.
     pub fn load(&self, id: ConversationId) -> Result<Arc<V>> {
+        crate::inject::point(crate::inject::Stage::Work);
         let found = self.with_store(|store| {
             // Another request may have filled it while this one waited.
             if let Probe::Stored(v) = self.cache.probe(id.as_str()) {
@@ -266,6 +267,7 @@ impl<V: Snapshot> State<V> {
     /// Serves a whole batch from the cache and the store, in request order,
     /// each ID once.
     pub fn lookup_batch(&self, ids: &IdList) -> Result<Vec<Arc<V>>> {
+        crate::inject::point(crate::inject::Stage::Work);
         let mut seen = std::collections::HashSet::with_capacity(ids.len());
         let unique: Vec<usize> = (0..ids.len())
             .filter(|&i| seen.insert(ids.get(i)))
@@ -520,6 +522,7 @@ impl<V: Snapshot> State<V> {
     /// connection (waiting for a write in progress); conversations not
     /// cached are loaded and cached.
     pub fn page(&self, filter: &ListFilter, cursor: &str, count: usize) -> Result<Page<V>> {
+        crate::inject::point(crate::inject::Stage::Work);
         let after = decode_cursor(cursor)?;
         let count = count.clamp(1, MAX_PAGE);
         self.with_store(|store| {
@@ -551,6 +554,7 @@ impl<V: Snapshot> State<V> {
         cursor: &str,
         count: usize,
     ) -> Option<Result<Page<V>>> {
+        crate::inject::point(crate::inject::Stage::Work);
         let after = match decode_cursor(cursor) {
             Ok(after) => after,
             Err(e) => return Some(Err(e)),

@@ -184,6 +184,7 @@ impl Write {
     /// the conversations it touches through `txn`, which writes them when
     /// this returns Ok. Returns a count of elements (imports and syncs).
     pub fn apply<V: Snapshot>(&mut self, txn: &mut Txn<'_, '_, V>) -> Result<usize> {
+        crate::inject::point(crate::inject::Stage::Work);
         match self {
             Write::Import(doc) => import(doc, txn),
             Write::Sync(doc) => sync(doc, txn),

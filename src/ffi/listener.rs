@@ -39,6 +39,14 @@ pub struct imconv_listener {
     pub user_data: *mut c_void,
 }
 
+// SAFETY: repr(C), struct_size first; all-zero is every callback NULL.
+unsafe impl super::Growable for imconv_listener {
+    /// 0.2.0's layout is this version's. When a member is added, this
+    /// stays the size without it (and the new member is read as absent
+    /// for callers compiled before it).
+    const FIRST_SIZE: usize = std::mem::size_of::<imconv_listener>();
+}
+
 /// The host's listener, copied from its struct.
 struct HostListener {
     on_new: imconv_conversation_list_callback,
@@ -110,7 +118,9 @@ impl Listener<ConversationView> for HostListener {
 ///
 /// Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk`,
 /// `listener` or `out_listener_id`, or a listener whose `struct_size` is
-/// smaller than this version's (not set up with `imconv_listener_init`); IMCONV_ERR_SHUTDOWN while the instance
+/// smaller than 0.2.0's (not set up with `imconv_listener_init`; any size
+/// from 0.2.0's up is taken, and members past it read as absent);
+/// IMCONV_ERR_SHUTDOWN while the instance
 /// is being freed; IMCONV_ERR_WRONG_PROCESS in a child after fork(). No
 /// callback is made by this call. Synchronous; callable from any thread,
 /// including from inside a callback.
@@ -130,13 +140,20 @@ pub unsafe extern "C" fn imconv_add_listener(
             Ok(sdk) => sdk,
             Err(code) => return code,
         };
-        let (Some(l), false) = (listener.as_ref(), out_listener_id.is_null()) else {
-            return IMCONV_ERR_INVALID_PARAMETERS;
-        };
-        // Every member of this version is required to be there.
-        if l.struct_size < std::mem::size_of::<imconv_listener>() {
+        if listener.is_null() || out_listener_id.is_null() {
             return IMCONV_ERR_INVALID_PARAMETERS;
         }
+        // Members past the caller's struct_size read as absent.
+        let l = match super::read_growable(listener) {
+            Ok(l) => l,
+            Err(size) => {
+                crate::log::info(format_args!(
+                    "imconv_add_listener refused: listener->struct_size is {size}, less than \
+                     any version's: set it up with imconv_listener_init"
+                ));
+                return IMCONV_ERR_INVALID_PARAMETERS;
+            }
+        };
         let host = HostListener {
             on_new: l.on_new,
             on_changed: l.on_changed,

@@ -938,18 +938,25 @@ pub unsafe extern "C" fn imconv_list_filter_init(filter: *mut imconv_list_filter
     })
 }
 
-/// Reads a filter argument (NULL covers all).
+// SAFETY: repr(C), struct_size first; all-zero is the filter that covers
+// all.
+unsafe impl super::Growable for imconv_list_filter {
+    /// 0.2.0's layout is this version's; see imconv_listener's.
+    const FIRST_SIZE: usize = std::mem::size_of::<imconv_list_filter>();
+}
+
+/// Reads a filter argument (NULL covers all; members past the caller's
+/// `struct_size` read as absent).
 unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<ListFilter> {
-    let Some(f) = filter.as_ref() else {
+    if filter.is_null() {
         return Ok(ListFilter::default());
-    };
-    if f.struct_size < std::mem::size_of::<imconv_list_filter>() {
-        return Err(Error::invalid_parameters(format!(
-            "filter->struct_size is {}, less than this version's {}: set the filter up with imconv_list_filter_init",
-            f.struct_size,
-            std::mem::size_of::<imconv_list_filter>()
-        )));
     }
+    let f = super::read_growable(filter).map_err(|size| {
+        Error::invalid_parameters(format!(
+            "filter->struct_size is {size}, less than any version's ({}): set the filter up with imconv_list_filter_init",
+            <imconv_list_filter as super::Growable>::FIRST_SIZE
+        ))
+    })?;
     let kind = match f.r#type {
         0 => None,
         1 => Some(ConversationType::C2c),

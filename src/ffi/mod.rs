@@ -25,6 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::dispatch::Completer;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::inject::{self, Stage};
 use crate::model::{quote, ConversationId, IdList, Text, MAX_DOCUMENT_BYTES};
 use sdk::instance;
 
@@ -98,6 +99,13 @@ fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
 /// success goes to `deliver` and failure to `on_error`. When `start` refuses
 /// the call (it dropped the promise unfulfilled), its code is returned.
 ///
+/// One signal per call, panics included: a panic before the promise exists
+/// is the return value (IMCONV_ERR_INTERNAL, no callback); once it exists
+/// the call returns IMCONV_OK and the promise owes exactly one callback
+/// (dropped by the panic, it fails with IMCONV_ERR_INTERNAL; handed over, it
+/// completes as it would have); a panic while delivering, before the host's
+/// callback ran, fails the call through `on_error`.
+///
 /// # Safety
 /// `sdk` is NULL or a live instance; `args` reads only valid pointers.
 unsafe fn async_call<S, A, T>(
@@ -114,6 +122,7 @@ where
     T: Send + 'static,
 {
     guard(IMCONV_ERR_INTERNAL, || {
+        inject::point(Stage::Entry);
         let sdk = match instance(sdk) {
             Ok(sdk) => sdk,
             Err(code) => return code,
@@ -122,21 +131,45 @@ where
             return IMCONV_ERR_INVALID_PARAMETERS;
         };
         let user_data = UserData(user_data);
-        let done = sdk.engine.completer(move |result: Result<T>| match result {
-            Ok(value) => deliver(value, on_success, user_data.get()),
-            Err(e) => deliver_error(on_error, &e, user_data),
-        });
-        match args() {
-            // Refused at once (a full queue): the code is the return value.
-            Ok(args) => match start(&sdk.engine, args, done) {
-                Ok(()) => IMCONV_OK,
-                Err(e) => e.code().as_i32(),
-            },
-            Err(e) => {
-                done.complete(Err(e));
-                IMCONV_OK
+        let done = sdk.engine.completer(move |result: Result<T>| {
+            let delivered = catch_unwind(AssertUnwindSafe(|| {
+                inject::point(Stage::Delivery);
+                match result {
+                    Ok(value) => deliver(value, on_success, user_data.get()),
+                    Err(e) => deliver_error(on_error, &e, user_data),
+                }
+            }));
+            // The host's callback is the last thing a delivery does: a
+            // panic means it did not run, and the call is still owed one.
+            if delivered.is_err() {
+                let e = Error::internal(
+                    "internal error: a panic was caught while delivering the result",
+                );
+                deliver_error(on_error, &e, user_data);
             }
-        }
+        });
+        catch_unwind(AssertUnwindSafe(move || {
+            inject::point(Stage::Arguments);
+            match args() {
+                // Refused at once (a full queue): the code is the return
+                // value, and `start` dropped the promise without a delivery.
+                Ok(args) => match start(&sdk.engine, args, done) {
+                    Ok(()) => {
+                        inject::point(Stage::Accepted);
+                        IMCONV_OK
+                    }
+                    Err(e) => e.code().as_i32(),
+                },
+                Err(e) => {
+                    done.complete(Err(e));
+                    IMCONV_OK
+                }
+            }
+        }))
+        // The promise was dropped by the panic (and fails with
+        // IMCONV_ERR_INTERNAL) or handed over (and completes): either way
+        // exactly one callback follows.
+        .unwrap_or(IMCONV_OK)
     })
 }
 
@@ -158,6 +191,42 @@ pub(crate) unsafe fn write_call(
         |engine, op, done| engine.submit(op, done),
         |(), on_success, user_data| unsafe { on_success(user_data) },
     )
+}
+
+/// A struct the host hands in that can grow from version to version: it
+/// starts with `struct_size`, and an all-zero value means "every member
+/// absent" (NULL callbacks and pointers, 0, false).
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` structs whose first member is the
+/// `usize` struct_size and for which all-zero bytes are a valid value.
+pub(crate) unsafe trait Growable: Sized {
+    /// The size of the struct in 0.2.0, the first version that had it:
+    /// the smallest a caller can have been compiled with.
+    const FIRST_SIZE: usize;
+}
+
+/// Reads a growable struct as its caller was compiled: the first
+/// `struct_size` bytes (at most this version's size) over an all-zero
+/// struct, so members past the caller's `struct_size` read as absent. A
+/// larger `struct_size` (a caller compiled against a later header) is read
+/// up to this version's members. Err: the `struct_size` it had, when below
+/// [`Growable::FIRST_SIZE`] (not set up with its `_init`).
+///
+/// # Safety
+/// `p` points to at least `struct_size` readable bytes (and to a `usize`).
+pub(crate) unsafe fn read_growable<T: Growable>(p: *const T) -> std::result::Result<T, usize> {
+    let size = p.cast::<usize>().read_unaligned();
+    if size < T::FIRST_SIZE {
+        return Err(size);
+    }
+    let mut out = std::mem::MaybeUninit::<T>::zeroed();
+    let n = size.min(std::mem::size_of::<T>());
+    // SAFETY: the caller's struct has `size` readable bytes; `out` has
+    // size_of::<T>() >= n; all-zero bytes (and so any prefix of a valid T
+    // over them) are a valid T by the trait's contract.
+    std::ptr::copy_nonoverlapping(p.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), n);
+    Ok(out.assume_init())
 }
 
 type ErrorCallback = unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void);
@@ -235,4 +304,53 @@ pub(crate) unsafe fn read_json(p: *const c_char, name: &str) -> Result<Vec<u8>> 
         )));
     }
     Ok(std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A listener as a later version might have it: one member more.
+    #[repr(C)]
+    #[derive(Debug, PartialEq)]
+    struct Grown {
+        struct_size: usize,
+        first: usize,
+        added: usize,
+    }
+
+    unsafe impl Growable for Grown {
+        const FIRST_SIZE: usize = 2 * std::mem::size_of::<usize>();
+    }
+
+    #[test]
+    fn members_past_struct_size_read_as_absent() {
+        let word = std::mem::size_of::<usize>();
+        // A caller compiled before `added`: what follows its struct is not
+        // its own (poison here), and is never read.
+        let old = [2 * word, 7, usize::MAX];
+        let read = unsafe { read_growable(old.as_ptr().cast::<Grown>()) }.unwrap();
+        assert_eq!(
+            read,
+            Grown {
+                struct_size: 2 * word,
+                first: 7,
+                added: 0
+            }
+        );
+        // The current size, and a later caller's larger one.
+        for size in [3 * word, 5 * word] {
+            let new = [size, 7, 9, usize::MAX, usize::MAX];
+            let read = unsafe { read_growable(new.as_ptr().cast::<Grown>()) }.unwrap();
+            assert_eq!((read.first, read.added), (7, 9));
+        }
+        // Below the first version's size: not set up, refused.
+        for size in [0, word, 2 * word - 1] {
+            let bad = [size, 7, 9];
+            assert_eq!(
+                unsafe { read_growable(bad.as_ptr().cast::<Grown>()) },
+                Err(size)
+            );
+        }
+    }
 }

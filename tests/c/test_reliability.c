@@ -117,7 +117,7 @@ static void test_every_valid_user_id_has_its_own_store(void) {
         CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
         if (!sdk) continue;
         char json[128];
-        snprintf(json, sizeof json, "[{\"conversationID\":\"c2c_of_%d\"}]", i);
+        snprintf(json, sizeof json, "[{\"conversationID\":\"c2c_of_%d\",\"showName\":\"stored\"}]", i);
         import_sync(sdk, json, &c);
         imconv_sdk_free(sdk);
     }
@@ -146,9 +146,9 @@ static void test_every_valid_user_id_has_its_own_store(void) {
         if (!sdk) continue;
         char id[32];
         snprintf(id, sizeof id, "c2c_of_%d", i);
-        /* Stored: imported without a name; temporary: named after its ID. */
+        /* Stored: imported as "stored"; temporary: named after its ID. */
         get_sync(sdk, id, &c);
-        CHECK_CONTAINS(c.jsons[0], "\"showName\":\"\"");
+        CHECK_CONTAINS(c.jsons[0], "\"showName\":\"stored\"");
         snprintf(id, sizeof id, "c2c_of_%d", (i + 1) % 3);
         get_sync(sdk, id, &c);
         CHECK_CONTAINS(c.jsons[0], "\"showName\":\"of_");
@@ -166,7 +166,7 @@ static void test_a_store_in_the_old_folder_is_still_found(void) {
     CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
     call c;
     call_init(&c);
-    import_sync(sdk, "[{\"conversationID\":\"c2c_kept\"}]", &c);
+    import_sync(sdk, "[{\"conversationID\":\"c2c_kept\",\"showName\":\"stored\"}]", &c);
     imconv_sdk_free(sdk);
     /* Move whatever folder it uses to the old name, as 0.1.0 left it. */
     snprintf(path, sizeof path, "%s/old", scratch);
@@ -183,7 +183,7 @@ static void test_a_store_in_the_old_folder_is_still_found(void) {
     CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
     if (sdk) {
         get_sync(sdk, "c2c_kept", &c);
-        CHECK_CONTAINS(c.jsons[0], "\"showName\":\"\"");
+        CHECK_CONTAINS(c.jsons[0], "\"showName\":\"stored\"");
         imconv_sdk_free(sdk);
     }
     call_destroy(&c);
@@ -274,7 +274,7 @@ static void test_store_files_are_private_whatever_the_umask(void) {
     CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
     call c;
     call_init(&c);
-    if (sdk) import_sync(sdk, "[{\"conversationID\":\"c2c_a\"}]", &c);
+    if (sdk) import_sync(sdk, "[{\"conversationID\":\"c2c_a\",\"showName\":\"stored\"}]", &c);
     /* While open: the database, its -wal and -shm. */
     snprintf(dir, sizeof dir, "%s/perm", scratch);
     check_private(dir);
@@ -326,7 +326,7 @@ static int open_as_nobody(void *arg) {
     call c;
     call_init(&c);
     get_sync(sdk, "c2c_a", &c);
-    int ok = c.count == 1 && strstr(c.jsons[0], "\"showName\":\"\"") != NULL;
+    int ok = c.count == 1 && strstr(c.jsons[0], "\"showName\":\"stored\"") != NULL;
     call_reset(&c);
     int32_t w = imconv_import_conversations(sdk, "[]", on_done, on_fail, &c);
     if (w == IMCONV_OK) call_wait(&c);
@@ -354,7 +354,7 @@ static void test_a_store_that_cannot_be_written_is_refused_at_open(void) {
     CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
     call c;
     call_init(&c);
-    if (sdk) import_sync(sdk, "[{\"conversationID\":\"c2c_a\"}]", &c);
+    if (sdk) import_sync(sdk, "[{\"conversationID\":\"c2c_a\",\"showName\":\"stored\"}]", &c);
     imconv_sdk_free(sdk);
     call_destroy(&c);
     /* Hand the store to "nobody", with a database it may only read. */
