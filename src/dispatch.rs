@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, ReentrantMutex};
 
 use crate::error::{Error, Result};
 use crate::platform::EventPair;
@@ -69,8 +69,11 @@ struct Shared {
 /// (the host polls it), and who is delivering now.
 struct HostDelivery {
     event: EventPair,
-    /// One thread delivers at a time; others wait here.
-    serial: Mutex<()>,
+    /// One thread delivers at a time; others wait here. Reentrant: a
+    /// callback may run a nested event loop that dispatches again (Qt's
+    /// modal `exec()`, a nested GLib main loop), which runs further
+    /// callbacks on the same thread, one at a time as ever.
+    serial: ReentrantMutex<()>,
     current: Mutex<Option<ThreadId>>,
 }
 
@@ -164,7 +167,7 @@ impl Dispatcher {
                 thread_id: None,
                 host: Some(HostDelivery {
                     event,
-                    serial: Mutex::new(()),
+                    serial: ReentrantMutex::new(()),
                     current: Mutex::new(None),
                 }),
                 context,
@@ -189,13 +192,15 @@ impl Dispatcher {
     /// Host delivery: runs up to `max` waiting jobs (0: all waiting now) on
     /// the calling thread, one at a time, and returns how many ran. A
     /// teardown asked for from inside one (`stop_soon`) is done here before
-    /// it returns: everything still owed is delivered. Thread delivery: 0.
+    /// it returns: everything still owed is delivered. From inside a job
+    /// (a nested event loop) it runs further jobs the same way. Thread
+    /// delivery: 0.
     pub fn dispatch(&self, max: usize) -> usize {
         let Some(host) = &self.shared.host else {
             return 0;
         };
         let _one_at_a_time = host.serial.lock();
-        *host.current.lock() = Some(thread::current().id());
+        let previous = host.current.lock().replace(thread::current().id());
         let limit = if max == 0 {
             self.shared.queue.lock().jobs.len()
         } else {
@@ -216,7 +221,7 @@ impl Dispatcher {
                 break;
             }
         }
-        *host.current.lock() = None;
+        *host.current.lock() = previous;
         if self.shared.queue.lock().jobs.is_empty() {
             host.clear();
             // A post between the check and the clear must stay signalled.
@@ -231,11 +236,13 @@ impl Dispatcher {
     }
 
     /// Host delivery, at teardown: runs every job still queued, and every
-    /// job those post, on the calling thread. Returns how many ran.
+    /// job those post, on the calling thread, once no other thread is
+    /// dispatching (callbacks never run at once). Returns how many ran.
     pub fn run_all(&self) -> usize {
         let Some(host) = &self.shared.host else {
             return 0;
         };
+        let _one_at_a_time = host.serial.lock();
         let previous = host.current.lock().replace(thread::current().id());
         let mut ran = 0;
         loop {
@@ -317,6 +324,22 @@ impl Dispatcher {
     /// `before_drain` (which must make sure nothing more is posted later),
     /// delivers everything still queued, runs `after_drain` and exits.
     pub fn stop_soon(&self, before_drain: Hook, after_drain: Hook) {
+        let after_drain = if self.is_host_delivery() {
+            // The host thread delivering now finishes the teardown once this
+            // callback returns: until then `join_stopped` must wait for it
+            // (and, on that thread, cannot).
+            let me = thread::current().id();
+            HOST_TEARDOWNS.lock().push(me);
+            Box::new(move || {
+                after_drain();
+                let mut pending = HOST_TEARDOWNS.lock();
+                if let Some(i) = pending.iter().position(|t| *t == me) {
+                    pending.swap_remove(i);
+                }
+            }) as Hook
+        } else {
+            after_drain
+        };
         *self.shared.hooks.lock() = Some((before_drain, after_drain));
         self.shared.hook_pending.store(true, Ordering::Release);
         // Nobody here can join the thread: `join_stopped` does, for a host
@@ -331,6 +354,10 @@ impl Dispatcher {
 
 /// Callback threads told to stop without being joined (`stop_soon`).
 static STOPPING: Mutex<Vec<JoinHandle<()>>> = parking_lot::const_mutex(Vec::new());
+
+/// Host delivery: teardowns asked for from inside a callback, each by the
+/// host thread that finishes it when its dispatch resumes.
+static HOST_TEARDOWNS: Mutex<Vec<ThreadId>> = parking_lot::const_mutex(Vec::new());
 
 /// How [`join_stopped`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -347,7 +374,8 @@ pub enum Joined {
 /// finished its teardown and exited, waiting up to `timeout`.
 pub fn join_stopped(timeout: Duration) -> Joined {
     let me = thread::current().id();
-    if STOPPING.lock().iter().any(|h| h.thread().id() == me) {
+    if STOPPING.lock().iter().any(|h| h.thread().id() == me) || HOST_TEARDOWNS.lock().contains(&me)
+    {
         return Joined::SelfWait;
     }
     let deadline = Instant::now() + timeout;
@@ -362,7 +390,7 @@ pub fn join_stopped(timeout: Duration) -> Joined {
         for handle in finished {
             let _ = handle.join();
         }
-        if STOPPING.lock().is_empty() {
+        if STOPPING.lock().is_empty() && HOST_TEARDOWNS.lock().is_empty() {
             return Joined::All;
         }
         if Instant::now() >= deadline {

@@ -255,7 +255,10 @@ pub(crate) unsafe fn instance<'a>(
 /// loop (the thread that calls it is the callback thread for that time).
 /// Every other rule holds: each accepted call gets exactly one callback, in
 /// the same order as with thread delivery, never inside the call that
-/// started it. Calls from several threads at once take turns.
+/// started it. Calls from several threads at once take turns, and so does
+/// an `imconv_sdk_free` on another thread (it delivers what is left after
+/// the dispatch in progress returns). Called from inside a callback (a
+/// nested event loop), it runs further waiting callbacks on this thread.
 ///
 /// A callback may call `imconv_sdk_free` on this instance: the teardown
 /// then finishes here, every callback still owed is delivered, and the

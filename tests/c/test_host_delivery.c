@@ -41,6 +41,14 @@ static imconv_sdk *open_host(void) {
     return sdk;
 }
 
+/* Polls the descriptor and dispatches until *flag is set (at most 30 s). */
+static void loop_until_flag(imconv_sdk *sdk, atomic_int *flag) {
+    struct pollfd p = {imconv_event_fd(sdk), POLLIN, 0};
+    for (int i = 0; i < 3000 && !atomic_load(flag); i++) {
+        if (poll(&p, 1, 10) > 0 && (p.revents & POLLIN)) imconv_dispatch(sdk, 0);
+    }
+}
+
 /* Polls the descriptor and dispatches until `want` callbacks ran. */
 static void loop_until(imconv_sdk *sdk, int want) {
     struct pollfd p = {imconv_event_fd(sdk), POLLIN, 0};
@@ -126,6 +134,127 @@ static void test_free_from_a_callback_inside_dispatch(void) {
     CHECK_INT(library_threads(), 0);
 }
 
+/* --- nested loops: a callback that dispatches again ------------------- */
+
+typedef struct {
+    imconv_sdk *sdk;
+    int style;          /* 0: Qt (dispatch all at once), 1: GLib (poll loop) */
+    atomic_int nested;  /* callbacks run by the nested loop */
+    atomic_int inside;  /* callbacks running now */
+    atomic_int most;    /* the most that ever ran at once */
+    atomic_int done;
+} nesting;
+
+static nesting *the_nest;
+
+static void enter(nesting *n) {
+    int now = atomic_fetch_add(&n->inside, 1) + 1;
+    int most = atomic_load(&n->most);
+    while (now > most && !atomic_compare_exchange_weak(&n->most, &most, now)) {}
+}
+
+static void counted(const imconv_conversation *c, void *u) {
+    (void)c;
+    (void)u;
+    enter(the_nest);
+    atomic_fetch_add(&the_nest->nested, 1);
+    atomic_fetch_sub(&the_nest->inside, 1);
+}
+
+/* Runs a nested event loop until the 10 lookups queued after it ran. */
+static void opens_a_modal_loop(const imconv_conversation *c, void *u) {
+    (void)c;
+    nesting *n = u;
+    for (int i = 0; i < 10; i++)
+        CHECK_INT(imconv_get_conversation(n->sdk, "c2c_b", counted, on_err, NULL), IMCONV_OK);
+    /* This callback is still running: it does not count as inside. */
+    if (n->style == 0) {
+        /* Qt: QDialog::exec() processes events, the notifier calls dispatch. */
+        for (int i = 0; i < 3000 && atomic_load(&n->nested) < 10; i++) {
+            imconv_dispatch(n->sdk, 0);
+            sleep_ms(1);
+        }
+    } else {
+        /* GLib: a nested g_main_loop_run polls the descriptor. */
+        struct pollfd p = {imconv_event_fd(n->sdk), POLLIN, 0};
+        for (int i = 0; i < 3000 && atomic_load(&n->nested) < 10; i++)
+            if (poll(&p, 1, 10) > 0 && (p.revents & POLLIN)) imconv_dispatch(n->sdk, 1);
+    }
+    atomic_store(&n->done, 1);
+}
+
+static void test_a_callback_may_run_a_nested_loop(void) {
+    for (int style = 0; style < 2; style++) {
+        nesting n = {open_host(), style, 0, 0, 0, 0};
+        the_nest = &n;
+        CHECK_INT(imconv_get_conversation(n.sdk, "c2c_a", opens_a_modal_loop, on_err, &n), IMCONV_OK);
+        loop_until_flag(n.sdk, &n.done);
+        CHECK_INT(atomic_load(&n.done), 1);
+        CHECK_INT(atomic_load(&n.nested), 10);
+        CHECK_INT(atomic_load(&n.most), 1);
+        imconv_sdk_free(n.sdk);
+    }
+}
+
+/* --- free on one thread while another dispatches ------------------------ */
+
+static void slow(const imconv_conversation *c, void *u) {
+    (void)c;
+    (void)u;
+    enter(the_nest);
+    sleep_ms(1); /* widens the window; the verdict does not depend on it */
+    atomic_fetch_add(&the_nest->nested, 1);
+    atomic_fetch_sub(&the_nest->inside, 1);
+}
+
+/* One dispatch of everything waiting (about 300 ms of slow callbacks). */
+static void *dispatcher_thread(void *arg) {
+    nesting *n = arg;
+    imconv_dispatch(n->sdk, 0);
+    return NULL;
+}
+
+static void test_free_beside_a_dispatching_thread_never_overlaps_callbacks(void) {
+    nesting n = {open_host(), 0, 0, 0, 0, 0};
+    the_nest = &n;
+    int accepted = 0;
+    for (int i = 0; i < 300; i++)
+        accepted += imconv_get_conversation(n.sdk, "c2c_a", slow, on_err, NULL) == IMCONV_OK;
+    pthread_t t;
+    pthread_create(&t, NULL, dispatcher_thread, &n);
+    while (atomic_load(&n.nested) < 5) sleep_ms(1);
+    /* The other thread is inside imconv_dispatch (which keeps the instance
+       alive until it returns); free delivers what is left here, after it,
+       never beside it. */
+    imconv_sdk_free(n.sdk);
+    CHECK_INT(atomic_load(&n.nested), accepted);
+    pthread_join(t, NULL);
+    CHECK_INT(atomic_load(&n.most), 1);
+}
+
+/* --- imconv_wait_freed inside the callback that freed its instance ------ */
+
+static atomic_int waited;
+static void free_and_wait(const imconv_conversation *c, void *u) {
+    (void)c;
+    freeing *f = u;
+    imconv_sdk_free(f->sdk);
+    /* Its threads stop once this callback returns: waiting here would
+       wait for itself. */
+    atomic_store(&waited, imconv_wait_freed(100));
+    atomic_store(&f->freed, 1);
+}
+
+static void test_wait_freed_keeps_its_contract_with_host_delivery(void) {
+    freeing f = {open_host(), 0};
+    CHECK_INT(imconv_get_conversation(f.sdk, "c2c_x", free_and_wait, on_err, &f), IMCONV_OK);
+    loop_until_flag(f.sdk, &f.freed);
+    CHECK_INT(atomic_load(&waited), IMCONV_ERR_WOULD_DEADLOCK);
+    /* The dispatch finished the teardown: nothing is left to wait for. */
+    CHECK_INT(imconv_wait_freed(0), IMCONV_OK);
+    CHECK_INT(library_threads(), 0);
+}
+
 static void test_thread_delivery_has_no_event_fd(void) {
     imconv_sdk *sdk = NULL;
     CHECK_INT(imconv_sdk_new("{\"user_id\":\"me\"}", &sdk, NULL), IMCONV_OK);
@@ -147,6 +276,9 @@ int main(int argc, char **argv) {
     RUN(test_callbacks_run_only_in_dispatch_on_the_host_thread);
     RUN(test_free_delivers_what_is_owed_on_the_freeing_thread);
     RUN(test_free_from_a_callback_inside_dispatch);
+    RUN(test_a_callback_may_run_a_nested_loop);
+    RUN(test_free_beside_a_dispatching_thread_never_overlaps_callbacks);
+    RUN(test_wait_freed_keeps_its_contract_with_host_delivery);
     RUN(test_thread_delivery_has_no_event_fd);
     return test_summary();
 }
