@@ -174,8 +174,9 @@ typedef unsigned char bool;
 
 /*
  The instance's write queue is full (10,000 writes, or 64 MiB of their
- arguments, are waiting): the write call was refused at once and makes no
- callback. Retry once earlier writes have completed.
+ arguments, are waiting), or 65,536 of its reads wait for their callbacks:
+ the call was refused at once and makes no callback. Retry once earlier
+ calls have completed.
  */
 #define IMCONV_ERR_QUEUE_FULL 6904
 
@@ -300,6 +301,13 @@ typedef unsigned char bool;
  returns IMCONV_ERR_QUEUE_FULL.
  */
 #define IMCONV_MAX_QUEUED_WRITES 10000
+
+/*
+ Most reads (lookups, lists, pages, totals, group lists) of one instance
+ accepted and not yet called back: a read call past it returns
+ IMCONV_ERR_QUEUE_FULL at once and makes no callback.
+ */
+#define IMCONV_MAX_QUEUED_READS 65536
 
 /*
  Most bytes of arguments waiting in one instance's write queue; a write

@@ -16,7 +16,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -33,9 +33,19 @@ pub type Context = dyn Any + Send + Sync;
 /// requests (which then deliver in place with [`Completer::complete_now`]).
 pub trait Job: Send {
     fn run(self: Box<Self>, context: &Context);
+
+    /// A read's delivery (see [`Dispatcher::read_completer`]): once run or
+    /// dropped, its place among the bounded reads is given back.
+    fn is_counted_read(&self) -> bool {
+        false
+    }
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
+
+/// A drained queue keeps this much room for the next burst; a larger one
+/// (a flood of calls) gives its memory back.
+const KEPT_JOBS: usize = 4096;
 
 #[derive(Default)]
 struct Queue {
@@ -63,6 +73,53 @@ struct Shared {
     /// it returns (see [`Dispatcher::stop_after_current`]).
     hook_pending: AtomicBool,
     hooks: Mutex<Option<(Hook, Hook)>>,
+    reads: ReadCount,
+}
+
+/// The reads accepted and not yet delivered, bounded by
+/// [`Dispatcher::read_completer`]: callers count what they take, the
+/// delivering thread what it gives back, each on a cache line of its own,
+/// so that a read costs no line bouncing between the two; the callers look
+/// at what was given back only when their count nears the bound.
+#[derive(Default)]
+struct ReadCount {
+    taken: Padded<AtomicUsize>,
+    returned: Padded<AtomicUsize>,
+    /// `returned` as a caller last read it.
+    seen: Padded<AtomicUsize>,
+}
+
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl ReadCount {
+    /// Takes a place; Err(how many wait) when `max` wait already.
+    fn take(&self, max: usize) -> std::result::Result<(), usize> {
+        let taken = self.taken.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        if taken.wrapping_sub(self.seen.load(Ordering::Relaxed)) <= max {
+            return Ok(());
+        }
+        let returned = self.returned.load(Ordering::Acquire);
+        self.seen.fetch_max(returned, Ordering::Relaxed);
+        let waiting = taken.wrapping_sub(returned);
+        if waiting <= max {
+            return Ok(());
+        }
+        self.taken.fetch_sub(1, Ordering::Relaxed);
+        Err(waiting - 1)
+    }
+
+    fn give_back(&self) {
+        self.returned.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// Host delivery: a socket pair whose read end is readable while jobs wait
@@ -103,7 +160,7 @@ impl Shared {
             // Unreachable by construction (the engine stops the runtime
             // before the dispatcher); never lose a callback if it happens.
             drop(q);
-            run_guarded(job, &*self.context);
+            run_guarded(job, self);
             return;
         }
         q.jobs.push_back(job);
@@ -147,6 +204,7 @@ impl Dispatcher {
             queued: AtomicBool::new(false),
             hook_pending: AtomicBool::new(false),
             hooks: Mutex::new(None),
+            reads: ReadCount::default(),
         });
         // The thread id is known only once spawned; the thread waits for it.
         let _ = tx.send(shared.clone());
@@ -174,6 +232,7 @@ impl Dispatcher {
                 queued: AtomicBool::new(false),
                 hook_pending: AtomicBool::new(false),
                 hooks: Mutex::new(None),
+                reads: ReadCount::default(),
             }),
             thread: Mutex::new(None),
         })
@@ -212,7 +271,7 @@ impl Dispatcher {
             let Some(job) = self.shared.queue.lock().jobs.pop_front() else {
                 break;
             };
-            run_guarded(job, &*self.shared.context);
+            run_guarded(job, &self.shared);
             ran += 1;
             if let Some((before, after_drain)) = self.take_hooks() {
                 run_hook(before);
@@ -222,7 +281,7 @@ impl Dispatcher {
             }
         }
         *host.current.lock() = previous;
-        if self.shared.queue.lock().jobs.is_empty() {
+        if shrink_if_drained(&mut self.shared.queue.lock().jobs) {
             host.clear();
             // A post between the check and the clear must stay signalled.
             if !self.shared.queue.lock().jobs.is_empty() {
@@ -250,7 +309,7 @@ impl Dispatcher {
             // held while the job runs (it may post).
             let next = self.shared.queue.lock().jobs.pop_front();
             let Some(job) = next else { break };
-            run_guarded(job, &*self.shared.context);
+            run_guarded(job, &self.shared);
             ran += 1;
         }
         *host.current.lock() = previous;
@@ -276,9 +335,33 @@ impl Dispatcher {
             slot: Some(Box::new(Delivery {
                 deliver,
                 result: None,
+                counted: false,
             })),
             shared: self.shared.clone(),
         }
+    }
+
+    /// A promise for a read, which takes one of at most `max` places of
+    /// reads accepted and not yet delivered (given back once delivered).
+    /// Err(how many wait) when none is free: the read is refused at once.
+    pub fn read_completer<T, F>(
+        &self,
+        max: usize,
+        deliver: F,
+    ) -> std::result::Result<Completer<T>, usize>
+    where
+        T: Send + 'static,
+        F: FnOnce(Result<T>) + Send + 'static,
+    {
+        self.shared.reads.take(max)?;
+        Ok(Completer {
+            slot: Some(Box::new(Delivery {
+                deliver,
+                result: None,
+                counted: true,
+            })),
+            shared: self.shared.clone(),
+        })
     }
 
     /// Runs `job` on the callback thread, in order with deliveries.
@@ -477,7 +560,7 @@ fn run_loop(shared: &Shared) {
             std::mem::swap(&mut batch, &mut q.jobs);
         }
         while let Some(job) = batch.pop_front() {
-            run_guarded(job, &*shared.context);
+            run_guarded(job, shared);
             if shared.hook_pending.swap(false, Ordering::Acquire) {
                 if let Some((before, after)) = shared.hooks.lock().take() {
                     shared.queue.lock().stopping = true;
@@ -486,6 +569,7 @@ fn run_loop(shared: &Shared) {
                 }
             }
         }
+        shrink_if_drained(&mut batch);
     }
     if let Some(after) = after_drain {
         run_hook(after);
@@ -568,11 +652,27 @@ fn spin_for_work(shared: &Shared, budget: Duration) -> bool {
     true
 }
 
-fn run_guarded(job: Box<dyn Job>, context: &Context) {
-    if catch_unwind(AssertUnwindSafe(|| job.run(context))).is_err() {
+/// Whether a queue is empty; one that grew past [`KEPT_JOBS`] in a burst
+/// gives its memory back then.
+fn shrink_if_drained(jobs: &mut VecDeque<Box<dyn Job>>) -> bool {
+    if !jobs.is_empty() {
+        return false;
+    }
+    if jobs.capacity() > KEPT_JOBS {
+        *jobs = VecDeque::new();
+    }
+    true
+}
+
+fn run_guarded(job: Box<dyn Job>, shared: &Shared) {
+    let counted = job.is_counted_read();
+    if catch_unwind(AssertUnwindSafe(|| job.run(&*shared.context))).is_err() {
         crate::log::error(format_args!(
             "a panic while delivering a callback was caught"
         ));
+    }
+    if counted {
+        shared.reads.give_back();
     }
 }
 
@@ -605,6 +705,8 @@ impl Poster {
 struct Delivery<T, F> {
     deliver: F,
     result: Option<Result<T>>,
+    /// A read's: counted among the bounded reads until delivered.
+    counted: bool,
 }
 
 trait Slot<T>: Job {
@@ -613,9 +715,15 @@ trait Slot<T>: Job {
 
 impl<T: Send, F: FnOnce(Result<T>) + Send> Job for Delivery<T, F> {
     fn run(self: Box<Self>, _: &Context) {
-        let Delivery { deliver, result } = *self;
+        let Delivery {
+            deliver, result, ..
+        } = *self;
         let result = result.unwrap_or_else(|| Err(Error::internal("completed without a result")));
         deliver(result)
+    }
+
+    fn is_counted_read(&self) -> bool {
+        self.counted
     }
 }
 
@@ -643,14 +751,18 @@ impl<T: Send + 'static> Completer<T> {
         debug_assert!(self.shared.is_delivering_thread());
         if let Some(mut slot) = self.slot.take() {
             slot.fill(result);
-            run_guarded(slot, &*self.shared.context);
+            run_guarded(slot, &self.shared);
         }
     }
 
     /// Drops the promise without any delivery: only for a call that is
     /// refused before it was accepted (the refusal is its return value).
     pub fn cancel(mut self) {
-        self.slot = None;
+        if let Some(slot) = self.slot.take() {
+            if slot.is_counted_read() {
+                self.shared.reads.give_back();
+            }
+        }
     }
 
     fn finish(&mut self, result: Result<T>) {
@@ -679,6 +791,64 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn reads_are_bounded_until_delivered() {
+        let d = Dispatcher::start_host(Arc::new(())).unwrap();
+        let delivered = Arc::new(AtomicUsize::new(0));
+        let mut held = Vec::new();
+        for _ in 0..10 {
+            let n = delivered.clone();
+            let c = d.read_completer(10, move |_: Result<()>| {
+                n.fetch_add(1, Ordering::SeqCst);
+            });
+            held.push(c.ok().expect("below the bound"));
+        }
+        assert_eq!(d.read_completer(10, |_: Result<()>| {}).err(), Some(10));
+        // A cancelled read gives its place back at once.
+        held.pop().unwrap().cancel();
+        let c = d.read_completer(10, |_: Result<()>| {}).ok().unwrap();
+        c.cancel();
+        // Completed but not dispatched: still waiting, still counted.
+        for c in held.drain(..5) {
+            c.complete(Ok(()));
+        }
+        assert!(d.read_completer(10, |_: Result<()>| {}).is_ok_and(|c| {
+            c.cancel();
+            true
+        }));
+        let full = d.read_completer(10, |_: Result<()>| {});
+        assert!(full.is_ok());
+        assert_eq!(d.read_completer(10, |_: Result<()>| {}).err(), Some(10));
+        drop(full);
+        assert_eq!(d.dispatch(0), 6);
+        assert_eq!(delivered.load(Ordering::SeqCst), 5);
+        // Delivered: places are free again.
+        for _ in 0..5 {
+            d.read_completer(10, |_: Result<()>| {})
+                .ok()
+                .unwrap()
+                .cancel();
+        }
+        drop(held);
+        d.run_all();
+    }
+
+    #[test]
+    fn a_drained_flood_gives_its_memory_back() {
+        let mut jobs: VecDeque<Box<dyn Job>> = VecDeque::new();
+        for _ in 0..100_000 {
+            jobs.push_back(Box::new(|_: &Context| {}));
+        }
+        assert!(!shrink_if_drained(&mut jobs));
+        jobs.clear();
+        assert!(jobs.capacity() >= 100_000);
+        assert!(shrink_if_drained(&mut jobs));
+        assert!(jobs.capacity() <= KEPT_JOBS);
+        let mut small: VecDeque<Box<dyn Job>> = VecDeque::with_capacity(100);
+        assert!(shrink_if_drained(&mut small));
+        assert!(small.capacity() >= 100, "a small queue keeps its room");
+    }
 
     #[test]
     fn delivers_in_order_on_one_thread() {

@@ -48,6 +48,12 @@ pub const MAX_QUEUED_WRITES: usize = 10_000;
 /// instance's queue; a write that would pass it is refused at once with
 /// `QueueFull` (a write into an empty queue is always taken).
 pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+/// Most reads (lookups, lists, pages, totals, group lists) of one instance
+/// accepted and not yet called back; more are refused at once with
+/// `QueueFull`. A host that issues reads without waiting for them (or, with
+/// host delivery, without dispatching) cannot grow memory past this.
+pub const MAX_QUEUED_READS: usize = 65_536;
+
 /// Most writes, and about the most bytes, one transaction takes from the
 /// queue.
 const GROUP_WRITES: usize = 64;
@@ -152,6 +158,30 @@ impl<V: Snapshot> Engine<V> {
 
     pub fn is_callback_thread(&self) -> bool {
         self.dispatcher.is_callback_thread()
+    }
+
+    /// The promise for one read (lookup, list, page, total, groups), or
+    /// `QueueFull` when [`MAX_QUEUED_READS`] reads wait for their callbacks
+    /// (the call is then refused at once).
+    pub fn read_completer<T, F>(&self, deliver: F) -> Result<Completer<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(Result<T>) + Send + 'static,
+    {
+        self.dispatcher
+            .read_completer(MAX_QUEUED_READS, deliver)
+            .map_err(|waiting| {
+                crate::log::warn(format_args!(
+                    "a read was refused: {waiting} reads wait for their callbacks"
+                ));
+                Error::new(
+                    ErrorCode::QueueFull,
+                    format!(
+                        "the read queue is full ({waiting} reads wait for their callbacks; at most \
+                         {MAX_QUEUED_READS}): retry once earlier reads have called back"
+                    ),
+                )
+            })
     }
 
     /// The promise for one accepted call.

@@ -70,7 +70,7 @@ impl ErrorCode {
                 c"the instance was created in another process (called after fork)"
             }
             ErrorCode::QueueFull => {
-                c"too many writes are waiting: the instance's write queue is full"
+                c"too many calls are waiting: the instance's write or read queue is full"
             }
             ErrorCode::WouldDeadlock => {
                 c"the call would wait for a callback that waits for the calling thread"

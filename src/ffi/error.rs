@@ -27,8 +27,9 @@ pub const IMCONV_ERR_STORE_LOCKED: i32 = 6902;
 /// after fork(). Create a new instance in the child instead.
 pub const IMCONV_ERR_WRONG_PROCESS: i32 = 6903;
 /// The instance's write queue is full (10,000 writes, or 64 MiB of their
-/// arguments, are waiting): the write call was refused at once and makes no
-/// callback. Retry once earlier writes have completed.
+/// arguments, are waiting), or 65,536 of its reads wait for their callbacks:
+/// the call was refused at once and makes no callback. Retry once earlier
+/// calls have completed.
 pub const IMCONV_ERR_QUEUE_FULL: i32 = 6904;
 /// The call could not wait for what it promises without a deadlock: the
 /// callback it would wait for is itself waiting, directly or through other

@@ -53,6 +53,10 @@ pub const IMCONV_MAX_DOCUMENT_BYTES: usize = 67108864;
 /// Most writes waiting in one instance's queue; a write call beyond it
 /// returns IMCONV_ERR_QUEUE_FULL.
 pub const IMCONV_MAX_QUEUED_WRITES: usize = 10000;
+/// Most reads (lookups, lists, pages, totals, group lists) of one instance
+/// accepted and not yet called back: a read call past it returns
+/// IMCONV_ERR_QUEUE_FULL at once and makes no callback.
+pub const IMCONV_MAX_QUEUED_READS: usize = 65536;
 /// Most bytes of arguments waiting in one instance's write queue; a write
 /// call beyond it returns IMCONV_ERR_QUEUE_FULL (a write into an empty queue
 /// is always taken).
@@ -1180,6 +1184,7 @@ mod tests {
         assert_eq!(IMCONV_MAX_MESSAGE_BYTES, model::MAX_MESSAGE_BYTES);
         assert_eq!(IMCONV_MAX_DOCUMENT_BYTES, model::MAX_DOCUMENT_BYTES);
         assert_eq!(IMCONV_MAX_QUEUED_WRITES, engine::MAX_QUEUED_WRITES);
+        assert_eq!(IMCONV_MAX_QUEUED_READS, engine::MAX_QUEUED_READS);
         assert_eq!(IMCONV_MAX_QUEUED_BYTES, engine::MAX_QUEUED_BYTES);
     }
 }

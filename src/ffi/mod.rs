@@ -106,9 +106,51 @@ fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
 /// completes as it would have); a panic while delivering, before the host's
 /// callback ran, fails the call through `on_error`.
 ///
+/// A read (lookup, list, page, total, groups) also takes one of the
+/// instance's [`crate::engine::MAX_QUEUED_READS`] places, given back once
+/// its callback ran: none free is the return value IMCONV_ERR_QUEUE_FULL.
+///
 /// # Safety
 /// `sdk` is NULL or a live instance; `args` reads only valid pointers.
 unsafe fn async_call<S, A, T>(
+    sdk: *mut imconv_sdk,
+    on_success: Option<S>,
+    on_error: Option<ErrorCallback>,
+    user_data: *mut c_void,
+    args: impl FnOnce() -> Result<A>,
+    start: impl FnOnce(&Engine<ConversationView>, A, Completer<T>) -> Result<()>,
+    deliver: impl FnOnce(T, S, *mut c_void) + Send + 'static,
+) -> i32
+where
+    S: Send + 'static,
+    T: Send + 'static,
+{
+    call(
+        CallKind::Read,
+        sdk,
+        on_success,
+        on_error,
+        user_data,
+        args,
+        start,
+        deliver,
+    )
+}
+
+/// Reads are bounded here; writes by their queue.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    Read,
+    Write,
+}
+
+/// The body of [`async_call`] and [`write_call`].
+///
+/// # Safety
+/// As for [`async_call`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn call<S, A, T>(
+    kind: CallKind,
     sdk: *mut imconv_sdk,
     on_success: Option<S>,
     on_error: Option<ErrorCallback>,
@@ -131,7 +173,7 @@ where
             return IMCONV_ERR_INVALID_PARAMETERS;
         };
         let user_data = UserData(user_data);
-        let done = sdk.engine.completer(move |result: Result<T>| {
+        let deliver = move |result: Result<T>| {
             let delivered = catch_unwind(AssertUnwindSafe(|| {
                 inject::point(Stage::Delivery);
                 match result {
@@ -147,7 +189,14 @@ where
                 );
                 deliver_error(on_error, &e, user_data);
             }
-        });
+        };
+        let done = match kind {
+            CallKind::Read => match sdk.engine.read_completer(deliver) {
+                Ok(done) => done,
+                Err(e) => return e.code().as_i32(),
+            },
+            CallKind::Write => sdk.engine.completer(deliver),
+        };
         catch_unwind(AssertUnwindSafe(move || {
             inject::point(Stage::Arguments);
             match args() {
@@ -182,7 +231,8 @@ pub(crate) unsafe fn write_call(
     on_error: lookup::imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    async_call(
+    call(
+        CallKind::Write,
         sdk,
         on_success,
         on_error,

@@ -98,7 +98,7 @@ static void *caller(void *arg) {
             atomic_store(&accepted[t], 1);
         } else {
             /* The only refusals a well-formed call may get: the write queue
-               is full (8 threads write without waiting). */
+               or read queue is full (8 threads call without waiting). */
             atomic_fetch_add(&refused, 1);
             if (rc != IMCONV_ERR_QUEUE_FULL && atomic_fetch_add(&refused_unexpectedly, 1) == 0)
                 fprintf(stderr, "unexpected refusal %d\n", rc);

@@ -259,7 +259,7 @@ static void test_a_full_queue_refuses_at_once(void) {
     }
     CHECK_INT(refused, 1);
     CHECK_STR(imconv_error_str(IMCONV_ERR_QUEUE_FULL),
-              "too many writes are waiting: the instance's write queue is full");
+              "too many calls are waiting: the instance's write or read queue is full");
     /* Once the queue drains, writes are taken again. */
     for (int i = 0; i < 12000 && atomic_load(&bound_callbacks) < accepted; i++) sleep_ms(5);
     CHECK_INT(atomic_load(&bound_callbacks), accepted);

@@ -255,6 +255,38 @@ static void test_wait_freed_keeps_its_contract_with_host_delivery(void) {
     CHECK_INT(library_threads(), 0);
 }
 
+/* --- reads are bounded like writes -------------------------------------- */
+
+static void test_reads_waiting_for_their_callbacks_are_bounded(void) {
+    host = pthread_self();
+    atomic_store(&ran, 0);
+    atomic_store(&errors_seen, 0);
+    imconv_sdk *sdk = open_host();
+    /* Nothing is dispatched, so every accepted lookup waits. */
+    int accepted = 0, full = 0, other = 0;
+    for (int i = 0; i < IMCONV_MAX_QUEUED_READS + 1000; i++) {
+        int32_t rc = imconv_get_conversation(sdk, "c2c_a", on_conv, on_err, NULL);
+        if (rc == IMCONV_OK) accepted++;
+        else if (rc == IMCONV_ERR_QUEUE_FULL) full++;
+        else other++;
+    }
+    CHECK_INT(accepted, IMCONV_MAX_QUEUED_READS);
+    CHECK_INT(full, 1000);
+    CHECK_INT(other, 0);
+    const char *ids[] = {"c2c_a"};
+    CHECK_INT(imconv_get_conversation_list(sdk, ids, 1, NULL, on_err, NULL), IMCONV_ERR_INVALID_PARAMETERS);
+    CHECK_INT(imconv_get_total_unread(sdk, NULL, NULL, on_err, NULL), IMCONV_ERR_INVALID_PARAMETERS);
+    /* Refused calls never call back; the accepted ones each once. */
+    while (imconv_dispatch(sdk, 0) > 0) {}
+    CHECK_INT(atomic_load(&ran), accepted);
+    CHECK_INT(atomic_load(&errors_seen), 0);
+    /* Once they called back, reads are taken again. */
+    CHECK_INT(imconv_get_conversation(sdk, "c2c_a", on_conv, on_err, NULL), IMCONV_OK);
+    loop_until(sdk, accepted + 1);
+    CHECK_INT(atomic_load(&ran), accepted + 1);
+    imconv_sdk_free(sdk);
+}
+
 static void test_thread_delivery_has_no_event_fd(void) {
     imconv_sdk *sdk = NULL;
     CHECK_INT(imconv_sdk_new("{\"user_id\":\"me\"}", &sdk, NULL), IMCONV_OK);
@@ -279,6 +311,7 @@ int main(int argc, char **argv) {
     RUN(test_a_callback_may_run_a_nested_loop);
     RUN(test_free_beside_a_dispatching_thread_never_overlaps_callbacks);
     RUN(test_wait_freed_keeps_its_contract_with_host_delivery);
+    RUN(test_reads_waiting_for_their_callbacks_are_bounded);
     RUN(test_thread_delivery_has_no_event_fd);
     return test_summary();
 }
