@@ -802,7 +802,7 @@ mod tests {
             let c = d.read_completer(10, move |_: Result<()>| {
                 n.fetch_add(1, Ordering::SeqCst);
             });
-            held.push(c.ok().expect("below the bound"));
+            held.push(c.unwrap_or_else(|n| panic!("refused below the bound ({n} waiting)")));
         }
         assert_eq!(d.read_completer(10, |_: Result<()>| {}).err(), Some(10));
         // A cancelled read gives its place back at once.
