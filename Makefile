@@ -9,6 +9,7 @@
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
 #   make fuzz    fuzz parsers, config and random C ABI call sequences (nightly; skips without it)
 #   make crash-test  SIGKILL a writing child 100 times; check every acknowledged write
+#   make powerloss-test  cut the power (a write-back cache, then SIGKILL) 100 times per durability
 #   make stress  8 threads of random calls while instances are freed and re-created
 #   make valgrind  the C tests under valgrind's memcheck
 #   make tsan    the Rust tests under ThreadSanitizer (nightly with rust-src; skips without)
@@ -34,7 +35,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen
 
-.PHONY: all lib lib-debug localize demo install test-install test-cpp test-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install test-install test-cpp test-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -133,7 +134,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conv
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-install crash-smoke stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-install crash-smoke powerloss-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices check-links
@@ -232,6 +233,35 @@ crash-test: lib-debug $(BUILD)/tests/crash_test
 
 crash-smoke:
 	@$(MAKE) --no-print-directory crash-test CRASH_ROUNDS=10
+
+# Power loss: a child writes through an LD_PRELOAD write-back cache
+# (tests/powerloss/writeback.c: nothing reaches the files but what is
+# synced, no file exists but what its folder synced) and is killed; the
+# parent drops what never became durable, reopens and checks every write
+# acknowledged before the window (all of them with "full") and SQLite's
+# integrity check. `make powerloss-test` runs the cache's self-check, then
+# 100 rounds per durability; `make test` 4.
+POWERLOSS_ROUNDS ?= 100
+
+$(BUILD)/powerloss/writeback.so: tests/powerloss/writeback.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(CWARN) -D_GNU_SOURCE -O1 -g -shared -fPIC $< -o $@ -ldl -lpthread
+
+$(BUILD)/tests/powerloss_test: tests/powerloss/powerloss_test.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) $< -o $@ $(LINK_DBG) -ldl
+
+powerloss-test: lib-debug $(BUILD)/powerloss/writeback.so $(BUILD)/tests/powerloss_test
+	rm -rf $(BUILD)/powerloss-scratch && mkdir -p $(BUILD)/powerloss-scratch
+	$(BUILD)/tests/powerloss_test --self-check $(abspath $(BUILD))/powerloss/writeback.so $(abspath $(BUILD))/powerloss-scratch
+	@for mode in normal full; do \
+	  $(BUILD)/tests/powerloss_test $(abspath $(DBG_DIR))/libimconv.so $(abspath $(BUILD))/powerloss/writeback.so \
+	    $(abspath $(BUILD))/powerloss-scratch $$mode $(POWERLOSS_ROUNDS) || exit 1; \
+	done
+	rm -rf $(BUILD)/powerloss-scratch
+
+powerloss-smoke:
+	@$(MAKE) --no-print-directory powerloss-test POWERLOSS_ROUNDS=4
 
 # Stress: 8 threads of random calls on two instances that a ninth frees and
 # re-creates; every accepted call gets exactly one callback. `make stress`

@@ -10,8 +10,10 @@ use crate::model::{quote, validate_id_body};
 /// How hard a commit tries to reach the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
-    /// WAL with `synchronous=NORMAL`: a committed import survives a crash of
-    /// the process (kill -9); the last commits may be lost on power loss.
+    /// WAL with `synchronous=NORMAL`: a committed write survives a crash of
+    /// the process (kill -9); on power loss, what was committed in the last
+    /// `sync_interval` may be lost (the WAL is synced that long after the
+    /// first commit it does not cover), nothing older.
     Normal,
     /// WAL with `synchronous=FULL`: also survives power loss.
     Full,
@@ -19,6 +21,9 @@ pub enum Durability {
 
 pub(crate) const DEFAULT_CACHE_CAPACITY: usize = 200_000;
 pub(crate) const MIN_CACHE_CAPACITY: usize = 16;
+/// "normal" durability's power-loss window, by default.
+pub(crate) const DEFAULT_SYNC_INTERVAL_MS: u64 = 1000;
+pub(crate) const MAX_SYNC_INTERVAL_MS: u64 = 3_600_000;
 
 /// Where callbacks run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +40,9 @@ pub struct Config {
     /// `None`: an in-memory store that lives as long as the instance.
     pub data_dir: Option<PathBuf>,
     pub durability: Durability,
+    /// With `Durability::Normal`: the longest a committed write waits for
+    /// the WAL to be synced (what a power cut can lose).
+    pub sync_interval: std::time::Duration,
     /// Most conversations (and known-missing IDs) kept in memory.
     pub cache_capacity: usize,
     /// Open an existing store to read it only: writes are refused.
@@ -49,6 +57,7 @@ impl Config {
             user_id: user_id.to_string(),
             data_dir: None,
             durability: Durability::Normal,
+            sync_interval: std::time::Duration::from_millis(DEFAULT_SYNC_INTERVAL_MS),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             read_only: false,
             delivery: Delivery::Thread,
@@ -116,6 +125,14 @@ impl Config {
                     config.cache_capacity =
                         integer(key, value, MIN_CACHE_CAPACITY as u64, u32::MAX as u64)? as usize
                 }
+                "sync_interval_ms" => {
+                    config.sync_interval = std::time::Duration::from_millis(integer(
+                        key,
+                        value,
+                        1,
+                        MAX_SYNC_INTERVAL_MS,
+                    )?)
+                }
                 "durability" => {
                     config.durability = match string(key, value)? {
                         "normal" => Durability::Normal,
@@ -130,7 +147,7 @@ impl Config {
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
-                    "config: unknown key {} (known: user_id, data_dir, durability, cache_capacity, read_only, delivery)",
+                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, delivery)",
                     quote(other)
                 )))
                 }
@@ -234,6 +251,9 @@ mod tests {
         assert_eq!(c.legacy_store_dir(), None);
         assert_eq!(c.durability, Durability::Full);
         assert_eq!(c.cache_capacity, 1000);
+        assert_eq!(c.sync_interval, std::time::Duration::from_secs(1));
+        let c = Config::parse(r#"{"user_id":"a","sync_interval_ms":250}"#).unwrap();
+        assert_eq!(c.sync_interval, std::time::Duration::from_millis(250));
     }
 
     #[test]
@@ -299,6 +319,11 @@ mod tests {
                 r#"{"user_id":"a","durability":"max"}"#,
                 ErrorCode::InvalidParameters,
                 "durability",
+            ),
+            (
+                r#"{"user_id":"a","sync_interval_ms":0}"#,
+                ErrorCode::InvalidParameters,
+                "'sync_interval_ms' must be 1 to 3600000 (got 0)",
             ),
             (
                 r#"{"user_id":"a","worker_threads":2}"#,

@@ -128,6 +128,7 @@ impl<V: Snapshot> Engine<V> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .max_blocking_threads(4)
+            .enable_time()
             .thread_name("imconv-rt")
             .on_thread_start(crate::log::library_thread)
             .build()

@@ -49,3 +49,26 @@ pub fn point(stage: Stage) {
         panic!("a panic injected at {stage:?} (a test asked for it)");
     }
 }
+
+/// Failures a test can make happen where nothing else would: an error, not
+/// a panic, at one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fault {
+    /// A page read on the reader connection fails.
+    ReaderPage = 1,
+}
+
+static FAIL_AT: AtomicU8 = AtomicU8::new(0);
+
+/// Makes `fault` happen from now on (`None`: never). Global to the process,
+/// like [`panic_at`].
+pub fn fail_at(fault: Option<Fault>) {
+    FAIL_AT.store(fault.map_or(0, |f| f as u8), Ordering::SeqCst);
+}
+
+/// Whether a test asked for `fault` here.
+#[inline]
+pub fn fails(fault: Fault) -> bool {
+    FAIL_AT.load(Ordering::Relaxed) == fault as u8
+}

@@ -6,6 +6,7 @@
 //! - [`model`]: conversation IDs and the conversation record;
 //! - [`json`], [`config`]: reading and writing JSON, instance options;
 //! - [`store`]: SQLite (schema, migrations, queries);
+//!   [`wal_sync`]: "normal" durability's bounded power-loss window;
 //! - [`cache`]: the in-memory cache in front of the store;
 //! - [`dispatch`]: the callback thread, the exactly-once completer, and the
 //!   record of cross-thread waits that keeps them from forming a cycle;
@@ -28,6 +29,7 @@ pub mod model;
 pub mod platform;
 pub mod state;
 pub mod store;
+pub mod wal_sync;
 pub mod write;
 
 pub mod ffi;

@@ -137,11 +137,12 @@ fn in_library() -> bool {
     IN_LIBRARY.try_with(|c| c.get() > 0).unwrap_or(false)
 }
 
+static HOOK: Once = Once::new();
+
 /// Routes panics inside the library to the log; others to the hook that
 /// was there before. Installed once.
 pub fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
+    HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if in_library() {
@@ -153,6 +154,15 @@ pub fn install_panic_hook() {
             }
         }));
     });
+}
+
+/// At unload: gives back the hook's memory (std's hook is this library's
+/// own copy when it is a shared library, so the host's panics are not
+/// affected; at a static link's exit nothing panics any more).
+pub fn uninstall_panic_hook() {
+    if HOOK.is_completed() {
+        drop(std::panic::take_hook());
+    }
 }
 
 #[cfg(test)]

@@ -14,9 +14,37 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 
-/// Creates a folder and its missing parents, owner-only (0700).
+/// Creates a folder and its missing parents, owner-only (0700), durably:
+/// a folder's entry lives in its parent, so each parent of a folder made
+/// here is synced (a power cut cannot lose a store whose writes were
+/// acknowledged by losing its folder).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        missing.push(d);
+        at = d.parent();
+    }
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    for made in missing.iter().rev() {
+        sync_dir(made.parent().unwrap_or(Path::new(".")))?;
+    }
+    Ok(())
+}
+
+/// Makes a folder's entries (files created, removed) durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(dir)?.sync_all()
+}
+
+/// Makes what was written to a file durable (its data; fdatasync).
+pub fn sync_file_data(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_data()
 }
 
 /// Creates a file owner-only (0600); an existing one is left as it is.

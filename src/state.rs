@@ -19,7 +19,8 @@ use parking_lot::{Mutex, RwLock};
 use tokio::runtime::Handle;
 
 use crate::cache::{Cache, Probe};
-use crate::config::Config;
+use crate::config::{Config, Durability};
+use crate::wal_sync::WalSync;
 use crate::dispatch::{Completer, Context, Poster};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, Listeners};
@@ -39,6 +40,8 @@ pub struct State<V: Snapshot> {
     pub(crate) handle: Handle,
     /// Checkpoints of the WAL, off the writer.
     checkpoints: Arc<Checkpoints>,
+    /// "normal" durability on disk: the WAL's sync after commits.
+    wal_sync: Option<Arc<WalSync>>,
     /// Reads pages beside the writer (`None` in memory).
     reader: Mutex<Option<Reader>>,
     /// Pages the reader answered (the rest went to the writer's connection).
@@ -185,9 +188,14 @@ impl<V: Snapshot> State<V> {
             running: AtomicBool::new(false),
             owed: AtomicU64::new(0),
         });
+        let wal_sync = match (config.durability, store.wal_path()) {
+            (Durability::Normal, Some(wal)) => Some(WalSync::new(wal, config.sync_interval)),
+            _ => None,
+        };
         Ok(State {
             handle,
             checkpoints,
+            wal_sync,
             reader,
             pages_beside_writer: AtomicU64::new(0),
             user_id: config.user_id.clone(),
@@ -395,8 +403,11 @@ impl<V: Snapshot> State<V> {
         if let Err(e) = committed {
             return fail_all(e);
         }
-        self.checkpoints
-            .note_commit(store.total_changes() - changes_before, &self.handle);
+        let changes = store.total_changes() - changes_before;
+        self.checkpoints.note_commit(changes, &self.handle);
+        if let (Some(wal_sync), true) = (&self.wal_sync, changes > 0) {
+            wal_sync.note_commit(&self.handle);
+        }
         *self.tick.lock() = tick;
         done.into_iter()
             .map(|d| match d {
@@ -562,10 +573,23 @@ impl<V: Snapshot> State<V> {
         let count = count.clamp(1, MAX_PAGE);
         let rows = {
             let reader = self.reader.lock();
-            reader
-                .as_ref()?
-                .page(filter, after.as_ref(), count + 1)
-                .ok()?
+            let read = if crate::inject::fails(crate::inject::Fault::ReaderPage) {
+                Err(Error::new(ErrorCode::Database, "database: an injected failure"))
+            } else {
+                reader.as_ref()?.page(filter, after.as_ref(), count + 1)
+            };
+            match read {
+                Ok(rows) => rows,
+                Err(e) => {
+                    // Not the caller's failure: the writer's connection
+                    // reads the page instead. Said once, here.
+                    crate::log::warn(format_args!(
+                        "a page read on the reader connection failed ({}): read on the writer's",
+                        e.message()
+                    ));
+                    return None;
+                }
+            }
         };
         let page = self
             .assemble_page(rows, count, cursor, |id| {

@@ -215,6 +215,8 @@ pub struct Store {
     /// store. Declared after `conn` so that it is dropped last.
     _lock: Option<StoreLock>,
     read_only: bool,
+    /// The store's folder (`None` in memory).
+    dir: Option<PathBuf>,
 }
 
 /// How a store is opened.
@@ -267,6 +269,7 @@ impl Store {
             conn,
             _lock: lock,
             read_only: options.read_only,
+            dir: dir.map(Path::to_path_buf),
         };
         if let Some(p) = &path {
             crate::log::info(format_args!(
@@ -288,7 +291,22 @@ impl Store {
                 Some(p) => e.context(p.display()),
                 None => e,
             })?;
+        // The database and its WAL exist now: their entries in the folder
+        // are made durable before any write is acknowledged.
+        if let (Some(dir), false) = (dir, options.read_only) {
+            platform::sync_dir(dir)
+                .map_err(|e| Error::from(e).context(format_args!("syncing {}", dir.display())))?;
+        }
         Ok(store)
+    }
+
+    /// The WAL file of a store that writes to disk (`None` in memory or
+    /// read-only): what "normal" durability syncs after its commits.
+    pub fn wal_path(&self) -> Option<PathBuf> {
+        match (&self.dir, self.read_only) {
+            (Some(dir), false) => Some(dir.join(format!("{DATABASE_FILE}-wal"))),
+            _ => None,
+        }
     }
 
     fn configure(&mut self, on_disk: bool, options: StoreOptions) -> Result<()> {

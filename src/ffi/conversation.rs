@@ -377,7 +377,9 @@ pub unsafe extern "C" fn imconv_conversation_release(conversation: *const imconv
 /// reads it back to the same conversation.
 ///
 /// The caller owns the result and frees it with `imconv_string_free`.
-/// Returns NULL for NULL. Callable from any thread.
+/// Returns NULL for NULL, and when the view cannot be written as JSON
+/// (never seen; the reason goes to the log, see `imconv_set_log_callback`).
+/// Callable from any thread.
 ///
 /// # Safety
 /// `conversation` is NULL or a valid view (see `imconv_conversation`).
@@ -392,7 +394,10 @@ pub unsafe extern "C" fn imconv_conversation_to_json(
         let view = &*conversation.cast::<ConversationView>();
         match conversation_to_json(view.conversation()) {
             Ok(json) => give_string(json),
-            Err(_) => ptr::null_mut(),
+            Err(e) => {
+                crate::log::failure("imconv_conversation_to_json failed", &e);
+                ptr::null_mut()
+            }
         }
     })
 }

@@ -73,3 +73,17 @@ struct UserDataSync(UserData);
 // SAFETY: never dereferenced by the library; the header documents that the
 // callback may run on any thread.
 unsafe impl Sync for UserDataSync {}
+
+/// Runs when the library is unloaded (`dlclose`, or a program's exit):
+/// the memory the library holds for the process's life is given back where
+/// it can be (the panic hook). What cannot (parking_lot's table of parked
+/// threads) is documented in the README's Known limits.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[used]
+#[link_section = ".fini_array"]
+static AT_UNLOAD: extern "C" fn() = {
+    extern "C" fn at_unload() {
+        let _ = std::panic::catch_unwind(crate::log::uninstall_panic_hook);
+    }
+    at_unload
+};
