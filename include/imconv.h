@@ -45,7 +45,7 @@ typedef unsigned char bool;
 #endif
 
 #define IMCONV_VERSION_MAJOR 0
-#define IMCONV_VERSION_MINOR 2
+#define IMCONV_VERSION_MINOR 3
 #define IMCONV_VERSION_PATCH 0
 
 
@@ -649,7 +649,9 @@ IMCONV_API void imconv_conversation_release(const struct imconv_conversation *co
  reads it back to the same conversation.
 
  The caller owns the result and frees it with `imconv_string_free`.
- Returns NULL for NULL. Callable from any thread.
+ Returns NULL for NULL, and when the view cannot be written as JSON
+ (never seen; the reason goes to the log, see `imconv_set_log_callback`).
+ Callable from any thread.
 
  # Safety
  `conversation` is NULL or a valid view (see `imconv_conversation`).

@@ -20,7 +20,6 @@ use tokio::runtime::Handle;
 
 use crate::cache::{Cache, Probe};
 use crate::config::{Config, Durability};
-use crate::wal_sync::WalSync;
 use crate::dispatch::{Completer, Context, Poster};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, Listeners};
@@ -31,6 +30,7 @@ use crate::model::{
 use crate::store::{
     adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions, Writer,
 };
+use crate::wal_sync::WalSync;
 
 /// Most conversations in one page.
 pub const MAX_PAGE: usize = 1000;
@@ -574,7 +574,10 @@ impl<V: Snapshot> State<V> {
         let rows = {
             let reader = self.reader.lock();
             let read = if crate::inject::fails(crate::inject::Fault::ReaderPage) {
-                Err(Error::new(ErrorCode::Database, "database: an injected failure"))
+                Err(Error::new(
+                    ErrorCode::Database,
+                    "database: an injected failure",
+                ))
             } else {
                 reader.as_ref()?.page(filter, after.as_ref(), count + 1)
             };

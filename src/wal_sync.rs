@@ -85,7 +85,10 @@ mod tests {
         s.note_commit(rt.handle());
         let start = std::time::Instant::now();
         while s.scheduled.load(Ordering::Acquire) {
-            assert!(start.elapsed() < Duration::from_secs(30), "the sync never ran");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the sync never ran"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         // Once it ran, the next commit schedules the next one.

@@ -61,9 +61,12 @@ fn failures_without_a_caller_are_logged() {
     assert_eq!(e.pages_beside_writer(), 1);
     e.shutdown();
     assert!(
-        lines.lock().iter().any(|(level, line)| *level == Level::Warn
-            && line.contains("reader connection failed")
-            && line.contains("injected")),
+        lines
+            .lock()
+            .iter()
+            .any(|(level, line)| *level == Level::Warn
+                && line.contains("reader connection failed")
+                && line.contains("injected")),
         "{:?}",
         lines.lock()
     );
@@ -85,9 +88,12 @@ fn failures_without_a_caller_are_logged() {
     let json = unsafe { imconv_conversation_to_json(raw) };
     assert!(json.is_null());
     assert!(
-        lines.lock().iter().any(|(level, line)| *level == Level::Error
-            && line.contains("imconv_conversation_to_json failed")
-            && line.contains("stored lastMessage")),
+        lines
+            .lock()
+            .iter()
+            .any(|(level, line)| *level == Level::Error
+                && line.contains("imconv_conversation_to_json failed")
+                && line.contains("stored lastMessage")),
         "{:?}",
         lines.lock()
     );
