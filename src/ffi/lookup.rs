@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_void};
 
 use super::conversation::{imconv_conversation, lend, lend_all};
 use super::sdk::imconv_sdk;
-use super::{async_call, read_ids, str_arg};
+use super::{async_call, read_ids, str_arg, CallKind};
 use crate::model::ConversationId;
 
 /// Receives one conversation. The view, and everything it points to, is
@@ -62,6 +62,7 @@ pub unsafe extern "C" fn imconv_get_conversation(
     user_data: *mut c_void,
 ) -> i32 {
     async_call(
+        CallKind::Read,
         sdk,
         on_success,
         on_error,
@@ -115,6 +116,7 @@ pub unsafe extern "C" fn imconv_get_conversation_list(
     user_data: *mut c_void,
 ) -> i32 {
     async_call(
+        CallKind::Read,
         sdk,
         on_success,
         on_error,

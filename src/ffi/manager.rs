@@ -15,7 +15,7 @@ use super::conversation::{imconv_conversation, lend_all};
 use super::import::imconv_done_callback;
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{async_call, read_id, read_ids, read_json, read_text, str_arg, write_call};
+use super::{async_call, read_id, read_ids, read_json, read_text, str_arg, write_call, CallKind};
 use crate::error::{Error, Result};
 use crate::model::{ConversationId, ConversationType, ListFilter};
 use crate::store::ReadUpTo;
@@ -1041,6 +1041,7 @@ pub unsafe extern "C" fn imconv_get_conversation_page(
         Ok((read_filter(filter)?, cursor))
     };
     async_call(
+        CallKind::Read,
         sdk,
         on_success,
         on_error,
@@ -1096,6 +1097,7 @@ pub unsafe extern "C" fn imconv_get_total_unread(
     user_data: *mut c_void,
 ) -> i32 {
     async_call(
+        CallKind::Read,
         sdk,
         on_success,
         on_error,
@@ -1141,6 +1143,7 @@ pub unsafe extern "C" fn imconv_get_groups(
     user_data: *mut c_void,
 ) -> i32 {
     async_call(
+        CallKind::Read,
         sdk,
         on_success,
         on_error,

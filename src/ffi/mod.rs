@@ -92,6 +92,13 @@ fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
     unsafe { on_error(error.code().as_i32(), desc.as_ptr(), user_data.get()) }
 }
 
+/// Reads are bounded by the dispatcher; writes by their queue.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallKind {
+    Read,
+    Write,
+}
+
 /// The body of every async export. It checks the instance and both
 /// callbacks (a failed check is the return value, and no callback is ever
 /// made), reads the arguments with `args` on the calling thread (a bad one
@@ -112,44 +119,8 @@ fn deliver_error(on_error: ErrorCallback, error: &Error, user_data: UserData) {
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance; `args` reads only valid pointers.
-unsafe fn async_call<S, A, T>(
-    sdk: *mut imconv_sdk,
-    on_success: Option<S>,
-    on_error: Option<ErrorCallback>,
-    user_data: *mut c_void,
-    args: impl FnOnce() -> Result<A>,
-    start: impl FnOnce(&Engine<ConversationView>, A, Completer<T>) -> Result<()>,
-    deliver: impl FnOnce(T, S, *mut c_void) + Send + 'static,
-) -> i32
-where
-    S: Send + 'static,
-    T: Send + 'static,
-{
-    call(
-        CallKind::Read,
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        args,
-        start,
-        deliver,
-    )
-}
-
-/// Reads are bounded here; writes by their queue.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum CallKind {
-    Read,
-    Write,
-}
-
-/// The body of [`async_call`] and [`write_call`].
-///
-/// # Safety
-/// As for [`async_call`].
 #[allow(clippy::too_many_arguments)]
-unsafe fn call<S, A, T>(
+unsafe fn async_call<S, A, T>(
     kind: CallKind,
     sdk: *mut imconv_sdk,
     on_success: Option<S>,
@@ -231,7 +202,7 @@ pub(crate) unsafe fn write_call(
     on_error: lookup::imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    call(
+    async_call(
         CallKind::Write,
         sdk,
         on_success,

@@ -293,56 +293,42 @@ static void track(int fd, const char *path, int existed) {
     pthread_mutex_unlock(&lock);
 }
 
+/* The mode argument of open and openat: there with O_CREAT or O_TMPFILE. */
+#define MODE_ARG(flags, mode)                       \
+    mode_t mode = 0;                                \
+    if ((flags) & (O_CREAT | O_TMPFILE)) {          \
+        va_list ap;                                 \
+        va_start(ap, flags);                        \
+        mode = (mode_t)va_arg(ap, int);             \
+        va_end(ap);                                 \
+    }
+
 static int exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
 int open(const char *path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
+    MODE_ARG(flags, mode);
     int existed = !(flags & O_CREAT) || exists(path);
     int fd = real_open(path, flags, mode);
     track(fd, path, existed);
     return fd;
 }
 int open64(const char *path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
+    MODE_ARG(flags, mode);
     return open(path, flags, mode);
 }
 
 int openat(int dirfd, const char *path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
+    MODE_ARG(flags, mode);
     int existed = !(flags & O_CREAT) || dirfd != AT_FDCWD || exists(path);
     int fd = real_openat(dirfd, path, flags, mode);
     if (dirfd == AT_FDCWD || path[0] == '/') track(fd, path, existed);
     return fd;
 }
 int openat64(int dirfd, const char *path, int flags, ...) {
-    mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = (mode_t)va_arg(ap, int);
-        va_end(ap);
-    }
+    MODE_ARG(flags, mode);
     return openat(dirfd, path, flags, mode);
 }
 
