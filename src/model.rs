@@ -399,6 +399,38 @@ pub fn saturated(total: u128) -> u64 {
     total.min(u64::MAX as u128) as u64
 }
 
+/// What a conversation replaced whole (an import) keeps of the stored one:
+/// a read position never moves back, and a conversation placed by its
+/// activity time (not given an `orderKey`) keeps its place when that time
+/// did not change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub c2c_read_timestamp: u64,
+    pub group_read_sequence: u64,
+    pub order_key: u64,
+}
+
+impl Kept {
+    pub fn of(c: &Conversation) -> Kept {
+        Kept {
+            c2c_read_timestamp: c.c2c_read_timestamp,
+            group_read_sequence: c.group_read_sequence,
+            order_key: c.order_key,
+        }
+    }
+
+    /// Applies the rule to `new`, which replaces the conversation this was
+    /// read from; `placed`: its order key is its activity time and a fresh
+    /// tick.
+    pub fn keep_in(self, new: &mut Conversation, placed: bool) {
+        new.c2c_read_timestamp = new.c2c_read_timestamp.max(self.c2c_read_timestamp);
+        new.group_read_sequence = new.group_read_sequence.max(self.group_read_sequence);
+        if placed && new.order_key >> 32 == self.order_key >> 32 {
+            new.order_key = self.order_key;
+        }
+    }
+}
+
 /// A message timestamp (seconds, signed) as an activity time.
 pub fn activity_of_timestamp(timestamp: i64) -> u64 {
     (timestamp.max(0) as u64).min(MAX_ACTIVITY_TIME)

@@ -25,7 +25,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, Listeners};
 use crate::json::ProfileUpdate;
 use crate::model::{
-    quote, saturated, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text, MAX_GROUPS,
+    quote, saturated, Conversation, ConversationId, IdList, Kept, ListFilter, Snapshot, Text,
+    MAX_GROUPS,
 };
 use crate::store::{
     adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions, Writer,
@@ -816,12 +817,15 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     /// Replaces a conversation whole and writes it at once (an import, so
     /// that the store writes while the next elements are parsed). With
     /// nobody listening, what it replaces is not read: nothing needs it.
-    /// `placed`: its order key is its activity time and a fresh tick (see
-    /// [`Writer::put`] for what a stored row keeps).
+    /// What it replaces keeps what [`Kept`] says (`placed`: its order key
+    /// is its activity time and a fresh tick).
     pub fn replace(&mut self, c: Conversation, placed: bool) -> Result<()> {
         let mut c = c;
         if !self.tracking {
-            self.w.put(&c, placed)?.into(&mut c);
+            if let Some(kept) = self.w.insert_or_read(&c)? {
+                kept.keep_in(&mut c, placed);
+                self.w.put(&c)?;
+            }
             // Not indexed either: a repeated ID is simply written again,
             // and the later entry wins in the cache as in the store.
             self.entries.push(Entry {
@@ -842,7 +846,10 @@ impl<V: Snapshot> Txn<'_, '_, V> {
                 self.entries.len() - 1
             }
         };
-        self.w.put(&c, placed)?.into(&mut c);
+        if let Some(Some(before)) = &self.entries[i].before {
+            Kept::of(before).keep_in(&mut c, placed);
+        }
+        self.w.put(&c)?;
         let entry = &mut self.entries[i];
         entry.after = Some(c);
         entry.written = true;
@@ -858,11 +865,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
                 continue;
             }
             match &e.after {
-                Some(c) => {
-                    // The write's own rules only move positions forward.
-                    let kept = self.w.put(c, false)?;
-                    debug_assert!(kept.matches(c), "{kept:?}");
-                }
+                Some(c) => self.w.put(c)?,
                 None => self.w.delete(e.id.as_str())?,
             }
             e.written = true;

@@ -16,10 +16,21 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::parse_stored_message;
-use crate::model::{Conversation, ConversationId, GroupAtInfo, ListFilter, Text};
+use crate::model::{Conversation, ConversationId, GroupAtInfo, Kept, ListFilter, Text};
 use crate::platform;
 
 pub(crate) const DATABASE_FILE: &str = "conversations.db";
+
+/// A remembered message's place in its conversation's read order: its
+/// timestamp in a one-to-one conversation, its sequence in a group (as the
+/// read positions `c2cReadTimestamp` and `groupReadSequence` count). The
+/// unread index is on this expression, and a query reaches that index only
+/// by naming the same expression.
+macro_rules! read_position {
+    () => {
+        "CASE WHEN substr(conversation_id, 1, 4) = 'c2c_' THEN timestamp ELSE seq END"
+    };
+}
 
 /// Forward migrations; `PRAGMA user_version` counts how many have run.
 /// Append only: never edit a migration that has shipped.
@@ -89,10 +100,14 @@ const MIGRATIONS: &[&str] = &[
         WHERE order_key >= 0 AND order_key < 4294967296;
      UPDATE conversation SET sort_order = (order_key | -9223372036854775808) - (order_key & -9223372036854775808);",
     // 4: unread messages apart. Clearing up to a position (and counting
-    // what is left) walks only a conversation's unread messages, by
-    // timestamp (one-to-one) or sequence (groups), never its whole history.
-    "CREATE INDEX applied_unread_time ON applied_message (conversation_id, timestamp) WHERE unread = 1;
-     CREATE INDEX applied_unread_seq ON applied_message (conversation_id, seq) WHERE unread = 1;",
+    // what is left) walks only a conversation's unread messages in the
+    // order of its read position, never its whole history: one entry per
+    // unread message (one index, not one per kind of position).
+    concat!(
+        "CREATE INDEX applied_unread ON applied_message (conversation_id, ",
+        read_position!(),
+        ") WHERE unread = 1;"
+    ),
 ];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -116,6 +131,33 @@ macro_rules! columns {
     };
 }
 
+/// The parameters of one conversation row, in `columns!()` order.
+macro_rules! row_params {
+    ($c:expr, $lists:expr) => {
+        params![
+            $c.id.as_str(),
+            $c.id.kind().as_i32(),
+            $c.group_type.as_str(),
+            $c.show_name.as_str(),
+            $c.face_url.as_str(),
+            $c.unread_count as i64,
+            $c.recv_opt,
+            $c.last_message.as_ref().map(|m| m.json.as_str()),
+            $lists.at,
+            $c.draft_text.as_str(),
+            $c.draft_timestamp as i64,
+            $c.is_pinned,
+            $c.order_key as i64,
+            $lists.marks,
+            $c.custom_data.as_str(),
+            $lists.groups,
+            $c.c2c_read_timestamp as i64,
+            $c.group_read_sequence as i64,
+            sort_order($c.order_key),
+        ]
+    };
+}
+
 const SELECT_ONE: &str = concat!(
     "SELECT ",
     columns!(),
@@ -124,11 +166,6 @@ const SELECT_ONE: &str = concat!(
 
 /// An upsert that updates a stored row in place (a REPLACE would delete and
 /// re-insert it, touching the order index even when the order is the same).
-/// Read positions only move forward (compared as the unsigned numbers they
-/// are: a stored negative is 2^63 or more), whatever is written over them.
-/// With ?20 set (a conversation placed by its activity time, not given a
-/// key) a stored key of the same activity time stays: only a change of the
-/// activity time moves a conversation. It returns what the row keeps.
 const UPSERT: &str = concat!(
     "INSERT INTO conversation (",
     columns!(),
@@ -138,19 +175,24 @@ const UPSERT: &str = concat!(
      unread_count = excluded.unread_count, recv_opt = excluded.recv_opt, \
      last_message = excluded.last_message, group_at_info = excluded.group_at_info, \
      draft_text = excluded.draft_text, draft_timestamp = excluded.draft_timestamp, \
-     is_pinned = excluded.is_pinned, \
-     order_key = CASE WHEN ?20 AND order_key >> 32 = excluded.order_key >> 32 THEN order_key ELSE excluded.order_key END, \
-     mark_list = excluded.mark_list, \
+     is_pinned = excluded.is_pinned, order_key = excluded.order_key, mark_list = excluded.mark_list, \
      custom_data = excluded.custom_data, conversation_groups = excluded.conversation_groups, \
-     c2c_read_timestamp = CASE WHEN (excluded.c2c_read_timestamp >= 0) = (c2c_read_timestamp >= 0) \
-       THEN MAX(excluded.c2c_read_timestamp, c2c_read_timestamp) \
-       WHEN excluded.c2c_read_timestamp < 0 THEN excluded.c2c_read_timestamp ELSE c2c_read_timestamp END, \
-     group_read_sequence = CASE WHEN (excluded.group_read_sequence >= 0) = (group_read_sequence >= 0) \
-       THEN MAX(excluded.group_read_sequence, group_read_sequence) \
-       WHEN excluded.group_read_sequence < 0 THEN excluded.group_read_sequence ELSE group_read_sequence END, \
-     sort_order = CASE WHEN ?20 AND order_key >> 32 = excluded.order_key >> 32 THEN sort_order ELSE excluded.sort_order END \
-     RETURNING c2c_read_timestamp, group_read_sequence, order_key"
+     c2c_read_timestamp = excluded.c2c_read_timestamp, \
+     group_read_sequence = excluded.group_read_sequence, sort_order = excluded.sort_order"
 );
+
+/// An insert that leaves a stored row alone: its change count tells an
+/// import whether the conversation was new (see [`Writer::insert_or_read`]).
+const INSERT_NEW: &str = concat!(
+    "INSERT INTO conversation (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
+     ON CONFLICT (conversation_id) DO NOTHING"
+);
+
+/// What a replaced row keeps (see [`Kept`]).
+const READ_KEPT: &str = "SELECT c2c_read_timestamp, group_read_sequence, order_key \
+     FROM conversation WHERE conversation_id = ?1";
 
 /// What a filter keeps (parameters ?1 to ?5, see `filter_params`).
 macro_rules! filter_sql {
@@ -193,13 +235,16 @@ const UNREAD_COUNTS: &str = concat!(
 );
 
 /// Marking messages read walks the unread index of the conversation only
-/// (see migration 4), by time or by one range of sequences.
+/// (see migration 4): all of them, or one range of read positions
+/// (timestamps, or sequences as stored: one or two ranges of the signed
+/// column, see [`Writer::mark_messages_read`]).
 const MARK_READ_ALL: &str =
     "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1";
-const MARK_READ_UP_TO_TIME: &str = "UPDATE applied_message SET unread = 0 \
-     WHERE conversation_id = ?1 AND unread = 1 AND timestamp <= ?2";
-const MARK_READ_SEQ_RANGE: &str = "UPDATE applied_message SET unread = 0 \
-     WHERE conversation_id = ?1 AND unread = 1 AND seq BETWEEN ?2 AND ?3";
+const MARK_READ_RANGE: &str = concat!(
+    "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1 AND ",
+    read_position!(),
+    " BETWEEN ?2 AND ?3"
+);
 const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1";
 
@@ -527,11 +572,7 @@ impl Store {
     where
         I: IntoIterator<Item = &'a Conversation>,
     {
-        self.write(|w| {
-            conversations
-                .into_iter()
-                .try_for_each(|c| w.put(c, false).map(drop))
-        })
+        self.write(|w| conversations.into_iter().try_for_each(|c| w.put(c)))
     }
 
     /// A second connection to this store's file, for checkpoints off the
@@ -659,45 +700,28 @@ pub struct Writer<'t> {
 
 impl<'t> Writer<'t> {
     /// Writes one conversation, replacing a stored one of the same ID.
-    ///
-    /// A read position never moves back: when the stored one is further,
-    /// it stays. With `placed` (its order key is its activity time and a
-    /// fresh tick, not a given key) a stored key of the same activity time
-    /// stays too. Returns what the row keeps of those.
-    pub fn put(&mut self, c: &Conversation, placed: bool) -> Result<Kept> {
-        let lists = &mut self.buffer;
-        lists.clear();
-        let at_end = encode_list(lists, c.group_at_info_list.iter(), |out, a| {
-            write!(out, "[{},{}]", a.seq, a.at_type)
-        });
-        let marks_end = encode_list(lists, c.mark_list.iter(), |out, m| write!(out, "{m}"));
-        let groups_end = encode_list(lists, c.conversation_group_list.iter(), |out, g| {
-            out.push_str(&serde_json::to_string(g.as_str()).map_err(|_| fmt::Error)?);
-            Ok(())
-        });
-        let kept = self.stmt.query_row(
-            params![
-                c.id.as_str(),
-                c.id.kind().as_i32(),
-                c.group_type.as_str(),
-                c.show_name.as_str(),
-                c.face_url.as_str(),
-                c.unread_count as i64,
-                c.recv_opt,
-                c.last_message.as_ref().map(|m| m.json.as_str()),
-                &lists[..at_end],
-                c.draft_text.as_str(),
-                c.draft_timestamp as i64,
-                c.is_pinned,
-                c.order_key as i64,
-                &lists[at_end..marks_end],
-                c.custom_data.as_str(),
-                &lists[marks_end..groups_end],
-                c.c2c_read_timestamp as i64,
-                c.group_read_sequence as i64,
-                sort_order(c.order_key),
-                placed,
-            ],
+    pub fn put(&mut self, c: &Conversation) -> Result<()> {
+        let lists = encode_lists(&mut self.buffer, c);
+        self.stmt.execute(row_params!(c, lists))?;
+        Ok(())
+    }
+
+    /// Writes a conversation that is not stored (Ok(None)); a stored one is
+    /// left as it is and what it keeps when replaced is returned instead
+    /// (Ok(Some)): an import that did not read what it replaces learns it
+    /// here, at the cost of a second statement only for conversations that
+    /// existed (a first restore pays nothing).
+    pub fn insert_or_read(&mut self, c: &Conversation) -> Result<Option<Kept>> {
+        let lists = encode_lists(&mut self.buffer, c);
+        let inserted = self
+            .conn
+            .prepare_cached(INSERT_NEW)?
+            .execute(row_params!(c, lists))?;
+        if inserted == 1 {
+            return Ok(None);
+        }
+        Ok(Some(self.conn.prepare_cached(READ_KEPT)?.query_row(
+            [c.id.as_str()],
             |r| {
                 Ok(Kept {
                     c2c_read_timestamp: r.get::<_, i64>(0)? as u64,
@@ -705,8 +729,7 @@ impl<'t> Writer<'t> {
                     order_key: r.get::<_, i64>(2)? as u64,
                 })
             },
-        )?;
-        Ok(kept)
+        )?))
     }
 
     /// Starts a nested unit inside the transaction: undone alone by
@@ -827,13 +850,14 @@ impl<'t> Writer<'t> {
         let tx = self.conn;
         let marked = match upto {
             ReadUpTo::All => tx.prepare_cached(MARK_READ_ALL)?.execute([id])?,
-            ReadUpTo::Timestamp(t) => tx
-                .prepare_cached(MARK_READ_UP_TO_TIME)?
-                .execute(params![id, t])?,
+            ReadUpTo::Timestamp(t) => {
+                tx.prepare_cached(MARK_READ_RANGE)?
+                    .execute(params![id, i64::MIN, t])?
+            }
             ReadUpTo::Sequence(s) => {
                 // Sequences are u64 stored bit-cast: up to s unsigned is one
                 // or two ranges of the signed column.
-                let mut stmt = tx.prepare_cached(MARK_READ_SEQ_RANGE)?;
+                let mut stmt = tx.prepare_cached(MARK_READ_RANGE)?;
                 let mut n = stmt.execute(params![id, 0i64, s.min(i64::MAX as u64) as i64])?;
                 if s > i64::MAX as u64 {
                     n += stmt.execute(params![id, i64::MIN, s as i64])?;
@@ -965,32 +989,31 @@ impl<'t> Writer<'t> {
     }
 }
 
-/// What a stored row keeps of a conversation written over it (see
-/// [`Writer::put`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Kept {
-    pub c2c_read_timestamp: u64,
-    pub group_read_sequence: u64,
-    pub order_key: u64,
+/// The list columns of `c`, as JSON text in the reused buffer: the
+/// group @ entries, the marks and the conversation groups, in the
+/// returned ranges of it.
+fn encode_lists<'b>(text: &'b mut String, c: &Conversation) -> Lists<'b> {
+    text.clear();
+    let at_end = encode_list(text, c.group_at_info_list.iter(), |out, a| {
+        write!(out, "[{},{}]", a.seq, a.at_type)
+    });
+    let marks_end = encode_list(text, c.mark_list.iter(), |out, m| write!(out, "{m}"));
+    let groups_end = encode_list(text, c.conversation_group_list.iter(), |out, g| {
+        out.push_str(&serde_json::to_string(g.as_str()).map_err(|_| fmt::Error)?);
+        Ok(())
+    });
+    Lists {
+        at: &text[..at_end],
+        marks: &text[at_end..marks_end],
+        groups: &text[marks_end..groups_end],
+    }
 }
 
-impl Kept {
-    /// Takes what the row kept into the conversation written.
-    pub fn into(self, c: &mut Conversation) {
-        c.c2c_read_timestamp = self.c2c_read_timestamp;
-        c.group_read_sequence = self.group_read_sequence;
-        c.order_key = self.order_key;
-    }
-
-    /// Whether the row holds `c` as written.
-    pub fn matches(&self, c: &Conversation) -> bool {
-        *self
-            == Kept {
-                c2c_read_timestamp: c.c2c_read_timestamp,
-                group_read_sequence: c.group_read_sequence,
-                order_key: c.order_key,
-            }
-    }
+/// The list columns of one conversation, encoded (see [`encode_lists`]).
+struct Lists<'a> {
+    at: &'a str,
+    marks: &'a str,
+    groups: &'a str,
 }
 
 /// Up to where a conversation is read.
@@ -1635,10 +1658,12 @@ mod tests {
     fn marking_read_walks_only_unread_messages() {
         let s = Store::open(None, Durability::Normal).unwrap();
         for (sql, index) in [
-            (MARK_READ_ALL, "applied_unread_"),
-            (MARK_READ_UP_TO_TIME, "applied_unread_time"),
-            (MARK_READ_SEQ_RANGE, "applied_unread_seq"),
-            (COUNT_UNREAD, "applied_unread_"),
+            (MARK_READ_ALL, "applied_unread"),
+            (
+                MARK_READ_RANGE,
+                "applied_unread (conversation_id=? AND <expr>>? AND <expr><?)",
+            ),
+            (COUNT_UNREAD, "applied_unread"),
         ] {
             let p = plan(&s, sql);
             assert!(p.contains(index) && !p.contains("SCAN"), "{sql}: {p}");
