@@ -887,7 +887,9 @@ int32_t imconv_set_log_callback(int32_t level,
  this call. Returns non-zero, and makes no callback, when the call cannot
  be delivered: `sdk`, `on_success` or `on_error` NULL
  (IMCONV_ERR_INVALID_PARAMETERS), the instance shutting down
- (IMCONV_ERR_SHUTDOWN), or called in a child after fork()
+ (IMCONV_ERR_SHUTDOWN), `IMCONV_MAX_QUEUED_READS` reads of the instance
+ waiting for their callbacks (IMCONV_ERR_QUEUE_FULL), or called in a
+ child after fork()
  (IMCONV_ERR_WRONG_PROCESS). Callable from any thread, including from
  inside a callback. Never blocks on the store.
 
@@ -922,7 +924,9 @@ int32_t imconv_get_conversation(struct imconv_sdk *sdk,
  `imconv_conversation_retain`). Returns non-zero, and makes no callback,
  when the call cannot be delivered: `sdk`, `on_success` or `on_error` NULL
  (IMCONV_ERR_INVALID_PARAMETERS), the instance shutting down
- (IMCONV_ERR_SHUTDOWN), or called in a child after fork()
+ (IMCONV_ERR_SHUTDOWN), `IMCONV_MAX_QUEUED_READS` reads of the instance
+ waiting for their callbacks (IMCONV_ERR_QUEUE_FULL), or called in a
+ child after fork()
  (IMCONV_ERR_WRONG_PROCESS). Callable from any thread, including from
  inside a callback. Never blocks on the store.
 
@@ -1658,7 +1662,9 @@ IMCONV_API void imconv_list_filter_init(struct imconv_list_filter *filter);
  makes no callback, when the call cannot be accepted:
  IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
  IMCONV_ERR_SHUTDOWN (the instance is being freed),
- IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+ IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
+ wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
 
  Ownership: the arguments are read and copied before the call returns.
  What a callback receives (views, arrays, strings, `desc`) is valid until
@@ -1697,7 +1703,9 @@ int32_t imconv_get_conversation_page(struct imconv_sdk *sdk,
  makes no callback, when the call cannot be accepted:
  IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
  IMCONV_ERR_SHUTDOWN (the instance is being freed),
- IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+ IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
+ wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
 
  Ownership: the arguments are read and copied before the call returns.
  What a callback receives (views, arrays, strings, `desc`) is valid until
@@ -1732,7 +1740,9 @@ int32_t imconv_get_total_unread(struct imconv_sdk *sdk,
  makes no callback, when the call cannot be accepted:
  IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
  IMCONV_ERR_SHUTDOWN (the instance is being freed),
- IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+ IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
+ wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
 
  Ownership: the arguments are read and copied before the call returns.
  What a callback receives (views, arrays, strings, `desc`) is valid until

@@ -45,7 +45,9 @@ pub type imconv_error_callback =
 /// this call. Returns non-zero, and makes no callback, when the call cannot
 /// be delivered: `sdk`, `on_success` or `on_error` NULL
 /// (IMCONV_ERR_INVALID_PARAMETERS), the instance shutting down
-/// (IMCONV_ERR_SHUTDOWN), or called in a child after fork()
+/// (IMCONV_ERR_SHUTDOWN), `IMCONV_MAX_QUEUED_READS` reads of the instance
+/// waiting for their callbacks (IMCONV_ERR_QUEUE_FULL), or called in a
+/// child after fork()
 /// (IMCONV_ERR_WRONG_PROCESS). Callable from any thread, including from
 /// inside a callback. Never blocks on the store.
 ///
@@ -98,7 +100,9 @@ pub unsafe extern "C" fn imconv_get_conversation(
 /// `imconv_conversation_retain`). Returns non-zero, and makes no callback,
 /// when the call cannot be delivered: `sdk`, `on_success` or `on_error` NULL
 /// (IMCONV_ERR_INVALID_PARAMETERS), the instance shutting down
-/// (IMCONV_ERR_SHUTDOWN), or called in a child after fork()
+/// (IMCONV_ERR_SHUTDOWN), `IMCONV_MAX_QUEUED_READS` reads of the instance
+/// waiting for their callbacks (IMCONV_ERR_QUEUE_FULL), or called in a
+/// child after fork()
 /// (IMCONV_ERR_WRONG_PROCESS). Callable from any thread, including from
 /// inside a callback. Never blocks on the store.
 ///

@@ -1008,7 +1008,9 @@ unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<ListFilter> {
 /// makes no callback, when the call cannot be accepted:
 /// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
 /// IMCONV_ERR_SHUTDOWN (the instance is being freed),
-/// IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+/// IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
+/// wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
 ///
 /// Ownership: the arguments are read and copied before the call returns.
 /// What a callback receives (views, arrays, strings, `desc`) is valid until
@@ -1074,7 +1076,9 @@ pub unsafe extern "C" fn imconv_get_conversation_page(
 /// makes no callback, when the call cannot be accepted:
 /// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
 /// IMCONV_ERR_SHUTDOWN (the instance is being freed),
-/// IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+/// IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
+/// wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
 ///
 /// Ownership: the arguments are read and copied before the call returns.
 /// What a callback receives (views, arrays, strings, `desc`) is valid until
@@ -1123,7 +1127,9 @@ pub unsafe extern "C" fn imconv_get_total_unread(
 /// makes no callback, when the call cannot be accepted:
 /// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
 /// IMCONV_ERR_SHUTDOWN (the instance is being freed),
-/// IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+/// IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
+/// wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
+/// after fork()).
 ///
 /// Ownership: the arguments are read and copied before the call returns.
 /// What a callback receives (views, arrays, strings, `desc`) is valid until
