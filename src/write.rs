@@ -491,7 +491,8 @@ fn read_up_to<V: Snapshot>(
         (ReadUpTo::Timestamp(t), Some(m)) => m.timestamp <= t,
         (ReadUpTo::Sequence(s), Some(m)) => m.seq <= s,
     };
-    c.unread_count = (tracked_before - marked) + if covers_last { 0 } else { untracked };
+    c.unread_count =
+        tracked_before.saturating_sub(marked) + if covers_last { 0 } else { untracked };
     match upto {
         ReadUpTo::All => {
             if let Some(m) = &c.last_message {
@@ -730,15 +731,12 @@ fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize>
             // unread after the read, so later clears stay exact.
             if let Some(upto) = read {
                 read_up_to(txn, &id, upto)?;
-                let c = txn.stored(&id)?;
-                // The position is the server's, even where no message lies.
-                match upto {
-                    ReadUpTo::Timestamp(_) => {
-                        c.c2c_read_timestamp = c.c2c_read_timestamp.max(read_ts.unwrap_or(0))
-                    }
-                    _ => c.group_read_sequence = c.group_read_sequence.max(read_seq.unwrap_or(0)),
-                }
             }
+            // The positions are the server's (past 2^63 too, and the other
+            // kind's as named), and never move back.
+            let c = txn.stored(&id)?;
+            c.c2c_read_timestamp = c.c2c_read_timestamp.max(read_ts.unwrap_or(0));
+            c.group_read_sequence = c.group_read_sequence.max(read_seq.unwrap_or(0));
             if let Some(n) = p.unread_count {
                 txn.w.keep_newest_unread(id.as_str(), n)?;
                 txn.stored(&id)?.unread_count = n;

@@ -193,9 +193,16 @@ fn a_sync_or_import_never_moves_a_read_position_back() {
     e.add_listener(Arc::new(Recorder::default()));
     import(&e, r#"[{"conversationID":"c2c_a","c2cReadTimestamp":1}]"#).unwrap();
     assert_eq!(get(&e, "c2c_a").0.c2c_read_timestamp, 100);
-    // Forward still moves.
+    // Forward still moves, past 2^63 too.
     sync(&e, r#"[{"conversationID":"c2c_a","c2cReadTimestamp":200}]"#);
     assert_eq!(get(&e, "c2c_a").0.c2c_read_timestamp, 200);
+    sync(
+        &e,
+        &format!(r#"[{{"conversationID":"c2c_a","c2cReadTimestamp":{}}}]"#, u64::MAX),
+    );
+    assert_eq!(get(&e, "c2c_a").0.c2c_read_timestamp, u64::MAX);
+    sync(&e, r#"[{"conversationID":"c2c_a","c2cReadTimestamp":300}]"#);
+    assert_eq!(get(&e, "c2c_a").0.c2c_read_timestamp, u64::MAX);
 }
 
 #[test]
