@@ -60,9 +60,8 @@ pub struct State<V: Snapshot> {
     tick: Mutex<u64>,
     /// The unread total once known (computing it reads every row, so it is
     /// done only when someone listens or asks, then kept up to date by every
-    /// write; an import with nobody listening forgets it).
-    /// The exact unread total (a sum of u64 counts), once known; callers
-    /// see it saturated (see [`crate::model::saturated`]).
+    /// write; an import with nobody listening forgets it). Exact, as a sum
+    /// of u64 counts; callers see it saturated ([`saturated`]).
     total_unread: Mutex<Option<u128>>,
     /// Profiles (name, avatar) by conversation ID: temporary conversations
     /// are built from them on the callback thread.
