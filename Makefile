@@ -238,8 +238,8 @@ crash-smoke:
 # (tests/powerloss/writeback.c: nothing reaches the files but what is
 # synced, no file exists but what its folder synced) and is killed; the
 # parent drops what never became durable, reopens and checks every write
-# acknowledged before the window (all of them with "full") and SQLite's
-# integrity check. `make powerloss-test` runs the cache's self-check, then
+# acknowledged before a sync of the WAL began (all of them with "full") and
+# SQLite's integrity check. `make powerloss-test` runs the cache's self-check, then
 # 100 rounds per durability; `make test` 4.
 POWERLOSS_ROUNDS ?= 100
 
