@@ -931,33 +931,42 @@ impl<'t> Writer<'t> {
         let (sql, position) = match upto {
             ReadUpTo::All => (
                 "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
-                 AND ?2 = 0 AND (unread_count <> 0 OR group_at_info <> '[]' OR (last_message IS NOT NULL AND CASE conv_type \
+                 AND (unread_count <> 0 OR group_at_info <> '[]' OR (last_message IS NOT NULL AND CASE conv_type \
                    WHEN 1 THEN c2c_read_timestamp >= 0 AND c2c_read_timestamp < json_extract(last_message, '$.timestamp') \
                    ELSE group_read_sequence < 0 OR group_read_sequence < json_extract(last_message, '$.seq') END))",
-                0,
+                None,
             ),
             ReadUpTo::Timestamp(t) => (
                 "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
                  AND (unread_count <> 0 OR group_at_info <> '[]' \
                    OR (c2c_read_timestamp >= 0 AND c2c_read_timestamp < ?2))",
-                t,
+                Some(t),
             ),
             ReadUpTo::Sequence(s) if s <= i64::MAX as u64 => (
                 "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
                  AND (unread_count <> 0 OR group_at_info <> '[]' \
                    OR (group_read_sequence >= 0 AND group_read_sequence < ?2))",
-                s as i64,
+                Some(s as i64),
             ),
             ReadUpTo::Sequence(s) => (
                 "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
                  AND (unread_count <> 0 OR group_at_info <> '[]' \
                    OR group_read_sequence >= 0 OR group_read_sequence < ?2)",
-                s as i64,
+                Some(s as i64),
             ),
         };
         let mut stmt = self.conn.prepare_cached(sql)?;
-        let rows = stmt.query_map(params![kind, position], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        // Clearing everything compares with each conversation's own last
+        // message: its statement takes no position.
+        let ids = match position {
+            Some(p) => stmt
+                .query_map(params![kind, p], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?,
+            None => stmt
+                .query_map(params![kind], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?,
+        };
+        Ok(ids)
     }
 
     /// IDs of the conversations in a conversation group.

@@ -198,7 +198,10 @@ fn a_sync_or_import_never_moves_a_read_position_back() {
     assert_eq!(get(&e, "c2c_a").0.c2c_read_timestamp, 200);
     sync(
         &e,
-        &format!(r#"[{{"conversationID":"c2c_a","c2cReadTimestamp":{}}}]"#, u64::MAX),
+        &format!(
+            r#"[{{"conversationID":"c2c_a","c2cReadTimestamp":{}}}]"#,
+            u64::MAX
+        ),
     );
     assert_eq!(get(&e, "c2c_a").0.c2c_read_timestamp, u64::MAX);
     sync(&e, r#"[{"conversationID":"c2c_a","c2cReadTimestamp":300}]"#);
