@@ -275,6 +275,10 @@ static int round_of(const char *self, const char *shim, const char *scratch, con
         fprintf(stderr, "round %d: the child exited with %d before the cut\n", r, WEXITSTATUS(status));
         return 0;
     }
+    if (WTERMSIG(status) != SIGKILL) {
+        fprintf(stderr, "round %d: the child died of signal %d before the cut\n", r, WTERMSIG(status));
+        return 0;
+    }
     int lost_files = cut_power(log);
     if (lost_files < 0) return 0;
     fig->creations_lost += lost_files;
