@@ -41,6 +41,25 @@ static imconv_sdk *open_host(void) {
     return sdk;
 }
 
+/* A host-delivery instance holding c2c_a and c2c_b, both cached: a lookup
+   of either completes inside the call, so every lookup a test makes waits
+   before the test dispatches, and no verdict depends on how fast the
+   blocking pool reads the store. */
+static imconv_sdk *open_host_stored(void) {
+    imconv_sdk *sdk = open_host();
+    call c;
+    call_init(&c);
+    CHECK_INT(imconv_import_conversations(sdk, "[{\"conversationID\":\"c2c_a\"},{\"conversationID\":\"c2c_b\"}]",
+                                          on_done, on_fail, &c),
+              IMCONV_OK);
+    struct pollfd p = {imconv_event_fd(sdk), POLLIN, 0};
+    while (c.successes + c.errors == 0)
+        if (poll(&p, 1, 100) > 0) imconv_dispatch(sdk, 0);
+    CHECK_INT(c.successes, 1);
+    call_destroy(&c);
+    return sdk;
+}
+
 /* Polls the descriptor and dispatches until *flag is set (at most 30 s). */
 static void loop_until_flag(imconv_sdk *sdk, atomic_int *flag) {
     struct pollfd p = {imconv_event_fd(sdk), POLLIN, 0};
@@ -185,7 +204,7 @@ static void opens_a_modal_loop(const imconv_conversation *c, void *u) {
 
 static void test_a_callback_may_run_a_nested_loop(void) {
     for (int style = 0; style < 2; style++) {
-        nesting n = {open_host(), style, 0, 0, 0, 0};
+        nesting n = {open_host_stored(), style, 0, 0, 0, 0};
         the_nest = &n;
         CHECK_INT(imconv_get_conversation(n.sdk, "c2c_a", opens_a_modal_loop, on_err, &n), IMCONV_OK);
         loop_until_flag(n.sdk, &n.done);
@@ -215,7 +234,7 @@ static void *dispatcher_thread(void *arg) {
 }
 
 static void test_free_beside_a_dispatching_thread_never_overlaps_callbacks(void) {
-    nesting n = {open_host(), 0, 0, 0, 0, 0};
+    nesting n = {open_host_stored(), 0, 0, 0, 0, 0};
     the_nest = &n;
     int accepted = 0;
     for (int i = 0; i < 300; i++)
@@ -246,8 +265,8 @@ static void free_and_wait(const imconv_conversation *c, void *u) {
 }
 
 static void test_wait_freed_keeps_its_contract_with_host_delivery(void) {
-    freeing f = {open_host(), 0};
-    CHECK_INT(imconv_get_conversation(f.sdk, "c2c_x", free_and_wait, on_err, &f), IMCONV_OK);
+    freeing f = {open_host_stored(), 0};
+    CHECK_INT(imconv_get_conversation(f.sdk, "c2c_a", free_and_wait, on_err, &f), IMCONV_OK);
     loop_until_flag(f.sdk, &f.freed);
     CHECK_INT(atomic_load(&waited), IMCONV_ERR_WOULD_DEADLOCK);
     /* The dispatch finished the teardown: nothing is left to wait for. */
@@ -261,7 +280,7 @@ static void test_reads_waiting_for_their_callbacks_are_bounded(void) {
     host = pthread_self();
     atomic_store(&ran, 0);
     atomic_store(&errors_seen, 0);
-    imconv_sdk *sdk = open_host();
+    imconv_sdk *sdk = open_host_stored();
     /* Nothing is dispatched, so every accepted lookup waits. */
     int accepted = 0, full = 0, other = 0;
     for (int i = 0; i < IMCONV_MAX_QUEUED_READS + 1000; i++) {
