@@ -4,6 +4,7 @@
 #   make demo    build the library and run the examples against a local store
 #   make test    every test: Rust, C, C under ASan/UBSan, dlopen, header check
 #   make install install the library, header, pkg-config file and CMake package (PREFIX, LIBDIR, DESTDIR)
+#   make uninstall  remove what make install put there (the same variables)
 #   make header  regenerate include/imconv.h from the Rust sources
 #   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
@@ -35,7 +36,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen
 
-.PHONY: all lib lib-debug localize demo install test-install test-cpp test-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -97,6 +98,17 @@ install: lib
 	$(SUBST) packaging/imconv.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/imconv.pc
 	$(SUBST) packaging/imconvConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake
 	$(SUBST) packaging/imconvConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfigVersion.cmake
+
+# Removes what `make install` put there (same PREFIX, LIBDIR, DESTDIR),
+# and the folders it made when they are left empty. Needs no build.
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libimconv.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libimconv.so.$(MAJOR) \
+	  $(DESTDIR)$(LIBDIR)/libimconv.so $(DESTDIR)$(LIBDIR)/libimconv.a \
+	  $(DESTDIR)$(LIBDIR)/.debug/libimconv.so.$(VERSION).debug \
+	  $(DESTDIR)$(INCLUDEDIR)/imconv.h $(DESTDIR)$(INCLUDEDIR)/imconv.hpp \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/imconv.pc \
+	  $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfigVersion.cmake
+	-rmdir $(DESTDIR)$(LIBDIR)/cmake/imconv $(DESTDIR)$(LIBDIR)/.debug 2>/dev/null
 
 # Installs into a temporary prefix and builds and runs a consumer through
 # pkg-config (shared and static) and through CMake (installing cmake from

@@ -60,8 +60,9 @@ outputs "c2c_alice: Alice" "$tmp/shared"
 outputs "libimconv.so.$major" ldd "$tmp/shared"
 
 echo "== a consumer through pkg-config, static"
+# The quick start's static line: the archive found through pkg-config.
 "$cc" -std=c99 -Wall -Wextra -Werror "$here/consumer.c" -o "$tmp/static" \
-  $(pkg-config --cflags imconv) "$lib/libimconv.a" \
+  $(pkg-config --cflags imconv) "$(pkg-config --variable=libdir imconv)/libimconv.a" \
   $(pkg-config --static --libs-only-l imconv | sed 's/-limconv//')
 outputs "c2c_alice: Alice" "$tmp/static"
 if outputs libimconv ldd "$tmp/static"; then echo "the static consumer loads libimconv.so"; exit 1; fi
@@ -102,6 +103,14 @@ echo "== DESTDIR staging"
 make --no-print-directory install PREFIX=/usr DESTDIR="$tmp/stage" > "$tmp/stage.log"
 test -L "$tmp/stage/usr/lib/libimconv.so"
 grep -q '^libdir=/usr/lib$' "$tmp/stage/usr/lib/pkgconfig/imconv.pc"
+
+echo "== uninstall removes every installed file"
+make --no-print-directory uninstall PREFIX="$prefix" > "$tmp/uninstall.log"
+left=$(find "$prefix" -type f -o -type l)
+test -z "$left" || { echo "left after make uninstall: $left"; exit 1; }
+make --no-print-directory uninstall PREFIX=/usr DESTDIR="$tmp/stage" > "$tmp/unstage.log"
+left=$(find "$tmp/stage" -type f -o -type l)
+test -z "$left" || { echo "left after make uninstall (DESTDIR): $left"; exit 1; }
 
 echo "test-install: passed"
 echo "1 passed, 0 failed"
