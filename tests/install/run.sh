@@ -5,9 +5,9 @@
 # (make test-install).
 set -euo pipefail
 # Whether a command's whole output holds a pattern. The output is captured
-# first: `cmd | grep -q` exits at its first match, and under pipefail the
-# producer's SIGPIPE would then fail the step at random. A producer that
-# fails stops the test.
+# first: a quiet grep reading a pipe exits at its first match, and under
+# pipefail the producer's SIGPIPE would then fail the step at random. A
+# producer that fails stops the test.
 outputs() {
   local pattern=$1 out
   shift
