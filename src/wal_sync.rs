@@ -69,9 +69,17 @@ mod tests {
 
     #[test]
     fn a_commit_schedules_one_sync_that_covers_the_next_ones() {
-        let dir = std::env::temp_dir().join(format!("imconv-walsync-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let wal = dir.join("x-wal");
+        /// Removed when dropped, also when the test fails.
+        struct Scratch(std::path::PathBuf);
+        impl Drop for Scratch {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let dir =
+            Scratch(std::env::temp_dir().join(format!("imconv-walsync-{}", std::process::id())));
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let wal = dir.0.join("x-wal");
         std::fs::write(&wal, b"frames").unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -95,6 +103,5 @@ mod tests {
         s.note_commit(rt.handle());
         assert!(s.scheduled.load(Ordering::Acquire));
         drop(rt);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

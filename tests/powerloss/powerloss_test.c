@@ -36,6 +36,19 @@ static long now_ms(void) {
     return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
+/* Runs this program again as `self <what> <a> <b>` with writeback.c
+   caching `dir` (logging to `log`); never returns. */
+static void exec_cached(const char *self, const char *shim, const char *dir, const char *log,
+                        const char *what, const char *a, const char *b) {
+    char env_dir[1024], env_log[1024], env_pre[1024];
+    snprintf(env_dir, sizeof env_dir, "WRITEBACK_DIR=%s", dir);
+    snprintf(env_log, sizeof env_log, "WRITEBACK_LOG=%s", log);
+    snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", shim);
+    char *env[] = {env_dir, env_log, env_pre, NULL};
+    execle(self, self, what, a, b, (char *)NULL, env);
+    _exit(127);
+}
+
 /* ---- the power cut ---------------------------------------------------- */
 
 /* Removes what writeback.c logged as created ("C") and not made durable by
@@ -104,20 +117,13 @@ static int self_check_child(const char *dir, const char *plain) {
 }
 
 static int self_check(const char *self, const char *shim, const char *scratch) {
-    char dir[600], log[600], plain[600], env_dir[1024], env_log[1024], env_pre[1024];
+    char dir[600], log[600], plain[600];
     snprintf(dir, sizeof dir, "%s/cached", scratch);
     snprintf(log, sizeof log, "%s/self-check.log", scratch);
     snprintf(plain, sizeof plain, "%s/plain", scratch);
     mkdir(dir, 0700);
     pid_t pid = fork();
-    if (pid == 0) {
-        snprintf(env_dir, sizeof env_dir, "WRITEBACK_DIR=%s", dir);
-        snprintf(env_log, sizeof env_log, "WRITEBACK_LOG=%s", log);
-        snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", shim);
-        char *env[] = {env_dir, env_log, env_pre, NULL};
-        execle(self, self, "--self-check-child", dir, plain, (char *)NULL, env);
-        _exit(127);
-    }
+    if (pid == 0) exec_cached(self, shim, dir, log, "--self-check-child", dir, plain);
     int status = 0;
     waitpid(pid, &status, 0);
     if (!WIFSIGNALED(status)) {
@@ -238,13 +244,7 @@ static int round_of(const char *self, const char *shim, const char *scratch, con
     if (pid == 0) {
         close(fds[0]);
         dup2(fds[1], 3);
-        char env_dir[1024], env_log[1024], env_pre[1024];
-        snprintf(env_dir, sizeof env_dir, "WRITEBACK_DIR=%s", dir);
-        snprintf(env_log, sizeof env_log, "WRITEBACK_LOG=%s", log);
-        snprintf(env_pre, sizeof env_pre, "LD_PRELOAD=%s", shim);
-        char *env[] = {env_dir, env_log, env_pre, NULL};
-        execle(self, self, "--child", dir, mode, (char *)NULL, env);
-        _exit(127);
+        exec_cached(self, shim, dir, log, "--child", dir, mode);
     }
     close(fds[1]);
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
