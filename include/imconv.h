@@ -1820,9 +1820,9 @@ int32_t imconv_sdk_new(const char *config_json,
 
  It stops accepting calls (they return IMCONV_ERR_SHUTDOWN), fails the
  writes still waiting in the queue with IMCONV_ERR_SHUTDOWN, lets the
- write being committed and the reads in flight finish (or fails them with
- IMCONV_ERR_SHUTDOWN), delivers every callback still owed (each exactly
- once), joins every library thread, closes the store and frees the
+ write being committed finish, answers every read accepted before it
+ (lookups, lists, pages, totals, group lists) with its result, delivers
+ every callback still owed (each exactly once), joins every library thread, closes the store and frees the
  instance. When it returns, no callback of this instance runs any more
  and no thread of it remains, so dlclose is then safe.
 
@@ -1850,7 +1850,8 @@ int32_t imconv_sdk_new(const char *config_json,
  `sdk` is NULL or an instance from `imconv_sdk_new` not freed before.
  No other thread may use it while, or after, this call frees it.
  */
-IMCONV_API void imconv_sdk_free(struct imconv_sdk *sdk);
+IMCONV_API
+void imconv_sdk_free(struct imconv_sdk *sdk);
 
 /*
  Waits until every instance freed without waiting (from inside a

@@ -260,8 +260,8 @@ impl<V: Snapshot> Engine<V> {
         }
         let state = self.state.clone();
         self.state
-            .handle
-            .spawn_blocking(move || done.complete(state.lookup_batch(&ids)));
+            .reads
+            .spawn(move || done.complete(state.lookup_batch(&ids)));
     }
 
     /// Imports a JSON array of conversations (each replaces the stored one),
@@ -369,16 +369,16 @@ impl<V: Snapshot> Engine<V> {
     pub fn unread_total(&self, filter: ListFilter, done: Completer<u64>) {
         let state = self.state.clone();
         self.state
-            .handle
-            .spawn_blocking(move || done.complete(state.unread_total(&filter)));
+            .reads
+            .spawn(move || done.complete(state.unread_total(&filter)));
     }
 
     /// The conversation groups, in creation order.
     pub fn groups(&self, done: Completer<Vec<String>>) {
         let state = self.state.clone();
         self.state
-            .handle
-            .spawn_blocking(move || done.complete(state.groups()));
+            .reads
+            .spawn(move || done.complete(state.groups()));
     }
 
     /// Registers a listener; returns its ID for `remove_listener`.
@@ -449,8 +449,15 @@ impl<V: Snapshot> Engine<V> {
                 self.state.clone(),
                 self.writes.clone(),
             );
-            move || stop_runtime_and_store(&runtime, &state, &writes)
+            move || stop_runtime(&runtime, &state, &writes)
         };
+        // The store closes only once everything owed was delivered: a read
+        // still queued for the delivering thread runs there, on the store.
+        let state = self.state.clone();
+        let finally: Box<dyn FnOnce() + Send> = Box::new(move || {
+            state.close();
+            finally();
+        });
         if self.dispatcher.is_host_delivery() && !self.is_callback_thread() {
             // The host delivers: what is owed is delivered right here.
             stop.clone()();
@@ -629,11 +636,13 @@ fn dedup_views<V>(mut views: Vec<Arc<V>>) -> Vec<Arc<V>> {
     views
 }
 
-/// Stops taking writes and fails those still queued with `Shutdown`;
-/// dropping the runtime then waits for the write being committed (and any
-/// store read) and joins the runtime's threads; tasks that never ran are
-/// dropped, and their completers fail with `Shutdown`. Then the store closes.
-fn stop_runtime_and_store<V: Snapshot>(
+/// Stops taking writes and fails those still queued with `Shutdown`; lets
+/// every read already handed to the blocking pool finish (later ones run on
+/// the thread that delivers, see [`crate::read_pool`]); dropping the
+/// runtime then waits for the write being committed and joins the
+/// runtime's threads. The store stays open for the deliveries still owed:
+/// `close` closes it after them.
+fn stop_runtime<V: Snapshot>(
     runtime: &Mutex<Option<Runtime>>,
     state: &State<V>,
     writes: &Mutex<Queue>,
@@ -644,9 +653,9 @@ fn stop_runtime_and_store<V: Snapshot>(
         std::mem::take(&mut q.items)
     };
     drop(queued);
+    state.reads.settle();
     let rt = runtime.lock().take();
     drop(rt);
-    state.close();
 }
 
 impl<V: Snapshot> Drop for Engine<V> {

@@ -27,6 +27,7 @@ pub mod json;
 pub mod log;
 pub mod model;
 pub mod platform;
+pub mod read_pool;
 pub mod state;
 pub mod store;
 pub mod wal_sync;

@@ -28,6 +28,7 @@ use crate::model::{
     quote, saturated, Conversation, ConversationId, IdList, Kept, ListFilter, Snapshot, Text,
     MAX_GROUPS,
 };
+use crate::read_pool::ReadPool;
 use crate::store::{
     adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions, Writer,
 };
@@ -37,8 +38,11 @@ use crate::wal_sync::WalSync;
 pub const MAX_PAGE: usize = 1000;
 
 pub struct State<V: Snapshot> {
-    /// The instance's runtime, for work handed to its blocking pool.
+    /// The instance's runtime, for checkpoints and WAL syncs.
     pub(crate) handle: Handle,
+    /// Reads handed to the runtime's blocking pool, counted so that free
+    /// lets them finish.
+    pub(crate) reads: Arc<ReadPool>,
     /// Checkpoints of the WAL, off the writer.
     checkpoints: Arc<Checkpoints>,
     /// "normal" durability on disk: the WAL's sync after commits.
@@ -193,6 +197,7 @@ impl<V: Snapshot> State<V> {
             _ => None,
         };
         Ok(State {
+            reads: ReadPool::new(handle.clone()),
             handle,
             checkpoints,
             wal_sync,
@@ -234,8 +239,8 @@ impl<V: Snapshot> State<V> {
         c
     }
 
-    /// [`State::page`] on the blocking pool, answering `done` (after
-    /// shutdown: dropped unrun, and the completer reports the shutdown).
+    /// [`State::page`] on the blocking pool, answering `done` (once the
+    /// instance is shutting down, right here: see [`ReadPool::settle`]).
     pub(crate) fn page_later(
         self: &Arc<Self>,
         filter: ListFilter,
@@ -244,17 +249,15 @@ impl<V: Snapshot> State<V> {
         done: Completer<Page<V>>,
     ) {
         let state = self.clone();
-        self.handle
-            .spawn_blocking(move || done.complete(state.page(&filter, &cursor, count)));
+        self.reads
+            .spawn(move || done.complete(state.page(&filter, &cursor, count)));
     }
 
-    /// [`State::load`] on the blocking pool, answering `done`. After
-    /// shutdown the closure is dropped unrun, and with it the completer,
-    /// which then reports the shutdown.
+    /// [`State::load`] on the blocking pool, answering `done` (once the
+    /// instance is shutting down, right here: see [`ReadPool::settle`]).
     pub(crate) fn load_later(self: &Arc<Self>, id: ConversationId, done: Completer<Arc<V>>) {
         let state = self.clone();
-        self.handle
-            .spawn_blocking(move || done.complete(state.load(id)));
+        self.reads.spawn(move || done.complete(state.load(id)));
     }
 
     /// A cache miss: reads the store and records what it found.

@@ -163,9 +163,9 @@ unsafe fn create(config_json: *const c_char) -> Result<Arc<imconv_sdk>> {
 ///
 /// It stops accepting calls (they return IMCONV_ERR_SHUTDOWN), fails the
 /// writes still waiting in the queue with IMCONV_ERR_SHUTDOWN, lets the
-/// write being committed and the reads in flight finish (or fails them with
-/// IMCONV_ERR_SHUTDOWN), delivers every callback still owed (each exactly
-/// once), joins every library thread, closes the store and frees the
+/// write being committed finish, answers every read accepted before it
+/// (lookups, lists, pages, totals, group lists) with its result, delivers
+/// every callback still owed (each exactly once), joins every library thread, closes the store and frees the
 /// instance. When it returns, no callback of this instance runs any more
 /// and no thread of it remains, so dlclose is then safe.
 ///

@@ -758,6 +758,70 @@ static void test_free_from_inside_a_callback(void) {
     CHECK_INT(threads, 0);
 }
 
+/* Reads accepted before imconv_sdk_free complete: free answers them (it
+ * does not fail them with SHUTDOWN), in both delivery modes. Each round
+ * reopens the store, so every read misses the cache and needs the store. */
+static void on_page_done(const imconv_conversation *const *convs, size_t n, const char *next,
+                         bool finished, void *user_data) {
+    (void)next;
+    (void)finished;
+    on_list(convs, n, user_data);
+}
+static void on_count_done(uint64_t value, void *user_data) {
+    ((call *)user_data)->code = (int32_t)value; /* the value, in a field that owns nothing */
+    call_finish(user_data, 1);
+}
+static void on_groups_done(const char *const *names, size_t n, void *user_data) {
+    (void)names;
+    ((call *)user_data)->code = (int32_t)n;
+    call_finish(user_data, 1);
+}
+
+static void reads_then_free(const char *delivery) {
+    char config[1024];
+    snprintf(config, sizeof config, "{\"user_id\":\"me\",\"data_dir\":\"%s/free-reads\"}", scratch);
+    imconv_sdk *sdk = open_sdk(config);
+    call c;
+    call_init(&c);
+    import_sync(sdk, SAMPLE, &c);
+    call_destroy(&c);
+    imconv_sdk_free(sdk);
+    snprintf(config, sizeof config,
+             "{\"user_id\":\"me\",\"data_dir\":\"%s/free-reads\",\"delivery\":\"%s\"}", scratch, delivery);
+    for (int round = 0; round < 20; round++) {
+        sdk = open_sdk(config);
+        call get, list, page, total, groups;
+        call_init(&get), call_init(&list), call_init(&page), call_init(&total), call_init(&groups);
+        const char *ids[] = {"c2c_bob", "group_g1"};
+        CHECK_INT(imconv_get_conversation(sdk, "c2c_alice", on_one, on_fail, &get), IMCONV_OK);
+        CHECK_INT(imconv_get_conversation_list(sdk, ids, 2, on_list, on_fail, &list), IMCONV_OK);
+        CHECK_INT(imconv_get_conversation_page(sdk, NULL, "", 10, on_page_done, on_fail, &page), IMCONV_OK);
+        CHECK_INT(imconv_get_total_unread(sdk, NULL, on_count_done, on_fail, &total), IMCONV_OK);
+        CHECK_INT(imconv_get_groups(sdk, on_groups_done, on_fail, &groups), IMCONV_OK);
+        imconv_sdk_free(sdk);
+        call *all[] = {&get, &list, &page, &total, &groups};
+        for (int i = 0; i < 5; i++) {
+            if (all[i]->successes != 1)
+                fprintf(stderr, "%s round %d read %d: %d successes, error %d %s\n", delivery, round, i,
+                        all[i]->successes, all[i]->code, all[i]->desc);
+            CHECK_INT(all[i]->successes + all[i]->errors, 1);
+            CHECK_INT(all[i]->successes, 1);
+        }
+        CHECK_INT(get.count, 1);
+        CHECK_INT(list.count, 2);
+        CHECK_INT(page.count, 3);
+        CHECK_INT(total.code, 2); /* group_g1 is muted (recvOpt 2): left out */
+        CHECK_INT(groups.code, 1);
+        for (int i = 0; i < 5; i++) call_destroy(all[i]);
+        if (current_failed) break;
+    }
+}
+
+static void test_reads_accepted_before_free_complete(void) {
+    reads_then_free("thread");
+    reads_then_free("host");
+}
+
 static void test_threads_are_named_and_joined(void) {
     CHECK_INT(library_threads(), 0);
     imconv_sdk *sdk = open_sdk("{\"user_id\":\"me\"}");
@@ -831,6 +895,7 @@ int main(int argc, char **argv) {
     RUN(test_callback_may_start_another_lookup);
     RUN(test_free_with_10000_calls_in_flight);
     RUN(test_free_from_inside_a_callback);
+    RUN(test_reads_accepted_before_free_complete);
     RUN(test_threads_are_named_and_joined);
     RUN(test_persistence_across_reopen);
     RUN(test_calls_in_a_forked_child_are_refused);
