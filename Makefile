@@ -213,12 +213,14 @@ test-cpp: lib-debug $(BUILD)/tests/test_cpp $(BUILD)/tests-asan/test_cpp
 
 # The Python bindings: `pip install ./bindings/python` into a fresh virtual
 # environment (it builds the library with cargo and ships it inside the
-# package), then pytest.
+# package), then pytest (every call in both delivery modes, exit without
+# abort 20 times per case, mypy --strict, the ctypes layouts against the
+# header).
 test-python:
 	rm -rf $(BUILD)/pyvenv
 	$(PYTHON) -m venv $(BUILD)/pyvenv
-	$(BUILD)/pyvenv/bin/pip install -q ./bindings/python pytest
-	$(BUILD)/pyvenv/bin/python -m pytest -q -W error::pytest.PytestUnraisableExceptionWarning bindings/python/tests
+	$(BUILD)/pyvenv/bin/pip install -q ./bindings/python pytest mypy
+	$(BUILD)/pyvenv/bin/python -m pytest -q -p no:cacheprovider -W error::pytest.PytestUnraisableExceptionWarning bindings/python/tests
 
 # LeakSanitizer is on: a leak fails the run.
 test-c-asan: lib-debug $(addprefix $(BUILD)/tests-asan/,$(C_TESTS))

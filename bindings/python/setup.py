@@ -21,9 +21,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
+def cargo_progress():
+    """Where cargo's progress goes: pip captures a build backend's output
+    (shown only with `pip install -v`), so it goes straight to the terminal
+    when there is one: a source install takes minutes the first time."""
+    try:
+        return open("/dev/tty", "w")
+    except OSError:
+        return None
+
+
 class BuildWithLibrary(build_py):
     def run(self):
-        subprocess.check_call(["cargo", "build", "--release", "--lib"], cwd=ROOT)
+        tty = cargo_progress()
+        if tty is not None:
+            tty.write("imconv: building the library with cargo (a few minutes the first time)\n")
+            tty.flush()
+        try:
+            subprocess.check_call(["cargo", "build", "--release", "--lib"], cwd=ROOT,
+                                  stderr=tty or None)
+        finally:
+            if tty is not None:
+                tty.close()
         shipped = os.path.join(HERE, "imconv", "libimconv.so")
         shutil.copy(os.path.join(ROOT, "target", "release", "libimconv.so"), shipped)
         # The debug info is 7/8 of the file; the installed package does not need it.

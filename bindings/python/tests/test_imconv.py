@@ -121,6 +121,9 @@ def test_the_example_runs():
     out = subprocess.run([sys.executable, example], capture_output=True, text=True, check=True).stdout
     assert "c2c_alice: Alice Chen, 2 unread" in out
     assert "error 6017" in out and "asyncio: Alice Chen, Platform team" in out
+    assert "  changed: ['group_team']\n  total unread: 3\n" in out
+    assert "  page: Platform team (1 unread)\n  page: Alice Chen (0 unread)\n" in out
+    assert "  event: new\n  event: total_unread\n" in out
 
 
 def test_the_wheel_is_tagged_for_its_platform():

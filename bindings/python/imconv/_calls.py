@@ -1,0 +1,289 @@
+"""How a call's answer gets back to Python.
+
+The library calls a fixed set of ctypes functions, created once and kept
+for the life of the module (a collected thunk would be a jump into freed
+memory). Each call's completion waits in a table under an integer token
+passed as `user_data` until its one callback has run; listeners wait in a
+table of their own until removed. A thunk copies what it is lent into
+Python values before it returns, and never lets an exception reach C: one
+raised by user code is reported (see `set_callback_error_handler`).
+"""
+import ctypes
+import itertools
+import logging
+import threading
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from . import _native as n
+from .errors import ImconvError, error_for
+from .types import Conversation, ConversationType, Event, GroupAtInfo, Message, Page
+
+Complete = Callable[[Any, Optional[ImconvError]], None]
+ErrorHandler = Callable[[BaseException], None]
+
+_log = logging.getLogger("imconv")
+_lock = threading.Lock()
+_tokens = itertools.count(1)
+#: token -> (the instance's key, what to run with the answer)
+_pending: Dict[int, Tuple[int, Complete]] = {}
+#: token -> (the instance's key, the listener's Python callbacks)
+_listeners: Dict[int, Tuple[int, "ListenerFns"]] = {}
+_local = threading.local()
+
+
+def _default_error_handler(error: BaseException) -> None:
+    _log.error("an exception was raised by a callback", exc_info=error)
+
+
+_error_handler: ErrorHandler = _default_error_handler
+
+
+def set_callback_error_handler(handler: Optional[ErrorHandler]) -> None:
+    """Sets what receives an exception raised by your callback (a listener,
+    the log callback): by default it is logged as an error on the "imconv"
+    logger. None restores the default. It never reaches the library."""
+    global _error_handler
+    _error_handler = handler or _default_error_handler
+
+
+def report(error: BaseException) -> None:
+    """Hands an exception raised by user code to the error handler."""
+    try:
+        _error_handler(error)
+    except BaseException:  # the handler itself failed: last resort
+        _default_error_handler(error)
+
+
+def delivering(instance: int) -> bool:
+    """True on a thread that is inside a callback of that instance."""
+    return instance in getattr(_local, "instances", ())
+
+
+class _Delivering:
+    """Marks the current thread as inside a callback of one instance."""
+
+    def __init__(self, instance: int) -> None:
+        self.instance = instance
+
+    def __enter__(self) -> None:
+        stack: List[int] = getattr(_local, "instances", None) or []
+        stack.append(self.instance)
+        _local.instances = stack
+
+    def __exit__(self, *exc: object) -> None:
+        _local.instances.pop()
+
+
+def register(instance: int, complete: Complete) -> int:
+    """Keeps `complete` until the call's callback runs; returns its token."""
+    token = next(_tokens)
+    with _lock:
+        _pending[token] = (instance, complete)
+    return token
+
+
+def forget(token: int) -> None:
+    """Drops a call the library refused (no callback will come)."""
+    with _lock:
+        _pending.pop(token, None)
+
+
+def _answer(token: Optional[int], make: Callable[[], Any],
+            error: Optional[ImconvError] = None) -> None:
+    with _lock:
+        instance, complete = _pending.pop(token or 0)
+    try:
+        value = make() if error is None else None
+    except BaseException as e:  # a view we could not copy: fail the call
+        value, error = None, ImconvError(6999, f"the answer could not be read: {e!r}")
+    with _Delivering(instance):
+        try:
+            complete(value, error)
+        except BaseException as e:
+            report(e)
+
+
+# ---- copying views ----------------------------------------------------------
+
+def _s(b: Optional[bytes]) -> str:
+    return b.decode() if b else ""
+
+
+def copy_conversation(c: n.CConversation) -> Conversation:
+    """A Python value of a view (copied: the view is only lent)."""
+    m = c.last_message.contents if c.last_message else None
+    try:
+        kind = ConversationType(c.type)
+    except ValueError:
+        kind = ConversationType.UNKNOWN
+    return Conversation(
+        conversation_id=_s(c.conversation_id), type=kind, user_id=_s(c.user_id),
+        group_id=_s(c.group_id), group_type=_s(c.group_type), show_name=_s(c.show_name),
+        face_url=_s(c.face_url), unread_count=c.unread_count, recv_opt=c.recv_opt,
+        last_message=Message(_s(m.msg_id), _s(m.sender), m.timestamp, m.seq, m.status,
+                             m.is_self, m.is_read, _s(m.json)) if m else None,
+        group_at_info_list=[GroupAtInfo(c.group_at_info_list[i].seq,
+                                        c.group_at_info_list[i].at_type)
+                            for i in range(c.group_at_info_count)],
+        draft_text=_s(c.draft_text), draft_timestamp=c.draft_timestamp, is_pinned=c.is_pinned,
+        order_key=c.order_key, mark_list=[c.mark_list[i] for i in range(c.mark_count)],
+        custom_data=_s(c.custom_data),
+        conversation_group_list=[_s(c.conversation_group_list[i])
+                                 for i in range(c.conversation_group_count)],
+        c2c_read_timestamp=c.c2c_read_timestamp, group_read_sequence=c.group_read_sequence,
+        is_stored=c.is_stored)
+
+
+def _copy_list(views: Any, count: int) -> List[Conversation]:
+    return [copy_conversation(views[i].contents) for i in range(count)]
+
+
+def _copy_strings(strings: Any, count: int) -> List[str]:
+    return [_s(strings[i]) for i in range(count)]
+
+
+# ---- the call thunks ----------------------------------------------------------
+
+def _on_conversation_py(view: Any, token: Optional[int]) -> None:
+    _answer(token, lambda: copy_conversation(view.contents))
+
+
+on_conversation: Any = n.CONVERSATION_CB(_on_conversation_py)
+
+
+def _on_list_py(views: Any, count: int, token: Optional[int]) -> None:
+    _answer(token, lambda: _copy_list(views, count))
+
+
+on_list: Any = n.LIST_CB(_on_list_py)
+
+
+def _on_page_py(views: Any, count: int, cursor: Optional[bytes], finished: bool,
+            token: Optional[int]) -> None:
+    _answer(token, lambda: Page(_copy_list(views, count), _s(cursor), bool(finished)))
+
+
+on_page: Any = n.PAGE_CB(_on_page_py)
+
+
+def _on_count_py(value: int, token: Optional[int]) -> None:
+    _answer(token, lambda: int(value))
+
+
+on_count: Any = n.COUNT_CB(_on_count_py)
+
+
+def _on_strings_py(strings: Any, count: int, token: Optional[int]) -> None:
+    _answer(token, lambda: _copy_strings(strings, count))
+
+
+on_strings: Any = n.STRINGS_CB(_on_strings_py)
+
+
+def _on_done_py(token: Optional[int]) -> None:
+    _answer(token, lambda: None)
+
+
+on_done: Any = n.DONE_CB(_on_done_py)
+
+
+def _on_error_py(code: int, desc: Optional[bytes], token: Optional[int]) -> None:
+    _answer(token, lambda: None, error_for(code, _s(desc)))
+
+
+on_error: Any = n.ERROR_CB(_on_error_py)
+
+
+# ---- listeners ------------------------------------------------------------------
+
+class ListenerFns:
+    """A listener's Python callbacks (any may be None)."""
+
+    def __init__(self, on_new: Optional[Callable[[List[Conversation]], None]],
+                 on_changed: Optional[Callable[[List[Conversation]], None]],
+                 on_deleted: Optional[Callable[[List[str]], None]],
+                 on_total_unread_changed: Optional[Callable[[int], None]]) -> None:
+        self.on_new = on_new
+        self.on_changed = on_changed
+        self.on_deleted = on_deleted
+        self.on_total_unread_changed = on_total_unread_changed
+
+
+def _event(token: Optional[int], pick: Callable[[ListenerFns], Any],
+           make: Callable[[], Any]) -> None:
+    with _lock:
+        entry = _listeners.get(token or 0)
+    if entry is None:
+        return
+    instance, fns = entry
+    fn = pick(fns)
+    if fn is None:
+        return
+    with _Delivering(instance):
+        try:
+            fn(make())
+        except BaseException as e:
+            report(e)
+
+
+def _on_new_event_py(views: Any, count: int, token: Optional[int]) -> None:
+    _event(token, lambda f: f.on_new, lambda: _copy_list(views, count))
+
+
+on_new_event: Any = n.LIST_CB(_on_new_event_py)
+
+
+def _on_changed_event_py(views: Any, count: int, token: Optional[int]) -> None:
+    _event(token, lambda f: f.on_changed, lambda: _copy_list(views, count))
+
+
+on_changed_event: Any = n.LIST_CB(_on_changed_event_py)
+
+
+def _on_deleted_event_py(strings: Any, count: int, token: Optional[int]) -> None:
+    _event(token, lambda f: f.on_deleted, lambda: _copy_strings(strings, count))
+
+
+on_deleted_event: Any = n.STRINGS_CB(_on_deleted_event_py)
+
+
+def _on_total_event_py(value: int, token: Optional[int]) -> None:
+    _event(token, lambda f: f.on_total_unread_changed, lambda: int(value))
+
+
+on_total_event: Any = n.COUNT_CB(_on_total_event_py)
+
+
+def listener_struct(instance: int, fns: ListenerFns) -> Tuple[n.CListener, int]:
+    """The C listener for `fns`, and its token (kept until `drop_listener`)."""
+    token = next(_tokens)
+    with _lock:
+        _listeners[token] = (instance, fns)
+    listener = n.CListener()
+    n.lib.imconv_listener_init(ctypes.byref(listener))
+    listener.on_new = on_new_event
+    listener.on_changed = on_changed_event
+    listener.on_deleted = on_deleted_event
+    listener.on_total_unread_changed = on_total_event
+    listener.user_data = token
+    return listener, token
+
+
+def drop_listener(token: int) -> None:
+    with _lock:
+        _listeners.pop(token, None)
+
+
+def events_to(put: Callable[[Event], None]) -> ListenerFns:
+    """A listener that hands every event to `put` as an `Event`."""
+    return ListenerFns(
+        lambda cs: put(Event("new", conversations=tuple(cs))),
+        lambda cs: put(Event("changed", conversations=tuple(cs))),
+        lambda ids: put(Event("deleted", conversation_ids=tuple(ids))),
+        lambda total: put(Event("total_unread", total=total)))
+
+
+def id_array(ids: Sequence[str]) -> Tuple[Any, int]:
+    """A C array of the IDs (kept alive by the caller for the call)."""
+    encoded = [i.encode() for i in ids]
+    return (ctypes.c_char_p * max(len(encoded), 1))(*encoded), len(encoded)

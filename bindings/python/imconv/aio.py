@@ -1,0 +1,278 @@
+"""`AsyncSdk`: every call as a coroutine, delivered on the event loop.
+
+An `AsyncSdk` uses host delivery driven by the running loop: the loop
+watches the instance's event descriptor (`loop.add_reader`) and runs the
+library's callbacks on its own thread, so futures resolve there and
+listener callbacks run there too: no thread hop, and nothing is ever
+scheduled onto a closed loop (an answer that arrives once the loop is
+closed is dropped with its future).
+
+Cancelling an awaiting coroutine does not cancel the call: a write whose
+coroutine was cancelled still commits (or fails) as a whole; only its
+answer is dropped.
+"""
+import asyncio
+from types import TracebackType
+from typing import (Any, AsyncIterator, Callable, List, Optional, Sequence, Type)
+
+from . import _calls
+from ._instance import Complete, Instance, Subscription
+from .errors import ImconvError
+from .types import (Conversation, ConversationsInput, Event, Filter, MessagesInput, Page,
+                    ProfilesInput, RecvOpt)
+
+
+class AsyncSdk(Instance):
+    """One user's conversation store for asyncio: the methods of `Sdk` as
+    coroutines (same arguments, same errors), plus `events()`.
+
+    Create it anywhere; it attaches to the loop running its first call.
+    Close it with `async with`, `await aclose()` or `close()`; one still
+    open at interpreter exit is closed then.
+    """
+
+    def __init__(self, user_id: str, data_dir: Any = None, **options: Any) -> None:
+        if options.get("delivery", "host") != "host":
+            raise ValueError("AsyncSdk delivers on its event loop: delivery must be \"host\"")
+        options["delivery"] = "host"
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._fd = -1
+        self._streams: List["EventStream"] = []
+        super().__init__(user_id, data_dir, **options)
+
+    async def __aenter__(self) -> "AsyncSdk":
+        return self
+
+    async def __aexit__(self, kind: Optional[Type[BaseException]],
+                        value: Optional[BaseException],
+                        trace: Optional[TracebackType]) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None) is not None:
+            self.close()
+
+    async def aclose(self) -> None:
+        """Closes the instance (see `close`)."""
+        self.close()
+
+    def close(self) -> None:
+        """Frees the instance; the answers still owed are delivered here,
+        resolving their futures (dropped when the loop is already closed)."""
+        loop = self._loop
+        self._detach()
+        super().close()
+        streams, self._streams = self._streams, []
+        for stream in streams:
+            stream._end(loop)
+
+    def _attach(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._detach()
+            fd = self.event_fd()
+            if fd >= 0:
+                loop.add_reader(fd, self.dispatch)
+                self._loop, self._fd = loop, fd
+        return loop
+
+    def _detach(self) -> None:
+        loop, self._loop = self._loop, None
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self._fd)
+
+    async def _await(self, start: Callable[[Complete], None]) -> Any:
+        loop = self._attach()
+        future = loop.create_future()
+
+        def complete(value: Any, error: Optional[ImconvError]) -> None:
+            # Runs on the loop's thread (host delivery), or in close() at exit.
+            if future.done() or loop.is_closed():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+        start(complete)
+        return await future
+
+    # ---- reads -----------------------------------------------------------------
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        """See `Sdk.get_conversation`."""
+        result: Conversation = await self._await(lambda c: self._get(c, conversation_id))
+        return result
+
+    async def get_conversation_list(self, conversation_ids: Sequence[str]) -> List[Conversation]:
+        """See `Sdk.get_conversation_list`."""
+        result: List[Conversation] = await self._await(lambda c: self._list(c, conversation_ids))
+        return result
+
+    async def get_conversation_page(self, filter: Optional[Filter] = None, cursor: str = "",
+                                    count: int = 100) -> Page:
+        """See `Sdk.get_conversation_page`."""
+        result: Page = await self._await(lambda c: self._page(c, filter, cursor, count))
+        return result
+
+    async def iter_conversations(self, filter: Optional[Filter] = None,
+                                 page_size: int = 100) -> AsyncIterator[Conversation]:
+        """Every conversation that passes `filter`, in list order (`async for`)."""
+        cursor = ""
+        while True:
+            page = await self.get_conversation_page(filter, cursor, page_size)
+            for conversation in page.conversations:
+                yield conversation
+            if page.is_finished:
+                return
+            cursor = page.next_cursor
+
+    async def get_total_unread(self, filter: Optional[Filter] = None) -> int:
+        """See `Sdk.get_total_unread`."""
+        result: int = await self._await(lambda c: self._total(c, filter))
+        return result
+
+    async def get_groups(self) -> List[str]:
+        """See `Sdk.get_groups`."""
+        result: List[str] = await self._await(self._groups)
+        return result
+
+    # ---- writes ----------------------------------------------------------------
+
+    async def import_conversations(self, conversations: ConversationsInput) -> None:
+        """See `Sdk.import_conversations`."""
+        await self._await(lambda c: self._json_write(c, "imconv_import_conversations",
+                                                     conversations))
+
+    async def sync_conversations(self, conversations: ConversationsInput) -> None:
+        """See `Sdk.sync_conversations`."""
+        await self._await(lambda c: self._json_write(c, "imconv_sync_conversations",
+                                                     conversations))
+
+    async def apply_messages(self, messages: MessagesInput) -> None:
+        """See `Sdk.apply_messages`."""
+        await self._await(lambda c: self._json_write(c, "imconv_apply_messages", messages))
+
+    async def update_profiles(self, profiles: ProfilesInput) -> None:
+        """See `Sdk.update_profiles`."""
+        await self._await(lambda c: self._json_write(c, "imconv_update_profiles", profiles))
+
+    async def clean_unread(self, conversation_id: str = "", clean_timestamp: int = 0,
+                           clean_sequence: int = 0) -> None:
+        """See `Sdk.clean_unread`."""
+        await self._await(lambda c: self._write(c, "imconv_clean_unread",
+                                                conversation_id.encode(), clean_timestamp,
+                                                clean_sequence))
+
+    async def set_draft(self, conversation_id: str, draft_text: Optional[str]) -> None:
+        """See `Sdk.set_draft`."""
+        text = draft_text.encode() if draft_text is not None else None
+        await self._await(lambda c: self._write(c, "imconv_set_draft", conversation_id.encode(),
+                                                text))
+
+    async def pin_conversation(self, conversation_id: str, is_pinned: bool = True) -> None:
+        """See `Sdk.pin_conversation`."""
+        await self._await(lambda c: self._write(c, "imconv_pin_conversation",
+                                                conversation_id.encode(), is_pinned))
+
+    async def set_recv_opt(self, conversation_ids: Sequence[str], recv_opt: RecvOpt) -> None:
+        """See `Sdk.set_recv_opt`."""
+        await self._await(lambda c: self._write_ids(c, "imconv_set_recv_opt", conversation_ids,
+                                                    int(recv_opt)))
+
+    async def set_custom_data(self, conversation_ids: Sequence[str], custom_data: str) -> None:
+        """See `Sdk.set_custom_data`."""
+        await self._await(lambda c: self._write_ids(c, "imconv_set_custom_data",
+                                                    conversation_ids, custom_data.encode()))
+
+    async def mark_conversations(self, conversation_ids: Sequence[str], mark: int,
+                                 enable: bool = True) -> None:
+        """See `Sdk.mark_conversations`."""
+        await self._await(lambda c: self._write_ids(c, "imconv_mark_conversations",
+                                                    conversation_ids, mark, enable))
+
+    async def delete_conversations(self, conversation_ids: Sequence[str]) -> None:
+        """See `Sdk.delete_conversations`."""
+        await self._await(lambda c: self._write_ids(c, "imconv_delete_conversations",
+                                                    conversation_ids))
+
+    async def create_group(self, group_name: str, conversation_ids: Sequence[str] = ()) -> None:
+        """See `Sdk.create_group`."""
+        await self._await(lambda c: self._write_ids(c, "imconv_create_group", conversation_ids,
+                                                    before=[group_name.encode()]))
+
+    async def rename_group(self, old_name: str, new_name: str) -> None:
+        """See `Sdk.rename_group`."""
+        await self._await(lambda c: self._write(c, "imconv_rename_group", old_name.encode(),
+                                                new_name.encode()))
+
+    async def delete_group(self, group_name: str) -> None:
+        """See `Sdk.delete_group`."""
+        await self._await(lambda c: self._write(c, "imconv_delete_group", group_name.encode()))
+
+    async def add_to_group(self, group_name: str, conversation_ids: Sequence[str]) -> None:
+        """See `Sdk.add_to_group`."""
+        await self._await(lambda c: self._write_ids(c, "imconv_add_to_group", conversation_ids,
+                                                    before=[group_name.encode()]))
+
+    async def remove_from_group(self, group_name: str, conversation_ids: Sequence[str]) -> None:
+        """See `Sdk.remove_from_group`."""
+        await self._await(lambda c: self._write_ids(c, "imconv_remove_from_group",
+                                                    conversation_ids,
+                                                    before=[group_name.encode()]))
+
+    # ---- listeners ---------------------------------------------------------------
+
+    def add_listener(self, on_new: Optional[Callable[[List[Conversation]], None]] = None,
+                     on_changed: Optional[Callable[[List[Conversation]], None]] = None,
+                     on_deleted: Optional[Callable[[List[str]], None]] = None,
+                     on_total_unread_changed: Optional[Callable[[int], None]] = None
+                     ) -> Subscription:
+        """Registers callbacks (run on the loop's thread); see `Sdk.add_listener`."""
+        return self._add_listener(_calls.ListenerFns(on_new, on_changed, on_deleted,
+                                                     on_total_unread_changed))
+
+    def events(self) -> "EventStream":
+        """The events of every later write as an async iterator:
+        `async for event in sdk.events(): ...` (an `Event` each); it ends
+        when the instance closes or the stream is closed (`aclose()`)."""
+        return EventStream(self)
+
+
+class EventStream:
+    """The listener events of one `AsyncSdk`, in commit order."""
+
+    def __init__(self, sdk: AsyncSdk) -> None:
+        self._sdk = sdk
+        self._queue: "asyncio.Queue[Optional[Event]]" = asyncio.Queue()
+        self._subscription: Optional[Subscription] = sdk._add_listener(
+            _calls.events_to(self._queue.put_nowait))
+        sdk._streams.append(self)
+
+    def __aiter__(self) -> "EventStream":
+        return self
+
+    async def __anext__(self) -> Event:
+        if self._subscription is None and self._queue.empty():
+            raise StopAsyncIteration
+        self._sdk._attach()
+        event = await self._queue.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    def _end(self, loop: Optional[asyncio.AbstractEventLoop]) -> None:
+        """The instance closed: the stream ends once what was queued is read."""
+        self._subscription = None
+        if loop is None or not loop.is_closed():
+            self._queue.put_nowait(None)
+
+    async def aclose(self) -> None:
+        """Stops the stream: removes its listener and drops the events not
+        yet read."""
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            subscription.remove()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)

@@ -1,0 +1,213 @@
+"""`Sdk`: every call of the library, each blocking until its answer."""
+import select
+import threading
+from types import TracebackType
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Type, TypeVar
+
+from . import _calls
+from ._instance import Complete, Instance, Subscription
+from .errors import ImconvError, WouldDeadlockError
+from .types import (Conversation, ConversationsInput, Filter, MessagesInput, Page,
+                    ProfilesInput, RecvOpt)
+
+T = TypeVar("T")
+
+
+class Sdk(Instance):
+    """One user's conversation store; every method blocks until its answer.
+
+    `Sdk(user_id, data_dir=None, **options)`: `data_dir` None keeps the
+    store in memory; the options are those of `imconv_sdk_new`'s config
+    (`durability`, `sync_interval_ms`, `cache_capacity`, `read_only`,
+    `delivery`). With `delivery="host"` no callback runs on a library
+    thread: a blocking call runs the callbacks on the calling thread while it
+    waits, and `dispatch()` runs those of calls made elsewhere (listeners).
+
+    A failure raises an `ImconvError` subclass. Closing (`close()`, leaving
+    the `with` block, or interpreter exit) frees the instance. Callable
+    from any thread; with thread delivery a blocking call made from inside
+    one of this instance's callbacks would wait forever for itself, so it
+    raises `WouldDeadlockError` instead.
+    """
+
+    def __enter__(self) -> "Sdk":
+        return self
+
+    def __exit__(self, kind: Optional[Type[BaseException]], value: Optional[BaseException],
+                 trace: Optional[TracebackType]) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_handle", None) is not None:
+            self.close()
+
+    def _wait(self, start: Callable[[Complete], None]) -> Any:
+        if not self.host_delivery and _calls.delivering(self._key):
+            raise WouldDeadlockError(
+                6905, "a blocking call from inside this instance's own callback would wait "
+                "for itself: make the call from another thread, or use the callback form")
+        done = threading.Event()
+        box: List[Any] = [None, None]
+
+        def complete(value: Any, error: Optional[ImconvError]) -> None:
+            box[0], box[1] = value, error
+            done.set()
+
+        start(complete)
+        if self.host_delivery:
+            fd = self.event_fd()
+            while not done.is_set():
+                # Another thread may dispatch our answer: look again now and then.
+                select.select([fd], [], [], 0.05)
+                self.dispatch()
+        else:
+            done.wait()
+        if box[1] is not None:
+            raise box[1]
+        return box[0]
+
+    # ---- reads -----------------------------------------------------------------
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """One conversation (getConversation). A valid ID that is not stored
+        gives a temporary conversation (`is_stored` False); an invalid one
+        raises InvalidParametersError."""
+        result: Conversation = self._wait(lambda c: self._get(c, conversation_id))
+        return result
+
+    def get_conversation_list(self, conversation_ids: Sequence[str]) -> List[Conversation]:
+        """The stored conversations among the IDs, in request order, each
+        once (getConversationList)."""
+        result: List[Conversation] = self._wait(lambda c: self._list(c, conversation_ids))
+        return result
+
+    def get_conversation_page(self, filter: Optional[Filter] = None, cursor: str = "",
+                              count: int = 100) -> Page:
+        """One page of the ordered list (pinned first, then newest): pass
+        `page.next_cursor` for the next one until `page.is_finished`."""
+        result: Page = self._wait(lambda c: self._page(c, filter, cursor, count))
+        return result
+
+    def iter_conversations(self, filter: Optional[Filter] = None,
+                           page_size: int = 100) -> Iterator[Conversation]:
+        """Every conversation that passes `filter`, in list order, read a
+        page at a time."""
+        cursor = ""
+        while True:
+            page = self.get_conversation_page(filter, cursor, page_size)
+            yield from page.conversations
+            if page.is_finished:
+                return
+            cursor = page.next_cursor
+
+    def get_total_unread(self, filter: Optional[Filter] = None) -> int:
+        """The unread total of the conversations that pass `filter`, muted
+        ones (receive option 1, 2, 3) left out."""
+        result: int = self._wait(lambda c: self._total(c, filter))
+        return result
+
+    def get_groups(self) -> List[str]:
+        """The conversation groups' names, in creation order."""
+        result: List[str] = self._wait(self._groups)
+        return result
+
+    # ---- writes (each all or nothing, durable when it returns) ------------------------
+
+    def import_conversations(self, conversations: ConversationsInput) -> None:
+        """Imports conversations, each replacing the stored one whole: a JSON
+        array, or a sequence of dicts with V2 field names or `Conversation`s."""
+        self._wait(lambda c: self._json_write(c, "imconv_import_conversations", conversations))
+
+    def sync_conversations(self, conversations: ConversationsInput) -> None:
+        """Merges server updates: each element changes only the fields it names."""
+        self._wait(lambda c: self._json_write(c, "imconv_sync_conversations", conversations))
+
+    def apply_messages(self, messages: MessagesInput) -> None:
+        """Applies messages (new ones count as unread and move their
+        conversation; redeliveries update in place): a JSON array, dicts or
+        `NewMessage`s."""
+        self._wait(lambda c: self._json_write(c, "imconv_apply_messages", messages))
+
+    def update_profiles(self, profiles: ProfilesInput) -> None:
+        """Sets names and avatars by user or group ID: a JSON array, dicts or
+        `Profile`s."""
+        self._wait(lambda c: self._json_write(c, "imconv_update_profiles", profiles))
+
+    def clean_unread(self, conversation_id: str = "", clean_timestamp: int = 0,
+                     clean_sequence: int = 0) -> None:
+        """Clears unread counts: one conversation, "c2c", "group" or "" (all);
+        everything (both 0) or up to a timestamp (one-to-one) or a sequence
+        (groups)."""
+        self._wait(lambda c: self._write(c, "imconv_clean_unread", conversation_id.encode(),
+                                         clean_timestamp, clean_sequence))
+
+    def set_draft(self, conversation_id: str, draft_text: Optional[str]) -> None:
+        """Sets the draft (None or "" clears it)."""
+        text = draft_text.encode() if draft_text is not None else None
+        self._wait(lambda c: self._write(c, "imconv_set_draft", conversation_id.encode(), text))
+
+    def pin_conversation(self, conversation_id: str, is_pinned: bool = True) -> None:
+        """Pins (or unpins) a conversation; at most 50 are pinned."""
+        self._wait(lambda c: self._write(c, "imconv_pin_conversation", conversation_id.encode(),
+                                         is_pinned))
+
+    def set_recv_opt(self, conversation_ids: Sequence[str], recv_opt: RecvOpt) -> None:
+        """Sets the receive option of up to 100 conversations."""
+        self._wait(lambda c: self._write_ids(c, "imconv_set_recv_opt", conversation_ids,
+                                             int(recv_opt)))
+
+    def set_custom_data(self, conversation_ids: Sequence[str], custom_data: str) -> None:
+        """Sets the custom data (at most 256 bytes) of up to 100 conversations."""
+        self._wait(lambda c: self._write_ids(c, "imconv_set_custom_data", conversation_ids,
+                                             custom_data.encode()))
+
+    def mark_conversations(self, conversation_ids: Sequence[str], mark: int,
+                           enable: bool = True) -> None:
+        """Sets (or clears) one mark (`Mark` bits, custom bits 32-63) on up
+        to 100 conversations."""
+        self._wait(lambda c: self._write_ids(c, "imconv_mark_conversations", conversation_ids,
+                                             mark, enable))
+
+    def delete_conversations(self, conversation_ids: Sequence[str]) -> None:
+        """Deletes up to 100 conversations (unknown IDs are ignored)."""
+        self._wait(lambda c: self._write_ids(c, "imconv_delete_conversations", conversation_ids))
+
+    def create_group(self, group_name: str, conversation_ids: Sequence[str] = ()) -> None:
+        """Creates a conversation group holding the conversations."""
+        self._wait(lambda c: self._write_ids(c, "imconv_create_group", conversation_ids,
+                                             before=[group_name.encode()]))
+
+    def rename_group(self, old_name: str, new_name: str) -> None:
+        """Renames a conversation group."""
+        self._wait(lambda c: self._write(c, "imconv_rename_group", old_name.encode(),
+                                         new_name.encode()))
+
+    def delete_group(self, group_name: str) -> None:
+        """Deletes a conversation group (its conversations stay)."""
+        self._wait(lambda c: self._write(c, "imconv_delete_group", group_name.encode()))
+
+    def add_to_group(self, group_name: str, conversation_ids: Sequence[str]) -> None:
+        """Adds conversations to a group."""
+        self._wait(lambda c: self._write_ids(c, "imconv_add_to_group", conversation_ids,
+                                             before=[group_name.encode()]))
+
+    def remove_from_group(self, group_name: str, conversation_ids: Sequence[str]) -> None:
+        """Removes conversations from a group."""
+        self._wait(lambda c: self._write_ids(c, "imconv_remove_from_group", conversation_ids,
+                                             before=[group_name.encode()]))
+
+    # ---- listeners ----------------------------------------------------------------
+
+    def add_listener(self, on_new: Optional[Callable[[List[Conversation]], None]] = None,
+                     on_changed: Optional[Callable[[List[Conversation]], None]] = None,
+                     on_deleted: Optional[Callable[[List[str]], None]] = None,
+                     on_total_unread_changed: Optional[Callable[[int], None]] = None
+                     ) -> Subscription:
+        """Registers callbacks for the events of every later write (on the
+        callback thread, or in `dispatch()` with host delivery); returns the
+        subscription, which removes them (`remove()`, or a `with` block)."""
+        return self._add_listener(_calls.ListenerFns(on_new, on_changed, on_deleted,
+                                                     on_total_unread_changed))
+
+
+__all__ = ["Sdk"]

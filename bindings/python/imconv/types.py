@@ -1,0 +1,226 @@
+"""The values imconv hands out and takes: conversations, messages,
+filters, pages, events, and the enumerations of `imconv.h`.
+
+Values handed out are frozen dataclasses copied from the library's views,
+with the C field names; they stay valid after the instance is closed.
+"""
+import json as _json
+from dataclasses import dataclass, field
+from enum import IntEnum, IntFlag
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+
+class ConversationType(IntEnum):
+    """IMCONV_CONVERSATION_TYPE_*."""
+
+    UNKNOWN = 0
+    C2C = 1
+    GROUP = 2
+
+
+class RecvOpt(IntEnum):
+    """IMCONV_RECV_OPT_*: how a conversation's messages are received."""
+
+    RECEIVE = 0
+    NOT_RECEIVE = 1
+    NOT_NOTIFY = 2
+    NOT_NOTIFY_EXCEPT_AT = 3
+    NOT_RECEIVE_EXCEPT_AT = 4
+
+
+class AtType(IntEnum):
+    """IMCONV_AT_*: what an @ mention names."""
+
+    AT_ME = 1
+    AT_ALL = 2
+    AT_ALL_AT_ME = 3
+
+
+class Mark(IntFlag):
+    """IMCONV_MARK_*: the built-in mark bits (custom marks use bits 32-63)."""
+
+    STAR = 1
+    UNREAD = 2
+    FOLD = 4
+    HIDE = 8
+
+
+class LogLevel(IntEnum):
+    """IMCONV_LOG_*, most severe first."""
+
+    ERROR = 1
+    WARN = 2
+    INFO = 3
+    DEBUG = 4
+
+
+@dataclass(frozen=True)
+class Message:
+    """A conversation's last message (the C `imconv_message`); `json` is the
+    whole message object as it was applied or imported."""
+
+    msg_id: str
+    sender: str
+    timestamp: int
+    seq: int
+    status: int
+    is_self: bool
+    is_read: bool
+    json: str
+
+
+@dataclass(frozen=True)
+class GroupAtInfo:
+    """One unread @ mention: the message's sequence and what it named."""
+
+    seq: int
+    at_type: int
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation (the C `imconv_conversation`), copied out of the view."""
+
+    conversation_id: str
+    type: ConversationType
+    user_id: str
+    group_id: str
+    group_type: str
+    show_name: str
+    face_url: str
+    unread_count: int
+    recv_opt: int
+    last_message: Optional[Message]
+    group_at_info_list: List[GroupAtInfo] = field(default_factory=list)
+    draft_text: str = ""
+    draft_timestamp: int = 0
+    is_pinned: bool = False
+    order_key: int = 0
+    mark_list: List[int] = field(default_factory=list)
+    custom_data: str = ""
+    conversation_group_list: List[str] = field(default_factory=list)
+    c2c_read_timestamp: int = 0
+    group_read_sequence: int = 0
+    is_stored: bool = False
+
+    def to_v2(self) -> Dict[str, Any]:
+        """The conversation as a V2 JSON object (what `import_conversations`
+        takes back to the same conversation)."""
+        v2: Dict[str, Any] = {
+            "conversationID": self.conversation_id,
+            "showName": self.show_name, "faceUrl": self.face_url,
+            "unreadCount": self.unread_count, "recvOpt": int(self.recv_opt),
+            "groupAtInfoList": [{"seq": a.seq, "atType": a.at_type}
+                                for a in self.group_at_info_list],
+            "draftText": self.draft_text, "draftTimestamp": self.draft_timestamp,
+            "isPinned": self.is_pinned, "orderKey": self.order_key,
+            "markList": list(self.mark_list), "customData": self.custom_data,
+            "conversationGroupList": list(self.conversation_group_list),
+            "c2cReadTimestamp": self.c2c_read_timestamp,
+            "groupReadSequence": self.group_read_sequence,
+        }
+        if self.group_type:
+            v2["groupType"] = self.group_type
+        if self.last_message is not None:
+            v2["lastMessage"] = _json.loads(self.last_message.json)
+        return v2
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """A message for `apply_messages`: the required fields, the optional
+    ones imconv reads, and `fields` for anything else the message carries
+    (kept, since the whole object may become `last_message`)."""
+
+    conversation_id: str
+    msg_id: str
+    timestamp: int
+    seq: Optional[int] = None
+    sender: Optional[str] = None
+    is_self: Optional[bool] = None
+    is_read: Optional[bool] = None
+    status: Optional[int] = None
+    group_at_user_list: Optional[Sequence[str]] = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_v2(self) -> Dict[str, Any]:
+        """The message as a V2 JSON object."""
+        v2: Dict[str, Any] = dict(self.fields)
+        v2.update(conversationID=self.conversation_id, msgID=self.msg_id,
+                  timestamp=self.timestamp)
+        for key, value in (("seq", self.seq), ("sender", self.sender), ("isSelf", self.is_self),
+                           ("isRead", self.is_read), ("status", self.status)):
+            if value is not None:
+                v2[key] = value
+        if self.group_at_user_list is not None:
+            v2["groupAtUserList"] = list(self.group_at_user_list)
+        return v2
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile for `update_profiles`: one of `user_id` and `group_id`."""
+
+    user_id: Optional[str] = None
+    group_id: Optional[str] = None
+    show_name: Optional[str] = None
+    face_url: Optional[str] = None
+
+    def to_v2(self) -> Dict[str, Any]:
+        """The profile as a V2 JSON object."""
+        v2: Dict[str, Any] = {}
+        for key, value in (("userID", self.user_id), ("groupID", self.group_id),
+                           ("showName", self.show_name), ("faceUrl", self.face_url)):
+            if value is not None:
+                v2[key] = value
+        return v2
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which conversations a page or an unread total covers
+    (V2TIMConversationListFilter); the default covers all."""
+
+    type: ConversationType = ConversationType.UNKNOWN
+    mark: int = 0
+    group: Optional[str] = None
+    has_unread: bool = False
+    has_at: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the ordered list, and where the next one starts."""
+
+    conversations: List[Conversation]
+    next_cursor: str
+    is_finished: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    """One listener event, as `AsyncSdk.events()` yields it: `kind` is
+    "new", "changed", "deleted" or "total_unread"; `conversations` holds
+    the new or changed ones, `conversation_ids` the deleted ones, `total`
+    the new unread total."""
+
+    kind: str
+    conversations: Tuple[Conversation, ...] = ()
+    conversation_ids: Tuple[str, ...] = ()
+    total: int = 0
+
+
+#: What a write taking a JSON array accepts: the JSON text itself, or a
+#: sequence of objects (dicts, or the matching dataclass).
+ConversationsInput = Union[str, Sequence[Union[Mapping[str, Any], Conversation]]]
+MessagesInput = Union[str, Sequence[Union[Mapping[str, Any], NewMessage]]]
+ProfilesInput = Union[str, Sequence[Union[Mapping[str, Any], Profile]]]
+
+
+def json_array(items: Union[str, Sequence[Any]]) -> bytes:
+    """The UTF-8 JSON text of a write's array argument."""
+    if isinstance(items, str):
+        return items.encode()
+    objects: Sequence[Any] = items
+    return _json.dumps([i if isinstance(i, Mapping) else i.to_v2() for i in objects],
+                       ensure_ascii=False).encode()

@@ -1,0 +1,282 @@
+"""Every call of the library from Python, blocking (both delivery modes)
+and asyncio: values, typed inputs, listeners and event streams, pages,
+errors by kind, the log, and callback exceptions."""
+import asyncio
+import json
+import logging
+import threading
+from typing import Any, List
+
+import pytest
+
+import imconv
+from imconv import Filter, Mark, NewMessage, Profile, RecvOpt
+
+SAMPLE = [
+    {"conversationID": "c2c_alice", "showName": "Alice", "unreadCount": 2,
+     "lastMessage": {"msgID": "m1", "timestamp": 100, "text": "hi"}},
+    {"conversationID": "c2c_bob", "showName": "Bob"},
+    {"conversationID": "group_g", "groupType": "Work", "showName": "G", "unreadCount": 5,
+     "groupReadSequence": 3},
+]
+
+
+@pytest.fixture(params=["thread", "host"])
+def sdk(request: Any) -> Any:
+    with imconv.Sdk("me", delivery=request.param) as s:
+        s.import_conversations(SAMPLE)
+        yield s
+
+
+def ids(conversations: List[imconv.Conversation]) -> List[str]:
+    return [c.conversation_id for c in conversations]
+
+
+def test_reads(sdk: imconv.Sdk) -> None:
+    alice = sdk.get_conversation("c2c_alice")
+    assert alice.type is imconv.ConversationType.C2C and alice.user_id == "alice"
+    assert alice.last_message is not None and json.loads(alice.last_message.json)["text"] == "hi"
+    assert ids(sdk.get_conversation_list(["group_g", "c2c_zed", "c2c_alice"])) == \
+        ["group_g", "c2c_alice"]
+    page = sdk.get_conversation_page(count=2)
+    assert len(page.conversations) == 2 and not page.is_finished and page.next_cursor
+    rest = sdk.get_conversation_page(cursor=page.next_cursor, count=2)
+    assert rest.is_finished and len(rest.conversations) == 1
+    every = ids(list(sdk.iter_conversations(page_size=1)))
+    assert sorted(every) == ["c2c_alice", "c2c_bob", "group_g"]
+    assert every == ids(page.conversations + rest.conversations)
+    assert sdk.get_total_unread() == 7
+    assert sdk.get_total_unread(Filter(type=imconv.ConversationType.GROUP)) == 5
+    assert ids(list(sdk.iter_conversations(Filter(has_unread=True)))) == \
+        [i for i in every if i != "c2c_bob"]
+    assert sdk.get_groups() == []
+
+
+def test_every_write(sdk: imconv.Sdk) -> None:
+    sdk.apply_messages([NewMessage("c2c_bob", "b1", 200, sender="bob", fields={"text": "yo"})])
+    bob = sdk.get_conversation("c2c_bob")
+    assert bob.unread_count == 1 and bob.last_message is not None
+    assert json.loads(bob.last_message.json)["text"] == "yo"
+    sdk.apply_messages('[{"conversationID":"c2c_bob","msgID":"b2","timestamp":201}]')
+    assert sdk.get_conversation("c2c_bob").unread_count == 2
+    sdk.clean_unread("c2c_bob")
+    assert sdk.get_conversation("c2c_bob").unread_count == 0
+    sdk.clean_unread("group_g", clean_sequence=9)
+    assert sdk.get_conversation("group_g").group_read_sequence == 9
+    sdk.clean_unread()
+    assert sdk.get_total_unread() == 0
+    sdk.sync_conversations([{"conversationID": "c2c_alice", "unreadCount": 4}])
+    assert sdk.get_conversation("c2c_alice").unread_count == 4
+    sdk.set_draft("c2c_alice", "later")
+    assert sdk.get_conversation("c2c_alice").draft_text == "later"
+    sdk.set_draft("c2c_alice", None)
+    assert sdk.get_conversation("c2c_alice").draft_text == ""
+    sdk.pin_conversation("c2c_bob")
+    assert sdk.get_conversation("c2c_bob").is_pinned
+    assert ids(sdk.get_conversation_page().conversations)[0] == "c2c_bob"
+    sdk.pin_conversation("c2c_bob", False)
+    sdk.set_recv_opt(["c2c_alice", "group_g"], RecvOpt.NOT_NOTIFY)
+    assert sdk.get_conversation("group_g").recv_opt == RecvOpt.NOT_NOTIFY
+    assert sdk.get_total_unread() == 0  # muted ones are left out
+    sdk.set_custom_data(["c2c_alice"], "x=1")
+    assert sdk.get_conversation("c2c_alice").custom_data == "x=1"
+    sdk.mark_conversations(["c2c_alice", "c2c_bob"], Mark.STAR)
+    sdk.mark_conversations(["c2c_bob"], Mark.STAR, enable=False)
+    assert ids(list(sdk.iter_conversations(Filter(mark=Mark.STAR)))) == ["c2c_alice"]
+    sdk.create_group("work", ["c2c_alice"])
+    sdk.add_to_group("work", ["group_g"])
+    sdk.remove_from_group("work", ["c2c_alice"])
+    sdk.rename_group("work", "job")
+    assert sdk.get_groups() == ["job"]
+    assert ids(list(sdk.iter_conversations(Filter(group="job")))) == ["group_g"]
+    sdk.delete_group("job")
+    assert sdk.get_groups() == []
+    sdk.update_profiles([Profile(user_id="alice", show_name="Alice C.", face_url="https://a")])
+    assert sdk.get_conversation("c2c_alice").show_name == "Alice C."
+    sdk.update_profiles('[{"groupID":"g","showName":"Team"}]')
+    assert sdk.get_conversation("group_g").show_name == "Team"
+    sdk.delete_conversations(["c2c_bob", "c2c_unknown"])
+    assert not sdk.get_conversation("c2c_bob").is_stored
+
+
+def test_conversations_round_trip_as_dataclasses(sdk: imconv.Sdk) -> None:
+    before = sdk.get_conversation_list(["c2c_alice", "group_g"])
+    with imconv.Sdk("me") as other:
+        other.import_conversations(before)
+        assert other.get_conversation_list(["c2c_alice", "group_g"]) == before
+
+
+def test_errors_by_kind(sdk: imconv.Sdk) -> None:
+    with pytest.raises(imconv.InvalidParametersError) as e:
+        sdk.pin_conversation("c2c_nobody")
+    assert e.value.code is imconv.ErrorCode.INVALID_PARAMETERS and "c2c_nobody" in e.value.message
+    with pytest.raises(imconv.InvalidJsonError):
+        sdk.apply_messages("[{")
+    with pytest.raises(imconv.InvalidParametersError):
+        sdk.set_recv_opt(["c2c_alice"], 9)  # type: ignore[arg-type]
+    assert imconv.error_text(6904).startswith("the write queue") or imconv.error_text(6904)
+
+
+def test_listener_events_in_order(sdk: imconv.Sdk) -> None:
+    seen: List[Any] = []
+    with sdk.add_listener(on_new=lambda cs: seen.append(("new", ids(cs))),
+                          on_changed=lambda cs: seen.append(("changed", ids(cs))),
+                          on_deleted=lambda gone: seen.append(("deleted", gone)),
+                          on_total_unread_changed=lambda t: seen.append(("total", t))):
+        sdk.apply_messages([NewMessage("c2c_carol", "c1", 300)])
+        sdk.delete_conversations(["c2c_carol"])
+    sdk.apply_messages([NewMessage("c2c_dave", "d1", 301)])  # removed: not seen
+    sdk.dispatch()
+    assert seen == [("new", ["c2c_carol"]), ("total", 8), ("deleted", ["c2c_carol"]),
+                    ("total", 7)]
+
+
+def test_a_callback_exception_is_reported_not_lost(sdk: imconv.Sdk) -> None:
+    reported: List[BaseException] = []
+    imconv.set_callback_error_handler(reported.append)
+    try:
+        def boom(_: Any) -> None:
+            raise RuntimeError("from a listener")
+        with sdk.add_listener(on_new=boom):
+            sdk.apply_messages([NewMessage("c2c_erin", "e1", 1)])
+        assert [str(e) for e in reported] == ["from a listener"]
+        assert sdk.get_conversation("c2c_erin").is_stored  # the instance goes on
+    finally:
+        imconv.set_callback_error_handler(None)
+
+
+def test_waiting_inside_an_own_callback() -> None:
+    with imconv.Sdk("me") as sdk:  # thread delivery: it would wait for itself
+        sdk.import_conversations(SAMPLE)
+        outcome: List[Any] = []
+
+        def on_new(_: Any) -> None:
+            try:
+                sdk.get_conversation("c2c_alice")
+            except imconv.WouldDeadlockError as e:
+                outcome.append(e.code)
+        with sdk.add_listener(on_new=on_new):
+            sdk.apply_messages([NewMessage("c2c_f", "f1", 1)])
+        assert outcome == [imconv.ErrorCode.WOULD_DEADLOCK]
+    with imconv.Sdk("me", delivery="host") as sdk:  # host delivery: it dispatches
+        sdk.import_conversations(SAMPLE)
+        names: List[str] = []
+        with sdk.add_listener(on_new=lambda _: names.append(
+                sdk.get_conversation("c2c_alice").show_name)):
+            sdk.apply_messages([NewMessage("c2c_f", "f1", 1)])
+        assert names == ["Alice"]
+
+
+def test_host_delivery_runs_callbacks_only_in_dispatch() -> None:
+    with imconv.Sdk("me", delivery="host") as sdk:
+        assert sdk.event_fd() >= 0
+        seen: List[str] = []
+        sdk.add_listener(on_new=lambda cs: seen.extend(ids(cs)))
+        done = threading.Event()
+        # A write made on another thread: its events wait for our dispatch.
+        t = threading.Thread(target=lambda: (sdk.dispatch(), done.set()))
+        sdk.apply_messages([NewMessage("c2c_h", "h1", 1)])
+        assert seen == ["c2c_h"]  # ran inside this thread's wait
+        t.start()
+        t.join()
+        assert done.is_set()
+    assert sdk.event_fd() == -1 and sdk.closed
+
+
+def test_log_goes_to_logging(caplog: Any) -> None:
+    imconv.route_log_to_logging(imconv.LogLevel.INFO)
+    try:
+        with caplog.at_level(logging.INFO, logger="imconv"):
+            with imconv.Sdk("me") as sdk:
+                with pytest.raises(imconv.InvalidParametersError):
+                    sdk.get_conversation("nope")
+        assert any("nope" in r.getMessage() for r in caplog.records), caplog.records
+    finally:
+        imconv.disable_log()
+    with pytest.raises(imconv.InvalidParametersError):
+        imconv.route_log_to_logging(7)  # type: ignore[arg-type]
+
+
+def test_closed_instances_refuse_calls_and_wait_freed() -> None:
+    sdk = imconv.Sdk("me")
+    sdk.close()
+    sdk.close()
+    with pytest.raises(imconv.ShutdownError):
+        sdk.get_conversation("c2c_a")
+    imconv.wait_freed(1000)
+    assert imconv.version().count(".") == 2
+
+
+def test_async_every_call_events_and_pages() -> None:
+    async def main() -> None:
+        async with imconv.AsyncSdk("me") as sdk:
+            stream = sdk.events()
+            await sdk.import_conversations(SAMPLE)
+            loop_thread = threading.get_ident()
+            threads: List[int] = []
+            sub = sdk.add_listener(on_changed=lambda _: threads.append(threading.get_ident()))
+            await sdk.apply_messages([NewMessage("c2c_alice", "m2", 200)])
+            sub.remove()
+            assert threads == [loop_thread]  # callbacks run on the loop's thread
+            first = await stream.__anext__()
+            assert first.kind == "new" and len(first.conversations) == 3
+            kinds = []
+            async for event in stream:
+                kinds.append(event.kind)
+                if event.kind == "changed":
+                    break
+            assert kinds == ["total_unread", "changed"] or kinds == ["changed"]
+            every = [c.conversation_id async for c in sdk.iter_conversations(page_size=2)]
+            assert every[0] == "c2c_alice" and len(every) == 3
+            assert await sdk.get_total_unread() == 8
+            assert (await sdk.get_conversation_page(count=1)).conversations[0].unread_count == 3
+            await sdk.clean_unread("c2c_alice")
+            await sdk.sync_conversations([{"conversationID": "c2c_bob", "unreadCount": 1}])
+            await sdk.set_draft("c2c_bob", "d")
+            await sdk.pin_conversation("c2c_bob")
+            await sdk.set_recv_opt(["group_g"], RecvOpt.NOT_RECEIVE)
+            await sdk.set_custom_data(["c2c_bob"], "c")
+            await sdk.mark_conversations(["c2c_bob"], Mark.FOLD)
+            await sdk.create_group("a", ["c2c_bob"])
+            await sdk.add_to_group("a", ["c2c_alice"])
+            await sdk.remove_from_group("a", ["c2c_alice"])
+            await sdk.rename_group("a", "b")
+            assert await sdk.get_groups() == ["b"]
+            await sdk.delete_group("b")
+            await sdk.update_profiles([Profile(user_id="bob", show_name="Robert")])
+            bob = (await sdk.get_conversation_list(["c2c_bob"]))[0]
+            assert (bob.show_name, bob.draft_text, bob.is_pinned, bob.custom_data,
+                    bob.mark_list, bob.unread_count) == ("Robert", "d", True, "c", [4], 1)
+            await sdk.delete_conversations(["c2c_bob"])
+            assert not (await sdk.get_conversation("c2c_bob")).is_stored
+            with pytest.raises(imconv.InvalidParametersError):
+                await sdk.get_conversation("bad")
+            await stream.aclose()
+        assert [e async for e in stream] == []
+
+    asyncio.run(main())
+
+
+def test_async_stream_ends_when_the_instance_closes() -> None:
+    async def main() -> List[str]:
+        sdk = imconv.AsyncSdk("me")
+        stream = sdk.events()
+        await sdk.import_conversations(SAMPLE[:1])
+        kinds = []
+
+        async def reader() -> None:
+            async for event in stream:
+                kinds.append(event.kind)
+
+        task = asyncio.ensure_future(reader())
+        await asyncio.sleep(0)
+        await sdk.aclose()
+        await asyncio.wait_for(task, 10)
+        return kinds
+
+    assert asyncio.run(main()) == ["new", "total_unread"]
+
+
+def test_async_sdk_refuses_thread_delivery() -> None:
+    with pytest.raises(ValueError):
+        imconv.AsyncSdk("me", delivery="thread")
