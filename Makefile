@@ -94,7 +94,7 @@ install: lib
 	ln -sf libimconv.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libimconv.so
 	install -m 0644 $(REL_DIR)/libimconv.a $(DESTDIR)$(LIBDIR)/libimconv.a
 	strip --strip-debug $(DESTDIR)$(LIBDIR)/libimconv.a
-	install -m 0644 include/imconv.h include/imconv.hpp $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 include/imconv.h include/imconv.hpp include/imconv_sdk.hpp $(DESTDIR)$(INCLUDEDIR)/
 	$(SUBST) packaging/imconv.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/imconv.pc
 	$(SUBST) packaging/imconvConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake
 	$(SUBST) packaging/imconvConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfigVersion.cmake
@@ -105,7 +105,7 @@ uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libimconv.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libimconv.so.$(MAJOR) \
 	  $(DESTDIR)$(LIBDIR)/libimconv.so $(DESTDIR)$(LIBDIR)/libimconv.a \
 	  $(DESTDIR)$(LIBDIR)/.debug/libimconv.so.$(VERSION).debug \
-	  $(DESTDIR)$(INCLUDEDIR)/imconv.h $(DESTDIR)$(INCLUDEDIR)/imconv.hpp \
+	  $(DESTDIR)$(INCLUDEDIR)/imconv.h $(DESTDIR)$(INCLUDEDIR)/imconv.hpp $(DESTDIR)$(INCLUDEDIR)/imconv_sdk.hpp \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig/imconv.pc \
 	  $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfigVersion.cmake
 	-rmdir $(DESTDIR)$(LIBDIR)/cmake/imconv $(DESTDIR)$(LIBDIR)/.debug 2>/dev/null
@@ -124,7 +124,7 @@ $(BUILD)/examples/%: examples_c/%.c include/imconv.h | lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_C) $< -o $@ $(LINK_REL) -ldl
 
-$(BUILD)/examples/get_conversation_cpp: examples_c/get_conversation.cpp include/imconv.hpp include/imconv.h | lib
+$(BUILD)/examples/get_conversation_cpp: examples_c/get_conversation.cpp include/imconv.hpp include/imconv_sdk.hpp include/imconv.h | lib
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 $(CWARN) -Wpedantic -Iinclude $< -o $@ $(LINK_REL)
 
@@ -197,11 +197,11 @@ test-c: lib-debug $(addprefix $(BUILD)/tests/,$(C_TESTS))
 # The C++17 layer, with -Wall -Wextra -Werror, plainly and under ASan+UBSan.
 CXXFLAGS_T := -std=c++17 $(CWARN) -Wpedantic -g -O1 -Iinclude
 
-$(BUILD)/tests/test_cpp: tests/cpp/test_cpp.cpp include/imconv.hpp include/imconv.h | lib-debug
+$(BUILD)/tests/test_cpp: tests/cpp/test_cpp.cpp include/imconv.hpp include/imconv_sdk.hpp include/imconv.h | lib-debug
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_T) $< -o $@ $(LINK_DBG)
 
-$(BUILD)/tests-asan/test_cpp: tests/cpp/test_cpp.cpp include/imconv.hpp include/imconv.h | lib-debug
+$(BUILD)/tests-asan/test_cpp: tests/cpp/test_cpp.cpp include/imconv.hpp include/imconv_sdk.hpp include/imconv.h | lib-debug
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS_T) $(SANITIZE) $< -o $@ $(LINK_DBG)
 

@@ -1,5 +1,5 @@
-// getConversation and getConversationList from C++ (include/imconv.hpp):
-// the whole program. Run as: get_conversation_cpp <data_dir>
+// imconv from C++ (include/imconv.hpp): the whole program.
+// Run as: get_conversation_cpp <data_dir>
 #include <iostream>
 
 #include "imconv.hpp"
@@ -19,6 +19,23 @@ int main(int argc, char **argv) {
         for (const auto &c : sdk.get_conversation_list({"group_@TGS#_project-apollo", "c2c_alice",
                                                         "c2c_nobody"}).get())
             std::cout << "  listed " << c.conversation_id() << " (" << c.show_name() << ")\n";
+
+        // A listener lives as long as its subscription.
+        imconv::Listener listener;
+        listener.on_changed = [](const std::vector<imconv::Conversation> &changed) {
+            for (const auto &c : changed)
+                std::cout << "  changed: " << c.conversation_id() << ", " << c.unread_count() << " unread\n";
+        };
+        {
+            imconv::Subscription subscription = sdk.add_listener(listener);
+            sdk.clean_unread("c2c_alice").get();
+        }
+
+        // The chat list, a page at a time (pinned first, then newest).
+        sdk.for_each_conversation({}, 2, [](const imconv::Conversation &c) {
+            std::cout << "  page: " << c.show_name() << (c.is_pinned() ? " (pinned)" : "") << "\n";
+        });
+
         // Or callbacks, which run on the instance's callback thread.
         std::promise<void> done;
         sdk.get_conversation(

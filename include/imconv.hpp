@@ -1,45 +1,110 @@
 /*
- * imconv for C++17: a header-only layer over imconv.h.
+ * imconv for C++17: a header-only layer over imconv.h that reaches every
+ * export.
  *
  *   imconv::Sdk sdk(R"({"user_id":"me","data_dir":"/var/lib/app"})");
  *   sdk.import_conversations(R"([{"conversationID":"c2c_alice"}])").get();
  *   imconv::Conversation c = sdk.get_conversation("c2c_alice").get();
  *
  * - imconv::Sdk owns one instance (RAII, move-only); its constructor throws
- *   imconv::Error (with .code(), an IMCONV_ERR_* value) when it cannot open.
- * - Each call comes in two forms: one returning a std::future (the value,
- *   or imconv::Error from .get()), and one taking std::function callbacks,
- *   which run on the instance's callback thread like the C callbacks.
- * - imconv::Conversation is a value: it copies what the C view lends, so it
- *   stays valid after the callback and after the instance is gone. Its
- *   accessors are named after the C fields.
- * - An exception thrown by your callback never crosses into C: it is
- *   caught and dropped (handle errors inside the callback).
- * - Calls refused at once (the instance shutting down, a full write queue)
+ *   imconv::Error (with .code(), an imconv::ErrorCode) when it cannot open.
+ * - Each call comes in two forms: one returning an imconv::Future (the
+ *   value, or imconv::Error from .get()), and one taking std::function
+ *   callbacks, which run where the C callbacks run: the instance's callback
+ *   thread, or with "delivery":"host" inside Sdk::dispatch.
+ * - Future::get() from inside a callback of the same instance would wait
+ *   for itself: with thread delivery it throws Error(WouldDeadlock); with
+ *   host delivery it dispatches while it waits (so it works anywhere).
+ * - imconv::Conversation holds the library's view, retained: copying one
+ *   counts a reference, nothing more; it stays valid after the callback and
+ *   after the instance is gone. JSON only on request (to_json()).
+ * - An exception thrown by your callback never crosses into C: it goes to
+ *   the handler set with imconv::set_exception_handler (by default a line
+ *   on stderr).
+ * - Calls refused at once (the instance shutting down, a full queue)
  *   throw imconv::Error from the call itself.
  */
 #ifndef IMCONV_HPP
 #define IMCONV_HPP
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <poll.h>
 
 #include "imconv.h"
 
 namespace imconv {
 
-/// A failure: an IMCONV_ERR_* code and a message naming the problem.
+// ---- enumerations ----------------------------------------------------------
+
+enum class ErrorCode : int32_t {
+    Ok = IMCONV_OK,
+    InvalidParameters = IMCONV_ERR_INVALID_PARAMETERS,
+    Database = IMCONV_ERR_DATABASE,
+    Io = IMCONV_ERR_IO,
+    InvalidJson = IMCONV_ERR_INVALID_JSON,
+    OutOfMemory = IMCONV_ERR_OUT_OF_MEMORY,
+    Shutdown = IMCONV_ERR_SHUTDOWN,
+    StoreLocked = IMCONV_ERR_STORE_LOCKED,
+    WrongProcess = IMCONV_ERR_WRONG_PROCESS,
+    QueueFull = IMCONV_ERR_QUEUE_FULL,
+    WouldDeadlock = IMCONV_ERR_WOULD_DEADLOCK,
+    ReadOnly = IMCONV_ERR_READ_ONLY,
+    Timeout = IMCONV_ERR_TIMEOUT,
+    Internal = IMCONV_ERR_INTERNAL,
+};
+/// Compares with the IMCONV_ERR_* macros too.
+constexpr bool operator==(ErrorCode a, int32_t b) { return static_cast<int32_t>(a) == b; }
+constexpr bool operator!=(ErrorCode a, int32_t b) { return !(a == b); }
+inline std::ostream &operator<<(std::ostream &os, ErrorCode c) { return os << static_cast<int32_t>(c); }
+
+enum class ConversationType : int32_t {
+    Unknown = IMCONV_CONVERSATION_TYPE_UNKNOWN,
+    C2C = IMCONV_CONVERSATION_TYPE_C2C,
+    Group = IMCONV_CONVERSATION_TYPE_GROUP,
+};
+enum class RecvOpt : int32_t {
+    Receive = IMCONV_RECV_OPT_RECEIVE,
+    NotReceive = IMCONV_RECV_OPT_NOT_RECEIVE,
+    NotNotify = IMCONV_RECV_OPT_NOT_NOTIFY,
+    NotNotifyExceptAt = IMCONV_RECV_OPT_NOT_NOTIFY_EXCEPT_AT,
+    NotReceiveExceptAt = IMCONV_RECV_OPT_NOT_RECEIVE_EXCEPT_AT,
+};
+enum class AtType : int32_t { AtMe = IMCONV_AT_ME, AtAll = IMCONV_AT_ALL, AtAllAtMe = IMCONV_AT_ALL_AT_ME };
+/// The built-in mark bits; custom marks are bits 32-63 of a plain uint64_t.
+enum class Mark : uint64_t {
+    Star = IMCONV_MARK_STAR,
+    Unread = IMCONV_MARK_UNREAD,
+    Fold = IMCONV_MARK_FOLD,
+    Hide = IMCONV_MARK_HIDE,
+};
+enum class LogLevel : int32_t {
+    Error = IMCONV_LOG_ERROR,
+    Warn = IMCONV_LOG_WARN,
+    Info = IMCONV_LOG_INFO,
+    Debug = IMCONV_LOG_DEBUG,
+};
+
+/// A failure: an ErrorCode and a message naming the problem.
 class Error : public std::runtime_error {
   public:
-    Error(int32_t code, const std::string &message)
-        : std::runtime_error(message), code_(code) {}
-    int32_t code() const noexcept { return code_; }
+    Error(int32_t code, const std::string &message) : std::runtime_error(message), code_(code) {}
+    ErrorCode code() const noexcept { return static_cast<ErrorCode>(code_); }
     /// The code's static description (imconv_error_str).
     const char *code_text() const noexcept { return imconv_error_str(code_); }
 
@@ -47,7 +112,69 @@ class Error : public std::runtime_error {
     int32_t code_;
 };
 
-/// A message as it is a conversation's last message.
+/// What receives an exception thrown by one of your callbacks (it never
+/// crosses into C). Thread-safe to call at any time; an empty function
+/// restores the default, a line on stderr.
+using ExceptionHandler = std::function<void(std::exception_ptr)>;
+
+namespace detail {
+inline std::mutex &handler_lock() {
+    static std::mutex lock;
+    return lock;
+}
+inline ExceptionHandler &handler() {
+    static ExceptionHandler h;
+    return h;
+}
+/// The instances whose callback this thread is running (innermost last).
+inline std::vector<const imconv_sdk *> &delivering() {
+    thread_local std::vector<const imconv_sdk *> stack;
+    return stack;
+}
+inline bool is_delivering(const imconv_sdk *sdk) {
+    for (const imconv_sdk *s : delivering())
+        if (s == sdk) return true;
+    return false;
+}
+/// Runs a user callback for `sdk`; an exception goes to the handler.
+template <typename F> void shielded(const imconv_sdk *sdk, F &&f) noexcept {
+    delivering().push_back(sdk);
+    try {
+        f();
+    } catch (...) {
+        ExceptionHandler h;
+        {
+            std::lock_guard<std::mutex> guard(handler_lock());
+            h = handler();
+        }
+        try {
+            if (h) {
+                h(std::current_exception());
+            } else {
+                try {
+                    throw;
+                } catch (const std::exception &e) {
+                    std::fprintf(stderr, "imconv: an exception escaped a callback: %s\n", e.what());
+                } catch (...) {
+                    std::fprintf(stderr, "imconv: an exception escaped a callback\n");
+                }
+            }
+        } catch (...) {
+            std::fprintf(stderr, "imconv: the exception handler itself threw\n");
+        }
+    }
+    delivering().pop_back();
+}
+} // namespace detail
+
+inline void set_exception_handler(ExceptionHandler handler) {
+    std::lock_guard<std::mutex> guard(detail::handler_lock());
+    detail::handler() = std::move(handler);
+}
+
+// ---- values ------------------------------------------------------------------
+
+/// A conversation's last message, copied.
 struct Message {
     std::string msg_id, sender, json;
     int64_t timestamp = 0;
@@ -56,255 +183,263 @@ struct Message {
     bool is_self = false, is_read = false;
 };
 
-/// One @ mention.
+/// One unread @ mention.
 struct GroupAtInfo {
     uint64_t seq = 0;
-    int32_t at_type = 0;
+    AtType at_type = AtType::AtMe;
 };
 
-/// A conversation, copied out of the C view.
+/// A conversation: the library's read-only view, retained. Copies share
+/// it (a reference count); strings are views into it, valid as long as
+/// this object (or a copy) lives. Never changes: a write makes a new one.
 class Conversation {
   public:
-    explicit Conversation(const imconv_conversation &c)
-        : conversation_id_(c.conversation_id), user_id_(c.user_id), group_id_(c.group_id),
-          group_type_(c.group_type), show_name_(c.show_name), face_url_(c.face_url),
-          draft_text_(c.draft_text), custom_data_(c.custom_data), type_(c.type),
-          recv_opt_(c.recv_opt), unread_count_(c.unread_count),
-          draft_timestamp_(c.draft_timestamp), order_key_(c.order_key),
-          c2c_read_timestamp_(c.c2c_read_timestamp), group_read_sequence_(c.group_read_sequence),
-          is_pinned_(c.is_pinned), is_stored_(c.is_stored) {
-        if (c.last_message) {
-            const imconv_message &m = *c.last_message;
-            last_message_ = std::make_shared<Message>(
-                Message{m.msg_id, m.sender, m.json, m.timestamp, m.seq, m.status, m.is_self, m.is_read});
-        }
-        for (size_t i = 0; i < c.group_at_info_count; i++)
-            group_at_info_list_.push_back({c.group_at_info_list[i].seq, c.group_at_info_list[i].at_type});
-        mark_list_.assign(c.mark_list, c.mark_list + c.mark_count);
-        for (size_t i = 0; i < c.conversation_group_count; i++)
-            conversation_group_list_.emplace_back(c.conversation_group_list[i]);
-        char *json = imconv_conversation_to_json(&c);
-        if (json) {
-            json_ = json;
-            imconv_string_free(json);
-        }
+    explicit Conversation(const imconv_conversation &c) : v_(imconv_conversation_retain(&c)) {}
+    Conversation(const Conversation &o) : v_(imconv_conversation_retain(o.v_)) {}
+    Conversation(Conversation &&o) noexcept : v_(std::exchange(o.v_, nullptr)) {}
+    Conversation &operator=(Conversation o) noexcept {
+        std::swap(v_, o.v_);
+        return *this;
     }
+    ~Conversation() { imconv_conversation_release(v_); }
 
-    const std::string &conversation_id() const { return conversation_id_; }
-    int32_t type() const { return type_; }
-    const std::string &user_id() const { return user_id_; }
-    const std::string &group_id() const { return group_id_; }
-    const std::string &group_type() const { return group_type_; }
-    const std::string &show_name() const { return show_name_; }
-    const std::string &face_url() const { return face_url_; }
-    uint64_t unread_count() const { return unread_count_; }
-    int32_t recv_opt() const { return recv_opt_; }
-    /// NULL when the conversation has no message.
-    const Message *last_message() const { return last_message_.get(); }
-    const std::vector<GroupAtInfo> &group_at_info_list() const { return group_at_info_list_; }
-    const std::string &draft_text() const { return draft_text_; }
-    uint64_t draft_timestamp() const { return draft_timestamp_; }
-    bool is_pinned() const { return is_pinned_; }
-    uint64_t order_key() const { return order_key_; }
-    const std::vector<uint64_t> &mark_list() const { return mark_list_; }
-    const std::string &custom_data() const { return custom_data_; }
-    const std::vector<std::string> &conversation_group_list() const { return conversation_group_list_; }
-    uint64_t c2c_read_timestamp() const { return c2c_read_timestamp_; }
-    uint64_t group_read_sequence() const { return group_read_sequence_; }
-    bool is_stored() const { return is_stored_; }
-    /// The conversation as V2 JSON (imconv_conversation_to_json).
-    const std::string &to_json() const { return json_; }
+    std::string_view conversation_id() const { return v_->conversation_id; }
+    ConversationType type() const { return static_cast<ConversationType>(v_->type); }
+    std::string_view user_id() const { return v_->user_id; }
+    std::string_view group_id() const { return v_->group_id; }
+    std::string_view group_type() const { return v_->group_type; }
+    std::string_view show_name() const { return v_->show_name; }
+    std::string_view face_url() const { return v_->face_url; }
+    uint64_t unread_count() const { return v_->unread_count; }
+    RecvOpt recv_opt() const { return static_cast<RecvOpt>(v_->recv_opt); }
+    /// Empty when the conversation has no message.
+    std::optional<Message> last_message() const {
+        if (!v_->last_message) return std::nullopt;
+        const imconv_message &m = *v_->last_message;
+        return Message{m.msg_id, m.sender, m.json, m.timestamp, m.seq, m.status, m.is_self, m.is_read};
+    }
+    std::vector<GroupAtInfo> group_at_info_list() const {
+        std::vector<GroupAtInfo> out;
+        for (size_t i = 0; i < v_->group_at_info_count; i++)
+            out.push_back({v_->group_at_info_list[i].seq, static_cast<AtType>(v_->group_at_info_list[i].at_type)});
+        return out;
+    }
+    std::string_view draft_text() const { return v_->draft_text; }
+    uint64_t draft_timestamp() const { return v_->draft_timestamp; }
+    bool is_pinned() const { return v_->is_pinned; }
+    uint64_t order_key() const { return v_->order_key; }
+    std::vector<uint64_t> mark_list() const { return {v_->mark_list, v_->mark_list + v_->mark_count}; }
+    bool has_mark(uint64_t mark) const {
+        for (size_t i = 0; i < v_->mark_count; i++)
+            if (v_->mark_list[i] == mark) return true;
+        return false;
+    }
+    bool has_mark(Mark mark) const { return has_mark(static_cast<uint64_t>(mark)); }
+    std::string_view custom_data() const { return v_->custom_data; }
+    std::vector<std::string_view> conversation_group_list() const {
+        return {v_->conversation_group_list, v_->conversation_group_list + v_->conversation_group_count};
+    }
+    uint64_t c2c_read_timestamp() const { return v_->c2c_read_timestamp; }
+    uint64_t group_read_sequence() const { return v_->group_read_sequence; }
+    bool is_stored() const { return v_->is_stored; }
+    /// The conversation as V2 JSON (imconv_conversation_to_json), made now.
+    std::string to_json() const {
+        char *json = imconv_conversation_to_json(v_);
+        std::string out = json ? json : "";
+        imconv_string_free(json);
+        return out;
+    }
+    /// The C view, for code that takes one.
+    const imconv_conversation &c_view() const { return *v_; }
 
   private:
-    std::string conversation_id_, user_id_, group_id_, group_type_, show_name_, face_url_,
-        draft_text_, custom_data_, json_;
-    int32_t type_, recv_opt_;
-    uint64_t unread_count_, draft_timestamp_, order_key_, c2c_read_timestamp_,
-        group_read_sequence_;
-    bool is_pinned_, is_stored_;
-    std::shared_ptr<Message> last_message_;
-    std::vector<GroupAtInfo> group_at_info_list_;
-    std::vector<uint64_t> mark_list_;
-    std::vector<std::string> conversation_group_list_;
+    const imconv_conversation *v_;
+};
+
+/// Which conversations a page or an unread total covers; the default covers all.
+struct Filter {
+    ConversationType type = ConversationType::Unknown;
+    uint64_t mark = 0;
+    std::optional<std::string> group;
+    bool has_unread = false, has_at = false;
+};
+
+/// One page of the ordered list, and where the next one starts.
+struct Page {
+    std::vector<Conversation> conversations;
+    std::string next_cursor;
+    bool is_finished = false;
+};
+
+/// A listener's callbacks (any may be empty); see imconv_listener.
+struct Listener {
+    std::function<void(const std::vector<Conversation> &)> on_new, on_changed;
+    std::function<void(const std::vector<std::string> &)> on_deleted;
+    std::function<void(uint64_t)> on_total_unread_changed;
 };
 
 using ErrorCallback = std::function<void(const Error &)>;
+using Done = std::function<void()>;
 
 namespace detail {
-
-/// What one call hands to the C callbacks: the C++ callbacks, owned until
-/// the one C callback runs (then deleted there).
+/// What one call hands to the C callbacks: owned until its one callback.
 template <typename OnSuccess> struct Pending {
+    const imconv_sdk *sdk;
     OnSuccess on_success;
     ErrorCallback on_error;
 };
-
-/// Runs a user callback; an exception never crosses into C.
-template <typename F> void shielded(F &&f) noexcept {
-    try {
-        f();
-    } catch (...) {
-    }
-}
-
-template <typename OnSuccess>
-void fail(int32_t code, const char *desc, void *user_data) noexcept {
+template <typename OnSuccess> void fail(int32_t code, const char *desc, void *user_data) noexcept {
     std::unique_ptr<Pending<OnSuccess>> p(static_cast<Pending<OnSuccess> *>(user_data));
     Error e(code, desc ? desc : "");
-    shielded([&] { p->on_error(e); });
+    shielded(p->sdk, [&] { p->on_error(e); });
 }
-
-/// Refused at once: the C call made no callback, so the C++ side cleans up.
-template <typename OnSuccess> void check_accepted(int32_t rc, Pending<OnSuccess> *p) {
-    if (rc != IMCONV_OK) {
-        delete p;
-        throw Error(rc, imconv_error_str(rc));
-    }
+/// Takes a call's result: runs the success callback with what `make` builds.
+template <typename OnSuccess, typename Make> void succeed(void *user_data, Make &&make) noexcept {
+    std::unique_ptr<Pending<OnSuccess>> p(static_cast<Pending<OnSuccess> *>(user_data));
+    shielded(p->sdk, [&] { p->on_success(make()); });
 }
-
+inline std::vector<Conversation> views(const imconv_conversation *const *cs, size_t n) {
+    std::vector<Conversation> out;
+    out.reserve(n);
+    for (size_t i = 0; i < n; i++) out.emplace_back(*cs[i]);
+    return out;
+}
+inline std::vector<const char *> c_ids(const std::vector<std::string> &ids) {
+    std::vector<const char *> raw;
+    raw.reserve(ids.size());
+    for (const auto &id : ids) raw.push_back(id.c_str());
+    return raw;
+}
 } // namespace detail
 
-/// One user's conversation store (imconv_sdk). Move-only.
-class Sdk {
+// ---- futures -------------------------------------------------------------------
+
+/// A call's answer to come. get() waits for it: with host delivery it
+/// dispatches the instance's callbacks on this thread while it waits;
+/// with thread delivery, from inside a callback of the same instance, it
+/// throws Error(WouldDeadlock) instead of waiting forever.
+template <typename T> class Future {
   public:
-    /// Opens the store (blocking); throws Error when it cannot.
-    explicit Sdk(const std::string &config_json) {
-        char *error = nullptr;
-        int32_t rc = imconv_sdk_new(config_json.c_str(), &sdk_, &error);
-        if (rc != IMCONV_OK) {
-            std::string message = error ? error : imconv_error_str(rc);
-            imconv_string_free(error);
-            throw Error(rc, message);
+    Future(std::future<T> f, imconv_sdk *sdk, bool host) : f_(std::move(f)), sdk_(sdk), host_(host) {}
+    T get() {
+        wait();
+        return f_.get();
+    }
+    void wait() {
+        if (ready()) return;
+        if (!host_) {
+            if (detail::is_delivering(sdk_))
+                throw Error(IMCONV_ERR_WOULD_DEADLOCK,
+                            "Future::get from inside this instance's own callback would wait for itself");
+            f_.wait();
+            return;
+        }
+        // Not ready means the instance is alive: its free delivers everything.
+        struct pollfd p = {imconv_event_fd(sdk_), POLLIN, 0};
+        while (!ready()) {
+            poll(&p, 1, 50); // another thread may dispatch our answer: look again now and then
+            imconv_dispatch(sdk_, 0);
         }
     }
-    Sdk(const Sdk &) = delete;
-    Sdk &operator=(const Sdk &) = delete;
-    Sdk(Sdk &&other) noexcept : sdk_(std::exchange(other.sdk_, nullptr)) {}
-    Sdk &operator=(Sdk &&other) noexcept {
-        if (this != &other) {
-            imconv_sdk_free(sdk_);
-            sdk_ = std::exchange(other.sdk_, nullptr);
+    bool ready() const { return f_.wait_for(std::chrono::seconds(0)) == std::future_status::ready; }
+    /// The std::future (its get() does not dispatch).
+    std::future<T> &std_future() { return f_; }
+
+  private:
+    std::future<T> f_;
+    imconv_sdk *sdk_;
+    bool host_;
+};
+
+class Sdk;
+
+namespace detail {
+/// A registered listener and its instance (the listener's user_data).
+struct Registered {
+    const imconv_sdk *sdk;
+    Listener listener;
+};
+} // namespace detail
+
+/// A registered listener; destroying it (or remove()) unregisters it:
+/// after that none of its callbacks runs. It shares the instance's state,
+/// so it may outlive the Sdk (removing is then a no-op).
+class Subscription {
+  public:
+    Subscription() = default;
+    Subscription(const Subscription &) = delete;
+    Subscription &operator=(const Subscription &) = delete;
+    Subscription(Subscription &&o) noexcept { *this = std::move(o); }
+    Subscription &operator=(Subscription &&o) noexcept {
+        if (this != &o) {
+            remove();
+            owner_ = std::move(o.owner_);
+            id_ = o.id_;
+            listener_ = std::exchange(o.listener_, nullptr);
         }
         return *this;
     }
-    /// Frees the instance: every callback still owed is delivered first.
-    ~Sdk() { imconv_sdk_free(sdk_); }
-
-    /// The C instance, for calls this header does not wrap.
-    imconv_sdk *get() const noexcept { return sdk_; }
-
-    // ---- getConversation ----------------------------------------------
-
-    void get_conversation(const std::string &id, std::function<void(const Conversation &)> on_success,
-                          ErrorCallback on_error) {
-        using P = detail::Pending<std::function<void(const Conversation &)>>;
-        auto *p = new P{std::move(on_success), std::move(on_error)};
-        detail::check_accepted(imconv_get_conversation(sdk_, id.c_str(), &one, &detail::fail<decltype(p->on_success)>, p), p);
-    }
-
-    std::future<Conversation> get_conversation(const std::string &id) {
-        auto promise = std::make_shared<std::promise<Conversation>>();
-        auto future = promise->get_future();
-        get_conversation(
-            id, [promise](const Conversation &c) { promise->set_value(c); },
-            [promise](const Error &e) { promise->set_exception(std::make_exception_ptr(e)); });
-        return future;
-    }
-
-    // ---- getConversationList ------------------------------------------
-
-    void get_conversation_list(const std::vector<std::string> &ids,
-                               std::function<void(const std::vector<Conversation> &)> on_success,
-                               ErrorCallback on_error) {
-        std::vector<const char *> raw;
-        raw.reserve(ids.size());
-        for (const auto &id : ids) raw.push_back(id.c_str());
-        using P = detail::Pending<std::function<void(const std::vector<Conversation> &)>>;
-        auto *p = new P{std::move(on_success), std::move(on_error)};
-        detail::check_accepted(imconv_get_conversation_list(sdk_, raw.data(), raw.size(), &many,
-                                                            &detail::fail<decltype(p->on_success)>, p),
-                               p);
-    }
-
-    std::future<std::vector<Conversation>> get_conversation_list(const std::vector<std::string> &ids) {
-        auto promise = std::make_shared<std::promise<std::vector<Conversation>>>();
-        auto future = promise->get_future();
-        get_conversation_list(
-            ids, [promise](const std::vector<Conversation> &v) { promise->set_value(v); },
-            [promise](const Error &e) { promise->set_exception(std::make_exception_ptr(e)); });
-        return future;
-    }
-
-    // ---- import, sync and messages ------------------------------------
-
-    void import_conversations(const std::string &json_array, std::function<void()> on_success,
-                              ErrorCallback on_error) {
-        write(&imconv_import_conversations, json_array, std::move(on_success), std::move(on_error));
-    }
-    std::future<void> import_conversations(const std::string &json_array) {
-        return write_future(&imconv_import_conversations, json_array);
-    }
-
-    void sync_conversations(const std::string &json_array, std::function<void()> on_success,
-                            ErrorCallback on_error) {
-        write(&imconv_sync_conversations, json_array, std::move(on_success), std::move(on_error));
-    }
-    std::future<void> sync_conversations(const std::string &json_array) {
-        return write_future(&imconv_sync_conversations, json_array);
-    }
-
-    void apply_messages(const std::string &json_array, std::function<void()> on_success,
-                        ErrorCallback on_error) {
-        write(&imconv_apply_messages, json_array, std::move(on_success), std::move(on_error));
-    }
-    std::future<void> apply_messages(const std::string &json_array) {
-        return write_future(&imconv_apply_messages, json_array);
-    }
+    ~Subscription() { remove(); }
+    /// Unregisters the listener (once). From inside its own callback it
+    /// returns at once; its callbacks' storage is then freed with the Sdk.
+    void remove() noexcept;
 
   private:
-    using Done = std::function<void()>;
-    using JsonWrite = int32_t (*)(imconv_sdk *, const char *, imconv_done_callback,
-                                  imconv_error_callback, void *);
-
-    static void one(const imconv_conversation *c, void *user_data) noexcept {
-        using P = detail::Pending<std::function<void(const Conversation &)>>;
-        std::unique_ptr<P> p(static_cast<P *>(user_data));
-        detail::shielded([&] { p->on_success(Conversation(*c)); });
-    }
-
-    static void many(const imconv_conversation *const *cs, size_t n, void *user_data) noexcept {
-        using P = detail::Pending<std::function<void(const std::vector<Conversation> &)>>;
-        std::unique_ptr<P> p(static_cast<P *>(user_data));
-        detail::shielded([&] {
-            std::vector<Conversation> out;
-            out.reserve(n);
-            for (size_t i = 0; i < n; i++) out.emplace_back(*cs[i]);
-            p->on_success(out);
-        });
-    }
-
-    static void done(void *user_data) noexcept {
-        std::unique_ptr<detail::Pending<Done>> p(static_cast<detail::Pending<Done> *>(user_data));
-        detail::shielded([&] { p->on_success(); });
-    }
-
-    void write(JsonWrite call, const std::string &json, Done on_success, ErrorCallback on_error) {
-        auto *p = new detail::Pending<Done>{std::move(on_success), std::move(on_error)};
-        detail::check_accepted(call(sdk_, json.c_str(), &done, &detail::fail<Done>, p), p);
-    }
-
-    std::future<void> write_future(JsonWrite call, const std::string &json) {
-        auto promise = std::make_shared<std::promise<void>>();
-        auto future = promise->get_future();
-        write(
-            call, json, [promise] { promise->set_value(); },
-            [promise](const Error &e) { promise->set_exception(std::make_exception_ptr(e)); });
-        return future;
-    }
-
-    imconv_sdk *sdk_ = nullptr;
+    friend class Sdk;
+    struct Owner;
+    std::shared_ptr<Owner> owner_;
+    uint64_t id_ = 0;
+    detail::Registered *listener_ = nullptr;
 };
 
+/// The instance, shared by the Sdk and its subscriptions.
+struct Subscription::Owner {
+    std::mutex lock;
+    imconv_sdk *sdk = nullptr; // null once freed
+    std::vector<std::unique_ptr<detail::Registered>> kept; // removed from their own callback
+};
+
+inline void Subscription::remove() noexcept {
+    if (!listener_) return;
+    std::unique_ptr<detail::Registered> listener(std::exchange(listener_, nullptr));
+    std::lock_guard<std::mutex> guard(owner_->lock);
+    if (owner_->sdk) {
+        int32_t rc = imconv_remove_listener(owner_->sdk, id_);
+        // Its running callback still uses it: freed with the Sdk instead.
+        if (rc == IMCONV_ERR_WOULD_DEADLOCK || detail::is_delivering(owner_->sdk))
+            owner_->kept.push_back(std::move(listener));
+    }
+}
+
+/// A library log line handler; see imconv_set_log_callback (any thread,
+/// must not call imconv). Replacing it keeps the previous function alive
+/// until exit, since a line may still be running through it.
+inline int32_t set_log_callback(LogLevel level, std::function<void(LogLevel, std::string_view)> fn) {
+    static std::mutex lock;
+    static std::vector<std::unique_ptr<std::function<void(LogLevel, std::string_view)>>> kept;
+    std::lock_guard<std::mutex> guard(lock);
+    if (!fn) return imconv_set_log_callback(static_cast<int32_t>(level), nullptr, nullptr);
+    kept.push_back(std::make_unique<std::function<void(LogLevel, std::string_view)>>(std::move(fn)));
+    return imconv_set_log_callback(
+        static_cast<int32_t>(level),
+        [](int32_t lvl, const char *message, void *user_data) {
+            auto *f = static_cast<std::function<void(LogLevel, std::string_view)> *>(user_data);
+            detail::shielded(nullptr, [&] { (*f)(static_cast<LogLevel>(lvl), message); });
+        },
+        kept.back().get());
+}
+
+/// The library's version ("0.3.0").
+inline std::string_view version() { return imconv_version(); }
+
+/// Waits until every instance freed from inside its own callback has
+/// finished its teardown (imconv_wait_freed); false on timeout.
+inline bool wait_freed(std::chrono::milliseconds timeout) {
+    return imconv_wait_freed(static_cast<uint32_t>(timeout.count())) == IMCONV_OK;
+}
+
 } // namespace imconv
+
+#include "imconv_sdk.hpp"
 
 #endif

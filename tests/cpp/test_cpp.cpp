@@ -1,94 +1,264 @@
-// The C++17 layer (include/imconv.hpp): futures and callbacks, errors as
-// imconv::Error, values that outlive their callback and the instance, an
-// exception thrown by a callback that never crosses into C, RAII and moves.
+// The C++17 layer (include/imconv.hpp): every wrapper, through both
+// delivery modes; futures and callbacks, errors as imconv::Error with an
+// ErrorCode, values that outlive their callback and the instance, listeners
+// as RAII subscriptions, pages, an exception thrown by a callback that is
+// reported and never crosses into C, a future waited on from its own
+// callback thread, the log, RAII and moves.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <thread>
 
 #include "imconv.hpp"
 
 static int failures;
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                              \
-        }                                                                            \
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            std::fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__,     \
+                         current, #cond);                                                 \
+            failures++;                                                                   \
+        }                                                                                 \
     } while (0)
+static const char *current = "";
 
-int main() {
-    // Constructing from a bad config throws, with the code.
+static const char *SAMPLE =
+    R"([{"conversationID":"c2c_alice","showName":"Alice","markList":[1],"unreadCount":2,
+         "lastMessage":{"msgID":"m1","timestamp":5,"text":"hi"}},
+        {"conversationID":"c2c_bob","showName":"Bob"},
+        {"conversationID":"group_g","groupType":"Work","showName":"G","unreadCount":5,
+         "conversationGroupList":["work"],"groupAtInfoList":[{"seq":9,"atType":2}]}])";
+
+template <typename F> static imconv::ErrorCode error_of(F &&f) {
     try {
-        imconv::Sdk bad(R"({"user":"x"})");
-        CHECK(false);
+        f();
     } catch (const imconv::Error &e) {
-        CHECK(e.code() == IMCONV_ERR_INVALID_PARAMETERS);
-        CHECK(std::string(e.what()).find("user_id") != std::string::npos);
+        return e.code();
     }
+    return imconv::ErrorCode::Ok;
+}
 
+static std::vector<std::string> ids_of(const std::vector<imconv::Conversation> &cs) {
+    std::vector<std::string> out;
+    for (const auto &c : cs) out.emplace_back(c.conversation_id());
+    return out;
+}
+
+// Every read and write, and listeners, on one instance.
+static void every_call(const std::string &delivery) {
+    imconv::Sdk sdk(R"({"user_id":"me","delivery":")" + delivery + R"("})");
+    CHECK(sdk.host_delivery() == (delivery == "host"));
+    CHECK((sdk.event_fd() >= 0) == sdk.host_delivery());
+    sdk.import_conversations(SAMPLE).get();
+
+    imconv::Conversation a = sdk.get_conversation("c2c_alice").get();
+    CHECK(a.conversation_id() == "c2c_alice" && a.show_name() == "Alice" && a.is_stored());
+    CHECK(a.type() == imconv::ConversationType::C2C && a.user_id() == "alice");
+    CHECK(a.last_message() && a.last_message()->msg_id == "m1" && a.last_message()->timestamp == 5);
+    CHECK(a.has_mark(imconv::Mark::Star) && a.mark_list() == std::vector<uint64_t>{1});
+    CHECK(a.to_json().find("\"showName\":\"Alice\"") != std::string::npos);
+    CHECK(a.recv_opt() == imconv::RecvOpt::Receive);
+    imconv::Conversation g = sdk.get_conversation("group_g").get();
+    CHECK(g.group_at_info_list().size() == 1 && g.group_at_info_list()[0].at_type == imconv::AtType::AtAll);
+    CHECK(g.conversation_group_list() == std::vector<std::string_view>{"work"} && g.group_type() == "Work");
+    CHECK(!sdk.get_conversation("c2c_nobody").get().is_stored());
+    CHECK(!sdk.get_conversation("c2c_bob").get().last_message());
+    CHECK(error_of([&] { sdk.get_conversation("bad").get(); }) == imconv::ErrorCode::InvalidParameters);
+    CHECK(ids_of(sdk.get_conversation_list({"group_g", "c2c_x", "c2c_alice", "group_g"}).get()) ==
+          (std::vector<std::string>{"group_g", "c2c_alice"}));
+
+    // Pages, the whole list, filters, totals.
+    imconv::Page first = sdk.get_conversation_page({}, "", 2).get();
+    CHECK(first.conversations.size() == 2 && !first.is_finished && !first.next_cursor.empty());
+    imconv::Page rest = sdk.get_conversation_page({}, first.next_cursor, 2).get();
+    CHECK(rest.conversations.size() == 1 && rest.is_finished);
+    std::vector<imconv::Conversation> all = sdk.all_conversations({}, 1);
+    CHECK(all.size() == 3 && all[0].conversation_id() == first.conversations[0].conversation_id());
+    int seen = 0;
+    sdk.for_each_conversation({}, 1, [&](const imconv::Conversation &) { return ++seen < 2; });
+    CHECK(seen == 2);
+    imconv::Filter groups;
+    groups.type = imconv::ConversationType::Group;
+    CHECK(ids_of(sdk.all_conversations(groups)) == std::vector<std::string>{"group_g"});
+    imconv::Filter in_work;
+    in_work.group = "work";
+    CHECK(sdk.all_conversations(in_work).size() == 1);
+    CHECK(sdk.get_total_unread().get() == 7 && sdk.get_total_unread(groups).get() == 5);
+    CHECK(sdk.get_groups().get() == std::vector<std::string>{"work"});
+
+    // Listeners: events in order, before each write's own success; none
+    // after the subscription is gone.
+    std::mutex lock;
+    std::vector<std::string> events;
+    auto note = [&](std::string e) {
+        std::lock_guard<std::mutex> guard(lock);
+        events.push_back(std::move(e));
+    };
+    {
+        imconv::Listener l;
+        l.on_new = [&](const std::vector<imconv::Conversation> &cs) { note("new " + ids_of(cs)[0]); };
+        l.on_changed = [&](const std::vector<imconv::Conversation> &cs) { note("changed " + ids_of(cs)[0]); };
+        l.on_deleted = [&](const std::vector<std::string> &ids) { note("deleted " + ids[0]); };
+        l.on_total_unread_changed = [&](uint64_t t) { note("total " + std::to_string(t)); };
+        imconv::Subscription s = sdk.add_listener(std::move(l));
+        sdk.apply_messages(R"([{"conversationID":"c2c_carol","msgID":"c1","timestamp":9}])").get();
+        sdk.delete_conversations({"c2c_carol"}).get();
+    }
+    sdk.apply_messages(R"([{"conversationID":"c2c_dave","msgID":"d1","timestamp":9}])").get();
+    sdk.dispatch();
+    CHECK(events == (std::vector<std::string>{"new c2c_carol", "total 8", "deleted c2c_carol", "total 7"}));
+
+    // Every manager write.
+    sdk.clean_unread("c2c_alice").get();
+    CHECK(sdk.get_conversation("c2c_alice").get().unread_count() == 0);
+    sdk.clean_unread("group_g", 0, 20).get();
+    CHECK(sdk.get_conversation("group_g").get().group_read_sequence() == 20);
+    sdk.sync_conversations(R"([{"conversationID":"c2c_bob","unreadCount":3}])").get();
+    sdk.set_draft("c2c_bob", "later").get();
+    sdk.pin_conversation("c2c_bob").get();
+    sdk.set_recv_opt({"group_g"}, imconv::RecvOpt::NotNotify).get();
+    sdk.set_custom_data({"c2c_bob"}, "x").get();
+    sdk.mark_conversations({"c2c_bob"}, imconv::Mark::Fold).get();
+    sdk.mark_conversations({"c2c_bob"}, uint64_t(1) << 40).get();
+    sdk.create_group("a", {"c2c_bob"}).get();
+    sdk.add_to_group("a", {"c2c_alice"}).get();
+    sdk.remove_from_group("a", {"c2c_alice"}).get();
+    sdk.rename_group("a", "b").get();
+    sdk.update_profiles(R"([{"userID":"bob","showName":"Robert"}])").get();
+    imconv::Conversation b = sdk.get_conversation("c2c_bob").get();
+    CHECK(b.show_name() == "Robert" && b.draft_text() == "later" && b.is_pinned() && b.custom_data() == "x");
+    CHECK(b.unread_count() == 3 && b.has_mark(imconv::Mark::Fold) && b.has_mark(uint64_t(1) << 40));
+    CHECK(b.conversation_group_list() == std::vector<std::string_view>{"b"});
+    CHECK(sdk.get_conversation("group_g").get().recv_opt() == imconv::RecvOpt::NotNotify);
+    CHECK(sdk.get_total_unread().get() == 3 + 1); // bob, dave; the muted group left out
+    CHECK(sdk.get_groups().get() == (std::vector<std::string>{"work", "b"}));
+    sdk.delete_group("b").get();
+    sdk.set_draft("c2c_bob", "").get();
+    CHECK(sdk.get_conversation("c2c_bob").get().draft_text().empty());
+    sdk.delete_conversations({"c2c_bob"}).get();
+    CHECK(!sdk.get_conversation("c2c_bob").get().is_stored());
+    CHECK(error_of([&] { sdk.pin_conversation("c2c_nobody").get(); }) == imconv::ErrorCode::InvalidParameters);
+    CHECK(error_of([&] { sdk.import_conversations("[{").get(); }) == IMCONV_ERR_INVALID_JSON);
+
+    // Callback forms: they run on the callback thread (host: in dispatch).
+    std::atomic<int> calls{0};
+    sdk.get_conversation_list({"c2c_alice"}, [&](const std::vector<imconv::Conversation> &v) { calls += int(v.size()); },
+                              [&](const imconv::Error &) { calls += 100; });
+    sdk.set_draft("c2c_alice", "d", [&] { calls++; }, [&](const imconv::Error &) { calls += 100; });
+    for (int i = 0; i < 5000 && calls.load() < 2; i++) {
+        sdk.dispatch();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    CHECK(calls.load() == 2);
+}
+
+// A future waited on from the instance's own callback: thread delivery
+// refuses (it would wait for itself), host delivery dispatches.
+static void futures_inside_callbacks(const std::string &delivery) {
+    imconv::Sdk sdk(R"({"user_id":"me","delivery":")" + delivery + R"("})");
+    sdk.import_conversations(SAMPLE).get();
+    std::atomic<int> outcome{0};
+    imconv::Listener l;
+    l.on_changed = [&](const std::vector<imconv::Conversation> &) {
+        imconv::ErrorCode code = error_of([&] {
+            CHECK(sdk.get_conversation("c2c_alice").get().show_name() == "Alice");
+        });
+        outcome = code == imconv::ErrorCode::Ok ? 1 : code == imconv::ErrorCode::WouldDeadlock ? 2 : 3;
+    };
+    imconv::Subscription s = sdk.add_listener(std::move(l));
+    sdk.pin_conversation("c2c_alice").get();
+    CHECK(outcome.load() == (delivery == "host" ? 1 : 2));
+}
+
+// An exception from a user callback goes to the handler, never into C.
+static void exceptions_are_reported(const std::string &delivery) {
+    std::mutex lock;
+    std::vector<std::string> reported;
+    imconv::set_exception_handler([&](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception &x) {
+            std::lock_guard<std::mutex> guard(lock);
+            reported.emplace_back(x.what());
+        }
+    });
+    {
+        imconv::Sdk sdk(R"({"user_id":"me","delivery":")" + delivery + R"("})");
+        sdk.import_conversations(SAMPLE).get();
+        imconv::Listener l;
+        l.on_changed = [](const std::vector<imconv::Conversation> &) { throw std::runtime_error("from a listener"); };
+        imconv::Subscription s = sdk.add_listener(std::move(l));
+        std::atomic<bool> done{false};
+        sdk.get_conversation(
+            "c2c_alice", [](const imconv::Conversation &) { throw std::runtime_error("from a callback"); },
+            [](const imconv::Error &) {});
+        sdk.pin_conversation("c2c_alice", true, [&] { done = true; }, [](const imconv::Error &) {});
+        for (int i = 0; i < 5000 && !done; i++) {
+            sdk.dispatch();
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        CHECK(sdk.get_conversation("c2c_alice").get().is_pinned()); // the instance goes on
+    }
+    imconv::set_exception_handler(nullptr);
+    std::sort(reported.begin(), reported.end());
+    CHECK(reported == (std::vector<std::string>{"from a callback", "from a listener"}));
+}
+
+static void log_version_wait_freed_and_moves() {
+    std::mutex lock;
+    std::vector<std::string> lines;
+    CHECK(imconv::set_log_callback(imconv::LogLevel::Info, [&](imconv::LogLevel level, std::string_view m) {
+              std::lock_guard<std::mutex> guard(lock);
+              if (level == imconv::LogLevel::Info) lines.emplace_back(m);
+          }) == IMCONV_OK);
     std::vector<imconv::Conversation> kept;
     {
         imconv::Sdk sdk(R"({"user_id":"me"})");
-        sdk.import_conversations(
-               R"([{"conversationID":"c2c_alice","showName":"Alice","markList":[1],
-                    "lastMessage":{"msgID":"m1","timestamp":5,"text":"hi"}},
-                   {"conversationID":"group_g","showName":"G","conversationGroupList":["work"]}])")
-            .get();
-        imconv::Conversation a = sdk.get_conversation("c2c_alice").get();
-        CHECK(a.conversation_id() == "c2c_alice" && a.show_name() == "Alice" && a.is_stored());
-        CHECK(a.type() == IMCONV_CONVERSATION_TYPE_C2C && a.user_id() == "alice");
-        CHECK(a.last_message() && a.last_message()->msg_id == "m1" && a.last_message()->timestamp == 5);
-        CHECK(a.mark_list().size() == 1 && a.mark_list()[0] == 1);
-        CHECK(a.to_json().find("\"showName\":\"Alice\"") != std::string::npos);
-
-        // A temporary conversation for a valid ID that is not stored.
-        imconv::Conversation t = sdk.get_conversation("c2c_nobody").get();
-        CHECK(!t.is_stored() && t.show_name() == "nobody");
-
-        // Errors arrive as imconv::Error from the future.
-        try {
-            sdk.get_conversation("bad").get();
-            CHECK(false);
-        } catch (const imconv::Error &e) {
-            CHECK(e.code() == IMCONV_ERR_INVALID_PARAMETERS);
-        }
-        try {
-            sdk.apply_messages(R"([{"conversationID":"c2c_a","msgID":"","timestamp":1}])").get();
-            CHECK(false);
-        } catch (const imconv::Error &e) {
-            CHECK(e.code() == IMCONV_ERR_INVALID_PARAMETERS);
-        }
-
-        kept = sdk.get_conversation_list({"group_g", "c2c_alice", "c2c_nobody", "group_g"}).get();
-        CHECK(kept.size() == 2 && kept[0].conversation_id() == "group_g");
-        CHECK(kept[0].conversation_group_list().size() == 1 && kept[0].conversation_group_list()[0] == "work");
-
-        // Callback forms; an exception thrown by one never crosses into C.
-        std::atomic<int> calls{0};
-        sdk.get_conversation(
-            "c2c_alice",
-            [&](const imconv::Conversation &) {
-                calls++;
-                throw std::runtime_error("thrown by the host's callback (expected by the test)");
-            },
-            [&](const imconv::Error &) { calls += 100; });
-        sdk.sync_conversations(
-            R"([{"conversationID":"c2c_alice","unreadCount":3}])", [&] { calls++; },
-            [&](const imconv::Error &) { calls += 100; });
-        for (int i = 0; i < 3000 && calls.load() < 2; i++)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        CHECK(calls.load() == 2);
-        CHECK(sdk.get_conversation("c2c_alice").get().unread_count() == 3);
-
-        // Moves keep one owner; the moved-from object frees nothing.
+        sdk.import_conversations(SAMPLE).get();
+        CHECK(error_of([&] { sdk.get_conversation("not-an-id").get(); }) == imconv::ErrorCode::InvalidParameters);
+        kept = sdk.get_conversation_list({"c2c_alice", "group_g"}).get();
         imconv::Sdk moved(std::move(sdk));
         CHECK(moved.get() != nullptr && sdk.get() == nullptr);
         CHECK(moved.get_conversation("c2c_alice").get().is_stored());
+        // A subscription may outlive its instance.
+        imconv::Subscription s = moved.add_listener({});
+        imconv::Sdk gone(std::move(moved));
     }
-    // Values outlive the instance.
-    CHECK(kept[1].show_name() == "Alice" && kept[1].last_message()->msg_id == "m1");
-    std::printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
+    imconv::set_log_callback(imconv::LogLevel::Info, nullptr);
+    {
+        std::lock_guard<std::mutex> guard(lock);
+        CHECK(std::any_of(lines.begin(), lines.end(),
+                          [](const std::string &l) { return l.find("not-an-id") != std::string::npos; }));
+    }
+    // Values outlive the instance; copies share the view.
+    imconv::Conversation copy = kept[0];
+    CHECK(copy.show_name() == "Alice" && &copy.c_view() == &kept[0].c_view());
+    CHECK(kept[0].last_message()->msg_id == "m1");
+    CHECK(imconv::version() == std::to_string(IMCONV_VERSION_MAJOR) + "." + std::to_string(IMCONV_VERSION_MINOR) + "." +
+                                   std::to_string(IMCONV_VERSION_PATCH));
+    CHECK(imconv::wait_freed(std::chrono::milliseconds(1000)));
+    CHECK(error_of([] { imconv::Sdk bad(R"({"user":"x"})"); }) == imconv::ErrorCode::InvalidParameters);
+}
+
+template <typename F, typename... A> static void run(const char *name, F f, A... args) {
+    current = name;
+    int before = failures;
+    f(args...);
+    std::string label = name;
+    ((label += " ", label += args), ...);
+    std::printf("%s %s\n", failures == before ? "ok  " : "FAIL", label.c_str());
+}
+
+int main() {
+    for (const char *delivery : {"thread", "host"}) {
+        run("every_call", every_call, delivery);
+        run("futures_inside_callbacks", futures_inside_callbacks, delivery);
+        run("exceptions_are_reported", exceptions_are_reported, delivery);
+    }
+    run("log_version_wait_freed_and_moves", log_version_wait_freed_and_moves);
+    std::printf("%s\n", failures ? "FAILED" : "all passed");
     return failures ? 1 : 0;
 }

@@ -37,7 +37,7 @@ echo "== the files and links"
 test -f "$lib/libimconv.so.$version"
 test "$(readlink "$lib/libimconv.so.$major")" = "libimconv.so.$version"
 test "$(readlink "$lib/libimconv.so")" = "libimconv.so.$major"
-test -f "$lib/libimconv.a" && test -f "$prefix/include/imconv.h" && test -f "$prefix/include/imconv.hpp"
+test -f "$lib/libimconv.a" && test -f "$prefix/include/imconv.h" && test -f "$prefix/include/imconv.hpp" && test -f "$prefix/include/imconv_sdk.hpp"
 test -f "$lib/.debug/libimconv.so.$version.debug"
 # Stripped, with its debug info linked.
 if outputs '\.debug_info' readelf -S "$lib/libimconv.so.$version"; then

@@ -1,0 +1,375 @@
+/*
+ * imconv for C++17: imconv::Sdk, every call of one instance. Included by
+ * imconv.hpp (include that one).
+ */
+#ifndef IMCONV_SDK_HPP
+#define IMCONV_SDK_HPP
+
+#include "imconv.hpp"
+
+namespace imconv {
+
+/// One user's conversation store (imconv_sdk). Move-only.
+class Sdk {
+  public:
+    /// Opens the store (blocking); throws Error when it cannot. With
+    /// "delivery":"host" in the config, callbacks run only in dispatch().
+    explicit Sdk(const std::string &config_json) : owner_(std::make_shared<Subscription::Owner>()) {
+        char *error = nullptr;
+        int32_t rc = imconv_sdk_new(config_json.c_str(), &owner_->sdk, &error);
+        if (rc != IMCONV_OK) {
+            std::string message = error ? error : imconv_error_str(rc);
+            imconv_string_free(error);
+            throw Error(rc, message);
+        }
+        host_ = imconv_event_fd(owner_->sdk) >= 0;
+    }
+    Sdk(const Sdk &) = delete;
+    Sdk &operator=(const Sdk &) = delete;
+    Sdk(Sdk &&other) noexcept : owner_(std::move(other.owner_)), host_(other.host_) {}
+    Sdk &operator=(Sdk &&other) noexcept {
+        if (this != &other) {
+            close();
+            owner_ = std::move(other.owner_);
+            host_ = other.host_;
+        }
+        return *this;
+    }
+    /// Frees the instance: queued writes fail with Shutdown, accepted reads
+    /// are answered, every callback still owed runs (with host delivery,
+    /// on this thread), every library thread is joined.
+    ~Sdk() { close(); }
+
+    /// The C instance, for code that takes one (null once moved from).
+    imconv_sdk *get() const noexcept { return owner_ ? owner_->sdk : nullptr; }
+    bool host_delivery() const noexcept { return host_; }
+
+    // ---- host delivery ------------------------------------------------------
+
+    /// Runs up to `max` waiting callbacks on this thread (0: all waiting
+    /// now); returns how many ran (imconv_dispatch).
+    size_t dispatch(size_t max = 0) { return imconv_dispatch(get(), max); }
+    /// Readable while callbacks wait (imconv_event_fd); -1 with thread delivery.
+    int event_fd() const { return imconv_event_fd(get()); }
+
+    // ---- reads ---------------------------------------------------------------
+
+    void get_conversation(const std::string &id, std::function<void(const Conversation &)> on_success,
+                          ErrorCallback on_error) {
+        start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
+            return imconv_get_conversation(get(), id.c_str(), ok, fail, p);
+        }, [](const imconv_conversation *c, void *p) {
+            detail::succeed<std::function<void(const Conversation &)>>(p, [&] { return Conversation(*c); });
+        });
+    }
+    Future<Conversation> get_conversation(const std::string &id) {
+        return future<Conversation>([&](auto ok, auto fail) { get_conversation(id, ok, fail); });
+    }
+
+    void get_conversation_list(const std::vector<std::string> &ids,
+                               std::function<void(const std::vector<Conversation> &)> on_success,
+                               ErrorCallback on_error) {
+        std::vector<const char *> raw = detail::c_ids(ids);
+        start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
+            return imconv_get_conversation_list(get(), raw.data(), raw.size(), ok, fail, p);
+        }, &many);
+    }
+    Future<std::vector<Conversation>> get_conversation_list(const std::vector<std::string> &ids) {
+        return future<std::vector<Conversation>>([&](auto ok, auto fail) { get_conversation_list(ids, ok, fail); });
+    }
+
+    /// One page of the ordered list; pass page.next_cursor for the next.
+    void get_conversation_page(const Filter &filter, const std::string &cursor, size_t count,
+                               std::function<void(const Page &)> on_success, ErrorCallback on_error) {
+        imconv_list_filter f = c_filter(filter);
+        start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
+            return imconv_get_conversation_page(get(), &f, cursor.c_str(), count, ok, fail, p);
+        }, [](const imconv_conversation *const *cs, size_t n, const char *next, bool finished, void *p) {
+            detail::succeed<std::function<void(const Page &)>>(
+                p, [&] { return Page{detail::views(cs, n), next ? next : "", finished}; });
+        });
+    }
+    Future<Page> get_conversation_page(const Filter &filter = {}, const std::string &cursor = "",
+                                       size_t count = 100) {
+        return future<Page>([&](auto ok, auto fail) { get_conversation_page(filter, cursor, count, ok, fail); });
+    }
+    /// Every conversation that passes `filter`, in list order, read a page
+    /// at a time (each page waits like Future::get).
+    std::vector<Conversation> all_conversations(const Filter &filter = {}, size_t page_size = 100) {
+        std::vector<Conversation> out;
+        for_each_conversation(filter, page_size, [&](const Conversation &c) { out.push_back(c); });
+        return out;
+    }
+    /// Calls `f` on every conversation that passes `filter`, in list order,
+    /// fetching a page at a time; stops early when `f` returns false.
+    template <typename F> void for_each_conversation(const Filter &filter, size_t page_size, F &&f) {
+        std::string cursor;
+        for (;;) {
+            Page page = get_conversation_page(filter, cursor, page_size).get();
+            for (const Conversation &c : page.conversations) {
+                if constexpr (std::is_same_v<decltype(f(c)), bool>) {
+                    if (!f(c)) return;
+                } else {
+                    f(c);
+                }
+            }
+            if (page.is_finished) return;
+            cursor = page.next_cursor;
+        }
+    }
+
+    void get_total_unread(const Filter &filter, std::function<void(uint64_t)> on_success, ErrorCallback on_error) {
+        imconv_list_filter f = c_filter(filter);
+        start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
+            return imconv_get_total_unread(get(), &f, ok, fail, p);
+        }, [](uint64_t n, void *p) { detail::succeed<std::function<void(uint64_t)>>(p, [&] { return n; }); });
+    }
+    Future<uint64_t> get_total_unread(const Filter &filter = {}) {
+        return future<uint64_t>([&](auto ok, auto fail) { get_total_unread(filter, ok, fail); });
+    }
+
+    void get_groups(std::function<void(const std::vector<std::string> &)> on_success, ErrorCallback on_error) {
+        start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
+            return imconv_get_groups(get(), ok, fail, p);
+        }, &strings);
+    }
+    Future<std::vector<std::string>> get_groups() {
+        return future<std::vector<std::string>>([&](auto ok, auto fail) { get_groups(ok, fail); });
+    }
+
+    // ---- writes (each all or nothing, durable when its success runs) ----------
+
+    void import_conversations(const std::string &json, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_import_conversations(get(), json.c_str(), cb...); });
+    }
+    Future<void> import_conversations(const std::string &json) {
+        return done([&](auto ok, auto fail) { import_conversations(json, ok, fail); });
+    }
+    void sync_conversations(const std::string &json, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_sync_conversations(get(), json.c_str(), cb...); });
+    }
+    Future<void> sync_conversations(const std::string &json) {
+        return done([&](auto ok, auto fail) { sync_conversations(json, ok, fail); });
+    }
+    void apply_messages(const std::string &json, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_apply_messages(get(), json.c_str(), cb...); });
+    }
+    Future<void> apply_messages(const std::string &json) {
+        return done([&](auto ok, auto fail) { apply_messages(json, ok, fail); });
+    }
+    void update_profiles(const std::string &json, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_update_profiles(get(), json.c_str(), cb...); });
+    }
+    Future<void> update_profiles(const std::string &json) {
+        return done([&](auto ok, auto fail) { update_profiles(json, ok, fail); });
+    }
+    /// One conversation, "c2c", "group" or "" (all); see imconv_clean_unread.
+    void clean_unread(const std::string &scope, uint64_t clean_timestamp, uint64_t clean_sequence, Done ok,
+                      ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) {
+            return imconv_clean_unread(get(), scope.c_str(), clean_timestamp, clean_sequence, cb...);
+        });
+    }
+    Future<void> clean_unread(const std::string &scope = "", uint64_t clean_timestamp = 0,
+                              uint64_t clean_sequence = 0) {
+        return done([&](auto ok, auto fail) { clean_unread(scope, clean_timestamp, clean_sequence, ok, fail); });
+    }
+    /// An empty text clears the draft.
+    void set_draft(const std::string &id, const std::string &text, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_set_draft(get(), id.c_str(), text.c_str(), cb...); });
+    }
+    Future<void> set_draft(const std::string &id, const std::string &text) {
+        return done([&](auto ok, auto fail) { set_draft(id, text, ok, fail); });
+    }
+    void pin_conversation(const std::string &id, bool pinned, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_pin_conversation(get(), id.c_str(), pinned, cb...); });
+    }
+    Future<void> pin_conversation(const std::string &id, bool pinned = true) {
+        return done([&](auto ok, auto fail) { pin_conversation(id, pinned, ok, fail); });
+    }
+    void set_recv_opt(const std::vector<std::string> &ids, RecvOpt opt, Done ok, ErrorCallback fail) {
+        auto raw = detail::c_ids(ids);
+        write(ok, fail, [&](auto... cb) {
+            return imconv_set_recv_opt(get(), raw.data(), raw.size(), static_cast<int32_t>(opt), cb...);
+        });
+    }
+    Future<void> set_recv_opt(const std::vector<std::string> &ids, RecvOpt opt) {
+        return done([&](auto ok, auto fail) { set_recv_opt(ids, opt, ok, fail); });
+    }
+    void set_custom_data(const std::vector<std::string> &ids, const std::string &data, Done ok,
+                         ErrorCallback fail) {
+        auto raw = detail::c_ids(ids);
+        write(ok, fail, [&](auto... cb) {
+            return imconv_set_custom_data(get(), raw.data(), raw.size(), data.c_str(), cb...);
+        });
+    }
+    Future<void> set_custom_data(const std::vector<std::string> &ids, const std::string &data) {
+        return done([&](auto ok, auto fail) { set_custom_data(ids, data, ok, fail); });
+    }
+    /// `mark`: a Mark bit, or a custom bit 32-63.
+    void mark_conversations(const std::vector<std::string> &ids, uint64_t mark, bool enable, Done ok,
+                            ErrorCallback fail) {
+        auto raw = detail::c_ids(ids);
+        write(ok, fail, [&](auto... cb) {
+            return imconv_mark_conversations(get(), raw.data(), raw.size(), mark, enable, cb...);
+        });
+    }
+    Future<void> mark_conversations(const std::vector<std::string> &ids, uint64_t mark, bool enable = true) {
+        return done([&](auto ok, auto fail) { mark_conversations(ids, mark, enable, ok, fail); });
+    }
+    Future<void> mark_conversations(const std::vector<std::string> &ids, Mark mark, bool enable = true) {
+        return mark_conversations(ids, static_cast<uint64_t>(mark), enable);
+    }
+    void delete_conversations(const std::vector<std::string> &ids, Done ok, ErrorCallback fail) {
+        auto raw = detail::c_ids(ids);
+        write(ok, fail, [&](auto... cb) { return imconv_delete_conversations(get(), raw.data(), raw.size(), cb...); });
+    }
+    Future<void> delete_conversations(const std::vector<std::string> &ids) {
+        return done([&](auto ok, auto fail) { delete_conversations(ids, ok, fail); });
+    }
+    void create_group(const std::string &name, const std::vector<std::string> &ids, Done ok, ErrorCallback fail) {
+        auto raw = detail::c_ids(ids);
+        write(ok, fail, [&](auto... cb) {
+            return imconv_create_group(get(), name.c_str(), raw.data(), raw.size(), cb...);
+        });
+    }
+    Future<void> create_group(const std::string &name, const std::vector<std::string> &ids = {}) {
+        return done([&](auto ok, auto fail) { create_group(name, ids, ok, fail); });
+    }
+    void rename_group(const std::string &old_name, const std::string &new_name, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) {
+            return imconv_rename_group(get(), old_name.c_str(), new_name.c_str(), cb...);
+        });
+    }
+    Future<void> rename_group(const std::string &old_name, const std::string &new_name) {
+        return done([&](auto ok, auto fail) { rename_group(old_name, new_name, ok, fail); });
+    }
+    void delete_group(const std::string &name, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_delete_group(get(), name.c_str(), cb...); });
+    }
+    Future<void> delete_group(const std::string &name) {
+        return done([&](auto ok, auto fail) { delete_group(name, ok, fail); });
+    }
+    void add_to_group(const std::string &name, const std::vector<std::string> &ids, Done ok, ErrorCallback fail) {
+        auto raw = detail::c_ids(ids);
+        write(ok, fail, [&](auto... cb) {
+            return imconv_add_to_group(get(), name.c_str(), raw.data(), raw.size(), cb...);
+        });
+    }
+    Future<void> add_to_group(const std::string &name, const std::vector<std::string> &ids) {
+        return done([&](auto ok, auto fail) { add_to_group(name, ids, ok, fail); });
+    }
+    void remove_from_group(const std::string &name, const std::vector<std::string> &ids, Done ok,
+                           ErrorCallback fail) {
+        auto raw = detail::c_ids(ids);
+        write(ok, fail, [&](auto... cb) {
+            return imconv_remove_from_group(get(), name.c_str(), raw.data(), raw.size(), cb...);
+        });
+    }
+    Future<void> remove_from_group(const std::string &name, const std::vector<std::string> &ids) {
+        return done([&](auto ok, auto fail) { remove_from_group(name, ids, ok, fail); });
+    }
+
+    // ---- listeners ------------------------------------------------------------
+
+    /// Registers `listener` for the events of every later write; keep the
+    /// returned Subscription as long as you want them (it removes the
+    /// listener when destroyed). Throws Error when refused.
+    [[nodiscard]] Subscription add_listener(Listener listener) {
+        Subscription s;
+        s.owner_ = owner_;
+        s.listener_ = new detail::Registered{get(), std::move(listener)};
+        imconv_listener l;
+        imconv_listener_init(&l);
+        l.on_new = [](const imconv_conversation *const *cs, size_t n, void *u) {
+            event(u, [&](Listener &L) { if (L.on_new) L.on_new(detail::views(cs, n)); });
+        };
+        l.on_changed = [](const imconv_conversation *const *cs, size_t n, void *u) {
+            event(u, [&](Listener &L) { if (L.on_changed) L.on_changed(detail::views(cs, n)); });
+        };
+        l.on_deleted = [](const char *const *ids, size_t n, void *u) {
+            event(u, [&](Listener &L) { if (L.on_deleted) L.on_deleted({ids, ids + n}); });
+        };
+        l.on_total_unread_changed = [](uint64_t total, void *u) {
+            event(u, [&](Listener &L) { if (L.on_total_unread_changed) L.on_total_unread_changed(total); });
+        };
+        l.user_data = s.listener_;
+        int32_t rc = imconv_add_listener(get(), &l, &s.id_);
+        if (rc != IMCONV_OK) {
+            delete std::exchange(s.listener_, nullptr);
+            throw Error(rc, imconv_error_str(rc));
+        }
+        return s;
+    }
+
+  private:
+    template <typename OnSuccess, typename Call, typename Thunk>
+    void start(OnSuccess on_success, ErrorCallback on_error, Call &&call, Thunk thunk) {
+        auto *p = new detail::Pending<OnSuccess>{get(), std::move(on_success), std::move(on_error)};
+        int32_t rc = call(thunk, &detail::fail<OnSuccess>, p);
+        if (rc != IMCONV_OK) { // refused at once: no callback will come
+            delete p;
+            throw Error(rc, imconv_error_str(rc));
+        }
+    }
+    template <typename Call> void write(Done ok, ErrorCallback fail, Call &&call) {
+        start(std::move(ok), std::move(fail), [&](auto thunk, auto f, void *p) { return call(thunk, f, p); },
+              [](void *p) {
+                  std::unique_ptr<detail::Pending<Done>> pending(static_cast<detail::Pending<Done> *>(p));
+                  detail::shielded(pending->sdk, [&] { pending->on_success(); });
+              });
+    }
+    /// A future for a call started by `begin(on_success, on_error)`.
+    template <typename T, typename Begin> Future<T> future(Begin &&begin) {
+        auto promise = std::make_shared<std::promise<T>>();
+        Future<T> f(promise->get_future(), get(), host_);
+        begin([promise](const T &v) { promise->set_value(v); },
+              [promise](const Error &e) { promise->set_exception(std::make_exception_ptr(e)); });
+        return f;
+    }
+    template <typename Begin> Future<void> done(Begin &&begin) {
+        auto promise = std::make_shared<std::promise<void>>();
+        Future<void> f(promise->get_future(), get(), host_);
+        begin([promise] { promise->set_value(); },
+              [promise](const Error &e) { promise->set_exception(std::make_exception_ptr(e)); });
+        return f;
+    }
+    static void many(const imconv_conversation *const *cs, size_t n, void *p) {
+        detail::succeed<std::function<void(const std::vector<Conversation> &)>>(p, [&] { return detail::views(cs, n); });
+    }
+    static void strings(const char *const *s, size_t n, void *p) {
+        detail::succeed<std::function<void(const std::vector<std::string> &)>>(
+            p, [&] { return std::vector<std::string>(s, s + n); });
+    }
+    template <typename F> static void event(void *user_data, F &&f) noexcept {
+        auto *r = static_cast<detail::Registered *>(user_data);
+        detail::shielded(r->sdk, [&] { f(r->listener); });
+    }
+    static imconv_list_filter c_filter(const Filter &filter) {
+        imconv_list_filter f;
+        imconv_list_filter_init(&f);
+        f.type = static_cast<int32_t>(filter.type);
+        f.mark = filter.mark;
+        f.group = filter.group ? filter.group->c_str() : nullptr;
+        f.has_unread = filter.has_unread;
+        f.has_at = filter.has_at;
+        return f;
+    }
+    void close() noexcept {
+        if (!owner_) return;
+        imconv_sdk *sdk;
+        {
+            std::lock_guard<std::mutex> guard(owner_->lock);
+            sdk = std::exchange(owner_->sdk, nullptr);
+        }
+        imconv_sdk_free(sdk);
+        owner_.reset();
+    }
+
+    std::shared_ptr<Subscription::Owner> owner_;
+    bool host_ = false;
+};
+
+} // namespace imconv
+
+#endif
