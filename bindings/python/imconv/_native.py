@@ -8,7 +8,8 @@ import os
 from typing import Any
 
 _LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libimconv.so")
-lib: Any = ctypes.CDLL(os.environ.get("IMCONV_LIBRARY", _LIBRARY))
+# IMCONV_LIBRARY: another build of the library (the tests of the source tree use it).
+lib: Any = ctypes.CDLL(os.environ.get("IMCONV_LIBRARY") or _LIBRARY)
 
 
 class CMessage(ctypes.Structure):
