@@ -7,7 +7,12 @@
  * thread ("imconv-callback"), one at a time, never inside the call that
  * started it. Callbacks may call any imconv function, including
  * imconv_sdk_free. Callbacks must not throw C++ exceptions or longjmp
- * through the library.
+ * through the library ("must not unwind" below means these). A callback
+ * may end its thread with a forced unwind (pthread_exit, a cancellation,
+ * CPython ending a thread at interpreter exit): nothing in the library
+ * catches it, so the thread ends as asked; the callbacks the instance
+ * still owes are then delivered by imconv_sdk_free, on the freeing thread.
+ * The log callback is the exception: it must not end its thread.
  *
  * Ownership: data handed to a callback is borrowed for the callback only
  * (imconv_conversation_retain keeps a conversation longer). Strings the

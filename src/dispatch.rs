@@ -12,18 +12,26 @@
 //! exactly once. If it is dropped unfinished (the runtime shut down, or the
 //! work panicked), it completes itself with a shutdown or internal error, so
 //! no call is ever left without its callback.
+//!
+//! The host's callbacks run with no `catch_unwind` above them, on a thread
+//! with none at its base ([`crate::host_thread`]): a job guards its own work
+//! ([`guarded`]) and calls the host outside the guard, so a forced unwind
+//! from the host (`pthread_exit`, a cancellation) is never caught as a
+//! panic (glibc aborts a process that catches one). A callback thread ended
+//! that way leaves its queue to the thread that frees the instance.
 
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle, ThreadId};
+use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, ReentrantMutex};
 
 use crate::error::{Error, Result};
+use crate::host_thread::HostThread;
 use crate::platform::EventPair;
 
 /// What the dispatcher's jobs are handed: the engine's state.
@@ -144,6 +152,26 @@ impl HostDelivery {
     }
 }
 
+/// Host delivery: marks the calling thread as the one delivering, until
+/// dropped (also when a forced unwind passes through the dispatch).
+struct Delivering<'a> {
+    host: &'a HostDelivery,
+    previous: Option<ThreadId>,
+}
+
+impl<'a> Delivering<'a> {
+    fn enter(host: &'a HostDelivery) -> Delivering<'a> {
+        let previous = host.current.lock().replace(thread::current().id());
+        Delivering { host, previous }
+    }
+}
+
+impl Drop for Delivering<'_> {
+    fn drop(&mut self) {
+        *self.host.current.lock() = self.previous;
+    }
+}
+
 impl Shared {
     /// On the thread delivering this dispatcher's jobs now.
     fn is_delivering_thread(&self) -> bool {
@@ -160,7 +188,7 @@ impl Shared {
             // Unreachable by construction (the engine stops the runtime
             // before the dispatcher); never lose a callback if it happens.
             drop(q);
-            run_guarded(job, self);
+            run_job(job, self);
             return;
         }
         q.jobs.push_back(job);
@@ -180,25 +208,28 @@ impl Shared {
 
 pub struct Dispatcher {
     shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Mutex<Option<HostThread>>,
 }
 
 impl Dispatcher {
     /// Starts the callback thread; its jobs get `context`.
     pub fn start(name: &str, context: Arc<Context>) -> std::io::Result<Dispatcher> {
+        let (id_tx, id_rx) = std::sync::mpsc::channel::<ThreadId>();
         let (tx, rx) = std::sync::mpsc::channel::<Arc<Shared>>();
-        let thread = thread::Builder::new()
-            .name(name.to_string())
-            .spawn(move || {
-                crate::log::library_thread();
-                if let Ok(shared) = rx.recv() {
-                    run_loop(&shared);
-                }
-            })?;
+        let thread = HostThread::spawn(name, move || {
+            crate::log::library_thread();
+            let _ = id_tx.send(thread::current().id());
+            if let Ok(shared) = rx.recv() {
+                run_loop(&shared);
+            }
+        })?;
+        let thread_id = id_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the callback thread did not start"))?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
-            thread_id: Some(thread.thread().id()),
+            thread_id: Some(thread_id),
             host: None,
             context,
             queued: AtomicBool::new(false),
@@ -206,7 +237,7 @@ impl Dispatcher {
             hooks: Mutex::new(None),
             reads: ReadCount::default(),
         });
-        // The thread id is known only once spawned; the thread waits for it.
+        // The shared state names the thread, so the thread waits for it.
         let _ = tx.send(shared.clone());
         Ok(Dispatcher {
             shared,
@@ -259,7 +290,7 @@ impl Dispatcher {
             return 0;
         };
         let _one_at_a_time = host.serial.lock();
-        let previous = host.current.lock().replace(thread::current().id());
+        let _current = Delivering::enter(host);
         let limit = if max == 0 {
             self.shared.queue.lock().jobs.len()
         } else {
@@ -271,7 +302,7 @@ impl Dispatcher {
             let Some(job) = self.shared.queue.lock().jobs.pop_front() else {
                 break;
             };
-            run_guarded(job, &self.shared);
+            run_job(job, &self.shared);
             ran += 1;
             if let Some((before, after_drain)) = self.take_hooks() {
                 run_hook(before);
@@ -280,7 +311,7 @@ impl Dispatcher {
                 break;
             }
         }
-        *host.current.lock() = previous;
+        drop(_current);
         if shrink_if_drained(&mut self.shared.queue.lock().jobs) {
             host.clear();
             // A post between the check and the clear must stay signalled.
@@ -302,17 +333,17 @@ impl Dispatcher {
             return 0;
         };
         let _one_at_a_time = host.serial.lock();
-        let previous = host.current.lock().replace(thread::current().id());
+        let current = Delivering::enter(host);
         let mut ran = 0;
         loop {
             // Popped in a statement of its own: the queue's lock must not be
             // held while the job runs (it may post).
             let next = self.shared.queue.lock().jobs.pop_front();
             let Some(job) = next else { break };
-            run_guarded(job, &self.shared);
+            run_job(job, &self.shared);
             ran += 1;
         }
-        *host.current.lock() = previous;
+        drop(current);
         host.clear();
         ran
     }
@@ -398,7 +429,19 @@ impl Dispatcher {
             self.shared.wake.notify_one();
         }
         if let Some(handle) = self.thread.lock().take() {
-            let _ = handle.join();
+            handle.join();
+        }
+        // A callback thread that a host ended (a forced unwind from its
+        // callback) left jobs behind: they are delivered here, one at a
+        // time, rather than lost.
+        loop {
+            let next = {
+                let mut q = self.shared.queue.lock();
+                q.exited = true;
+                q.jobs.pop_front()
+            };
+            let Some(job) = next else { break };
+            run_job(job, &self.shared);
         }
     }
 
@@ -427,8 +470,8 @@ impl Dispatcher {
         self.shared.hook_pending.store(true, Ordering::Release);
         // Nobody here can join the thread: `join_stopped` does, for a host
         // that must know it is gone (before dlclose).
-        if let Some(handle) = self.thread.lock().take() {
-            STOPPING.lock().push(handle);
+        if let (Some(handle), Some(id)) = (self.thread.lock().take(), self.shared.thread_id) {
+            STOPPING.lock().push((id, handle));
         }
         // Wakes the thread if it sleeps; the hook runs after this no-op.
         self.shared.post(Box::new(|_: &Context| {}));
@@ -436,7 +479,7 @@ impl Dispatcher {
 }
 
 /// Callback threads told to stop without being joined (`stop_soon`).
-static STOPPING: Mutex<Vec<JoinHandle<()>>> = parking_lot::const_mutex(Vec::new());
+static STOPPING: Mutex<Vec<(ThreadId, HostThread)>> = parking_lot::const_mutex(Vec::new());
 
 /// Host delivery: teardowns asked for from inside a callback, each by the
 /// host thread that finishes it when its dispatch resumes.
@@ -457,21 +500,20 @@ pub enum Joined {
 /// finished its teardown and exited, waiting up to `timeout`.
 pub fn join_stopped(timeout: Duration) -> Joined {
     let me = thread::current().id();
-    if STOPPING.lock().iter().any(|h| h.thread().id() == me) || HOST_TEARDOWNS.lock().contains(&me)
-    {
+    if STOPPING.lock().iter().any(|(id, _)| *id == me) || HOST_TEARDOWNS.lock().contains(&me) {
         return Joined::SelfWait;
     }
     let deadline = Instant::now() + timeout;
     loop {
-        let finished: Vec<JoinHandle<()>> = {
+        let finished: Vec<(ThreadId, HostThread)> = {
             let mut stopping = STOPPING.lock();
             let (done, running): (Vec<_>, Vec<_>) =
-                stopping.drain(..).partition(|h| h.is_finished());
+                stopping.drain(..).partition(|(_, h)| h.is_finished());
             *stopping = running;
             done
         };
-        for handle in finished {
-            let _ = handle.join();
+        for (_, handle) in finished {
+            handle.join();
         }
         if STOPPING.lock().is_empty() && HOST_TEARDOWNS.lock().is_empty() {
             return Joined::All;
@@ -560,7 +602,7 @@ fn run_loop(shared: &Shared) {
             std::mem::swap(&mut batch, &mut q.jobs);
         }
         while let Some(job) = batch.pop_front() {
-            run_guarded(job, shared);
+            run_job(job, shared);
             if shared.hook_pending.swap(false, Ordering::Acquire) {
                 if let Some((before, after)) = shared.hooks.lock().take() {
                     shared.queue.lock().stopping = true;
@@ -664,15 +706,28 @@ fn shrink_if_drained(jobs: &mut VecDeque<Box<dyn Job>>) -> bool {
     true
 }
 
-fn run_guarded(job: Box<dyn Job>, shared: &Shared) {
+/// Runs one job. No panic guard here: the host's callbacks inside it must
+/// not run under one (see the module docs), so each job guards its own
+/// work ([`guarded`]) and a delivery's host call runs outside the guard.
+fn run_job(job: Box<dyn Job>, shared: &Shared) {
     let counted = job.is_counted_read();
-    if catch_unwind(AssertUnwindSafe(|| job.run(&*shared.context))).is_err() {
-        crate::log::error(format_args!(
-            "a panic while delivering a callback was caught"
-        ));
-    }
+    job.run(&*shared.context);
     if counted {
         shared.reads.give_back();
+    }
+}
+
+/// Runs the library's own work inside a job: a panic is logged and comes
+/// back as `None` (what it was working on is dropped, and each promise
+/// dropped fails its call with IMCONV_ERR_INTERNAL). Never wrap a call of
+/// the host's in it.
+pub fn guarded<R>(work: impl FnOnce() -> R) -> Option<R> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(r) => Some(r),
+        Err(_) => {
+            crate::log::error(format_args!("a panic while serving a call was caught"));
+            None
+        }
     }
 }
 
@@ -751,7 +806,7 @@ impl<T: Send + 'static> Completer<T> {
         debug_assert!(self.shared.is_delivering_thread());
         if let Some(mut slot) = self.slot.take() {
             slot.fill(result);
-            run_guarded(slot, &self.shared);
+            run_job(slot, &self.shared);
         }
     }
 
@@ -857,8 +912,9 @@ mod tests {
         for i in 0..1000 {
             let seen = seen.clone();
             let c = d.completer(move |r: Result<u32>| {
+                let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap_or_default();
                 seen.lock()
-                    .push((r.unwrap(), thread::current().name().map(String::from)))
+                    .push((r.unwrap(), Some(comm.trim().to_string())))
             });
             c.complete(Ok(i));
         }

@@ -29,7 +29,7 @@ use tokio::runtime::Runtime;
 
 use crate::cache::Probe;
 use crate::config::{Config, Delivery};
-use crate::dispatch::{wait_on, Completer, Context, Dispatcher, Job};
+use crate::dispatch::{guarded, wait_on, Completer, Context, Dispatcher, Job};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
 use crate::inject::{self, Stage};
@@ -449,14 +449,19 @@ impl<V: Snapshot> Engine<V> {
                 self.state.clone(),
                 self.writes.clone(),
             );
-            move || stop_runtime(&runtime, &state, &writes)
+            // The library's own work runs under a panic guard; what
+            // delivers the host's callbacks (run_all, stop_and_join) must
+            // not, so this function has no guard around it (see `dispatch`).
+            move || {
+                guarded(|| stop_runtime(&runtime, &state, &writes));
+            }
         };
         // The store closes only once everything owed was delivered: a read
         // still queued for the delivering thread runs there, on the store.
         let state = self.state.clone();
         let finally: Box<dyn FnOnce() + Send> = Box::new(move || {
-            state.close();
-            finally();
+            guarded(|| state.close());
+            guarded(finally);
         });
         if self.dispatcher.is_host_delivery() && !self.is_callback_thread() {
             // The host delivers: what is owed is delivered right here.
@@ -550,9 +555,13 @@ impl<V: Snapshot> Job for PageJob<V> {
         let Some(state) = state_of::<V>(context) else {
             return done.complete_now(Err(Error::internal("engine context missing")));
         };
-        match state.page_beside_writer(&filter, &cursor, count) {
-            Some(page) => done.complete_now(page),
-            None => state.page_later(filter, cursor, count, done),
+        // The page is read under a panic guard, delivered outside it.
+        match guarded(|| state.page_beside_writer(&filter, &cursor, count)) {
+            Some(Some(page)) => done.complete_now(page),
+            Some(None) => state.page_later(filter, cursor, count, done),
+            None => done.complete_now(Err(Error::internal(
+                "internal error: a panic was caught while serving the call",
+            ))),
         }
     }
 }
@@ -569,24 +578,36 @@ impl<V: Snapshot> Job for AnswerLookups<V> {
         let Some(state) = state_of::<V>(context) else {
             return;
         };
-        // The waiting group is swapped for the emptied buffers of the last
-        // one: the lock is held for a swap, and nothing is allocated.
-        let mut waiting = std::mem::take(&mut *state.spare_lookups.lock());
-        std::mem::swap(&mut waiting, &mut *state.lookups.lock());
-        inject::point(Stage::Work);
+        // The library's work runs under a panic guard (a panic drops the
+        // group's promises, which fail with IMCONV_ERR_INTERNAL); each
+        // answer is delivered outside it.
+        let Some(mut waiting) = guarded(|| {
+            // The waiting group is swapped for the emptied buffers of the
+            // last one: the lock is held for a swap, nothing is allocated.
+            let mut waiting = std::mem::take(&mut *state.spare_lookups.lock());
+            std::mem::swap(&mut waiting, &mut *state.lookups.lock());
+            inject::point(Stage::Work);
+            // Probed first, delivered after: no lock is held during a callback.
+            let PendingLookups { ids, answers, .. } = &mut waiting;
+            state.cache.probe_each(ids.iter(), |p| answers.push(p));
+            waiting
+        }) else {
+            return;
+        };
         let PendingLookups {
             ids,
             replies,
             answers,
         } = &mut waiting;
-        // Probed first, delivered after: no lock is held during a callback.
-        state.cache.probe_each(ids.iter(), |p| answers.push(p));
         for (i, (done, answer)) in replies.drain(..).zip(answers.drain(..)).enumerate() {
             match answer {
                 Probe::Stored(v) => done.complete_now(Ok(v)),
-                Probe::NotStored => {
-                    done.complete_now(Ok(V::build(state.temporary(ids.id(i)), false)))
-                }
+                Probe::NotStored => match guarded(|| V::build(state.temporary(ids.id(i)), false)) {
+                    Some(v) => done.complete_now(Ok(v)),
+                    None => done.complete_now(Err(Error::internal(
+                        "internal error: a panic was caught while serving the call",
+                    ))),
+                },
                 Probe::Unknown => state.load_later(ids.id(i), done),
             }
         }

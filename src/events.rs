@@ -8,7 +8,6 @@
 //! thread is waited for when removal comes from another thread, unless that
 //! wait could close a cycle (see [`crate::dispatch::wait_on`]).
 
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::{self, ThreadId};
@@ -54,7 +53,8 @@ struct CallState {
 }
 
 impl<V> Registered<V> {
-    /// Runs `f` on the listener unless it was removed.
+    /// Runs `f` on the listener unless it was removed. No panic guard: `f`
+    /// calls the host (see `dispatch`); the flag is cleared by a guard.
     fn call(&self, f: impl FnOnce(&dyn Listener<V>)) {
         {
             let mut state = self.state.lock();
@@ -63,14 +63,17 @@ impl<V> Registered<V> {
             }
             state.running_on = Some(thread::current().id());
         }
-        // The flag is cleared even if the call panics, so a removal never
-        // waits for a call that is gone.
-        let outcome = catch_unwind(AssertUnwindSafe(|| f(&*self.listener)));
-        self.state.lock().running_on = None;
-        self.idle.notify_all();
-        if let Err(panic) = outcome {
-            resume_unwind(panic);
+        // Cleared however the call ends (a forced unwind from the host
+        // included), so a removal never waits for a call that is gone.
+        struct Running<'a, V>(&'a Registered<V>);
+        impl<V> Drop for Running<'_, V> {
+            fn drop(&mut self) {
+                self.0.state.lock().running_on = None;
+                self.0.idle.notify_all();
+            }
         }
+        let _running = Running(self);
+        f(&*self.listener);
     }
 }
 

@@ -22,6 +22,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod host_thread;
 pub mod inject;
 pub mod json;
 pub mod log;

@@ -67,7 +67,9 @@ impl ReadPool {
                 return;
             }
         }
-        read();
+        // On the delivering thread: a panic must not reach it (the read's
+        // promise, dropped by the panic, fails with IMCONV_ERR_INTERNAL).
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
     }
 
     /// Waits until every read handed to the pool has run; later reads run

@@ -24,16 +24,20 @@ unsafe fn calls<'a>(user_data: *mut c_void) -> &'a Calls {
     &*(user_data as *const Calls)
 }
 
-unsafe extern "C" fn on_done(user_data: *mut c_void) {
+unsafe extern "C-unwind" fn on_done(user_data: *mut c_void) {
     calls(user_data).successes.fetch_add(1, Ordering::SeqCst);
 }
-unsafe extern "C" fn on_conversation(_: *const imconv_conversation, user_data: *mut c_void) {
+unsafe extern "C-unwind" fn on_conversation(_: *const imconv_conversation, user_data: *mut c_void) {
     calls(user_data).successes.fetch_add(1, Ordering::SeqCst);
 }
-unsafe extern "C" fn on_list(_: *const *const imconv_conversation, _: usize, ud: *mut c_void) {
+unsafe extern "C-unwind" fn on_list(
+    _: *const *const imconv_conversation,
+    _: usize,
+    ud: *mut c_void,
+) {
     calls(ud).successes.fetch_add(1, Ordering::SeqCst);
 }
-unsafe extern "C" fn on_page(
+unsafe extern "C-unwind" fn on_page(
     _: *const *const imconv_conversation,
     _: usize,
     _: *const c_char,
@@ -42,10 +46,10 @@ unsafe extern "C" fn on_page(
 ) {
     calls(user_data).successes.fetch_add(1, Ordering::SeqCst);
 }
-unsafe extern "C" fn on_count(_: u64, user_data: *mut c_void) {
+unsafe extern "C-unwind" fn on_count(_: u64, user_data: *mut c_void) {
     calls(user_data).successes.fetch_add(1, Ordering::SeqCst);
 }
-unsafe extern "C" fn on_error(code: i32, _: *const c_char, user_data: *mut c_void) {
+unsafe extern "C-unwind" fn on_error(code: i32, _: *const c_char, user_data: *mut c_void) {
     let c = calls(user_data);
     c.last_error.store(code as usize, Ordering::SeqCst);
     c.errors.fetch_add(1, Ordering::SeqCst);
@@ -67,7 +71,7 @@ unsafe fn start(sdk: *mut imconv_sdk, kind: &str, ud: *mut c_void) -> i32 {
     let missing = CString::new("c2c_nobody").unwrap();
     let doc = CString::new(r#"[{"conversationID":"c2c_b"}]"#).unwrap();
     let ids = [a.as_ptr(), missing.as_ptr()];
-    let e = Some(on_error as unsafe extern "C" fn(i32, *const c_char, *mut c_void));
+    let e = Some(on_error as unsafe extern "C-unwind" fn(i32, *const c_char, *mut c_void));
     match kind {
         "get" => imconv_get_conversation(sdk, a.as_ptr(), Some(on_conversation), e, ud),
         "get_missing" => {

@@ -24,19 +24,19 @@ fn hit(u: *mut c_void) {
     assert_eq!(t.fetch_add(1, Ordering::SeqCst), 0, "a second callback");
 }
 
-extern "C" fn done(u: *mut c_void) {
+extern "C-unwind" fn done(u: *mut c_void) {
     hit(u)
 }
-extern "C" fn fail(_: i32, _: *const c_char, u: *mut c_void) {
+extern "C-unwind" fn fail(_: i32, _: *const c_char, u: *mut c_void) {
     hit(u)
 }
-extern "C" fn one(_: *const imconv_conversation, u: *mut c_void) {
+extern "C-unwind" fn one(_: *const imconv_conversation, u: *mut c_void) {
     hit(u)
 }
-extern "C" fn list(_: *const *const imconv_conversation, _: usize, u: *mut c_void) {
+extern "C-unwind" fn list(_: *const *const imconv_conversation, _: usize, u: *mut c_void) {
     hit(u)
 }
-extern "C" fn page(
+extern "C-unwind" fn page(
     _: *const *const imconv_conversation,
     _: usize,
     _: *const c_char,
@@ -45,14 +45,14 @@ extern "C" fn page(
 ) {
     hit(u)
 }
-extern "C" fn views(_: *const *const imconv_conversation, _: usize, _: *mut c_void) {}
+extern "C-unwind" fn views(_: *const *const imconv_conversation, _: usize, _: *mut c_void) {}
 
 /// The instance now, and the ID of a listener that removes itself from its
 /// own callback.
 static SDK: AtomicPtr<imconv_sdk> = AtomicPtr::new(std::ptr::null_mut());
 static SELF_REMOVING: AtomicU64 = AtomicU64::new(0);
 
-extern "C" fn remove_self(_: *const *const imconv_conversation, _: usize, _: *mut c_void) {
+extern "C-unwind" fn remove_self(_: *const *const imconv_conversation, _: usize, _: *mut c_void) {
     let id = SELF_REMOVING.swap(0, Ordering::SeqCst);
     if id != 0 {
         // SAFETY: the instance whose callback this is.

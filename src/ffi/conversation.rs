@@ -287,18 +287,15 @@ impl Snapshot for ConversationView {
     }
 }
 
-/// Hands a view to C for the length of a call: the pointer comes from
-/// `Arc::into_raw`, so `imconv_conversation_retain` may count on it.
+/// Hands a view to C for the length of a call. `view` keeps its reference
+/// across the call, so `imconv_conversation_retain` may count on the
+/// pointer, and gives it back however the call ends (a host's forced
+/// unwind included).
 pub(crate) fn lend<R>(
     view: Arc<ConversationView>,
     f: impl FnOnce(*const imconv_conversation) -> R,
 ) -> R {
-    let raw = Arc::into_raw(view);
-    let result = f(raw.cast());
-    // SAFETY: raw came from Arc::into_raw just above; this gives back the
-    // reference lent for the call.
-    drop(unsafe { Arc::from_raw(raw) });
-    result
+    f(Arc::as_ptr(&view).cast())
 }
 
 /// Lends many views at once, as an array of pointers.
@@ -307,7 +304,7 @@ pub(crate) fn lend_all<R>(
     f: impl FnOnce(*const *const imconv_conversation, usize) -> R,
 ) -> R {
     let raws: Vec<*const imconv_conversation> =
-        views.into_iter().map(|v| Arc::into_raw(v).cast()).collect();
+        views.iter().map(|v| Arc::as_ptr(v).cast()).collect();
     let array = if raws.is_empty() {
         ptr::null()
     } else {
@@ -316,18 +313,11 @@ pub(crate) fn lend_all<R>(
     let result = f(array, raws.len());
     // The views were last counted on the calling thread: plain loads of
     // every count first overlap the cache misses that the (locked, so
-    // serializing) decrements below would otherwise take one at a time.
-    for &raw in &raws {
-        // SAFETY: each came from Arc::into_raw above and is still owned
-        // here; ManuallyDrop leaves the count as it is.
-        let view =
-            std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(raw.cast::<ConversationView>()) });
-        std::hint::black_box(Arc::strong_count(&view));
+    // serializing) decrements of the drop would otherwise take one at a time.
+    for view in &views {
+        std::hint::black_box(Arc::strong_count(view));
     }
-    for raw in raws {
-        // SAFETY: each came from Arc::into_raw above.
-        drop(unsafe { Arc::from_raw(raw.cast::<ConversationView>()) });
-    }
+    drop(views);
     result
 }
 

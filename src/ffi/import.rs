@@ -8,7 +8,7 @@ use super::{read_json, write_call};
 use crate::write::Write;
 
 /// Signals success with no value. Runs on the instance's callback thread.
-pub type imconv_done_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+pub type imconv_done_callback = Option<unsafe extern "C-unwind" fn(user_data: *mut c_void)>;
 
 /// Imports conversations, replacing what is stored: `json_array` is a JSON
 /// array of conversation objects with Tencent's V2 field names (see README).

@@ -64,16 +64,11 @@ fn lend_views(
     views: &[Arc<ConversationView>],
     f: impl FnOnce(*const *const imconv_conversation, usize),
 ) {
-    // Raw pointers from Arc::into_raw, so that the host may retain them.
-    let raws: Vec<*const imconv_conversation> = views
-        .iter()
-        .map(|v| Arc::into_raw(v.clone()).cast())
-        .collect();
+    // The slice holds a reference to each view across the call, so the
+    // host may retain them; nothing is counted here.
+    let raws: Vec<*const imconv_conversation> =
+        views.iter().map(|v| Arc::as_ptr(v).cast()).collect();
     f(raws.as_ptr(), raws.len());
-    for raw in raws {
-        // SAFETY: each came from Arc::into_raw above.
-        drop(unsafe { Arc::from_raw(raw.cast::<ConversationView>()) });
-    }
 }
 
 impl Listener<ConversationView> for HostListener {

@@ -10,15 +10,16 @@ use crate::model::ConversationId;
 /// Receives one conversation. The view, and everything it points to, is
 /// valid until the callback returns (longer with
 /// `imconv_conversation_retain`). Runs on the instance's callback thread.
-pub type imconv_conversation_callback =
-    Option<unsafe extern "C" fn(conversation: *const imconv_conversation, user_data: *mut c_void)>;
+pub type imconv_conversation_callback = Option<
+    unsafe extern "C-unwind" fn(conversation: *const imconv_conversation, user_data: *mut c_void),
+>;
 
 /// Receives a list of conversations: `count` views (`conversations` may be
 /// NULL when `count` is 0). The array is valid until the callback returns;
 /// each view is valid until then too, longer with
 /// `imconv_conversation_retain`. Runs on the instance's callback thread.
 pub type imconv_conversation_list_callback = Option<
-    unsafe extern "C" fn(
+    unsafe extern "C-unwind" fn(
         conversations: *const *const imconv_conversation,
         count: usize,
         user_data: *mut c_void,
@@ -29,7 +30,7 @@ pub type imconv_conversation_list_callback = Option<
 /// problem (NUL-terminated UTF-8, valid until the callback returns; copy it
 /// to keep it). Runs on the instance's callback thread.
 pub type imconv_error_callback =
-    Option<unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void)>;
+    Option<unsafe extern "C-unwind" fn(code: i32, desc: *const c_char, user_data: *mut c_void)>;
 
 /// Looks up one conversation (Tencent's getConversation).
 ///

@@ -64,17 +64,22 @@ pub const IMCONV_MAX_QUEUED_BYTES: usize = 67108864;
 
 /// Receives a list of strings (valid until the callback returns).
 pub type imconv_string_list_callback = Option<
-    unsafe extern "C" fn(strings: *const *const c_char, count: usize, user_data: *mut c_void),
+    unsafe extern "C-unwind" fn(
+        strings: *const *const c_char,
+        count: usize,
+        user_data: *mut c_void,
+    ),
 >;
 
 /// Receives a number.
-pub type imconv_count_callback = Option<unsafe extern "C" fn(value: u64, user_data: *mut c_void)>;
+pub type imconv_count_callback =
+    Option<unsafe extern "C-unwind" fn(value: u64, user_data: *mut c_void)>;
 
 /// Receives one page of the ordered list: `count` conversations, the cursor
 /// to pass for the next page, and whether the list is finished. All valid
 /// until the callback returns (copy the cursor to keep it).
 pub type imconv_page_callback = Option<
-    unsafe extern "C" fn(
+    unsafe extern "C-unwind" fn(
         conversations: *const *const imconv_conversation,
         count: usize,
         next_cursor: *const c_char,

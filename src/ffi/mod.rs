@@ -145,20 +145,20 @@ where
         };
         let user_data = UserData(user_data);
         let deliver = move |result: Result<T>| {
-            let delivered = catch_unwind(AssertUnwindSafe(|| {
-                inject::point(Stage::Delivery);
-                match result {
-                    Ok(value) => deliver(value, on_success, user_data.get()),
-                    Err(e) => deliver_error(on_error, &e, user_data),
-                }
-            }));
-            // The host's callback is the last thing a delivery does: a
-            // panic means it did not run, and the call is still owed one.
-            if delivered.is_err() {
-                let e = Error::internal(
-                    "internal error: a panic was caught while delivering the result",
-                );
-                deliver_error(on_error, &e, user_data);
+            // The library's own work before the host's callback runs under a
+            // panic guard; the host's callback does not (see `host_call`).
+            let checked = catch_unwind(AssertUnwindSafe(|| inject::point(Stage::Delivery)));
+            match (checked, result) {
+                (Ok(()), Ok(value)) => deliver(value, on_success, user_data.get()),
+                (Ok(()), Err(e)) => deliver_error(on_error, &e, user_data),
+                // A panic before the host's callback: the call is still owed one.
+                (Err(_), _) => deliver_error(
+                    on_error,
+                    &Error::internal(
+                        "internal error: a panic was caught while delivering the result",
+                    ),
+                    user_data,
+                ),
             }
         };
         let done = match kind {
@@ -250,7 +250,8 @@ pub(crate) unsafe fn read_growable<T: Growable>(p: *const T) -> std::result::Res
     Ok(out.assume_init())
 }
 
-type ErrorCallback = unsafe extern "C" fn(code: i32, desc: *const c_char, user_data: *mut c_void);
+type ErrorCallback =
+    unsafe extern "C-unwind" fn(code: i32, desc: *const c_char, user_data: *mut c_void);
 
 /// Largest ID array a call accepts (bounded only so that its size in bytes
 /// cannot overflow).

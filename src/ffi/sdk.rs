@@ -193,22 +193,27 @@ unsafe fn create(config_json: *const c_char) -> Result<Arc<imconv_sdk>> {
 /// `sdk` is NULL or an instance from `imconv_sdk_new` not freed before.
 /// No other thread may use it while, or after, this call frees it.
 #[no_mangle]
-pub unsafe extern "C" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
-    guard((), || {
+pub unsafe extern "C-unwind" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
+    let owned = guard(None, || {
         if sdk.is_null() {
-            return;
+            return None;
         }
         let instance = &*sdk;
         if !instance.in_creating_process() || instance.freeing.swap(true, Ordering::AcqRel) {
-            return;
+            return None;
         }
-        let owned = Arc::from_raw(sdk.cast_const());
-        // Where it cannot wait, the callback thread finishes the teardown
-        // and drops this last reference.
-        let keep = owned.clone();
-        owned.engine.close(Box::new(move || drop(keep)));
-        drop(owned);
-    })
+        Some(Arc::from_raw(sdk.cast_const()))
+    });
+    let Some(owned) = owned else { return };
+    // Where it cannot wait, the callback thread finishes the teardown
+    // and drops this last reference.
+    let keep = owned.clone();
+    // Outside the export's panic guard: with host delivery, or after a host
+    // ended the callback thread, the callbacks still owed run right here,
+    // and none of the host's may run under a guard (see `dispatch`); the
+    // teardown guards its own work.
+    owned.engine.close(Box::new(move || drop(keep)));
+    guard((), move || drop(owned));
 }
 
 /// Waits until every instance freed without waiting (from inside a
@@ -270,17 +275,22 @@ pub(crate) unsafe fn instance<'a>(
 /// # Safety
 /// `sdk` is NULL or a live instance.
 #[no_mangle]
-pub unsafe extern "C" fn imconv_dispatch(sdk: *mut imconv_sdk, max: usize) -> usize {
-    guard(0, || {
+pub unsafe extern "C-unwind" fn imconv_dispatch(sdk: *mut imconv_sdk, max: usize) -> usize {
+    let held = guard(None, || {
         if sdk.is_null() || !(*sdk).in_creating_process() {
-            return 0;
+            return None;
         }
         // Held for the call: a callback that frees the instance must not
         // free it under this function's feet.
         Arc::increment_strong_count(sdk.cast_const());
-        let held = Arc::from_raw(sdk.cast_const());
-        held.engine.dispatch(max)
-    })
+        Some(Arc::from_raw(sdk.cast_const()))
+    });
+    let Some(held) = held else { return 0 };
+    // Outside the export's panic guard: the host's callbacks run in here
+    // (see `dispatch`).
+    let ran = held.engine.dispatch(max);
+    guard((), move || drop(held));
+    ran
 }
 
 /// Host delivery: a file descriptor that is readable while callbacks wait,
