@@ -36,7 +36,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme wheel bench-cpp notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -409,7 +409,16 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	done
 	@rm -rf $(BENCH_OUT)/scratch
 	$(CARGO) bench --bench core -- --warm-up-time 1 --measurement-time 3
+	@$(MAKE) --no-print-directory bench-cpp
 	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json
+
+# The C++ layer against the C API it wraps, in one run (benches/cpp).
+$(BENCH_OUT)/bench_cpp: benches/cpp/bench_cpp.cpp include/imconv.hpp include/imconv_sdk.hpp include/imconv.h | lib
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 $(CWARN) -Wpedantic -Iinclude $< -o $@ $(LINK_REL)
+
+bench-cpp: lib $(BENCH_OUT)/bench_cpp
+	$(BENCH_OUT)/bench_cpp
 
 # The write paths (import, apply_messages) of this build against an earlier
 # one, in one run: the earlier revision's library is built from `git
