@@ -580,9 +580,31 @@ impl Drop for Dispatcher {
     }
 }
 
+/// The jobs the callback thread took from the queue and has not run yet.
+/// Should a host end the thread inside one of them, the rest go back to
+/// the front of the queue, for the thread that frees the instance.
+struct Batch<'a> {
+    shared: &'a Shared,
+    jobs: VecDeque<Box<dyn Job>>,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if !self.jobs.is_empty() {
+            let mut q = self.shared.queue.lock();
+            while let Some(job) = self.jobs.pop_back() {
+                q.jobs.push_front(job);
+            }
+        }
+    }
+}
+
 fn run_loop(shared: &Shared) {
     let mut after_drain: Option<Hook> = None;
-    let mut batch = VecDeque::new();
+    let mut batch = Batch {
+        shared,
+        jobs: VecDeque::new(),
+    };
     let mut spin = Spin::default();
     loop {
         spin.wait_for_work(shared);
@@ -599,9 +621,9 @@ fn run_loop(shared: &Shared) {
                 q.exited = true;
                 break;
             }
-            std::mem::swap(&mut batch, &mut q.jobs);
+            std::mem::swap(&mut batch.jobs, &mut q.jobs);
         }
-        while let Some(job) = batch.pop_front() {
+        while let Some(job) = batch.jobs.pop_front() {
             run_job(job, shared);
             if shared.hook_pending.swap(false, Ordering::Acquire) {
                 if let Some((before, after)) = shared.hooks.lock().take() {
@@ -611,7 +633,7 @@ fn run_loop(shared: &Shared) {
                 }
             }
         }
-        shrink_if_drained(&mut batch);
+        shrink_if_drained(&mut batch.jobs);
     }
     if let Some(after) = after_drain {
         run_hook(after);

@@ -45,6 +45,20 @@ static void note_write_done(void *user_data) {
     atomic_store(&write_done, 1);
 }
 
+/* Calls made behind the one whose callback ends the thread: each still
+ * gets exactly one callback (an answer, or SHUTDOWN), from free. */
+enum { BEHIND = 100 };
+static atomic_int behind[BEHIND];
+static void behind_one(const imconv_conversation *c, void *user_data) {
+    (void)c;
+    atomic_fetch_add(&behind[(intptr_t)user_data], 1);
+}
+static void behind_fail(int32_t code, const char *desc, void *user_data) {
+    (void)code;
+    (void)desc;
+    atomic_fetch_add(&behind[(intptr_t)user_data], 1);
+}
+
 static void ignore_error(int32_t code, const char *desc, void *user_data) {
     (void)code;
     (void)desc;
@@ -84,9 +98,16 @@ static void thread_delivery(int which) {
                             : imconv_apply_messages(sdk, "[{\"conversationID\":\"c2c_a\",\"msgID\":\"m\",\"timestamp\":1}]",
                                                     note_write_done, ignore_error, NULL);
     if (rc != IMCONV_OK) exit(12);
+    for (int i = 0; i < BEHIND; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "c2c_behind%d", i);
+        if (imconv_get_conversation(sdk, id, behind_one, behind_fail, (void *)(intptr_t)i) != IMCONV_OK) exit(12);
+    }
     sleep_ms(200); /* the thread has most likely ended; if not, it ends during free: same verdict */
     imconv_sdk_free(sdk);
     if (which == 2 && !atomic_load(&write_done)) exit(15); /* a callback was lost */
+    for (int i = 0; i < BEHIND; i++)
+        if (atomic_load(&behind[i]) != 1) exit(16); /* lost, or delivered twice */
     exit(still_works("thread") ? 0 : 13);
 }
 
