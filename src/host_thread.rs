@@ -40,6 +40,9 @@ impl Drop for Finished {
 
 type Body = Box<dyn FnOnce() + Send>;
 
+/// The callback thread's stack: what `std::thread` gives by default.
+const STACK_BYTES: usize = 2 << 20;
+
 type StartRoutine = extern "C-unwind" fn(*mut c_void) -> *mut c_void;
 
 extern "C" {
@@ -88,10 +91,18 @@ impl HostThread {
             name,
         }));
         let mut handle: libc::pthread_t = 0;
-        // SAFETY: `start` matches pthread's start routine (it may unwind, as
+        // SAFETY: `attr` is initialized before use and destroyed after;
+        // `start` matches pthread's start routine (it may unwind, as
         // pthread_exit itself does); `arg` is a valid leaked box.
-        let rc =
-            unsafe { pthread_create_unwinding(&mut handle, std::ptr::null(), start, arg.cast()) };
+        let rc = unsafe {
+            let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+            libc::pthread_attr_init(&mut attr);
+            // std's default, whatever the platform's (macOS gives 512 KiB).
+            libc::pthread_attr_setstacksize(&mut attr, STACK_BYTES);
+            let rc = pthread_create_unwinding(&mut handle, &attr, start, arg.cast());
+            libc::pthread_attr_destroy(&mut attr);
+            rc
+        };
         if rc != 0 {
             // SAFETY: the thread was not created, so `arg` is still ours.
             drop(unsafe { Box::from_raw(arg) });
