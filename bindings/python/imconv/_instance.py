@@ -12,13 +12,13 @@ import json as _json
 import os
 import threading
 import weakref
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 from . import _calls
 from . import _native as n
 from .errors import ErrorCode, ShutdownError, error_for, error_text
 from .log import disable_log
-from .types import Filter, json_array
+from .types import Conversation, Filter, json_array
 
 Complete = _calls.Complete
 _open: "weakref.WeakSet[Instance]" = weakref.WeakSet()
@@ -133,6 +133,18 @@ class Instance:
             _calls.drop_listener(token)
             raise error_for(rc, "the instance was closed" if handle is None else error_text(rc))
         return Subscription(self, listener_id.value, token)
+
+    def add_listener(self, on_new: Optional[Callable[[List[Conversation]], None]] = None,
+                     on_changed: Optional[Callable[[List[Conversation]], None]] = None,
+                     on_deleted: Optional[Callable[[List[str]], None]] = None,
+                     on_total_unread_changed: Optional[Callable[[int], None]] = None
+                     ) -> "Subscription":
+        """Registers callbacks for the events of every later write (on the
+        callback thread; with host delivery, on the thread that dispatches,
+        the event loop's for `AsyncSdk`); returns the subscription, which
+        removes them (`remove()`, or a `with` block)."""
+        return self._add_listener(_calls.ListenerFns(on_new, on_changed, on_deleted,
+                                                     on_total_unread_changed))
 
     def dispatch(self, max_callbacks: int = 0) -> int:
         """Host delivery: runs up to `max_callbacks` waiting callbacks (0: all

@@ -221,16 +221,6 @@ class AsyncSdk(Instance):
                                                     conversation_ids,
                                                     before=[group_name.encode()]))
 
-    # ---- listeners ---------------------------------------------------------------
-
-    def add_listener(self, on_new: Optional[Callable[[List[Conversation]], None]] = None,
-                     on_changed: Optional[Callable[[List[Conversation]], None]] = None,
-                     on_deleted: Optional[Callable[[List[str]], None]] = None,
-                     on_total_unread_changed: Optional[Callable[[int], None]] = None
-                     ) -> Subscription:
-        """Registers callbacks (run on the loop's thread); see `Sdk.add_listener`."""
-        return self._add_listener(_calls.ListenerFns(on_new, on_changed, on_deleted,
-                                                     on_total_unread_changed))
 
     def events(self) -> "EventStream":
         """The events of every later write as an async iterator:

@@ -5,7 +5,7 @@ from types import TracebackType
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Type, TypeVar
 
 from . import _calls
-from ._instance import Complete, Instance, Subscription
+from ._instance import Complete, Instance
 from .errors import ImconvError, WouldDeadlockError
 from .types import (Conversation, ConversationsInput, Filter, MessagesInput, Page,
                     ProfilesInput, RecvOpt)
@@ -195,19 +195,6 @@ class Sdk(Instance):
         """Removes conversations from a group."""
         self._wait(lambda c: self._write_ids(c, "imconv_remove_from_group", conversation_ids,
                                              before=[group_name.encode()]))
-
-    # ---- listeners ----------------------------------------------------------------
-
-    def add_listener(self, on_new: Optional[Callable[[List[Conversation]], None]] = None,
-                     on_changed: Optional[Callable[[List[Conversation]], None]] = None,
-                     on_deleted: Optional[Callable[[List[str]], None]] = None,
-                     on_total_unread_changed: Optional[Callable[[int], None]] = None
-                     ) -> Subscription:
-        """Registers callbacks for the events of every later write (on the
-        callback thread, or in `dispatch()` with host delivery); returns the
-        subscription, which removes them (`remove()`, or a `with` block)."""
-        return self._add_listener(_calls.ListenerFns(on_new, on_changed, on_deleted,
-                                                     on_total_unread_changed))
 
 
 __all__ = ["Sdk"]
