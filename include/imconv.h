@@ -791,6 +791,35 @@ int32_t imconv_sync_conversations(struct imconv_sdk *sdk,
                                   void *user_data);
 
 /*
+ Syncs the server's **whole** conversation list (Tencent has no such
+ call; a Matrix /sync or a full list fetch gives one): `json_array` is
+ what `imconv_sync_conversations` takes, merged the same way, and every
+ stored conversation the array does not name is deleted, with what is
+ remembered of its messages (a conversation left or deleted on another
+ device). All in one write: all or nothing, and its listener events are
+ one batch (`on_new` / `on_changed` for the elements, one `on_deleted`
+ with every ID it removed, then the total). An empty array deletes every
+ conversation. It reads every stored ID once, so it costs about what the
+ list's size costs: for the server's full list, not for updates.
+
+ Errors through `on_error`, the return value, the ordering and
+ durability of the write, ownership and thread: as
+ `imconv_sync_conversations` (an element that fails fails the whole call,
+ and nothing is deleted).
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+ NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+ C++ exception, no longjmp) through the library.
+ */
+IMCONV_API
+int32_t imconv_sync_snapshot(struct imconv_sdk *sdk,
+                             const char *json_array,
+                             imconv_done_callback on_success,
+                             imconv_error_callback on_error,
+                             void *user_data);
+
+/*
  Registers a listener and stores its ID in `*out_listener_id` for
  `imconv_remove_listener`. The struct is copied before the call returns;
  the functions and `user_data` must stay valid until the listener is

@@ -151,6 +151,14 @@ class Sdk {
     Future<void> sync_conversations(const std::string &json) {
         return done([&](auto ok, auto fail) { sync_conversations(json, ok, fail); });
     }
+    /// The server's whole list: merged as sync_conversations, and every
+    /// stored conversation it does not name is deleted (imconv_sync_snapshot).
+    void sync_snapshot(const std::string &json, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_sync_snapshot(get(), json.c_str(), cb...); });
+    }
+    Future<void> sync_snapshot(const std::string &json) {
+        return done([&](auto ok, auto fail) { sync_snapshot(json, ok, fail); });
+    }
     void apply_messages(const std::string &json, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_apply_messages(get(), json.c_str(), cb...); });
     }

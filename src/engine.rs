@@ -279,6 +279,13 @@ impl<V: Snapshot> Engine<V> {
         self.submit_counted(Ok(Write::Sync(document)), done)
     }
 
+    /// A sync of the server's whole list: as [`Engine::sync`], and every
+    /// stored conversation the array does not name is deleted, in the same
+    /// write. Err as for `import`.
+    pub fn sync_snapshot(&self, document: Vec<u8>, done: Completer<usize>) -> Result<()> {
+        self.submit_counted(Ok(Write::SyncSnapshot(document)), done)
+    }
+
     /// Queues one write, all or nothing. Err as for `import`.
     pub fn write(&self, op: Write, done: Completer<()>) -> Result<()> {
         self.submit(Ok(op), done)

@@ -809,6 +809,16 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
+    /// Every stored conversation's ID (a whole-list sync compares them
+    /// with the server's list).
+    pub fn conversation_ids(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT conversation_id FROM conversation")?;
+        let ids = stmt.query_map([], |row| row.get(0))?;
+        Ok(ids.collect::<rusqlite::Result<Vec<String>>>()?)
+    }
+
     /// Deletes a conversation and what is kept about its messages.
     pub fn delete(&mut self, id: &str) -> Result<()> {
         let tx = self.conn;

@@ -4,6 +4,7 @@
 //! Committing is [`crate::state::State::transact`]'s; publishing the events
 //! is [`crate::state::State`]'s too.
 
+use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
@@ -43,6 +44,9 @@ pub enum Write {
     Import(Vec<u8>),
     /// Conversations merged field by field (the same objects).
     Sync(Vec<u8>),
+    /// A sync of the server's whole list: every stored conversation it
+    /// does not name is deleted.
+    SyncSnapshot(Vec<u8>),
     Messages(Vec<u8>),
     MarkRead {
         scope: ReadScope,
@@ -99,7 +103,11 @@ impl Write {
     /// position is of the kind its conversations use.
     pub fn validate(&self) -> Result<()> {
         let ids = match self {
-            Write::Import(doc) | Write::Sync(doc) | Write::Messages(doc) | Write::Profiles(doc) => {
+            Write::Import(doc)
+            | Write::Sync(doc)
+            | Write::SyncSnapshot(doc)
+            | Write::Messages(doc)
+            | Write::Profiles(doc) => {
                 if doc.len() > MAX_DOCUMENT_BYTES {
                     return Err(Error::invalid_parameters(format!(
                         "json_array is {} bytes, more than {MAX_DOCUMENT_BYTES}",
@@ -166,7 +174,11 @@ impl Write {
     /// About how much memory the write holds while it waits in the queue.
     pub fn queued_bytes(&self) -> usize {
         let size = match self {
-            Write::Import(d) | Write::Sync(d) | Write::Messages(d) | Write::Profiles(d) => d.len(),
+            Write::Import(d)
+            | Write::Sync(d)
+            | Write::SyncSnapshot(d)
+            | Write::Messages(d)
+            | Write::Profiles(d) => d.len(),
             Write::Draft { text, .. } => text.len(),
             Write::CustomData { ids, data } => ids.len() * 24 + data.len(),
             Write::RecvOpt { ids, .. }
@@ -187,7 +199,8 @@ impl Write {
         crate::inject::point(crate::inject::Stage::Work);
         match self {
             Write::Import(doc) => import(doc, txn),
-            Write::Sync(doc) => sync(doc, txn),
+            Write::Sync(doc) => sync(doc, txn, None),
+            Write::SyncSnapshot(doc) => sync_snapshot(doc, txn),
             Write::Messages(doc) => {
                 let messages = json::parse_messages(doc, txn.user_id())?;
                 for m in messages {
@@ -674,13 +687,36 @@ fn pipelined(
 /// when named, is authoritative (the newest remembered unread messages stay
 /// unread, older ones count as read); `orderKey`, when named, is taken,
 /// else the conversation moves when its activity time changed.
-fn sync<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize> {
+/// A sync of the server's whole list: the sync, then every stored
+/// conversation the list does not name is deleted (in the same write, so
+/// all or nothing, with one `on_deleted`).
+fn sync_snapshot<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize> {
+    let mut named = HashSet::new();
+    let count = sync(document, txn, Some(&mut named))?;
+    txn.flush()?;
+    for id in txn.w.conversation_ids()? {
+        if !named.contains(&id) {
+            txn.entry(&ConversationId::parse(&id)?)?.after = None;
+        }
+    }
+    Ok(count)
+}
+
+/// `named`, when given, collects the ID of every element.
+fn sync<V: Snapshot>(
+    document: &[u8],
+    txn: &mut Txn<'_, '_, V>,
+    mut named: Option<&mut HashSet<String>>,
+) -> Result<usize> {
     let mut pins = false;
     let mut index = 0usize;
     let count = json::for_each_patch(document, |mut p| {
         let i = index;
         index += 1;
         pins |= p.is_pinned == Some(true);
+        if let Some(named) = named.as_deref_mut() {
+            named.insert(p.id.as_str().to_string());
+        }
         (|| {
             let id = p.id.clone();
             if let Some(groups) = &p.conversation_group_list {

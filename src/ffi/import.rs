@@ -143,3 +143,40 @@ pub unsafe extern "C" fn imconv_sync_conversations(
         user_data,
     )
 }
+
+/// Syncs the server's **whole** conversation list (Tencent has no such
+/// call; a Matrix /sync or a full list fetch gives one): `json_array` is
+/// what `imconv_sync_conversations` takes, merged the same way, and every
+/// stored conversation the array does not name is deleted, with what is
+/// remembered of its messages (a conversation left or deleted on another
+/// device). All in one write: all or nothing, and its listener events are
+/// one batch (`on_new` / `on_changed` for the elements, one `on_deleted`
+/// with every ID it removed, then the total). An empty array deletes every
+/// conversation. It reads every stored ID once, so it costs about what the
+/// list's size costs: for the server's full list, not for updates.
+///
+/// Errors through `on_error`, the return value, the ordering and
+/// durability of the write, ownership and thread: as
+/// `imconv_sync_conversations` (an element that fails fails the whole call,
+/// and nothing is deleted).
+///
+/// # Safety
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+/// NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+/// C++ exception, no longjmp) through the library.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_sync_snapshot(
+    sdk: *mut imconv_sdk,
+    json_array: *const c_char,
+    on_success: imconv_done_callback,
+    on_error: imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    write_call(
+        sdk,
+        || read_json(json_array, "json_array").map(Write::SyncSnapshot),
+        on_success,
+        on_error,
+        user_data,
+    )
+}

@@ -65,6 +65,23 @@ static void ev_total(uint64_t total, void *u) {
     record(u, text, NULL, 0);
 }
 
+/* Registers a recorder for new, changed and deleted events (and the total
+ * when asked); returns the listener's ID. */
+static uint64_t record_events(imconv_sdk *sdk, recorder *rec, int with_total) {
+    memset(rec, 0, sizeof *rec);
+    pthread_mutex_init(&rec->lock, NULL);
+    imconv_listener l;
+    imconv_listener_init(&l);
+    l.on_new = ev_new;
+    l.on_changed = ev_changed;
+    l.on_deleted = ev_deleted;
+    if (with_total) l.on_total_unread_changed = ev_total;
+    l.user_data = rec;
+    uint64_t listener_id = 0;
+    CHECK_INT(imconv_add_listener(sdk, &l, &listener_id), IMCONV_OK);
+    return listener_id;
+}
+
 static const char *MSG_FMT =
     "{\"conversationID\":\"%s\",\"msgID\":\"%s\",\"timestamp\":%d,\"seq\":%d,\"sender\":\"x\","
     "\"isSelf\":%s,\"isRead\":false,\"text\":\"hello\"}";
@@ -88,17 +105,7 @@ static void test_messages_and_exact_events(void) {
     call c;
     call_init(&c);
     recorder rec;
-    memset(&rec, 0, sizeof rec);
-    pthread_mutex_init(&rec.lock, NULL);
-    imconv_listener l;
-    imconv_listener_init(&l);
-    l.on_new = ev_new;
-    l.on_changed = ev_changed;
-    l.on_deleted = ev_deleted;
-    l.on_total_unread_changed = ev_total;
-    l.user_data = &rec;
-    uint64_t listener_id = 0;
-    CHECK_INT(imconv_add_listener(sdk, &l, &listener_id), IMCONV_OK);
+    uint64_t listener_id = record_events(sdk, &rec, 1);
     CHECK_INT(imconv_add_listener(sdk, NULL, &listener_id), IMCONV_ERR_INVALID_PARAMETERS);
 
     const char *conv[] = {"c2c_a", "c2c_a", "c2c_b"};
@@ -419,6 +426,33 @@ static void test_listener_removes_itself_from_its_callback(void) {
     call_destroy(&c);
 }
 
+/* imconv_sync_snapshot: the server's whole list; what it does not name goes,
+ * in the same write (one on_deleted), and a failing element deletes nothing. */
+static void test_sync_snapshot(void) {
+    imconv_sdk *sdk = open_memory();
+    call c;
+    call_init(&c);
+    import_sync(sdk, "[{\"conversationID\":\"c2c_a\"},{\"conversationID\":\"c2c_b\"},{\"conversationID\":\"group_g\"}]", &c);
+    recorder rec;
+    uint64_t listener_id = record_events(sdk, &rec, 0);
+    CHECK_INT(WRITE(&c, imconv_sync_snapshot(sdk, "[{\"conversationID\":\"c2c_a\"},{\"conversationID\":\"bad\"}]",
+                                             on_done, on_fail, &c)),
+              IMCONV_ERR_INVALID_PARAMETERS);
+    CHECK_CONTAINS(c.desc, "element 1");
+    CHECK_INT(WRITE(&c, imconv_sync_snapshot(sdk, "[{\"conversationID\":\"c2c_a\",\"showName\":\"A\"},"
+                                             "{\"conversationID\":\"c2c_n\"}]", on_done, on_fail, &c)),
+              IMCONV_OK);
+    CHECK_STR(rec.log, "new c2c_n|changed c2c_a|deleted c2c_b,group_g");
+    const char *ids[] = {"group_g", "c2c_a", "c2c_b", "c2c_n"};
+    list_sync(sdk, ids, 4, &c);
+    CHECK_INT(c.count, 2);
+    CHECK_INT(imconv_sync_snapshot(NULL, "[]", on_done, on_fail, &c), IMCONV_ERR_INVALID_PARAMETERS);
+    CHECK_INT(imconv_remove_listener(sdk, listener_id), IMCONV_OK);
+    imconv_sdk_free(sdk);
+    call_destroy(&c);
+    pthread_mutex_destroy(&rec.lock);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s <libimconv.so> <scratch_dir>\n", argv[0]);
@@ -431,5 +465,6 @@ int main(int argc, char **argv) {
     RUN(test_unread_total_and_profiles_persist);
     RUN(test_remove_listener_while_events_flow);
     RUN(test_listener_removes_itself_from_its_callback);
+    RUN(test_sync_snapshot);
     return test_summary();
 }

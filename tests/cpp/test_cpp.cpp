@@ -140,6 +140,10 @@ static void every_call(const std::string &delivery) {
     CHECK(sdk.get_conversation("c2c_bob").get().draft_text().empty());
     sdk.delete_conversations({"c2c_bob"}).get();
     CHECK(!sdk.get_conversation("c2c_bob").get().is_stored());
+    sdk.sync_snapshot(R"([{"conversationID":"c2c_alice"},{"conversationID":"group_g"}])").get();
+    CHECK(ids_of(sdk.all_conversations()) == (std::vector<std::string>{"c2c_alice", "group_g"}) ||
+          ids_of(sdk.all_conversations()) == (std::vector<std::string>{"group_g", "c2c_alice"}));
+    CHECK(!sdk.get_conversation("c2c_dave").get().is_stored()); // not on the server's list
     CHECK(error_of([&] { sdk.pin_conversation("c2c_nobody").get(); }) == imconv::ErrorCode::InvalidParameters);
     CHECK(error_of([&] { sdk.import_conversations("[{").get(); }) == IMCONV_ERR_INVALID_JSON);
 

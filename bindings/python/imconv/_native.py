@@ -104,7 +104,7 @@ _declare("imconv_get_total_unread", I32, SDK, ctypes.POINTER(CListFilter), COUNT
          VOID)
 _declare("imconv_get_groups", I32, SDK, STRINGS_CB, ERROR_CB, VOID)
 for _name in ("imconv_import_conversations", "imconv_sync_conversations",
-              "imconv_apply_messages", "imconv_update_profiles"):
+              "imconv_sync_snapshot", "imconv_apply_messages", "imconv_update_profiles"):
     _declare(_name, I32, SDK, STR, *DONE_TAIL)
 _declare("imconv_clean_unread", I32, SDK, STR, U64, U64, *DONE_TAIL)
 _declare("imconv_set_draft", I32, SDK, STR, STR, *DONE_TAIL)

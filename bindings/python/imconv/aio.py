@@ -149,6 +149,10 @@ class AsyncSdk(Instance):
         await self._await(lambda c: self._json_write(c, "imconv_sync_conversations",
                                                      conversations))
 
+    async def sync_snapshot(self, conversations: ConversationsInput) -> None:
+        """See `Sdk.sync_snapshot`."""
+        await self._await(lambda c: self._json_write(c, "imconv_sync_snapshot", conversations))
+
     async def apply_messages(self, messages: MessagesInput) -> None:
         """See `Sdk.apply_messages`."""
         await self._await(lambda c: self._json_write(c, "imconv_apply_messages", messages))

@@ -122,6 +122,11 @@ class Sdk(Instance):
         """Merges server updates: each element changes only the fields it names."""
         self._wait(lambda c: self._json_write(c, "imconv_sync_conversations", conversations))
 
+    def sync_snapshot(self, conversations: ConversationsInput) -> None:
+        """Syncs the server's whole list: merged as `sync_conversations`, and
+        every stored conversation it does not name is deleted (one write)."""
+        self._wait(lambda c: self._json_write(c, "imconv_sync_snapshot", conversations))
+
     def apply_messages(self, messages: MessagesInput) -> None:
         """Applies messages (new ones count as unread and move their
         conversation; redeliveries update in place): a JSON array, dicts or

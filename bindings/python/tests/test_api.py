@@ -97,6 +97,8 @@ def test_every_write(sdk: imconv.Sdk) -> None:
     assert sdk.get_conversation("group_g").show_name == "Team"
     sdk.delete_conversations(["c2c_bob", "c2c_unknown"])
     assert not sdk.get_conversation("c2c_bob").is_stored
+    sdk.sync_snapshot([{"conversationID": "group_g"}])  # the server's whole list
+    assert ids(list(sdk.iter_conversations())) == ["group_g"]
 
 
 def test_conversations_round_trip_as_dataclasses(sdk: imconv.Sdk) -> None:
@@ -249,6 +251,8 @@ def test_async_every_call_events_and_pages() -> None:
                     bob.mark_list, bob.unread_count) == ("Robert", "d", True, "c", [4], 1)
             await sdk.delete_conversations(["c2c_bob"])
             assert not (await sdk.get_conversation("c2c_bob")).is_stored
+            await sdk.sync_snapshot('[{"conversationID":"c2c_alice"}]')
+            assert [c.conversation_id async for c in sdk.iter_conversations()] == ["c2c_alice"]
             with pytest.raises(imconv.InvalidParametersError):
                 await sdk.get_conversation("bad")
             await stream.aclose()
