@@ -981,9 +981,10 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
  Applies incoming and sent messages (Tencent's onRecvNewMessage and the
  results of sendMessage). `json_array` is a JSON array of message objects:
  `conversationID`, `msgID` (1 to 128 bytes) and `timestamp` (seconds)
- required; `seq`, `sender`, `isSelf`, `isRead`, `status` and, in groups,
- `groupAtUserList` read; any other fields kept: the whole object (at most
- 64 KiB) becomes `lastMessage` when it is the newest.
+ required; `seq`, `sender`, `isSelf`, `isRead`, `status`, in groups
+ `groupAtUserList`, and `countsAsUnread` and `atType` read; any other
+ fields kept: the whole object (at most 64 KiB) becomes `lastMessage`
+ when it is the newest.
 
  A message for a conversation that is not stored creates it (named after
  its profile). A new message is remembered; the newest (by timestamp, then
@@ -994,14 +995,23 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
  c2c_read_timestamp; group: group_read_sequence) adds one to unread_count;
  then, in a group, a `groupAtUserList` naming this instance's user_id adds
  an @me entry, Tencent's `__kImSDK_MesssageAtALL__` an @all entry, both an
- @all-and-@me entry.
+ @all-and-@me entry. A message with status 4 (deleted) or 6 (revoked)
+ does not count.
+
+ The host's verdict, for a server that decides (Matrix push rules): an
+ optional `"countsAsUnread"` (bool) replaces that rule for the message,
+ and an optional `"atType"` (0 to 3, any conversation type) replaces what
+ `groupAtUserList` gives (0: no mention).
 
  A msgID applied to the conversation before (in this call or an earlier
  one), or the conversation's last message itself, updates in place: when it
  is the last message and its content differs (status sending to sent, an
  edit, a revoke), the last message takes the new content and one on_changed
- follows; unread_count and the order stay. An identical redelivery changes
- nothing and raises no event.
+ follows; the order stays. A message counted as unread that comes again
+ with status 4 or 6, or `"countsAsUnread": false`, is retracted: it stops
+ counting (unread_count one less) and its @ entry goes; otherwise
+ unread_count stays (a message is never counted twice). An identical
+ redelivery changes nothing and raises no event.
 
  Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
  value of the wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for a missing

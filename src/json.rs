@@ -433,15 +433,21 @@ fn check_message(m: LastMessage) -> Result<LastMessage> {
 pub struct IncomingMessage {
     pub conversation_id: ConversationId,
     pub message: LastMessage,
-    /// For a group message that @-mentions this instance's user, everyone,
-    /// or both: the atType (`AT_ME`, `AT_ALL`, `AT_ALL_AND_ME`).
+    /// For a message that @-mentions this instance's user, everyone, or
+    /// both: the atType (`AT_ME`, `AT_ALL`, `AT_ALL_AND_ME`), from the host's
+    /// `atType` when given (any conversation type; 0: none), else from a
+    /// group message's `groupAtUserList`.
     pub mention: Option<i32>,
+    /// The host's verdict (`countsAsUnread`): whether the message counts as
+    /// unread, in place of the engine's own rule.
+    pub counts_as_unread: Option<bool>,
 }
 
 /// Parses a JSON array of message objects: `conversationID`, `msgID` (1 to
 /// 128 bytes) and `timestamp` required; `seq`, `sender`, `isSelf`,
-/// `isRead`, `status` and, for groups, `groupAtUserList` (user IDs, or
-/// Tencent's @all constant) read; the whole object kept as the
+/// `isRead`, `status`, for groups `groupAtUserList` (user IDs, or
+/// Tencent's @all constant), and the host's verdicts `countsAsUnread` and
+/// `atType` (0 to 3) read; the whole object kept as the
 /// conversation's `lastMessage`. `user_id` is this instance's user, whose
 /// mentions count.
 pub fn parse_messages(json: &[u8], user_id: &str) -> Result<Vec<IncomingMessage>> {
@@ -470,10 +476,20 @@ pub fn parse_messages(json: &[u8], user_id: &str) -> Result<Vec<IncomingMessage>
                 (false, false) => None,
             };
         }
+        if let Some(at_type) = obj.i64("atType")? {
+            if !(0..=AT_ALL_AND_ME as i64).contains(&at_type) {
+                return Err(obj.param(
+                    "atType",
+                    format!("must be 0 to {AT_ALL_AND_ME} (got {at_type})"),
+                ));
+            }
+            mention = (at_type != 0).then_some(at_type as i32);
+        }
         Ok(IncomingMessage {
             conversation_id,
             message,
             mention,
+            counts_as_unread: obj.bool("countsAsUnread")?,
         })
     })
 }

@@ -905,16 +905,30 @@ impl<'t> Writer<'t> {
 
     /// A message applied to this conversation before: its position
     /// (timestamp, seq), or `None`.
-    pub fn applied(&self, conversation_id: &str, msg_id: &str) -> Result<Option<(i64, u64)>> {
+    pub fn applied(&self, conversation_id: &str, msg_id: &str) -> Result<Option<Applied>> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT timestamp, seq FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
+                "SELECT timestamp, seq, unread FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
             )?
             .query_row([conversation_id, msg_id], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+                Ok(Applied {
+                    timestamp: r.get(0)?,
+                    seq: r.get::<_, i64>(1)? as u64,
+                    unread: r.get(2)?,
+                })
             })
             .optional()?)
+    }
+
+    /// A remembered message stops counting as unread (it was retracted).
+    pub fn forget_unread(&mut self, conversation_id: &str, msg_id: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND msg_id = ?2",
+            )?
+            .execute([conversation_id, msg_id])?;
+        Ok(())
     }
 
     /// Remembered messages of a conversation that are unread.
@@ -1044,6 +1058,15 @@ pub enum ReadUpTo {
 }
 
 /// A message as remembered for de-duplication and unread counting.
+/// What is remembered of an applied message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub timestamp: i64,
+    pub seq: u64,
+    /// It counts as unread now.
+    pub unread: bool,
+}
+
 pub struct AppliedMessage<'a> {
     pub msg_id: &'a str,
     pub conversation_id: &'a str,

@@ -411,12 +411,29 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
         seq: m.message.seq,
         unread: false,
     };
+    let retracted = is_retracted(&m);
     if applied.is_some() || is_last {
         if is_last && c.last_message.as_ref() != Some(&m.message) {
             c.last_message = Some(m.message.clone());
         }
+        // Deleted, revoked, or the host's verdict changed: a message that
+        // counts stops counting, and its @ entry goes. It never counts again.
+        if retracted && applied.is_some_and(|a| a.unread) {
+            c.unread_count = c.unread_count.saturating_sub(1);
+            let seq = m.message.seq;
+            if let Some(i) = c.group_at_info_list.iter().position(|a| a.seq == seq) {
+                c.group_at_info_list = c
+                    .group_at_info_list
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, a)| *a)
+                    .collect();
+            }
+            txn.w.forget_unread(conv.as_str(), msg_id)?;
+        }
         match applied {
-            Some(at) if at != (m.message.timestamp, m.message.seq) => {
+            Some(at) if (at.timestamp, at.seq) != (m.message.timestamp, m.message.seq) => {
                 txn.w.move_message(&position)?
             }
             Some(_) => {}
@@ -425,7 +442,10 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
         }
         return Ok(());
     }
-    let unread = !m.message.is_self && !m.message.is_read && !already_read(c, &m.message);
+    // The host's verdict, when given, replaces the engine's own rule.
+    let unread = m.counts_as_unread.unwrap_or_else(|| {
+        !m.message.is_self && !m.message.is_read && !retracted && !already_read(c, &m.message)
+    });
     let newer = c
         .last_message
         .as_ref()
@@ -453,6 +473,16 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
         move_to_activity(txn, conv)?;
     }
     Ok(())
+}
+
+/// V2TIMMessageStatus: deleted, revoked (neither counts as unread).
+const STATUS_DELETED: i32 = 4;
+const STATUS_REVOKED: i32 = 6;
+
+/// A message that must not count (any more): deleted or revoked, or the
+/// host says so.
+fn is_retracted(m: &IncomingMessage) -> bool {
+    matches!(m.message.status, STATUS_DELETED | STATUS_REVOKED) || m.counts_as_unread == Some(false)
 }
 
 /// Marks the scope read up to a position: one conversation, or every

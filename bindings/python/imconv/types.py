@@ -141,6 +141,10 @@ class NewMessage:
     is_read: Optional[bool] = None
     status: Optional[int] = None
     group_at_user_list: Optional[Sequence[str]] = None
+    #: The host's verdicts: whether it counts as unread, and its atType
+    #: (0 to 3), in place of the engine's rules.
+    counts_as_unread: Optional[bool] = None
+    at_type: Optional[int] = None
     fields: Mapping[str, Any] = field(default_factory=dict)
 
     def to_v2(self) -> Dict[str, Any]:
@@ -149,7 +153,8 @@ class NewMessage:
         v2.update(conversationID=self.conversation_id, msgID=self.msg_id,
                   timestamp=self.timestamp)
         for key, value in (("seq", self.seq), ("sender", self.sender), ("isSelf", self.is_self),
-                           ("isRead", self.is_read), ("status", self.status)):
+                           ("isRead", self.is_read), ("status", self.status),
+                           ("countsAsUnread", self.counts_as_unread), ("atType", self.at_type)):
             if value is not None:
                 v2[key] = value
         if self.group_at_user_list is not None:

@@ -59,6 +59,11 @@ def test_every_write(sdk: imconv.Sdk) -> None:
     assert json.loads(bob.last_message.json)["text"] == "yo"
     sdk.apply_messages('[{"conversationID":"c2c_bob","msgID":"b2","timestamp":201}]')
     assert sdk.get_conversation("c2c_bob").unread_count == 2
+    sdk.apply_messages([NewMessage("c2c_bob", "b3", 202, counts_as_unread=False),
+                        NewMessage("c2c_bob", "b2", 201, status=6)])  # a verdict, a revoke
+    assert sdk.get_conversation("c2c_bob").unread_count == 1
+    sdk.apply_messages([NewMessage("c2c_bob", "b4", 203, at_type=imconv.AtType.AT_ME)])
+    assert [a.at_type for a in sdk.get_conversation("c2c_bob").group_at_info_list] == [1]
     sdk.clean_unread("c2c_bob")
     assert sdk.get_conversation("c2c_bob").unread_count == 0
     sdk.clean_unread("group_g", clean_sequence=9)
