@@ -2,9 +2,9 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::json_write_call;
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{read_json, write_call};
 use crate::write::Write;
 
 /// Signals success with no value. Runs on the instance's callback thread.
@@ -63,9 +63,10 @@ pub unsafe extern "C" fn imconv_import_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    write_call(
+    json_write_call(
         sdk,
-        || read_json(json_array, "json_array").map(Write::Import),
+        json_array,
+        Write::Import,
         on_success,
         on_error,
         user_data,
@@ -135,9 +136,10 @@ pub unsafe extern "C" fn imconv_sync_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    write_call(
+    json_write_call(
         sdk,
-        || read_json(json_array, "json_array").map(Write::Sync),
+        json_array,
+        Write::Sync,
         on_success,
         on_error,
         user_data,
@@ -172,9 +174,10 @@ pub unsafe extern "C" fn imconv_sync_snapshot(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    write_call(
+    json_write_call(
         sdk,
-        || read_json(json_array, "json_array").map(Write::SyncSnapshot),
+        json_array,
+        Write::SyncSnapshot,
         on_success,
         on_error,
         user_data,

@@ -15,7 +15,9 @@ use super::conversation::{imconv_conversation, lend_all};
 use super::import::imconv_done_callback;
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{async_call, read_id, read_ids, read_json, read_text, str_arg, write_call, CallKind};
+use super::{
+    async_call, json_write_call, read_id, read_ids, read_text, str_arg, write_call, CallKind,
+};
 use crate::error::{Error, Result};
 use crate::model::{ConversationId, ConversationType, ListFilter};
 use crate::store::ReadUpTo;
@@ -186,9 +188,10 @@ pub unsafe extern "C" fn imconv_apply_messages(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    write_call(
+    json_write_call(
         sdk,
-        || Ok(Write::Messages(read_json(json_array, "json_array")?)),
+        json_array,
+        Write::Messages,
         on_success,
         on_error,
         user_data,
@@ -926,9 +929,10 @@ pub unsafe extern "C" fn imconv_update_profiles(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    write_call(
+    json_write_call(
         sdk,
-        || Ok(Write::Profiles(read_json(json_array, "json_array")?)),
+        json_array,
+        Write::Profiles,
         on_success,
         on_error,
         user_data,

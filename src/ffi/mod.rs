@@ -214,6 +214,25 @@ pub(crate) unsafe fn write_call(
     )
 }
 
+/// Runs a write whose one argument is a JSON document (`json_array`): the
+/// shared body of import, sync, snapshot, messages and profiles.
+pub(crate) unsafe fn json_write_call(
+    sdk: *mut imconv_sdk,
+    json_array: *const c_char,
+    write: fn(Vec<u8>) -> Write,
+    on_success: import::imconv_done_callback,
+    on_error: lookup::imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    write_call(
+        sdk,
+        || read_json(json_array, "json_array").map(write),
+        on_success,
+        on_error,
+        user_data,
+    )
+}
+
 /// A struct the host hands in that can grow from version to version: it
 /// starts with `struct_size`, and an all-zero value means "every member
 /// absent" (NULL callbacks and pointers, 0, false).
