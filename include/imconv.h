@@ -322,6 +322,21 @@ typedef unsigned char bool;
 #define IMCONV_MAX_QUEUED_BYTES 67108864
 
 /*
+ `imconv_report_sync`: a sync with the server started.
+ */
+#define IMCONV_SYNC_STARTED 1
+
+/*
+ ... finished.
+ */
+#define IMCONV_SYNC_FINISHED 2
+
+/*
+ ... failed.
+ */
+#define IMCONV_SYNC_FAILED 3
+
+/*
  One user's conversation store and the threads that serve it. Opaque.
  */
 typedef struct imconv_sdk imconv_sdk;
@@ -363,6 +378,11 @@ typedef struct imconv_message {
      The whole message object, exactly as imported (JSON). Never NULL.
      */
     const char *json;
+    /*
+     Server time in milliseconds ("timestampMs"; without it, the start
+     of `timestamp`'s second). Since 0.3.0.
+     */
+    int64_t timestamp_ms;
 } imconv_message;
 
 /*
@@ -491,6 +511,13 @@ typedef struct imconv_conversation {
      valid ID that is not stored (it is not saved).
      */
     bool is_stored;
+    /*
+     The exact read position in milliseconds (exported as
+     "readTimestampMs"): C2C, what `c2c_read_timestamp` is the second of;
+     group, how far messages without a sequence are read. 0: nothing
+     read. Since 0.3.0.
+     */
+    uint64_t read_timestamp_ms;
 } imconv_conversation;
 
 /*
@@ -528,46 +555,30 @@ typedef void (*imconv_string_list_callback)(const char *const *strings,
 typedef void (*imconv_count_callback)(uint64_t value, void *user_data);
 
 /*
- A listener: function pointers (any may be NULL) and the `user_data`
- passed to each. Events run on the instance's callback thread, one at a
- time, in commit order, one batch per write call, delivered before that
- write's own callback: `on_new` for conversations that did not exist,
- `on_changed` for ones that did, `on_deleted` with the IDs of deleted
- ones, `on_total_unread_changed` with the new total (muted conversations
- left out). A write that changes nothing raises no event. The arrays are
- valid until the callback returns; conversations can be kept with
- `imconv_conversation_retain`.
-
- The struct can grow in later versions: set it up with
- `imconv_listener_init` (which sets `struct_size` and clears every
- member), then set the members you use by name.
+ An event with nothing to tell but that it happened.
  */
-typedef struct imconv_listener {
-    /*
-     `sizeof(imconv_listener)` as the caller was compiled: members past
-     it are read as absent. Set by `imconv_listener_init`.
-     */
-    size_t struct_size;
-    imconv_conversation_list_callback on_new;
-    imconv_conversation_list_callback on_changed;
-    imconv_string_list_callback on_deleted;
-    imconv_count_callback on_total_unread_changed;
-    void *user_data;
-} imconv_listener;
+typedef void (*imconv_event_callback)(void *user_data);
 
 /*
- Receives one log message: its level (IMCONV_LOG_*) and its text
- (NUL-terminated UTF-8, valid until the callback returns).
+ A conversation group event naming a group and conversations (valid
+ until the callback returns).
  */
-typedef void (*imconv_log_callback)(int32_t level, const char *message, void *user_data);
+typedef void (*imconv_group_conversations_callback)(const char *group_name,
+                                                    const struct imconv_conversation *const *conversations,
+                                                    size_t count,
+                                                    void *user_data);
 
 /*
- Receives one conversation. The view, and everything it points to, is
- valid until the callback returns (longer with
- `imconv_conversation_retain`). Runs on the instance's callback thread.
+ A conversation group event naming a group.
  */
-typedef void (*imconv_conversation_callback)(const struct imconv_conversation *conversation,
-                                             void *user_data);
+typedef void (*imconv_group_callback)(const char *group_name, void *user_data);
+
+/*
+ A conversation group renamed.
+ */
+typedef void (*imconv_group_renamed_callback)(const char *old_name,
+                                              const char *new_name,
+                                              void *user_data);
 
 /*
  Which conversations a page or an unread total covers
@@ -603,6 +614,109 @@ typedef struct imconv_list_filter {
      */
     bool has_at;
 } imconv_list_filter;
+
+/*
+ A subscribed filter's new unread count: the subscription's ID, its
+ filter (valid until the callback returns) and the count.
+ */
+typedef void (*imconv_filtered_unread_callback)(uint64_t subscription_id,
+                                                const struct imconv_list_filter *filter,
+                                                uint64_t count,
+                                                void *user_data);
+
+/*
+ A listener: function pointers (any may be NULL) and the `user_data`
+ passed to each. Events run on the instance's callback thread, one at a
+ time, in commit order, one batch per write call, delivered before that
+ write's own callback: `on_new` for conversations that did not exist,
+ `on_changed` for ones that did, `on_deleted` with the IDs of deleted
+ ones, `on_total_unread_changed` with the new total (muted conversations
+ left out). A write that changes nothing raises no event. The arrays are
+ valid until the callback returns; conversations can be kept with
+ `imconv_conversation_retain`.
+
+ Since 0.3.0, Tencent's other conversation events, in the same batch
+ after the list's events and before the total (see each member):
+ the host's sync stages (`imconv_report_sync`), the five conversation
+ group events raised by the group calls (a membership event names only
+ the conversations it changed, and is not raised when it changed none;
+ groups an import or sync creates raise none), and the counts of unread
+ subscriptions (`imconv_subscribe_unread_count`).
+
+ The struct can grow in later versions: set it up with
+ `imconv_listener_init` (which sets `struct_size` and clears every
+ member), then set the members you use by name. A caller compiled against
+ 0.2.0 (up to `user_data`) keeps working: the members after it read as
+ NULL.
+ */
+typedef struct imconv_listener {
+    /*
+     `sizeof(imconv_listener)` as the caller was compiled: members past
+     it are read as absent. Set by `imconv_listener_init`.
+     */
+    size_t struct_size;
+    imconv_conversation_list_callback on_new;
+    imconv_conversation_list_callback on_changed;
+    imconv_string_list_callback on_deleted;
+    imconv_count_callback on_total_unread_changed;
+    void *user_data;
+    /*
+     The host reported that a sync with its server started (Tencent's
+     onSyncServerStart). Since 0.3.0, like every member below.
+     */
+    imconv_event_callback on_sync_server_start;
+    /*
+     ... finished (onSyncServerFinish).
+     */
+    imconv_event_callback on_sync_server_finish;
+    /*
+     ... failed (onSyncServerFailed).
+     */
+    imconv_event_callback on_sync_server_failed;
+    /*
+     `imconv_create_group` created a group, with the conversations put
+     in it (onConversationGroupCreated).
+     */
+    imconv_group_conversations_callback on_conversation_group_created;
+    /*
+     `imconv_delete_group` deleted a group (onConversationGroupDeleted).
+     */
+    imconv_group_callback on_conversation_group_deleted;
+    /*
+     `imconv_rename_group` renamed a group
+     (onConversationGroupNameChanged).
+     */
+    imconv_group_renamed_callback on_conversation_group_name_changed;
+    /*
+     `imconv_add_to_group` put conversations in a group
+     (onConversationsAddedToGroup).
+     */
+    imconv_group_conversations_callback on_conversations_added_to_group;
+    /*
+     `imconv_remove_from_group` took conversations out of a group
+     (onConversationsDeletedFromGroup).
+     */
+    imconv_group_conversations_callback on_conversations_deleted_from_group;
+    /*
+     A subscribed unread count changed
+     (onUnreadMessageCountChangedByFilter).
+     */
+    imconv_filtered_unread_callback on_unread_count_changed_by_filter;
+} imconv_listener;
+
+/*
+ Receives one log message: its level (IMCONV_LOG_*) and its text
+ (NUL-terminated UTF-8, valid until the callback returns).
+ */
+typedef void (*imconv_log_callback)(int32_t level, const char *message, void *user_data);
+
+/*
+ Receives one conversation. The view, and everything it points to, is
+ valid until the callback returns (longer with
+ `imconv_conversation_retain`). Runs on the instance's callback thread.
+ */
+typedef void (*imconv_conversation_callback)(const struct imconv_conversation *conversation,
+                                             void *user_data);
 
 /*
  Receives one page of the ordered list: `count` conversations, the cursor
@@ -881,6 +995,53 @@ IMCONV_API void imconv_listener_init(struct imconv_listener *listener);
 IMCONV_API int32_t imconv_remove_listener(struct imconv_sdk *sdk, uint64_t listener_id);
 
 /*
+ Subscribes to the unread count of the conversations that pass `filter`
+ (Tencent's subscribeUnreadMessageCountByFilter; NULL: all), and stores
+ the subscription's ID in `*out_subscription_id`. From then on, every
+ write that changes that count raises `on_unread_count_changed_by_filter`
+ with the ID, the filter and the new count (muted conversations left
+ out, as in `imconv_get_total_unread`), in the write's event batch after
+ the total; a write that leaves the count as it was raises nothing. Read
+ the count it starts from with `imconv_get_total_unread` and the same
+ filter.
+
+ Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk` or
+ `out_subscription_id`, or a filter that cannot be read (type other than
+ 0, 1, 2; `struct_size` below 0.2.0's; a group name that is not UTF-8);
+ IMCONV_ERR_SHUTDOWN while the instance is being freed;
+ IMCONV_ERR_WRONG_PROCESS in a child after fork(). Synchronous: the
+ filter is copied before it returns; callable from any thread, including
+ from inside a callback.
+
+ # Safety
+ `sdk` is NULL or a live instance; `filter` is NULL or valid for the call
+ (its `group` NULL or a NUL-terminated string); `out_subscription_id` is
+ NULL or writable.
+ */
+IMCONV_API
+int32_t imconv_subscribe_unread_count(struct imconv_sdk *sdk,
+                                      const struct imconv_list_filter *filter,
+                                      uint64_t *out_subscription_id);
+
+/*
+ Ends an unread-count subscription (Tencent's
+ unsubscribeUnreadMessageCountByFilter): no count of it is raised by a
+ write that commits after this returns.
+
+ Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk` or an
+ ID that is not subscribed (or was unsubscribed); IMCONV_ERR_SHUTDOWN
+ while the instance is being freed; IMCONV_ERR_WRONG_PROCESS in a child
+ after fork(). Synchronous; callable from any thread, including from
+ inside a callback.
+
+ # Safety
+ `sdk` is NULL or a live instance.
+ */
+IMCONV_API
+int32_t imconv_unsubscribe_unread_count(struct imconv_sdk *sdk,
+                                        uint64_t subscription_id);
+
+/*
  Sets where the library's log goes: `callback` receives every message of
  `level` (IMCONV_LOG_*) and more severe ones; a NULL callback turns the
  log off. The library never writes to stdout or stderr itself: without a
@@ -980,19 +1141,24 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
 /*
  Applies incoming and sent messages (Tencent's onRecvNewMessage and the
  results of sendMessage). `json_array` is a JSON array of message objects:
- `conversationID`, `msgID` (1 to 128 bytes) and `timestamp` (seconds)
- required; `seq`, `sender`, `isSelf`, `isRead`, `status`, in groups
- `groupAtUserList`, and `countsAsUnread` and `atType` read; any other
- fields kept: the whole object (at most 64 KiB) becomes `lastMessage`
- when it is the newest.
+ `conversationID`, `msgID` (1 to 128 bytes) and `timestamp` (seconds) or
+ `timestampMs` (milliseconds; `timestamp` then defaults to it / 1,000 and,
+ when given too, must be its second) required; `seq`, `sender`, `isSelf`,
+ `isRead`, `status`, in groups `groupAtUserList`, and `countsAsUnread` and
+ `atType` read; any other fields kept: the whole object (at most 64 KiB)
+ becomes `lastMessage` when it is the newest.
 
  A message for a conversation that is not stored creates it (named after
- its profile). A new message is remembered; the newest (by timestamp, then
- seq) becomes the last message and moves the conversation to its time (see
- order_key), so a catch-up that delivers older messages last leaves their
- conversations below; an older one never replaces a newer one. An incoming
- message that is not read and lies after the read position (C2C:
- c2c_read_timestamp; group: group_read_sequence) adds one to unread_count;
+ its profile). A new message is remembered; the newest (by time in
+ milliseconds, then seq; a message without `timestampMs` is at the start
+ of its second; in a tie the one there first stays) becomes the last
+ message and moves the conversation to its time (see order_key: two
+ conversations active in one second list by their milliseconds), so a
+ catch-up that delivers older messages last leaves their conversations
+ below; an older one never replaces a newer one. An incoming message that
+ is not read and lies after the read position (C2C: the time read up to,
+ see `imconv_mark_read`; group: group_read_sequence, or for a message
+ without a seq the time read up to) adds one to unread_count;
  then, in a group, a `groupAtUserList` naming this instance's user_id adds
  an @me entry, Tencent's `__kImSDK_MesssageAtALL__` an @all entry, both an
  @all-and-@me entry. A message with status 4 (deleted) or 6 (revoked)
@@ -1948,6 +2114,103 @@ IMCONV_API size_t imconv_dispatch(struct imconv_sdk *sdk, size_t max);
  `sdk` is NULL or a live instance.
  */
 IMCONV_API int32_t imconv_event_fd(struct imconv_sdk *sdk);
+
+/*
+ Marks a stored conversation read up to and including one of its
+ messages (a read receipt from this or another device), by the
+ conversation's own message order: one-to-one messages by time in
+ milliseconds (`timestampMs`, else the start of their `timestamp`
+ second); group messages by `seq`, and those without one by time.
+ Messages of the same millisecond as the named one are read with it.
+ `msg_id` names a message applied with `imconv_apply_messages` (or the
+ conversation's last message from an import or sync).
+
+ Remembered unread messages up to it stop counting and their @ entries
+ go; the read position moves to it and never back (naming an earlier
+ message changes nothing), so a message up to it that arrives later does
+ not count. c2c_read_timestamp becomes its second (the exact position is
+ exported as `readTimestampMs`); group_read_sequence its seq when it has
+ one. A sync element's `"readMsgID"` does the same.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL,
+ invalid or not stored conversation ID, a NULL or empty msgID or one over
+ 128 bytes, or a msgID that is not a message of that conversation (the
+ message names it). IMCONV_ERR_DATABASE when the store cannot write;
+ IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call. Writes commit
+ in the order their calls were accepted (from several threads: the order
+ the calls returned), and their callbacks and events arrive in that order:
+ this write's listener events come before its own callback, and a lookup
+ issued after `on_success` sees the write. When `on_success` runs the
+ write is committed (it survives a crash of the process, and power loss
+ with `"durability": "full"`); when `on_error` runs, nothing of it was
+ written. Returns non-zero, and makes no callback, when the call cannot be
+ accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
+ `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
+ their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
+ instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
+ after fork()).
+
+ Ownership: both strings are read and copied before the call returns;
+ the caller keeps (and frees) them. `desc` handed to `on_error` is valid
+ until `on_error` returns; `user_data` is passed back untouched. Thread:
+ callable from any thread, including from inside a callback; it never
+ blocks on the store or on other writes.
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
+ and `msg_id` are NULL or NUL-terminated strings.
+ */
+IMCONV_API
+int32_t imconv_mark_read(struct imconv_sdk *sdk,
+                         const char *conversation_id,
+                         const char *msg_id,
+                         imconv_done_callback on_success,
+                         imconv_error_callback on_error,
+                         void *user_data);
+
+/*
+ Reports a stage of the host's sync with its server, for the listeners'
+ `on_sync_server_start` (`stage` IMCONV_SYNC_STARTED),
+ `on_sync_server_finish` (IMCONV_SYNC_FINISHED) and
+ `on_sync_server_failed` (IMCONV_SYNC_FAILED): Tencent's sync events,
+ which its SDK raises itself. The report is a write that changes nothing:
+ it takes its place in the one write queue, so listeners receive the
+ stage in order with the writes around it (the events of the writes
+ accepted before it first, those accepted after it later), and then its
+ own `on_success` runs. A typical host: report STARTED, apply the server's
+ data (sync, messages, read receipts), report FINISHED, or FAILED when the
+ transport gave up.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a `stage`
+ other than 1, 2 or 3 (in order, like any failed write).
+
+ Returns IMCONV_OK when the call is accepted: then exactly one of
+ `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
+ on the instance's callback thread, never inside this call, after the
+ callbacks of the writes accepted before it. Returns non-zero, and makes
+ no callback, when the call cannot be accepted:
+ IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
+ IMCONV_ERR_QUEUE_FULL (10,000 writes are waiting: retry later),
+ IMCONV_ERR_SHUTDOWN (the instance is being freed),
+ IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+
+ Ownership: `desc` handed to `on_error` is valid until `on_error`
+ returns; `user_data` is passed back untouched. Thread: callable from any
+ thread, including from inside a callback; it never blocks.
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`.
+ */
+IMCONV_API
+int32_t imconv_report_sync(struct imconv_sdk *sdk,
+                           int32_t stage,
+                           imconv_done_callback on_success,
+                           imconv_error_callback on_error,
+                           void *user_data);
 
 /*
  Frees a string the library allocated for the caller (the result of

@@ -401,6 +401,19 @@ impl<V: Snapshot> Engine<V> {
         self.state.listeners.remove(id)
     }
 
+    /// Subscribes to the unread count of the conversations that pass
+    /// `filter`: every later write that moves it raises
+    /// `Listener::on_filtered_unread` with the new count. Returns the
+    /// subscription's ID.
+    pub fn subscribe_unread(&self, filter: ListFilter) -> u64 {
+        self.state.subscriptions.subscribe(filter)
+    }
+
+    /// Ends a subscription; false when there is none with that ID.
+    pub fn unsubscribe_unread(&self, id: u64) -> bool {
+        self.state.subscriptions.unsubscribe(id)
+    }
+
     /// Host delivery: runs up to `max` waiting callbacks (0: all waiting
     /// now) on the calling thread; returns how many ran.
     pub fn dispatch(&self, max: usize) -> usize {

@@ -15,14 +15,93 @@ use std::thread::{self, ThreadId};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::dispatch::wait_on;
-use crate::model::ConversationId;
+use crate::model::{ConversationId, ListFilter, Text};
 
-/// Receives the manager's events, on the callback thread.
+/// Receives the manager's events, on the callback thread. The first four
+/// are the conversation list's; the others have defaults that ignore them.
 pub trait Listener<V>: Send + Sync {
     fn on_new(&self, conversations: &[Arc<V>]);
     fn on_changed(&self, conversations: &[Arc<V>]);
     fn on_deleted(&self, ids: &[ConversationId]);
     fn on_total_unread_changed(&self, total: u64);
+    /// The host reported a stage of its sync with the server.
+    fn on_sync(&self, _stage: SyncStage) {}
+    /// A conversation group was created, deleted, renamed, or gained or
+    /// lost conversations.
+    fn on_group(&self, _event: &GroupEvent<Arc<V>>) {}
+    /// The unread count of a subscribed filter changed.
+    fn on_filtered_unread(&self, _count: &FilteredUnread) {}
+}
+
+/// A stage of the host's sync with its server (Tencent's onSyncServerStart,
+/// onSyncServerFinish, onSyncServerFailed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncStage {
+    Started,
+    Finished,
+    Failed,
+}
+
+/// A conversation group event (Tencent's five), naming its conversations
+/// as `T`: IDs while a write runs, views once it committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupEvent<T> {
+    Created { name: Text, conversations: Vec<T> },
+    Deleted { name: Text },
+    Renamed { from: Text, to: Text },
+    Added { name: Text, conversations: Vec<T> },
+    Removed { name: Text, conversations: Vec<T> },
+}
+
+impl<T> GroupEvent<T> {
+    /// The same event with each conversation mapped (those `f` drops are
+    /// left out).
+    pub fn map<U>(self, mut f: impl FnMut(T) -> Option<U>) -> GroupEvent<U> {
+        let mut all = |list: Vec<T>| list.into_iter().filter_map(&mut f).collect();
+        match self {
+            GroupEvent::Created {
+                name,
+                conversations,
+            } => GroupEvent::Created {
+                name,
+                conversations: all(conversations),
+            },
+            GroupEvent::Deleted { name } => GroupEvent::Deleted { name },
+            GroupEvent::Renamed { from, to } => GroupEvent::Renamed { from, to },
+            GroupEvent::Added {
+                name,
+                conversations,
+            } => GroupEvent::Added {
+                name,
+                conversations: all(conversations),
+            },
+            GroupEvent::Removed {
+                name,
+                conversations,
+            } => GroupEvent::Removed {
+                name,
+                conversations: all(conversations),
+            },
+        }
+    }
+
+    /// Membership events that name no conversation are not raised.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            GroupEvent::Added { conversations, .. } | GroupEvent::Removed { conversations, .. } => {
+                conversations.is_empty()
+            }
+            _ => false,
+        }
+    }
+}
+
+/// A subscription's new unread count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilteredUnread {
+    pub subscription: u64,
+    pub filter: Arc<ListFilter>,
+    pub count: u64,
 }
 
 /// How a removal went.
@@ -155,8 +234,26 @@ pub struct Events<V> {
     pub new: Vec<Arc<V>>,
     pub changed: Vec<Arc<V>>,
     pub deleted: Vec<ConversationId>,
+    pub groups: Vec<GroupEvent<Arc<V>>>,
+    pub sync: Option<SyncStage>,
     /// The new unread total, when it changed.
     pub total: Option<u64>,
+    /// Subscriptions whose count changed.
+    pub filtered: Vec<FilteredUnread>,
+}
+
+impl<V> Default for Events<V> {
+    fn default() -> Self {
+        Events {
+            new: Vec::new(),
+            changed: Vec::new(),
+            deleted: Vec::new(),
+            groups: Vec::new(),
+            sync: None,
+            total: None,
+            filtered: Vec::new(),
+        }
+    }
 }
 
 impl<V> Events<V> {
@@ -164,12 +261,16 @@ impl<V> Events<V> {
         self.new.is_empty()
             && self.changed.is_empty()
             && self.deleted.is_empty()
+            && self.groups.is_empty()
+            && self.sync.is_none()
             && self.total.is_none()
+            && self.filtered.is_empty()
     }
 
     /// Delivers the batch, on the callback thread: to each listener, in the
-    /// order they were added, new, then changed, then deleted, then the
-    /// total; a listener removed meanwhile gets nothing more.
+    /// order they were added, new, then changed, then deleted, then group
+    /// events, then the sync stage, then the total, then subscriptions'
+    /// counts; a listener removed meanwhile gets nothing more.
     pub fn deliver(&self, listeners: &Listeners<V>) {
         for r in listeners.snapshot() {
             if !self.new.is_empty() {
@@ -181,8 +282,17 @@ impl<V> Events<V> {
             if !self.deleted.is_empty() {
                 r.call(|l| l.on_deleted(&self.deleted));
             }
+            for g in &self.groups {
+                r.call(|l| l.on_group(g));
+            }
+            if let Some(stage) = self.sync {
+                r.call(|l| l.on_sync(stage));
+            }
             if let Some(total) = self.total {
                 r.call(|l| l.on_total_unread_changed(total));
+            }
+            for f in &self.filtered {
+                r.call(|l| l.on_filtered_unread(f));
             }
         }
     }
@@ -218,9 +328,8 @@ mod tests {
         ls.add(b.clone());
         let events = Events {
             new: vec![Arc::new(())],
-            changed: vec![],
-            deleted: vec![],
             total: Some(1),
+            ..Events::default()
         };
         events.deliver(&ls);
         assert_eq!(ls.remove(ida), Removal::Removed);
@@ -258,9 +367,7 @@ mod tests {
         let t = thread::spawn(move || {
             Events {
                 new: vec![Arc::new(())],
-                changed: vec![],
-                deleted: vec![],
-                total: None,
+                ..Events::default()
             }
             .deliver(&ls2)
         });

@@ -19,10 +19,11 @@ use serde_json::Number;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{
-    check_group_name, order_key, quote, Conversation, ConversationId, ConversationType,
-    GroupAtInfo, LastMessage, Text, AT_ALL, AT_ALL_AND_ME, AT_ALL_USER_ID, AT_ME, AT_TYPE_MAX,
-    AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES, MAX_FACE_URL_BYTES, MAX_GROUPS,
-    MAX_GROUP_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_MSG_ID_BYTES, MAX_SHOW_NAME_BYTES, RECV_OPT_MAX,
+    check_group_name, ms_covering_second, ms_of_seconds, order_key, quote, Conversation,
+    ConversationId, ConversationType, GroupAtInfo, LastMessage, Text, AT_ALL, AT_ALL_AND_ME,
+    AT_ALL_USER_ID, AT_ME, AT_TYPE_MAX, AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES,
+    MAX_FACE_URL_BYTES, MAX_GROUPS, MAX_GROUP_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_MSG_ID_BYTES,
+    MAX_SHOW_NAME_BYTES, RECV_OPT_MAX,
 };
 
 /// A JSON value not read yet: a slice of the document.
@@ -198,6 +199,10 @@ pub struct ConversationPatch {
     pub conversation_group_list: Option<Box<[Text]>>,
     pub c2c_read_timestamp: Option<u64>,
     pub group_read_sequence: Option<u64>,
+    /// `readTimestampMs`: the read position in milliseconds.
+    pub read_ms: Option<u64>,
+    /// `readMsgID` (syncs): read up to this message.
+    pub read_msg_id: Option<Text>,
 }
 
 impl ConversationPatch {
@@ -236,9 +241,17 @@ impl ConversationPatch {
         self.apply_plain_fields(&mut c);
         c.unread_count = self.unread_count.unwrap_or(0);
         c.last_message = self.last_message.take();
+        // Without the exact position, a whole second is read.
+        c.read_ms = match self.read_ms {
+            Some(ms) => ms.min(i64::MAX as u64),
+            None if c.id.kind() == ConversationType::C2c => {
+                ms_covering_second(c.c2c_read_timestamp)
+            }
+            None => 0,
+        };
         c.order_key = match self.order_key {
             Some(key) => key,
-            None => order_key(c.activity_time(), 0),
+            None => order_key(c.activity_ms(), 0),
         };
         c
     }
@@ -393,6 +406,8 @@ fn parse_patch(element: Element) -> Result<ConversationPatch> {
         conversation_group_list,
         c2c_read_timestamp: obj.u64("c2cReadTimestamp")?,
         group_read_sequence: obj.u64("groupReadSequence")?,
+        read_ms: obj.u64("readTimestampMs")?,
+        read_msg_id: obj.limited_text("readMsgID", MAX_MSG_ID_BYTES)?,
     })
 }
 
@@ -413,12 +428,7 @@ fn dedup<T: PartialEq>(mut items: Vec<T>) -> Box<[T]> {
 /// The checks on a message that enters the store: its msgID is 1 to 128
 /// bytes, and the whole object at most 64 KiB.
 fn check_message(m: LastMessage) -> Result<LastMessage> {
-    if m.msg_id.is_empty() || m.msg_id.len() > MAX_MSG_ID_BYTES {
-        return Err(Error::invalid_parameters(format!(
-            "field 'msgID' must be 1 to {MAX_MSG_ID_BYTES} bytes (got {})",
-            m.msg_id.len()
-        )));
-    }
+    check_msg_id(m.msg_id.as_str())?;
     if m.json.len() > MAX_MESSAGE_BYTES {
         return Err(Error::invalid_parameters(format!(
             "the message is {} bytes of JSON, more than {MAX_MESSAGE_BYTES}",
@@ -426,6 +436,17 @@ fn check_message(m: LastMessage) -> Result<LastMessage> {
         )));
     }
     Ok(m)
+}
+
+/// A msgID is 1 to 128 bytes.
+pub fn check_msg_id(msg_id: &str) -> Result<()> {
+    if msg_id.is_empty() || msg_id.len() > MAX_MSG_ID_BYTES {
+        return Err(Error::invalid_parameters(format!(
+            "field 'msgID' must be 1 to {MAX_MSG_ID_BYTES} bytes (got {})",
+            msg_id.len()
+        )));
+    }
+    Ok(())
 }
 
 /// A message applied to a conversation (the manager's write path).
@@ -554,9 +575,18 @@ fn parse_message(raw: Raw, json: Text) -> Result<LastMessage> {
     if m.get("msgID").is_none() {
         return Err(m.param("msgID", "is required"));
     }
-    let timestamp = m
-        .i64("timestamp")?
-        .ok_or_else(|| m.param("timestamp", "is required"))?;
+    let (timestamp, timestamp_ms) = match (m.i64("timestamp")?, m.i64("timestampMs")?) {
+        (None, None) => return Err(m.param("timestamp", "(or 'timestampMs') is required")),
+        (Some(t), None) => (t, ms_of_seconds(t)),
+        (None, Some(ms)) => (ms.div_euclid(1000), ms),
+        (Some(t), Some(ms)) if t == ms.div_euclid(1000) => (t, ms),
+        (Some(t), Some(ms)) => {
+            return Err(m.param(
+                "timestampMs",
+                format!("{ms} is not in second {t} ('timestamp'); give one or agreeing values"),
+            ))
+        }
+    };
     let status = m.i64("status")?.unwrap_or(0);
     let status = i32::try_from(status)
         .map_err(|_| m.param("status", format!("must fit in 32 bits (got {status})")))?;
@@ -564,6 +594,7 @@ fn parse_message(raw: Raw, json: Text) -> Result<LastMessage> {
         msg_id,
         sender: m.text("sender")?,
         timestamp,
+        timestamp_ms,
         seq: m.u64("seq")?.unwrap_or(0),
         status,
         is_self: m.bool("isSelf")?.unwrap_or(false),
@@ -615,6 +646,9 @@ struct ConversationOut<'a> {
     c2c_read_timestamp: u64,
     #[serde(rename = "groupReadSequence")]
     group_read_sequence: u64,
+    /// imconv's own: the exact read position (see `Conversation::read_ms`).
+    #[serde(rename = "readTimestampMs")]
+    read_ms: u64,
 }
 
 #[derive(Serialize)]
@@ -662,6 +696,7 @@ pub fn conversation_to_json(c: &Conversation) -> Result<String> {
         conversation_group_list: c.conversation_group_list.iter().map(Text::as_str).collect(),
         c2c_read_timestamp: c.c2c_read_timestamp,
         group_read_sequence: c.group_read_sequence,
+        read_ms: c.read_ms,
     };
     serde_json::to_string(&out).map_err(|e| Error::internal(format!("export: {e}")))
 }

@@ -31,6 +31,7 @@ pub mod platform;
 pub mod read_pool;
 pub mod state;
 pub mod store;
+pub mod subscriptions;
 pub mod wal_sync;
 pub mod write;
 

@@ -245,6 +245,18 @@ pub struct ListFilter {
 }
 
 impl ListFilter {
+    /// Whether a conversation passes (what the store's filter keeps).
+    pub fn passes(&self, c: &Conversation) -> bool {
+        self.kind.is_none_or(|k| c.id.kind() == k)
+            && self.mark.is_none_or(|m| c.mark_list.contains(&m))
+            && self
+                .group
+                .as_ref()
+                .is_none_or(|g| c.conversation_group_list.iter().any(|x| x.as_str() == g))
+            && (!self.has_unread || c.unread_count != 0)
+            && (!self.has_at || !c.group_at_info_list.is_empty())
+    }
+
     /// Whether it lets every conversation through.
     pub fn is_empty(&self) -> bool {
         self.kind.is_none()
@@ -385,11 +397,44 @@ pub const MAX_PINNED: u64 = 50;
 /// tick), can make others tie or freeze the order.
 pub const MAX_ACTIVITY_TIME: u64 = u32::MAX as u64;
 
-/// The order key of an activity at `time` (seconds): the time in the high
-/// 32 bits, and in the low 32 bits a tick that grows with every action, so
-/// that of two activities in the same second the later action ranks first.
-pub fn order_key(time: u64, tick: u32) -> u64 {
-    (time.min(MAX_ACTIVITY_TIME) << 32) | tick as u64
+/// Bits of an order key's low half that hold the action tick; the ten
+/// above them hold the millisecond of the activity's second.
+const TICK_BITS: u32 = 22;
+
+/// The order key of an activity at `time_ms` (milliseconds): the second in
+/// the high 32 bits, then the millisecond (0 to 999, 10 bits), then in the
+/// low 22 bits a tick that grows with every action, so that of two
+/// activities in the same second the later millisecond ranks first, and in
+/// the same millisecond the later action (ticks wrap after 4,194,304
+/// actions, which can swap two activities of one millisecond once).
+pub fn order_key(time_ms: u64, tick: u32) -> u64 {
+    let time_ms = time_ms.min(MAX_ACTIVITY_TIME * 1000 + 999);
+    ((time_ms / 1000) << 32)
+        | ((time_ms % 1000) << TICK_BITS)
+        | (tick as u64 & ((1 << TICK_BITS) - 1))
+}
+
+/// The part of an order key that is the activity time (what an import
+/// compares to keep a conversation's place).
+pub fn order_time(order_key: u64) -> u64 {
+    order_key >> TICK_BITS
+}
+
+/// A message time in milliseconds from one in seconds (saturating).
+pub fn ms_of_seconds(timestamp: i64) -> i64 {
+    timestamp.saturating_mul(1000)
+}
+
+/// The read position (milliseconds) that covers a whole second `t` (the
+/// one-to-one position of Tencent's calls): every message of that second.
+pub fn ms_covering_second(t: u64) -> u64 {
+    if t == 0 {
+        0
+    } else {
+        t.saturating_mul(1000)
+            .saturating_add(999)
+            .min(i64::MAX as u64)
+    }
 }
 
 /// An unread total as callers see it: exact up to 2^64 - 1, which it
@@ -406,6 +451,7 @@ pub fn saturated(total: u128) -> u64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Kept {
     pub c2c_read_timestamp: u64,
+    pub read_ms: u64,
     pub group_read_sequence: u64,
     pub order_key: u64,
 }
@@ -414,6 +460,7 @@ impl Kept {
     pub fn of(c: &Conversation) -> Kept {
         Kept {
             c2c_read_timestamp: c.c2c_read_timestamp,
+            read_ms: c.read_ms,
             group_read_sequence: c.group_read_sequence,
             order_key: c.order_key,
         }
@@ -424,16 +471,12 @@ impl Kept {
     /// tick.
     pub fn keep_in(self, new: &mut Conversation, placed: bool) {
         new.c2c_read_timestamp = new.c2c_read_timestamp.max(self.c2c_read_timestamp);
+        new.read_ms = new.read_ms.max(self.read_ms);
         new.group_read_sequence = new.group_read_sequence.max(self.group_read_sequence);
-        if placed && new.order_key >> 32 == self.order_key >> 32 {
+        if placed && order_time(new.order_key) == order_time(self.order_key) {
             new.order_key = self.order_key;
         }
     }
-}
-
-/// A message timestamp (seconds, signed) as an activity time.
-pub fn activity_of_timestamp(timestamp: i64) -> u64 {
-    (timestamp.max(0) as u64).min(MAX_ACTIVITY_TIME)
 }
 
 /// Checks a text field's length, naming the field.
@@ -477,7 +520,11 @@ pub struct GroupAtInfo {
 pub struct LastMessage {
     pub msg_id: Text,
     pub sender: Text,
+    /// Seconds (`timestamp`).
     pub timestamp: i64,
+    /// Milliseconds (`timestampMs`, else `timestamp` × 1,000): the
+    /// message's place in its conversation, and its conversation's.
+    pub timestamp_ms: i64,
     pub seq: u64,
     pub status: i32,
     pub is_self: bool,
@@ -505,18 +552,52 @@ pub struct Conversation {
     pub conversation_group_list: Box<[Text]>,
     pub c2c_read_timestamp: u64,
     pub group_read_sequence: u64,
+    /// The read position in time (milliseconds; 0: none), imconv's own:
+    /// a one-to-one conversation is read up to it (`c2c_read_timestamp` is
+    /// its second), a group's messages without a sequence too.
+    pub read_ms: u64,
 }
 
 impl Conversation {
-    /// When this conversation was last active (seconds): its newest
+    /// When this conversation was last active (milliseconds): its newest
     /// message's time, or its draft's when later. Its place in the list
     /// follows this time.
-    pub fn activity_time(&self) -> u64 {
+    pub fn activity_ms(&self) -> u64 {
         let message = self
             .last_message
             .as_ref()
-            .map_or(0, |m| activity_of_timestamp(m.timestamp));
-        message.max(self.draft_timestamp.min(MAX_ACTIVITY_TIME))
+            .map_or(0, |m| m.timestamp_ms.max(0) as u64);
+        message.max(self.draft_timestamp.saturating_mul(1000))
+    }
+
+    /// Moves the time read position forward to `ms` (never back); a
+    /// one-to-one conversation's `c2c_read_timestamp` follows as its second.
+    pub fn read_to_ms(&mut self, ms: u64) {
+        self.read_ms = self.read_ms.max(ms.min(i64::MAX as u64));
+        if self.id.kind() == ConversationType::C2c {
+            self.c2c_read_timestamp = self.c2c_read_timestamp.max(self.read_ms / 1000);
+        }
+    }
+
+    /// Moves a one-to-one read position forward to the whole second `t`
+    /// (Tencent's position): only a later second moves it, so a position
+    /// inside that second set by a message stays exact.
+    pub fn read_to_second(&mut self, t: u64) {
+        if t > self.c2c_read_timestamp {
+            self.read_ms = self.read_ms.max(ms_covering_second(t));
+            self.c2c_read_timestamp = t;
+        }
+    }
+
+    /// Whether a message is at or before the read position (nothing read
+    /// yet: not). One-to-one messages are placed by time; group messages
+    /// by sequence, or by time when they have none.
+    pub fn has_read(&self, m: &LastMessage) -> bool {
+        if self.id.kind() == ConversationType::Group && m.seq > 0 {
+            self.group_read_sequence > 0 && m.seq <= self.group_read_sequence
+        } else {
+            self.read_ms > 0 && m.timestamp_ms >= 0 && m.timestamp_ms as u64 <= self.read_ms
+        }
     }
 
     /// An empty conversation for `id`: every field zero or empty.
@@ -539,6 +620,7 @@ impl Conversation {
             conversation_group_list: Box::default(),
             c2c_read_timestamp: 0,
             group_read_sequence: 0,
+            read_ms: 0,
         }
     }
 

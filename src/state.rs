@@ -22,7 +22,7 @@ use crate::cache::{Cache, Probe};
 use crate::config::{Config, Durability};
 use crate::dispatch::{Completer, Context, Poster};
 use crate::error::{Error, ErrorCode, Result};
-use crate::events::{Events, Listeners};
+use crate::events::{Events, GroupEvent, Listeners, SyncStage};
 use crate::json::ProfileUpdate;
 use crate::model::{
     quote, saturated, Conversation, ConversationId, IdList, Kept, ListFilter, Snapshot, Text,
@@ -32,6 +32,7 @@ use crate::read_pool::ReadPool;
 use crate::store::{
     adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions, Writer,
 };
+use crate::subscriptions::Subscriptions;
 use crate::wal_sync::WalSync;
 
 /// Most conversations in one page.
@@ -59,6 +60,8 @@ pub struct State<V: Snapshot> {
     /// Queues events on the callback thread (set once the dispatcher runs).
     pub(crate) poster: OnceLock<Poster>,
     pub(crate) listeners: Listeners<V>,
+    /// Unread counts by filter the host subscribed to.
+    pub(crate) subscriptions: Subscriptions,
     /// The last order tick handed out (see `model::order_key`); persisted
     /// with every commit that hands out ticks.
     tick: Mutex<u64>,
@@ -209,6 +212,7 @@ impl<V: Snapshot> State<V> {
             store: Mutex::new(Some(store)),
             poster: OnceLock::new(),
             listeners: Listeners::default(),
+            subscriptions: Subscriptions::default(),
             total_unread: Mutex::new(None),
             profiles: RwLock::new(profiles),
             lookups: Mutex::new(PendingLookups::default()),
@@ -363,6 +367,7 @@ impl<V: Snapshot> State<V> {
                     profiles: Vec::new(),
                     groups: None,
                     tracking,
+                    raised: Raised::default(),
                 };
                 // The views are built here too, so that a failure (a panic)
                 // undoes the write instead of leaving the cache behind.
@@ -377,6 +382,7 @@ impl<V: Snapshot> State<V> {
                     ))
                 });
                 let profiles = txn.profiles;
+                let raised = txn.raised;
                 match result {
                     Ok((count, changes)) => {
                         if units {
@@ -387,6 +393,7 @@ impl<V: Snapshot> State<V> {
                             count,
                             changes,
                             profiles,
+                            raised,
                         }));
                     }
                     // Alone, it rolls the whole transaction back.
@@ -426,7 +433,7 @@ impl<V: Snapshot> State<V> {
                     }
                     Outcome {
                         result: Ok(d.count),
-                        events: self.publish(d.changes),
+                        events: self.publish(store, d.changes, d.raised),
                     }
                 }
                 Err(e) => Outcome {
@@ -440,15 +447,20 @@ impl<V: Snapshot> State<V> {
     /// After a commit (store lock held): refreshes the cache with one
     /// write's changes, keeps the unread total, and builds the write's
     /// events (none when nobody listens or nothing changed).
-    fn publish(&self, changes: Vec<Change<V>>) -> Option<Events<V>> {
-        let mut events = Events {
-            new: Vec::new(),
-            changed: Vec::new(),
-            deleted: Vec::new(),
-            total: None,
-        };
+    fn publish(&self, store: &Store, changes: Vec<Change<V>>, raised: Raised) -> Option<Events<V>> {
+        let mut events = Events::default();
         let mut untracked = Vec::new();
         let mut delta: i128 = 0;
+        let mut filtered = self.subscriptions.deltas();
+        // A group event names the conversations the write changed, as views.
+        let views: Vec<(ConversationId, Arc<V>)> = if raised.groups.is_empty() {
+            Vec::new()
+        } else {
+            changes
+                .iter()
+                .filter_map(|c| Some((c.id.clone(), c.after.clone()?)))
+                .collect()
+        };
         for c in changes {
             let Some(before) = c.before else {
                 // Written without reading what it replaced (an import with
@@ -456,10 +468,16 @@ impl<V: Snapshot> State<V> {
                 if let Some(after) = c.after {
                     untracked.push((c.id, after));
                 }
+                if let Some(f) = &mut filtered {
+                    f.untracked();
+                }
                 continue;
             };
             let after = c.after.as_deref().map(V::conversation);
             delta += unread_part(after) as i128 - unread_part(before.as_ref()) as i128;
+            if let Some(f) = &mut filtered {
+                f.add(before.as_ref(), after);
+            }
             match c.after {
                 Some(view) => {
                     self.cache.put(c.id.text(), Some(view.clone()));
@@ -493,6 +511,18 @@ impl<V: Snapshot> State<V> {
             self.cache
                 .refresh(untracked.iter().map(|(id, v)| (id.text(), v.clone())));
         }
+        if let Some(f) = filtered {
+            events.filtered = self
+                .subscriptions
+                .settle(f, |filter| store.unread_total(filter));
+        }
+        events.sync = raised.sync;
+        events.groups = raised
+            .groups
+            .into_iter()
+            .map(|g| g.map(|id| views.iter().find(|(v, _)| *v == id).map(|(_, v)| v.clone())))
+            .filter(|g| !g.is_empty())
+            .collect();
         (!events.is_empty() && !self.listeners.is_empty()).then_some(events)
     }
 
@@ -696,6 +726,14 @@ struct Done<V> {
     count: usize,
     changes: Vec<Change<V>>,
     profiles: Vec<ProfileUpdate>,
+    raised: Raised,
+}
+
+/// Events a write raises itself, beside the changes of its conversations.
+#[derive(Default)]
+struct Raised {
+    groups: Vec<GroupEvent<ConversationId>>,
+    sync: Option<SyncStage>,
 }
 
 /// A conversation a write changed: as it was (outer `None`: not read) and
@@ -762,6 +800,7 @@ pub struct Txn<'g, 'w, V: Snapshot> {
     /// The conversation groups (name, position), once read.
     groups: Option<Vec<(String, i64)>>,
     tracking: bool,
+    raised: Raised,
 }
 
 impl<V: Snapshot> Txn<'_, '_, V> {
@@ -981,5 +1020,16 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     /// Renames or deletes a group in the list this write keeps.
     pub fn forget_groups(&mut self) {
         self.groups = None;
+    }
+
+    /// Raises a conversation group event when the write commits (naming
+    /// the conversations it changed among `conversations`).
+    pub fn raise_group(&mut self, event: GroupEvent<ConversationId>) {
+        self.raised.groups.push(event);
+    }
+
+    /// Raises a sync stage when the write commits.
+    pub fn raise_sync(&mut self, stage: SyncStage) {
+        self.raised.sync = Some(stage);
     }
 }

@@ -16,7 +16,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::parse_stored_message;
-use crate::model::{Conversation, ConversationId, GroupAtInfo, Kept, ListFilter, Text};
+use crate::model::{
+    ms_covering_second, Conversation, ConversationId, GroupAtInfo, Kept, ListFilter, Text,
+};
 use crate::platform;
 
 pub(crate) const DATABASE_FILE: &str = "conversations.db";
@@ -108,6 +110,21 @@ const MIGRATIONS: &[&str] = &[
         read_position!(),
         ") WHERE unread = 1;"
     ),
+    // 5: reading up to a message. Message times are kept in milliseconds
+    // (a one-to-one conversation's read position is exact, not a whole
+    // second); `read_ms` is that position (an old one covers its whole
+    // second); `at_type` remembers an unread message's @ entry, so that it
+    // goes when the message is read by time.
+    "ALTER TABLE conversation ADD COLUMN read_ms INTEGER NOT NULL DEFAULT 0;
+     UPDATE conversation SET read_ms = MIN(c2c_read_timestamp, 9223372036854774) * 1000 + 999
+        WHERE conv_type = 1 AND c2c_read_timestamp > 0;
+     UPDATE conversation SET read_ms = 9223372036854775807
+        WHERE conv_type = 1 AND c2c_read_timestamp < 0;
+     ALTER TABLE applied_message ADD COLUMN at_type INTEGER NOT NULL DEFAULT 0;
+     UPDATE applied_message SET timestamp = CASE
+        WHEN timestamp > 9223372036854775 THEN 9223372036854775807
+        WHEN timestamp < -9223372036854775 THEN -9223372036854775808
+        ELSE timestamp * 1000 END;",
 ];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -127,7 +144,7 @@ macro_rules! columns {
         "conversation_id, conv_type, group_type, show_name, face_url, unread_count, \
          recv_opt, last_message, group_at_info, draft_text, draft_timestamp, is_pinned, \
          order_key, mark_list, custom_data, conversation_groups, c2c_read_timestamp, \
-         group_read_sequence, sort_order"
+         group_read_sequence, sort_order, read_ms"
     };
 }
 
@@ -154,6 +171,7 @@ macro_rules! row_params {
             $c.c2c_read_timestamp as i64,
             $c.group_read_sequence as i64,
             sort_order($c.order_key),
+            $c.read_ms.min(i64::MAX as u64) as i64,
         ]
     };
 }
@@ -169,7 +187,7 @@ const SELECT_ONE: &str = concat!(
 const UPSERT: &str = concat!(
     "INSERT INTO conversation (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
      ON CONFLICT (conversation_id) DO UPDATE SET conv_type = excluded.conv_type, \
      group_type = excluded.group_type, show_name = excluded.show_name, face_url = excluded.face_url, \
      unread_count = excluded.unread_count, recv_opt = excluded.recv_opt, \
@@ -178,7 +196,8 @@ const UPSERT: &str = concat!(
      is_pinned = excluded.is_pinned, order_key = excluded.order_key, mark_list = excluded.mark_list, \
      custom_data = excluded.custom_data, conversation_groups = excluded.conversation_groups, \
      c2c_read_timestamp = excluded.c2c_read_timestamp, \
-     group_read_sequence = excluded.group_read_sequence, sort_order = excluded.sort_order"
+     group_read_sequence = excluded.group_read_sequence, sort_order = excluded.sort_order, \
+     read_ms = excluded.read_ms"
 );
 
 /// An insert that leaves a stored row alone: its change count tells an
@@ -186,12 +205,12 @@ const UPSERT: &str = concat!(
 const INSERT_NEW: &str = concat!(
     "INSERT INTO conversation (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19) \
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
      ON CONFLICT (conversation_id) DO NOTHING"
 );
 
 /// What a replaced row keeps (see [`Kept`]).
-const READ_KEPT: &str = "SELECT c2c_read_timestamp, group_read_sequence, order_key \
+const READ_KEPT: &str = "SELECT c2c_read_timestamp, group_read_sequence, order_key, read_ms \
      FROM conversation WHERE conversation_id = ?1";
 
 /// What a filter keeps (parameters ?1 to ?5, see `filter_params`).
@@ -243,7 +262,15 @@ const MARK_READ_ALL: &str =
 const MARK_READ_RANGE: &str = concat!(
     "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1 AND ",
     read_position!(),
-    " BETWEEN ?2 AND ?3"
+    " BETWEEN ?2 AND ?3 RETURNING seq, at_type"
+);
+/// A group's messages without a sequence (read position 0 in the index:
+/// a group's position is its sequence) up to a time. The index is named:
+/// without statistics the planner would walk the primary key instead.
+const MARK_READ_UNPLACED: &str = concat!(
+    "UPDATE applied_message INDEXED BY applied_unread SET unread = 0 WHERE conversation_id = ?1 AND unread = 1 AND ",
+    read_position!(),
+    " = 0 AND timestamp <= ?2 RETURNING seq, at_type"
 );
 const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1";
@@ -727,6 +754,7 @@ impl<'t> Writer<'t> {
                     c2c_read_timestamp: r.get::<_, i64>(0)? as u64,
                     group_read_sequence: r.get::<_, i64>(1)? as u64,
                     order_key: r.get::<_, i64>(2)? as u64,
+                    read_ms: r.get::<_, i64>(3)? as u64,
                 })
             },
         )?))
@@ -803,7 +831,7 @@ impl<'t> Writer<'t> {
             .execute(params![
                 m.conversation_id,
                 m.msg_id,
-                m.timestamp,
+                m.time_ms,
                 m.seq as i64
             ])?;
         Ok(())
@@ -833,10 +861,10 @@ impl<'t> Writer<'t> {
     pub fn record_message(&mut self, m: &AppliedMessage) -> Result<()> {
         self.conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread, at_type) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![m.msg_id, m.conversation_id, m.timestamp, m.seq as i64, m.unread])?;
+            .execute(params![m.msg_id, m.conversation_id, m.time_ms, m.seq as i64, m.unread, m.at_type])?;
         Ok(())
     }
 
@@ -848,7 +876,7 @@ impl<'t> Writer<'t> {
                 "INSERT OR IGNORE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread) \
                  VALUES (?1, ?2, ?3, ?4, 0)",
             )?
-            .execute(params![m.msg_id, m.conversation_id, m.timestamp, m.seq as i64])?;
+            .execute(params![m.msg_id, m.conversation_id, m.time_ms, m.seq as i64])?;
         Ok(())
     }
 
@@ -856,26 +884,28 @@ impl<'t> Writer<'t> {
     /// (all of them for `ReadUpTo::All`); returns how many it marked. It
     /// walks only the unread ones at or before the position (an index holds
     /// unread messages apart), never the whole history.
-    pub fn mark_messages_read(&mut self, id: &str, upto: ReadUpTo) -> Result<u64> {
+    pub fn mark_messages_read(&mut self, id: &str, upto: ReadUpTo) -> Result<Marked> {
         let tx = self.conn;
-        let marked = match upto {
-            ReadUpTo::All => tx.prepare_cached(MARK_READ_ALL)?.execute([id])?,
+        let mut marked = Marked::default();
+        let c2c = id.starts_with("c2c_");
+        match upto {
+            ReadUpTo::All => marked.count = tx.prepare_cached(MARK_READ_ALL)?.execute([id])? as u64,
             ReadUpTo::Timestamp(t) => {
-                tx.prepare_cached(MARK_READ_RANGE)?
-                    .execute(params![id, i64::MIN, t])?
+                let ms = ms_covering_second(t.max(0) as u64) as i64;
+                mark_rows(tx, MARK_READ_RANGE, params![id, i64::MIN, ms], &mut marked)?
             }
-            ReadUpTo::Sequence(s) => {
-                // Sequences are u64 stored bit-cast: up to s unsigned is one
-                // or two ranges of the signed column.
-                let mut stmt = tx.prepare_cached(MARK_READ_RANGE)?;
-                let mut n = stmt.execute(params![id, 0i64, s.min(i64::MAX as u64) as i64])?;
-                if s > i64::MAX as u64 {
-                    n += stmt.execute(params![id, i64::MIN, s as i64])?;
+            ReadUpTo::Sequence(s) => mark_sequences(tx, id, 0, s, &mut marked)?,
+            ReadUpTo::Message { ms, .. } if c2c => {
+                mark_rows(tx, MARK_READ_RANGE, params![id, i64::MIN, ms], &mut marked)?
+            }
+            ReadUpTo::Message { ms, seq } => {
+                if seq > 0 {
+                    mark_sequences(tx, id, 1, seq, &mut marked)?;
                 }
-                n
+                mark_rows(tx, MARK_READ_UNPLACED, params![id, ms], &mut marked)?
             }
-        };
-        Ok(marked as u64)
+        }
+        Ok(marked)
     }
 
     /// Creates or moves a conversation group.
@@ -913,7 +943,7 @@ impl<'t> Writer<'t> {
             )?
             .query_row([conversation_id, msg_id], |r| {
                 Ok(Applied {
-                    timestamp: r.get(0)?,
+                    time_ms: r.get(0)?,
                     seq: r.get::<_, i64>(1)? as u64,
                     unread: r.get(2)?,
                 })
@@ -955,8 +985,10 @@ impl<'t> Writer<'t> {
         let (sql, position) = match upto {
             ReadUpTo::All => (
                 "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
-                 AND (unread_count <> 0 OR group_at_info <> '[]' OR (last_message IS NOT NULL AND CASE conv_type \
-                   WHEN 1 THEN c2c_read_timestamp >= 0 AND c2c_read_timestamp < json_extract(last_message, '$.timestamp') \
+                 AND (unread_count <> 0 OR group_at_info <> '[]' OR (last_message IS NOT NULL AND CASE \
+                   WHEN conv_type = 1 OR COALESCE(json_extract(last_message, '$.seq'), 0) = 0 \
+                   THEN read_ms < COALESCE(json_extract(last_message, '$.timestampMs'), \
+                                           json_extract(last_message, '$.timestamp') * 1000) \
                    ELSE group_read_sequence < 0 OR group_read_sequence < json_extract(last_message, '$.seq') END))",
                 None,
             ),
@@ -978,6 +1010,10 @@ impl<'t> Writer<'t> {
                    OR group_read_sequence >= 0 OR group_read_sequence < ?2)",
                 Some(s as i64),
             ),
+            // One message is read in one conversation, never in a scope.
+            ReadUpTo::Message { .. } => {
+                return Err(Error::internal("a message position names one conversation"))
+            }
         };
         let mut stmt = self.conn.prepare_cached(sql)?;
         // Clearing everything compares with each conversation's own last
@@ -1053,15 +1089,31 @@ struct Lists<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadUpTo {
     All,
+    /// A whole second (one-to-one conversations, Tencent's position).
     Timestamp(i64),
+    /// A sequence (groups).
     Sequence(u64),
+    /// One message, by its place: its time (milliseconds) and sequence.
+    Message {
+        ms: i64,
+        seq: u64,
+    },
+}
+
+/// What marking messages read did: how many, and the sequence of each
+/// that had added an @ entry (one entry per message goes with it).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Marked {
+    pub count: u64,
+    pub mentions: Vec<u64>,
 }
 
 /// A message as remembered for de-duplication and unread counting.
 /// What is remembered of an applied message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Applied {
-    pub timestamp: i64,
+    /// Milliseconds.
+    pub time_ms: i64,
     pub seq: u64,
     /// It counts as unread now.
     pub unread: bool,
@@ -1070,9 +1122,12 @@ pub struct Applied {
 pub struct AppliedMessage<'a> {
     pub msg_id: &'a str,
     pub conversation_id: &'a str,
-    pub timestamp: i64,
+    /// Milliseconds.
+    pub time_ms: i64,
     pub seq: u64,
     pub unread: bool,
+    /// The @ type it added to the conversation's list (0: none).
+    pub at_type: i32,
 }
 
 /// order_key with its top bit flipped: compares as i64 the way the u64 does.
@@ -1421,6 +1476,36 @@ fn read_row(row: &Row) -> rusqlite::Result<Result<Conversation>> {
     Ok(decode_row(row))
 }
 
+/// Runs a marking statement (`... RETURNING seq, at_type`), adding what it
+/// marked to `marked`.
+fn mark_rows(
+    tx: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+    marked: &mut Marked,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut rows = stmt.query(args)?;
+    while let Some(r) = rows.next()? {
+        marked.count += 1;
+        if r.get::<_, i32>(1)? != 0 {
+            marked.mentions.push(r.get::<_, i64>(0)? as u64);
+        }
+    }
+    Ok(())
+}
+
+/// Marks the messages of sequence `from` up to `s`: sequences are u64
+/// stored bit-cast, so that is one or two ranges of the signed column.
+fn mark_sequences(tx: &Connection, id: &str, from: i64, s: u64, marked: &mut Marked) -> Result<()> {
+    let upto = s.min(i64::MAX as u64) as i64;
+    mark_rows(tx, MARK_READ_RANGE, params![id, from, upto], marked)?;
+    if s > i64::MAX as u64 {
+        mark_rows(tx, MARK_READ_RANGE, params![id, i64::MIN, s as i64], marked)?;
+    }
+    Ok(())
+}
+
 fn decode_row(row: &Row) -> Result<Conversation> {
     let id: String = row.get(0)?;
     let id = ConversationId::parse(&id).map_err(|e| corrupt("conversation_id", e.message()))?;
@@ -1456,6 +1541,7 @@ fn decode_row(row: &Row) -> Result<Conversation> {
             .collect::<Result<_>>()?,
         c2c_read_timestamp: row.get::<_, i64>(16)? as u64,
         group_read_sequence: row.get::<_, i64>(17)? as u64,
+        read_ms: row.get::<_, i64>(19)?.max(0) as u64,
     })
 }
 
@@ -1681,6 +1767,52 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[test]
+    fn migrates_a_version_4_store_to_millisecond_positions() {
+        let scratch = Scratch::new("v4");
+        let dir = scratch.0.clone();
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let conn = Connection::open(dir.join(DATABASE_FILE)).unwrap();
+            for m in &MIGRATIONS[..4] {
+                conn.execute_batch(m).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            for (id, kind, read) in [("c2c_a", 1, 1700i64), ("c2c_b", 1, 0), ("group_g", 2, 0)] {
+                conn.execute(
+                    "INSERT INTO conversation VALUES (?1, ?2, '', '', '', 1, 0, NULL, '[]', '', 0, 0, 0, '[]', '', '[]', ?3, 0, 0)",
+                    params![id, kind, read],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO applied_message VALUES ('c2c_a', 'm', 1701, 0, 1)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(Some(&dir), Durability::Normal).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        // An old position covers its whole second; nothing read stays 0.
+        let read = |s: &Store, id: &str| s.load(id).unwrap().unwrap().read_ms;
+        assert_eq!(read(&s, "c2c_a"), 1_700_999);
+        assert_eq!((read(&s, "c2c_b"), read(&s, "group_g")), (0, 0));
+        // Remembered message times are milliseconds now: reading second
+        // 1700 leaves the message of 1701 unread, reading 1701 marks it.
+        let counts = s
+            .write(|w| {
+                Ok([1700, 1701].map(|t| {
+                    w.mark_messages_read("c2c_a", ReadUpTo::Timestamp(t))
+                        .unwrap()
+                        .count
+                }))
+            })
+            .unwrap();
+        assert_eq!(counts, [0, 1]);
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// The plan SQLite picks for `sql`, as text.
     fn plan(s: &Store, sql: &str) -> String {
         let mut stmt = s
@@ -1706,6 +1838,10 @@ mod tests {
                 "applied_unread (conversation_id=? AND <expr>>? AND <expr><?)",
             ),
             (COUNT_UNREAD, "applied_unread"),
+            (
+                MARK_READ_UNPLACED,
+                "applied_unread (conversation_id=? AND <expr>=?)",
+            ),
         ] {
             let p = plan(&s, sql);
             assert!(p.contains(index) && !p.contains("SCAN"), "{sql}: {p}");

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
+use crate::events::{GroupEvent, SyncStage};
 use crate::json::{self, IncomingMessage};
 use crate::model::{
     check_group_name, check_len, order_key, quote, Conversation, ConversationId, ConversationType,
@@ -15,7 +16,7 @@ use crate::model::{
     MAX_DRAFT_BYTES, MAX_PINNED, RECV_OPT_MAX,
 };
 use crate::state::Txn;
-use crate::store::{AppliedMessage, ReadUpTo};
+use crate::store::{AppliedMessage, Marked, ReadUpTo};
 
 /// Most IDs one batch write takes (Tencent's limit for the same calls).
 pub const MAX_IDS_PER_CALL: usize = 100;
@@ -51,6 +52,12 @@ pub enum Write {
     MarkRead {
         scope: ReadScope,
         upto: ReadUpTo,
+    },
+    /// Read up to and including one message, by the conversation's own
+    /// message order.
+    MarkMessageRead {
+        id: ConversationId,
+        msg_id: Text,
     },
     Draft {
         id: ConversationId,
@@ -96,6 +103,9 @@ pub enum Write {
         ids: IdList,
     },
     Profiles(Vec<u8>),
+    /// The host's sync with its server reached a stage: raised to the
+    /// listeners in order with the writes around it.
+    ReportSync(SyncStage),
 }
 
 impl Write {
@@ -118,6 +128,10 @@ impl Write {
             }
             Write::MarkRead { scope, upto } => {
                 check_position(scope, upto)?;
+                None
+            }
+            Write::MarkMessageRead { msg_id, .. } => {
+                json::check_msg_id(msg_id.as_str())?;
                 None
             }
             Write::Draft { text, .. } => {
@@ -161,6 +175,7 @@ impl Write {
                 Some(ids)
             }
             Write::Delete { ids } => Some(ids),
+            Write::ReportSync(_) => None,
         };
         match ids {
             Some(ids) if ids.len() > MAX_IDS_PER_CALL => Err(Error::invalid_parameters(format!(
@@ -180,6 +195,7 @@ impl Write {
             | Write::Messages(d)
             | Write::Profiles(d) => d.len(),
             Write::Draft { text, .. } => text.len(),
+            Write::MarkMessageRead { msg_id, .. } => msg_id.len(),
             Write::CustomData { ids, data } => ids.len() * 24 + data.len(),
             Write::RecvOpt { ids, .. }
             | Write::Mark { ids, .. }
@@ -209,6 +225,12 @@ impl Write {
                 Ok(0)
             }
             Write::MarkRead { scope, upto } => mark_read(scope, *upto, txn),
+            Write::MarkMessageRead { id, msg_id } => {
+                txn.stored(id)?;
+                let upto = message_position(txn, id, msg_id)?;
+                read_up_to(txn, id, upto)?;
+                Ok(0)
+            }
             Write::Draft { id, text } => {
                 let c = txn.stored(id)?;
                 if c.draft_text == *text {
@@ -255,7 +277,12 @@ impl Write {
             }
             Write::CreateGroup { name, ids } => {
                 txn.create_group(name.as_str())?;
-                add_to_group(txn, name, ids)
+                add_to_group(txn, name, ids)?;
+                txn.raise_group(GroupEvent::Created {
+                    name: name.clone(),
+                    conversations: (0..ids.len()).map(|i| ids.id(i)).collect(),
+                });
+                Ok(0)
             }
             Write::RenameGroup { from, to } => {
                 let Some(position) = group_position(txn, from)? else {
@@ -281,6 +308,10 @@ impl Write {
                         .map(|g| if g == from { to.clone() } else { g.clone() })
                         .collect();
                 }
+                txn.raise_group(GroupEvent::Renamed {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
                 Ok(0)
             }
             Write::DeleteGroup { name } => {
@@ -292,13 +323,20 @@ impl Write {
                 for id in parse_ids(txn.w.group_members(name.as_str())?)? {
                     remove_group(txn.stored(&id)?, name);
                 }
+                txn.raise_group(GroupEvent::Deleted { name: name.clone() });
                 Ok(0)
             }
             Write::AddToGroup { name, ids } => {
                 if group_position(txn, name)?.is_none() {
                     return Err(missing_group(name));
                 }
-                add_to_group(txn, name, ids)
+                add_to_group(txn, name, ids)?;
+                // Those already in it did not change, and are left out.
+                txn.raise_group(GroupEvent::Added {
+                    name: name.clone(),
+                    conversations: (0..ids.len()).map(|i| ids.id(i)).collect(),
+                });
+                Ok(0)
             }
             Write::RemoveFromGroup { name, ids } => {
                 if group_position(txn, name)?.is_none() {
@@ -307,6 +345,10 @@ impl Write {
                 for i in 0..ids.len() {
                     remove_group(txn.stored(&ids.id(i))?, name);
                 }
+                txn.raise_group(GroupEvent::Removed {
+                    name: name.clone(),
+                    conversations: (0..ids.len()).map(|i| ids.id(i)).collect(),
+                });
                 Ok(0)
             }
             Write::Delete { ids } => {
@@ -319,6 +361,10 @@ impl Write {
                 for p in json::parse_profiles(doc)? {
                     txn.put_profile(p)?;
                 }
+                Ok(0)
+            }
+            Write::ReportSync(stage) => {
+                txn.raise_sync(*stage);
                 Ok(0)
             }
         }
@@ -364,24 +410,40 @@ fn now_seconds() -> u64 {
 fn move_to_activity<V: Snapshot>(txn: &mut Txn<'_, '_, V>, id: &ConversationId) -> Result<()> {
     let tick = txn.next_tick();
     let c = txn.stored(id)?;
-    c.order_key = order_key(c.activity_time(), tick);
+    c.order_key = order_key(c.activity_ms(), tick);
     Ok(())
 }
 
-/// Whether a message is at or before the conversation's read position
-/// (0: nothing read yet; a group message without a sequence cannot be
-/// placed, so it is not).
-fn already_read(c: &Conversation, m: &LastMessage) -> bool {
-    match c.id.kind() {
-        ConversationType::C2c => {
-            c.c2c_read_timestamp > 0
-                && m.timestamp >= 0
-                && m.timestamp as u64 <= c.c2c_read_timestamp
-        }
-        ConversationType::Group => {
-            c.group_read_sequence > 0 && m.seq > 0 && m.seq <= c.group_read_sequence
-        }
+/// Where a message of a stored conversation is, as a read position: a
+/// remembered one, or its last message; any other msgID is refused, named.
+fn message_position<V: Snapshot>(
+    txn: &mut Txn<'_, '_, V>,
+    id: &ConversationId,
+    msg_id: &Text,
+) -> Result<ReadUpTo> {
+    if let Some(at) = txn.w.applied(id.as_str(), msg_id.as_str())? {
+        return Ok(ReadUpTo::Message {
+            ms: at.time_ms,
+            seq: at.seq,
+        });
     }
+    match &txn.stored(id)?.last_message {
+        Some(m) if m.msg_id == *msg_id => Ok(ReadUpTo::Message {
+            ms: m.timestamp_ms,
+            seq: m.seq,
+        }),
+        _ => Err(Error::invalid_parameters(format!(
+            "msgID {} is not a message of conversation {}",
+            quote(msg_id.as_str()),
+            quote(id.as_str())
+        ))),
+    }
+}
+
+/// Whether a message is newer than the last one: by time (milliseconds),
+/// then sequence; in a tie the one there first stays.
+fn is_newer(m: &LastMessage, last: &LastMessage) -> bool {
+    (m.timestamp_ms, m.seq) > (last.timestamp_ms, last.seq)
 }
 
 /// Applies one message. A msgID applied to the conversation before, or the
@@ -407,9 +469,10 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
     let position = AppliedMessage {
         msg_id,
         conversation_id: conv.as_str(),
-        timestamp: m.message.timestamp,
+        time_ms: m.message.timestamp_ms,
         seq: m.message.seq,
         unread: false,
+        at_type: 0,
     };
     let retracted = is_retracted(&m);
     if applied.is_some() || is_last {
@@ -433,7 +496,7 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
             txn.w.forget_unread(conv.as_str(), msg_id)?;
         }
         match applied {
-            Some(at) if (at.timestamp, at.seq) != (m.message.timestamp, m.message.seq) => {
+            Some(at) if (at.time_ms, at.seq) != (m.message.timestamp_ms, m.message.seq) => {
                 txn.w.move_message(&position)?
             }
             Some(_) => {}
@@ -444,12 +507,13 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
     }
     // The host's verdict, when given, replaces the engine's own rule.
     let unread = m.counts_as_unread.unwrap_or_else(|| {
-        !m.message.is_self && !m.message.is_read && !retracted && !already_read(c, &m.message)
+        !m.message.is_self && !m.message.is_read && !retracted && !c.has_read(&m.message)
     });
     let newer = c
         .last_message
         .as_ref()
-        .is_none_or(|last| (m.message.timestamp, m.message.seq) > (last.timestamp, last.seq));
+        .is_none_or(|last| is_newer(&m.message, last));
+    let at_type = if unread { m.mention.unwrap_or(0) } else { 0 };
     if unread {
         c.unread_count = c.unread_count.saturating_add(1);
         if let Some(at_type) = m.mention {
@@ -467,8 +531,11 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
     if newer {
         c.last_message = Some(m.message.clone());
     }
-    txn.w
-        .record_message(&AppliedMessage { unread, ..position })?;
+    txn.w.record_message(&AppliedMessage {
+        unread,
+        at_type,
+        ..position
+    })?;
     if newer {
         move_to_activity(txn, conv)?;
     }
@@ -521,7 +588,7 @@ fn read_up_to<V: Snapshot>(
         txn.w.unread_messages(id.as_str())?
     };
     let marked = if tracked_before == 0 {
-        0
+        Marked::default()
     } else {
         txn.w.mark_messages_read(id.as_str(), upto)?
     };
@@ -533,37 +600,60 @@ fn read_up_to<V: Snapshot>(
         (ReadUpTo::All, _) | (_, None) => true,
         (ReadUpTo::Timestamp(t), Some(m)) => m.timestamp <= t,
         (ReadUpTo::Sequence(s), Some(m)) => m.seq <= s,
+        (ReadUpTo::Message { ms, seq }, Some(m)) => {
+            if id.kind() == ConversationType::Group && seq > 0 && m.seq > 0 {
+                m.seq <= seq
+            } else {
+                m.timestamp_ms <= ms
+            }
+        }
     };
     c.unread_count =
-        tracked_before.saturating_sub(marked) + if covers_last { 0 } else { untracked };
+        tracked_before.saturating_sub(marked.count) + if covers_last { 0 } else { untracked };
+    // Each marked message that had added an @ entry takes it with it.
+    if !marked.mentions.is_empty() {
+        let mut list = c.group_at_info_list.to_vec();
+        for seq in &marked.mentions {
+            if let Some(i) = list.iter().position(|a| a.seq == *seq) {
+                list.remove(i);
+            }
+        }
+        c.group_at_info_list = list.into();
+    }
+    let group = id.kind() == ConversationType::Group;
     match upto {
         ReadUpTo::All => {
-            if let Some(m) = &c.last_message {
-                match id.kind() {
-                    ConversationType::C2c => {
-                        c.c2c_read_timestamp = c.c2c_read_timestamp.max(m.timestamp.max(0) as u64)
-                    }
-                    ConversationType::Group => {
-                        c.group_read_sequence = c.group_read_sequence.max(m.seq)
-                    }
+            if let Some(m) = c.last_message.clone() {
+                c.read_to_ms(m.timestamp_ms.max(0) as u64);
+                if group {
+                    c.group_read_sequence = c.group_read_sequence.max(m.seq);
                 }
             }
             c.group_at_info_list = Box::default();
         }
-        ReadUpTo::Timestamp(t) => c.c2c_read_timestamp = c.c2c_read_timestamp.max(t.max(0) as u64),
-        ReadUpTo::Sequence(s) => {
-            c.group_read_sequence = c.group_read_sequence.max(s);
-            if c.group_at_info_list.iter().any(|a| a.seq <= s) {
-                c.group_at_info_list = c
-                    .group_at_info_list
-                    .iter()
-                    .filter(|a| a.seq > s)
-                    .copied()
-                    .collect();
+        ReadUpTo::Timestamp(t) => c.read_to_second(t.max(0) as u64),
+        ReadUpTo::Message { ms, seq } => {
+            c.read_to_ms(ms.max(0) as u64);
+            if group && seq > 0 {
+                read_sequence(c, seq);
             }
         }
+        ReadUpTo::Sequence(s) => read_sequence(c, s),
     }
     Ok(())
+}
+
+/// A group's sequence position moves forward to `s`; @ entries up to it go.
+fn read_sequence(c: &mut Conversation, s: u64) {
+    c.group_read_sequence = c.group_read_sequence.max(s);
+    if c.group_at_info_list.iter().any(|a| a.seq <= s) {
+        c.group_at_info_list = c
+            .group_at_info_list
+            .iter()
+            .filter(|a| a.seq > s)
+            .copied()
+            .collect();
+    }
 }
 
 fn group_position<V: Snapshot>(txn: &mut Txn<'_, '_, V>, name: &Text) -> Result<Option<i64>> {
@@ -636,7 +726,7 @@ fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usiz
         // Placed by its activity time and, among equal times, by document
         // order: later elements rank first, as later actions do.
         if !keyed {
-            c.order_key = order_key(c.activity_time(), txn.next_tick());
+            c.order_key = order_key(c.activity_ms(), txn.next_tick());
         }
         if c.show_name.is_empty() {
             c.show_name = txn.fallback_name(&c.id);
@@ -756,9 +846,10 @@ fn sync<V: Snapshot>(
                 txn.w.remember_message(&AppliedMessage {
                     msg_id: m.msg_id.as_str(),
                     conversation_id: id.as_str(),
-                    timestamp: m.timestamp,
+                    time_ms: m.timestamp_ms,
                     seq: m.seq,
                     unread: false,
+                    at_type: 0,
                 })?;
             }
             let created = txn.entry(&id)?.after.is_none();
@@ -770,16 +861,25 @@ fn sync<V: Snapshot>(
             // device: it clears what it covers, as clean_unread does. One
             // that is behind is a stale snapshot and changes nothing.
             let (read_ts, read_seq) = (p.c2c_read_timestamp.take(), p.group_read_sequence.take());
+            let read_ms = p.read_ms.take().map(|ms| ms.min(i64::MAX as u64));
             let c = txn.stored(&id)?;
+            let by_time = read_ms
+                .filter(|&ms| ms > c.read_ms)
+                .map(|ms| ReadUpTo::Message {
+                    ms: ms as i64,
+                    seq: 0,
+                });
             let read = match id.kind() {
-                ConversationType::C2c => read_ts
+                ConversationType::C2c => by_time.or(read_ts
                     .filter(|&t| t > c.c2c_read_timestamp)
-                    .map(|t| ReadUpTo::Timestamp(t.min(i64::MAX as u64) as i64)),
+                    .map(|t| ReadUpTo::Timestamp(t.min(i64::MAX as u64) as i64))),
                 ConversationType::Group => read_seq
                     .filter(|&s| s > c.group_read_sequence)
                     .map(ReadUpTo::Sequence),
             };
-            let activity = c.activity_time();
+            // A group's time position (messages without a sequence) moves too.
+            let group_time = by_time.filter(|_| id.kind() == ConversationType::Group);
+            let activity = c.activity_ms();
             p.apply_plain_fields(c);
             if c.show_name.is_empty() {
                 let name = txn.fallback_name(&id);
@@ -789,13 +889,18 @@ fn sync<V: Snapshot>(
             if let Some(m) = p.last_message.take() {
                 match &c.last_message {
                     Some(last) if last.msg_id == m.msg_id => c.last_message = Some(m),
-                    Some(last) if (m.timestamp, m.seq) <= (last.timestamp, last.seq) => {}
+                    Some(last) if !is_newer(&m, last) => {}
                     _ => c.last_message = Some(m),
                 }
             }
             // The position first, then the count: the count names what is
             // unread after the read, so later clears stay exact.
-            if let Some(upto) = read {
+            for upto in [read, group_time].into_iter().flatten() {
+                read_up_to(txn, &id, upto)?;
+            }
+            if let Some(msg_id) = p.read_msg_id.take() {
+                let upto = message_position(txn, &id, &msg_id)
+                    .map_err(|e| e.context("field 'readMsgID'"))?;
                 read_up_to(txn, &id, upto)?;
             }
             // The positions are the server's (past 2^63 too, and the other
@@ -810,7 +915,7 @@ fn sync<V: Snapshot>(
             let c = txn.stored(&id)?;
             match p.order_key {
                 Some(key) => c.order_key = key,
-                None if created || c.activity_time() != activity => move_to_activity(txn, &id)?,
+                None if created || c.activity_ms() != activity => move_to_activity(txn, &id)?,
                 None => {}
             }
             Ok(())

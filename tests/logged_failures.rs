@@ -77,6 +77,7 @@ fn failures_without_a_caller_are_logged() {
         msg_id: Text::new("m").unwrap(),
         sender: Text::default(),
         timestamp: 1,
+        timestamp_ms: 1000,
         seq: 0,
         status: 0,
         is_self: false,

@@ -76,6 +76,9 @@ pub struct imconv_message {
     pub is_read: bool,
     /// The whole message object, exactly as imported (JSON). Never NULL.
     pub json: *const c_char,
+    /// Server time in milliseconds ("timestampMs"; without it, the start
+    /// of `timestamp`'s second). Since 0.3.0.
+    pub timestamp_ms: i64,
 }
 
 /// A conversation: a read-only snapshot owned by the library.
@@ -141,6 +144,11 @@ pub struct imconv_conversation {
     /// False for a temporary conversation: getConversation's answer for a
     /// valid ID that is not stored (it is not saved).
     pub is_stored: bool,
+    /// The exact read position in milliseconds (exported as
+    /// "readTimestampMs"): C2C, what `c2c_read_timestamp` is the second of;
+    /// group, how far messages without a sequence are read. 0: nothing
+    /// read. Since 0.3.0.
+    pub read_timestamp_ms: u64,
 }
 
 /// The library's side of a view: the C struct first (so a pointer to the
@@ -192,6 +200,7 @@ impl ConversationView {
                 is_self: m.is_self,
                 is_read: m.is_read,
                 json: text_ptr(&m.json),
+                timestamp_ms: m.timestamp_ms,
             })
         });
         self.at_info = c
@@ -236,6 +245,7 @@ impl ConversationView {
             c2c_read_timestamp: c.c2c_read_timestamp,
             group_read_sequence: c.group_read_sequence,
             is_stored: stored,
+            read_timestamp_ms: c.read_ms,
         };
     }
 }
@@ -269,6 +279,7 @@ impl Snapshot for ConversationView {
                 c2c_read_timestamp: 0,
                 group_read_sequence: 0,
                 is_stored: stored,
+                read_timestamp_ms: 0,
             },
             message: None,
             at_info: Box::default(),

@@ -1,6 +1,6 @@
 //! Listeners: the conversation manager's events.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
 use super::conversation::{imconv_conversation, ConversationView};
@@ -8,11 +8,52 @@ use super::error::{
     IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_WOULD_DEADLOCK, IMCONV_OK,
 };
 use super::lookup::imconv_conversation_list_callback;
-use super::manager::{imconv_count_callback, imconv_string_list_callback};
+use super::manager::{
+    imconv_count_callback, imconv_list_filter, imconv_list_filter_init,
+    imconv_string_list_callback, read_filter,
+};
 use super::sdk::{imconv_sdk, instance};
 use super::{guard, UserData};
-use crate::events::{Listener, Removal};
-use crate::model::ConversationId;
+use crate::events::{FilteredUnread, GroupEvent, Listener, Removal, SyncStage};
+use crate::model::{ConversationId, ConversationType, Text};
+
+/// An event with nothing to tell but that it happened.
+pub type imconv_event_callback = Option<unsafe extern "C-unwind" fn(user_data: *mut c_void)>;
+
+/// A conversation group event naming a group and conversations (valid
+/// until the callback returns).
+pub type imconv_group_conversations_callback = Option<
+    unsafe extern "C-unwind" fn(
+        group_name: *const c_char,
+        conversations: *const *const imconv_conversation,
+        count: usize,
+        user_data: *mut c_void,
+    ),
+>;
+
+/// A conversation group event naming a group.
+pub type imconv_group_callback =
+    Option<unsafe extern "C-unwind" fn(group_name: *const c_char, user_data: *mut c_void)>;
+
+/// A conversation group renamed.
+pub type imconv_group_renamed_callback = Option<
+    unsafe extern "C-unwind" fn(
+        old_name: *const c_char,
+        new_name: *const c_char,
+        user_data: *mut c_void,
+    ),
+>;
+
+/// A subscribed filter's new unread count: the subscription's ID, its
+/// filter (valid until the callback returns) and the count.
+pub type imconv_filtered_unread_callback = Option<
+    unsafe extern "C-unwind" fn(
+        subscription_id: u64,
+        filter: *const imconv_list_filter,
+        count: u64,
+        user_data: *mut c_void,
+    ),
+>;
 
 /// A listener: function pointers (any may be NULL) and the `user_data`
 /// passed to each. Events run on the instance's callback thread, one at a
@@ -24,9 +65,19 @@ use crate::model::ConversationId;
 /// valid until the callback returns; conversations can be kept with
 /// `imconv_conversation_retain`.
 ///
+/// Since 0.3.0, Tencent's other conversation events, in the same batch
+/// after the list's events and before the total (see each member):
+/// the host's sync stages (`imconv_report_sync`), the five conversation
+/// group events raised by the group calls (a membership event names only
+/// the conversations it changed, and is not raised when it changed none;
+/// groups an import or sync creates raise none), and the counts of unread
+/// subscriptions (`imconv_subscribe_unread_count`).
+///
 /// The struct can grow in later versions: set it up with
 /// `imconv_listener_init` (which sets `struct_size` and clears every
-/// member), then set the members you use by name.
+/// member), then set the members you use by name. A caller compiled against
+/// 0.2.0 (up to `user_data`) keeps working: the members after it read as
+/// NULL.
 #[repr(C)]
 pub struct imconv_listener {
     /// `sizeof(imconv_listener)` as the caller was compiled: members past
@@ -37,28 +88,51 @@ pub struct imconv_listener {
     pub on_deleted: imconv_string_list_callback,
     pub on_total_unread_changed: imconv_count_callback,
     pub user_data: *mut c_void,
+    /// The host reported that a sync with its server started (Tencent's
+    /// onSyncServerStart). Since 0.3.0, like every member below.
+    pub on_sync_server_start: imconv_event_callback,
+    /// ... finished (onSyncServerFinish).
+    pub on_sync_server_finish: imconv_event_callback,
+    /// ... failed (onSyncServerFailed).
+    pub on_sync_server_failed: imconv_event_callback,
+    /// `imconv_create_group` created a group, with the conversations put
+    /// in it (onConversationGroupCreated).
+    pub on_conversation_group_created: imconv_group_conversations_callback,
+    /// `imconv_delete_group` deleted a group (onConversationGroupDeleted).
+    pub on_conversation_group_deleted: imconv_group_callback,
+    /// `imconv_rename_group` renamed a group
+    /// (onConversationGroupNameChanged).
+    pub on_conversation_group_name_changed: imconv_group_renamed_callback,
+    /// `imconv_add_to_group` put conversations in a group
+    /// (onConversationsAddedToGroup).
+    pub on_conversations_added_to_group: imconv_group_conversations_callback,
+    /// `imconv_remove_from_group` took conversations out of a group
+    /// (onConversationsDeletedFromGroup).
+    pub on_conversations_deleted_from_group: imconv_group_conversations_callback,
+    /// A subscribed unread count changed
+    /// (onUnreadMessageCountChangedByFilter).
+    pub on_unread_count_changed_by_filter: imconv_filtered_unread_callback,
 }
 
 // SAFETY: repr(C), struct_size first; all-zero is every callback NULL.
 unsafe impl super::Growable for imconv_listener {
-    /// 0.2.0's layout is this version's. When a member is added, this
-    /// stays the size without it (and the new member is read as absent
-    /// for callers compiled before it).
-    const FIRST_SIZE: usize = std::mem::size_of::<imconv_listener>();
+    /// 0.2.0's layout: up to and including `user_data`.
+    const FIRST_SIZE: usize =
+        std::mem::offset_of!(imconv_listener, user_data) + std::mem::size_of::<*mut c_void>();
 }
 
 /// The host's listener, copied from its struct.
 struct HostListener {
-    on_new: imconv_conversation_list_callback,
-    on_changed: imconv_conversation_list_callback,
-    on_deleted: imconv_string_list_callback,
-    on_total: imconv_count_callback,
+    l: imconv_listener,
     user_data: UserData,
 }
 
 // SAFETY: the function pointers are plain code addresses and user_data is
 // only handed back; events run on the callback thread, as documented.
 unsafe impl Sync for HostListener {}
+// SAFETY: as above; the copied struct's own `user_data` is never read
+// (the `UserData` beside it is what is handed back).
+unsafe impl Send for HostListener {}
 
 fn lend_views(
     views: &[Arc<ConversationView>],
@@ -73,7 +147,7 @@ fn lend_views(
 
 impl Listener<ConversationView> for HostListener {
     fn on_new(&self, conversations: &[Arc<ConversationView>]) {
-        if let Some(cb) = self.on_new {
+        if let Some(cb) = self.l.on_new {
             lend_views(conversations, |a, n| unsafe {
                 cb(a, n, self.user_data.get())
             });
@@ -81,7 +155,7 @@ impl Listener<ConversationView> for HostListener {
     }
 
     fn on_changed(&self, conversations: &[Arc<ConversationView>]) {
-        if let Some(cb) = self.on_changed {
+        if let Some(cb) = self.l.on_changed {
             lend_views(conversations, |a, n| unsafe {
                 cb(a, n, self.user_data.get())
             });
@@ -89,7 +163,7 @@ impl Listener<ConversationView> for HostListener {
     }
 
     fn on_deleted(&self, ids: &[ConversationId]) {
-        if let Some(cb) = self.on_deleted {
+        if let Some(cb) = self.l.on_deleted {
             let ptrs: Vec<*const c_char> = ids
                 .iter()
                 .map(|id| id.text().as_bytes_with_nul().as_ptr().cast())
@@ -99,9 +173,82 @@ impl Listener<ConversationView> for HostListener {
     }
 
     fn on_total_unread_changed(&self, total: u64) {
-        if let Some(cb) = self.on_total {
+        if let Some(cb) = self.l.on_total_unread_changed {
             unsafe { cb(total, self.user_data.get()) }
         }
+    }
+
+    fn on_sync(&self, stage: SyncStage) {
+        let cb = match stage {
+            SyncStage::Started => self.l.on_sync_server_start,
+            SyncStage::Finished => self.l.on_sync_server_finish,
+            SyncStage::Failed => self.l.on_sync_server_failed,
+        };
+        if let Some(cb) = cb {
+            unsafe { cb(self.user_data.get()) }
+        }
+    }
+
+    fn on_group(&self, event: &GroupEvent<Arc<ConversationView>>) {
+        let u = self.user_data.get();
+        let name = |t: &Text| t.as_bytes_with_nul().as_ptr().cast::<c_char>();
+        let with_views = |cb: imconv_group_conversations_callback, group: &Text, views| {
+            if let Some(cb) = cb {
+                lend_views(views, |a, n| unsafe { cb(name(group), a, n, u) });
+            }
+        };
+        match event {
+            GroupEvent::Created {
+                name: group,
+                conversations,
+            } => with_views(self.l.on_conversation_group_created, group, conversations),
+            GroupEvent::Added {
+                name: group,
+                conversations,
+            } => with_views(self.l.on_conversations_added_to_group, group, conversations),
+            GroupEvent::Removed {
+                name: group,
+                conversations,
+            } => with_views(
+                self.l.on_conversations_deleted_from_group,
+                group,
+                conversations,
+            ),
+            GroupEvent::Deleted { name: group } => {
+                if let Some(cb) = self.l.on_conversation_group_deleted {
+                    unsafe { cb(name(group), u) }
+                }
+            }
+            GroupEvent::Renamed { from, to } => {
+                if let Some(cb) = self.l.on_conversation_group_name_changed {
+                    unsafe { cb(name(from), name(to), u) }
+                }
+            }
+        }
+    }
+
+    fn on_filtered_unread(&self, f: &FilteredUnread) {
+        let Some(cb) = self.l.on_unread_count_changed_by_filter else {
+            return;
+        };
+        // The filter as the host gave it (its group name lent for the call).
+        let group = f.filter.group.as_deref().and_then(|g| CString::new(g).ok());
+        let mut filter = std::mem::MaybeUninit::<imconv_list_filter>::uninit();
+        // SAFETY: init writes every member of the struct it is given.
+        let mut filter = unsafe {
+            imconv_list_filter_init(filter.as_mut_ptr());
+            filter.assume_init()
+        };
+        filter.r#type = match f.filter.kind {
+            None => 0,
+            Some(ConversationType::C2c) => 1,
+            Some(ConversationType::Group) => 2,
+        };
+        filter.mark = f.filter.mark.unwrap_or(0);
+        filter.group = group.as_ref().map_or(std::ptr::null(), |g| g.as_ptr());
+        filter.has_unread = f.filter.has_unread;
+        filter.has_at = f.filter.has_at;
+        unsafe { cb(f.subscription, &filter, f.count, self.user_data.get()) }
     }
 }
 
@@ -150,11 +297,8 @@ pub unsafe extern "C" fn imconv_add_listener(
             }
         };
         let host = HostListener {
-            on_new: l.on_new,
-            on_changed: l.on_changed,
-            on_deleted: l.on_deleted,
-            on_total: l.on_total_unread_changed,
             user_data: UserData(l.user_data),
+            l,
         };
         *out_listener_id = sdk.engine.add_listener(Arc::new(host));
         IMCONV_OK
@@ -179,6 +323,15 @@ pub unsafe extern "C" fn imconv_listener_init(listener: *mut imconv_listener) {
                 on_deleted: None,
                 on_total_unread_changed: None,
                 user_data: std::ptr::null_mut(),
+                on_sync_server_start: None,
+                on_sync_server_finish: None,
+                on_sync_server_failed: None,
+                on_conversation_group_created: None,
+                on_conversation_group_deleted: None,
+                on_conversation_group_name_changed: None,
+                on_conversations_added_to_group: None,
+                on_conversations_deleted_from_group: None,
+                on_unread_count_changed_by_filter: None,
             };
         }
     })
@@ -215,6 +368,88 @@ pub unsafe extern "C" fn imconv_remove_listener(sdk: *mut imconv_sdk, listener_i
             Removal::Removed => IMCONV_OK,
             Removal::Unknown => IMCONV_ERR_INVALID_PARAMETERS,
             Removal::RemovedStillRunning => IMCONV_ERR_WOULD_DEADLOCK,
+        }
+    })
+}
+
+/// Subscribes to the unread count of the conversations that pass `filter`
+/// (Tencent's subscribeUnreadMessageCountByFilter; NULL: all), and stores
+/// the subscription's ID in `*out_subscription_id`. From then on, every
+/// write that changes that count raises `on_unread_count_changed_by_filter`
+/// with the ID, the filter and the new count (muted conversations left
+/// out, as in `imconv_get_total_unread`), in the write's event batch after
+/// the total; a write that leaves the count as it was raises nothing. Read
+/// the count it starts from with `imconv_get_total_unread` and the same
+/// filter.
+///
+/// Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk` or
+/// `out_subscription_id`, or a filter that cannot be read (type other than
+/// 0, 1, 2; `struct_size` below 0.2.0's; a group name that is not UTF-8);
+/// IMCONV_ERR_SHUTDOWN while the instance is being freed;
+/// IMCONV_ERR_WRONG_PROCESS in a child after fork(). Synchronous: the
+/// filter is copied before it returns; callable from any thread, including
+/// from inside a callback.
+///
+/// # Safety
+/// `sdk` is NULL or a live instance; `filter` is NULL or valid for the call
+/// (its `group` NULL or a NUL-terminated string); `out_subscription_id` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_subscribe_unread_count(
+    sdk: *mut imconv_sdk,
+    filter: *const imconv_list_filter,
+    out_subscription_id: *mut u64,
+) -> i32 {
+    guard(IMCONV_ERR_INTERNAL, || {
+        let sdk = match instance(sdk) {
+            Ok(sdk) => sdk,
+            Err(code) => return code,
+        };
+        if out_subscription_id.is_null() {
+            return IMCONV_ERR_INVALID_PARAMETERS;
+        }
+        match read_filter(filter) {
+            Ok(f) => {
+                *out_subscription_id = sdk.engine.subscribe_unread(f);
+                IMCONV_OK
+            }
+            Err(e) => {
+                crate::log::info(format_args!(
+                    "imconv_subscribe_unread_count refused: {}",
+                    e.message()
+                ));
+                IMCONV_ERR_INVALID_PARAMETERS
+            }
+        }
+    })
+}
+
+/// Ends an unread-count subscription (Tencent's
+/// unsubscribeUnreadMessageCountByFilter): no count of it is raised by a
+/// write that commits after this returns.
+///
+/// Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk` or an
+/// ID that is not subscribed (or was unsubscribed); IMCONV_ERR_SHUTDOWN
+/// while the instance is being freed; IMCONV_ERR_WRONG_PROCESS in a child
+/// after fork(). Synchronous; callable from any thread, including from
+/// inside a callback.
+///
+/// # Safety
+/// `sdk` is NULL or a live instance.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_unsubscribe_unread_count(
+    sdk: *mut imconv_sdk,
+    subscription_id: u64,
+) -> i32 {
+    guard(IMCONV_ERR_INTERNAL, || {
+        let sdk = match instance(sdk) {
+            Ok(sdk) => sdk,
+            Err(code) => return code,
+        };
+        if sdk.engine.unsubscribe_unread(subscription_id) {
+            IMCONV_OK
+        } else {
+            IMCONV_ERR_INVALID_PARAMETERS
         }
     })
 }

@@ -114,19 +114,24 @@ pub struct imconv_list_filter {
 
 /// Applies incoming and sent messages (Tencent's onRecvNewMessage and the
 /// results of sendMessage). `json_array` is a JSON array of message objects:
-/// `conversationID`, `msgID` (1 to 128 bytes) and `timestamp` (seconds)
-/// required; `seq`, `sender`, `isSelf`, `isRead`, `status`, in groups
-/// `groupAtUserList`, and `countsAsUnread` and `atType` read; any other
-/// fields kept: the whole object (at most 64 KiB) becomes `lastMessage`
-/// when it is the newest.
+/// `conversationID`, `msgID` (1 to 128 bytes) and `timestamp` (seconds) or
+/// `timestampMs` (milliseconds; `timestamp` then defaults to it / 1,000 and,
+/// when given too, must be its second) required; `seq`, `sender`, `isSelf`,
+/// `isRead`, `status`, in groups `groupAtUserList`, and `countsAsUnread` and
+/// `atType` read; any other fields kept: the whole object (at most 64 KiB)
+/// becomes `lastMessage` when it is the newest.
 ///
 /// A message for a conversation that is not stored creates it (named after
-/// its profile). A new message is remembered; the newest (by timestamp, then
-/// seq) becomes the last message and moves the conversation to its time (see
-/// order_key), so a catch-up that delivers older messages last leaves their
-/// conversations below; an older one never replaces a newer one. An incoming
-/// message that is not read and lies after the read position (C2C:
-/// c2c_read_timestamp; group: group_read_sequence) adds one to unread_count;
+/// its profile). A new message is remembered; the newest (by time in
+/// milliseconds, then seq; a message without `timestampMs` is at the start
+/// of its second; in a tie the one there first stays) becomes the last
+/// message and moves the conversation to its time (see order_key: two
+/// conversations active in one second list by their milliseconds), so a
+/// catch-up that delivers older messages last leaves their conversations
+/// below; an older one never replaces a newer one. An incoming message that
+/// is not read and lies after the read position (C2C: the time read up to,
+/// see `imconv_mark_read`; group: group_read_sequence, or for a message
+/// without a seq the time read up to) adds one to unread_count;
 /// then, in a group, a `groupAtUserList` naming this instance's user_id adds
 /// an @me entry, Tencent's `__kImSDK_MesssageAtALL__` an @all entry, both an
 /// @all-and-@me entry. A message with status 4 (deleted) or 6 (revoked)
@@ -970,7 +975,7 @@ unsafe impl super::Growable for imconv_list_filter {
 
 /// Reads a filter argument (NULL covers all; members past the caller's
 /// `struct_size` read as absent).
-unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<ListFilter> {
+pub(crate) unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<ListFilter> {
     if filter.is_null() {
         return Ok(ListFilter::default());
     }

@@ -16,6 +16,7 @@ pub mod log;
 pub mod lookup;
 pub mod manager;
 pub mod sdk;
+pub mod server;
 pub mod string;
 
 use crate::write::Write;

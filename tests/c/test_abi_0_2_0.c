@@ -82,6 +82,26 @@ static void test_structs_of_0_2_0_work_against_this_version(void) {
     CHECK_INT(atomic_load(&news), 2);
     CHECK_INT(atomic_load(&totals), 2);
 
+    /* Events 0.3.0 added (sync stages, group events, a subscription's
+       count) reach members past 0.2.0's struct: read as absent, never as
+       the poison after it. */
+    uint64_t sub = 0;
+    CHECK_INT(imconv_subscribe_unread_count(sdk, NULL, &sub), IMCONV_OK);
+    const char *ids[] = {"c2c_a"};
+    call_reset(&c);
+    CHECK_INT(imconv_report_sync(sdk, IMCONV_SYNC_STARTED, on_done, on_fail, &c), IMCONV_OK);
+    call_wait(&c);
+    call_reset(&c);
+    CHECK_INT(imconv_create_group(sdk, "g", ids, 1, on_done, on_fail, &c), IMCONV_OK);
+    call_wait(&c);
+    call_reset(&c);
+    CHECK_INT(imconv_apply_messages(sdk, "[{\"conversationID\":\"c2c_a\",\"msgID\":\"m2\",\"timestamp\":7}]",
+                                    on_done, on_fail, &c),
+              IMCONV_OK);
+    call_wait(&c);
+    CHECK_INT(c.successes, 1);
+    CHECK_INT(atomic_load(&totals), 3);
+
     filter_in_memory f;
     memset(&f, 0xAB, sizeof f);
     f.old.struct_size = sizeof(filter_0_2_0);

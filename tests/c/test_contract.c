@@ -186,7 +186,7 @@ static void test_get_stored_conversation(void) {
               "\"isSelf\":false,\"isRead\":false,\"text\":\"hi\"},\"groupAtInfoList\":[],\"draftText\":\"see you\","
               "\"draftTimestamp\":1700000400,\"isPinned\":true,\"orderKey\":99,\"markList\":[1,8],"
               "\"customData\":\"x\",\"conversationGroupList\":[\"Friends\"],"
-              "\"c2cReadTimestamp\":1700000100,\"groupReadSequence\":0}");
+              "\"c2cReadTimestamp\":1700000100,\"groupReadSequence\":0,\"readTimestampMs\":1700000100999}");
     get_sync(sdk, "group_g1", &c);
     CHECK_CONTAINS(c.jsons[0], "\"type\":2,\"userID\":\"\",\"groupID\":\"g1\",\"groupType\":\"Work\"");
     CHECK_CONTAINS(c.jsons[0], "\"groupAtInfoList\":[{\"seq\":40,\"atType\":1},{\"seq\":41,\"atType\":3}]");

@@ -18,13 +18,6 @@ static imconv_sdk *open_memory(void) {
     return sdk;
 }
 
-static int32_t done_code(call *c) {
-    call_wait(c);
-    return c->errors ? c->code : IMCONV_OK;
-}
-
-#define WRITE(c, expr) (call_reset(c), ((expr) == IMCONV_OK ? done_code(c) : -1))
-
 /* ---- 1. back-to-back writes ------------------------------------------ */
 
 /* Completion order: each callback appends its tag. */

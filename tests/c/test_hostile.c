@@ -116,7 +116,7 @@ static void groups_cb(const char *const *names, size_t n, void *u) {
     (void)n;
     call_finish(u, 1);
 }
-static const imconv_listener null_listener = {sizeof(imconv_listener), NULL, NULL, NULL, NULL, NULL};
+static const imconv_listener null_listener = {.struct_size = sizeof(imconv_listener)};
 static void e_bad_cursor(outcome *o) {
     W(imconv_get_conversation_page(sdk, NULL, "1:x:'; --", 10, page_cb, fail_cb, &o->c));
 }
@@ -207,16 +207,26 @@ static void e_null_sweep(outcome *o) {
     expect_null("groups sdk", imconv_get_groups(NULL, groups_cb, fail_cb, c), c, REFUSED);
     expect_rc("add_listener sdk", imconv_add_listener(NULL, &null_listener, &lid), IMCONV_ERR_INVALID_PARAMETERS);
     expect_rc("remove_listener sdk", imconv_remove_listener(NULL, 1), IMCONV_ERR_INVALID_PARAMETERS);
+    expect_null("sync_snapshot sdk", imconv_sync_snapshot(NULL, "[]", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("mark_read sdk", imconv_mark_read(NULL, "c2c_a", "m", done_cb, fail_cb, c), c, REFUSED);
+    expect_null("report_sync sdk", imconv_report_sync(NULL, IMCONV_SYNC_STARTED, done_cb, fail_cb, c), c, REFUSED);
+    expect_rc("subscribe sdk", imconv_subscribe_unread_count(NULL, NULL, &lid), IMCONV_ERR_INVALID_PARAMETERS);
+    expect_rc("unsubscribe sdk", imconv_unsubscribe_unread_count(NULL, 1), IMCONV_ERR_INVALID_PARAMETERS);
     /* Both callbacks NULL: refused, never called. */
     expect_null("import callbacks", imconv_import_conversations(sdk, "[]", NULL, NULL, c), c, REFUSED);
     expect_null("sync callbacks", imconv_sync_conversations(sdk, "[]", NULL, NULL, c), c, REFUSED);
     expect_null("clean_unread callbacks", imconv_clean_unread(sdk, "", 0, 0, NULL, NULL, c), c, REFUSED);
     expect_null("groups callbacks", imconv_get_groups(sdk, NULL, NULL, c), c, REFUSED);
     expect_null("page callbacks", imconv_get_conversation_page(sdk, NULL, NULL, 10, NULL, NULL, c), c, REFUSED);
+    expect_null("mark_read callbacks", imconv_mark_read(sdk, "c2c_a", "m", NULL, NULL, c), c, REFUSED);
+    expect_null("report_sync callbacks", imconv_report_sync(sdk, IMCONV_SYNC_STARTED, NULL, NULL, c), c, REFUSED);
     /* Required strings and arrays NULL: accepted, failing through on_error. */
     expect_null("sync json", imconv_sync_conversations(sdk, NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
     expect_null("apply_messages json", imconv_apply_messages(sdk, NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
     expect_null("update_profiles json", imconv_update_profiles(sdk, NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("sync_snapshot json", imconv_sync_snapshot(sdk, NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("mark_read id", imconv_mark_read(sdk, NULL, "m", done_cb, fail_cb, c), c, ACCEPTED_FAILS);
+    expect_null("mark_read msg_id", imconv_mark_read(sdk, "c2c_a", NULL, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
     expect_null("set_draft id", imconv_set_draft(sdk, NULL, "d", done_cb, fail_cb, c), c, ACCEPTED_FAILS);
     expect_null("pin id", imconv_pin_conversation(sdk, NULL, true, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
     expect_null("recv_opt ids", imconv_set_recv_opt(sdk, NULL, 1, 0, done_cb, fail_cb, c), c, ACCEPTED_FAILS);
@@ -239,6 +249,7 @@ static void e_null_sweep(outcome *o) {
     /* Synchronous exports. */
     expect_rc("add_listener listener", imconv_add_listener(sdk, NULL, &lid), IMCONV_ERR_INVALID_PARAMETERS);
     expect_rc("add_listener out id", imconv_add_listener(sdk, &null_listener, NULL), IMCONV_ERR_INVALID_PARAMETERS);
+    expect_rc("subscribe out id", imconv_subscribe_unread_count(sdk, NULL, NULL), IMCONV_ERR_INVALID_PARAMETERS);
     /* Structs not set up for this version (struct_size 0): refused. */
     imconv_listener unsized = null_listener;
     unsized.struct_size = 0;
@@ -304,7 +315,7 @@ static const entry CATALOGUE[] = {
     {"filter type 7", "get_total_unread", e_bad_filter, IMCONV_OK, IMCONV_ERR_INVALID_PARAMETERS},
     {"20,000 writes without waiting", "pin_conversation", e_flood, IMCONV_ERR_QUEUE_FULL, -1},
     {"an unknown error code", "error_str", e_unknown_code, IMCONV_OK, -1},
-    {"NULL in every pointer parameter of every export (61 cases: the instance and both callbacks refuse the call; required strings and arrays fail it through on_error; optional ones keep their documented meaning)", "*", e_null_sweep, IMCONV_OK, -1},
+    {"NULL in every pointer parameter of every export (72 cases: the instance and both callbacks refuse the call; required strings and arrays fail it through on_error; optional ones keep their documented meaning)", "*", e_null_sweep, IMCONV_OK, -1},
 };
 
 static const char *code_name(int32_t code) {

@@ -19,15 +19,6 @@ static imconv_sdk *open_sdk(const char *config) {
 
 static imconv_sdk *open_memory(void) { return open_sdk("{\"user_id\":\"me\"}"); }
 
-/* Waits for a done/error callback and returns the error code (0: success). */
-static int32_t done_code(call *c) {
-    call_wait(c);
-    return c->errors ? c->code : IMCONV_OK;
-}
-
-#define WRITE(c, expr)                                                                      \
-    (call_reset(c), ((expr) == IMCONV_OK ? done_code(c) : -1))
-
 static int32_t apply(imconv_sdk *sdk, call *c, const char *json) {
     return WRITE(c, imconv_apply_messages(sdk, json, on_done, on_fail, c));
 }

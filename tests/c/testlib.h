@@ -200,6 +200,16 @@ static inline void list_sync(imconv_sdk *sdk, const char *const *ids, size_t n, 
     call_wait(c);
 }
 
+/* Waits for a done/error callback and returns the error code (0: success). */
+static inline int32_t done_code(call *c) {
+    call_wait(c);
+    return c->errors ? c->code : IMCONV_OK;
+}
+
+/* Runs a write call and returns its outcome: the code its callback gave
+ * (0: success), or -1 when the call was refused. */
+#define WRITE(c, expr) (call_reset(c), ((expr) == IMCONV_OK ? done_code(c) : -1))
+
 static inline void import_sync(imconv_sdk *sdk, const char *json, call *c) {
     call_reset(c);
     if (imconv_import_conversations(sdk, json, on_done, on_fail, c) != IMCONV_OK) {
