@@ -93,6 +93,12 @@ enum class Mark : uint64_t {
     Fold = IMCONV_MARK_FOLD,
     Hide = IMCONV_MARK_HIDE,
 };
+/// A stage of the host's sync with its server (Sdk::report_sync).
+enum class SyncStage : int32_t {
+    Started = IMCONV_SYNC_STARTED,
+    Finished = IMCONV_SYNC_FINISHED,
+    Failed = IMCONV_SYNC_FAILED,
+};
 enum class LogLevel : int32_t {
     Error = IMCONV_LOG_ERROR,
     Warn = IMCONV_LOG_WARN,
@@ -181,6 +187,8 @@ struct Message {
     uint64_t seq = 0;
     int32_t status = 0;
     bool is_self = false, is_read = false;
+    /// Milliseconds ("timestampMs"; without it, the start of its second).
+    int64_t timestamp_ms = 0;
 };
 
 /// One unread @ mention.
@@ -216,7 +224,8 @@ class Conversation {
     std::optional<Message> last_message() const {
         if (!v_->last_message) return std::nullopt;
         const imconv_message &m = *v_->last_message;
-        return Message{m.msg_id, m.sender, m.json, m.timestamp, m.seq, m.status, m.is_self, m.is_read};
+        return Message{m.msg_id,  m.sender,  m.json,    m.timestamp,   m.seq,
+                       m.status,  m.is_self, m.is_read, m.timestamp_ms};
     }
     std::vector<GroupAtInfo> group_at_info_list() const {
         std::vector<GroupAtInfo> out;
@@ -241,6 +250,8 @@ class Conversation {
     }
     uint64_t c2c_read_timestamp() const { return v_->c2c_read_timestamp; }
     uint64_t group_read_sequence() const { return v_->group_read_sequence; }
+    /// The exact read position in milliseconds ("readTimestampMs").
+    uint64_t read_timestamp_ms() const { return v_->read_timestamp_ms; }
     bool is_stored() const { return v_->is_stored; }
     /// The conversation as V2 JSON (imconv_conversation_to_json), made now.
     std::string to_json() const {
@@ -273,9 +284,21 @@ struct Page {
 
 /// A listener's callbacks (any may be empty); see imconv_listener.
 struct Listener {
-    std::function<void(const std::vector<Conversation> &)> on_new, on_changed;
+    using Conversations = std::function<void(const std::vector<Conversation> &)>;
+    using GroupConversations = std::function<void(const std::string &, const std::vector<Conversation> &)>;
+    Conversations on_new, on_changed;
     std::function<void(const std::vector<std::string> &)> on_deleted;
     std::function<void(uint64_t)> on_total_unread_changed;
+    /// The host's sync stages (Sdk::report_sync).
+    std::function<void()> on_sync_server_start, on_sync_server_finish, on_sync_server_failed;
+    /// The five conversation group events: the group's name, and for
+    /// created, added and deleted-from the conversations.
+    GroupConversations on_conversation_group_created;
+    std::function<void(const std::string &)> on_conversation_group_deleted;
+    std::function<void(const std::string &old_name, const std::string &new_name)> on_conversation_group_name_changed;
+    GroupConversations on_conversations_added_to_group, on_conversations_deleted_from_group;
+    /// A subscribed filter's new unread count (Sdk::subscribe_unread_count).
+    std::function<void(uint64_t subscription_id, const Filter &, uint64_t count)> on_unread_count_changed_by_filter;
 };
 
 using ErrorCallback = std::function<void(const Error &)>;

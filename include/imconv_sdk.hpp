@@ -171,6 +171,22 @@ class Sdk {
     Future<void> update_profiles(const std::string &json) {
         return done([&](auto ok, auto fail) { update_profiles(json, ok, fail); });
     }
+    /// Reads a stored conversation up to and including one of its messages
+    /// (a read receipt); see imconv_mark_read.
+    void mark_read(const std::string &conversation_id, const std::string &msg_id, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_mark_read(get(), conversation_id.c_str(), msg_id.c_str(), cb...); });
+    }
+    Future<void> mark_read(const std::string &conversation_id, const std::string &msg_id) {
+        return done([&](auto ok, auto fail) { mark_read(conversation_id, msg_id, ok, fail); });
+    }
+    /// Reports a stage of the host's sync (imconv_report_sync): listeners
+    /// hear it in order with the writes around it.
+    void report_sync(SyncStage stage, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_report_sync(get(), static_cast<int32_t>(stage), cb...); });
+    }
+    Future<void> report_sync(SyncStage stage) {
+        return done([&](auto ok, auto fail) { report_sync(stage, ok, fail); });
+    }
     /// One conversation, "c2c", "group" or "" (all); see imconv_clean_unread.
     void clean_unread(const std::string &scope, uint64_t clean_timestamp, uint64_t clean_sequence, Done ok,
                       ErrorCallback fail) {
@@ -301,6 +317,46 @@ class Sdk {
         l.on_total_unread_changed = [](uint64_t total, void *u) {
             event(u, [&](Listener &L) { if (L.on_total_unread_changed) L.on_total_unread_changed(total); });
         };
+        l.on_sync_server_start = [](void *u) {
+            event(u, [&](Listener &L) { if (L.on_sync_server_start) L.on_sync_server_start(); });
+        };
+        l.on_sync_server_finish = [](void *u) {
+            event(u, [&](Listener &L) { if (L.on_sync_server_finish) L.on_sync_server_finish(); });
+        };
+        l.on_sync_server_failed = [](void *u) {
+            event(u, [&](Listener &L) { if (L.on_sync_server_failed) L.on_sync_server_failed(); });
+        };
+        l.on_conversation_group_created = [](const char *g, const imconv_conversation *const *cs, size_t n, void *u) {
+            event(u, [&](Listener &L) { grouped(L.on_conversation_group_created, g, cs, n); });
+        };
+        l.on_conversations_added_to_group = [](const char *g, const imconv_conversation *const *cs, size_t n,
+                                               void *u) {
+            event(u, [&](Listener &L) { grouped(L.on_conversations_added_to_group, g, cs, n); });
+        };
+        l.on_conversations_deleted_from_group = [](const char *g, const imconv_conversation *const *cs, size_t n,
+                                                   void *u) {
+            event(u, [&](Listener &L) { grouped(L.on_conversations_deleted_from_group, g, cs, n); });
+        };
+        l.on_conversation_group_deleted = [](const char *g, void *u) {
+            event(u, [&](Listener &L) { if (L.on_conversation_group_deleted) L.on_conversation_group_deleted(g); });
+        };
+        l.on_conversation_group_name_changed = [](const char *from, const char *to, void *u) {
+            event(u, [&](Listener &L) {
+                if (L.on_conversation_group_name_changed) L.on_conversation_group_name_changed(from, to);
+            });
+        };
+        l.on_unread_count_changed_by_filter = [](uint64_t id, const imconv_list_filter *f, uint64_t count, void *u) {
+            event(u, [&](Listener &L) {
+                if (!L.on_unread_count_changed_by_filter) return;
+                Filter filter;
+                filter.type = static_cast<ConversationType>(f->type);
+                filter.mark = f->mark;
+                if (f->group) filter.group = f->group;
+                filter.has_unread = f->has_unread;
+                filter.has_at = f->has_at;
+                L.on_unread_count_changed_by_filter(id, filter, count);
+            });
+        };
         l.user_data = s.listener_;
         int32_t rc = imconv_add_listener(get(), &l, &s.id_);
         if (rc != IMCONV_OK) {
@@ -310,7 +366,29 @@ class Sdk {
         return s;
     }
 
+    /// Subscribes to the unread count of the conversations that pass
+    /// `filter` (imconv_subscribe_unread_count): listeners'
+    /// on_unread_count_changed_by_filter hear it change. Returns the ID;
+    /// throws Error when refused.
+    uint64_t subscribe_unread_count(const Filter &filter = {}) {
+        imconv_list_filter f = c_filter(filter);
+        uint64_t id = 0;
+        int32_t rc = imconv_subscribe_unread_count(get(), &f, &id);
+        if (rc != IMCONV_OK) throw Error(rc, imconv_error_str(rc));
+        return id;
+    }
+    /// Ends a subscription (imconv_unsubscribe_unread_count); throws Error
+    /// for an ID that is not subscribed.
+    void unsubscribe_unread_count(uint64_t subscription_id) {
+        int32_t rc = imconv_unsubscribe_unread_count(get(), subscription_id);
+        if (rc != IMCONV_OK) throw Error(rc, imconv_error_str(rc));
+    }
+
   private:
+    static void grouped(const Listener::GroupConversations &f, const char *group,
+                        const imconv_conversation *const *cs, size_t n) {
+        if (f) f(group, detail::views(cs, n));
+    }
     template <typename OnSuccess, typename Call, typename Thunk>
     void start(OnSuccess on_success, ErrorCallback on_error, Call &&call, Thunk thunk) {
         auto *p = new detail::Pending<OnSuccess>{get(), std::move(on_success), std::move(on_error)};

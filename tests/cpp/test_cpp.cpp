@@ -247,6 +247,58 @@ static void log_version_wait_freed_and_moves() {
     CHECK(error_of([] { imconv::Sdk bad(R"({"user":"x"})"); }) == imconv::ErrorCode::InvalidParameters);
 }
 
+// Reading up to a message, millisecond time, sync stages, the group events
+// and unread subscriptions (0.3.0).
+static void server_surface(const std::string &delivery) {
+    imconv::Sdk sdk(R"({"user_id":"me","delivery":")" + delivery + R"("})");
+    sdk.apply_messages(R"([{"conversationID":"c2c_bob","msgID":"q1","timestampMs":1700000000100},
+                           {"conversationID":"c2c_bob","msgID":"q2","timestampMs":1700000000200}])")
+        .get();
+    std::vector<std::string> log;
+    imconv::Listener l;
+    l.on_sync_server_start = [&] { log.push_back("start"); };
+    l.on_sync_server_finish = [&] { log.push_back("finish"); };
+    l.on_sync_server_failed = [&] { log.push_back("failed"); };
+    l.on_conversation_group_created = [&](const std::string &g, const std::vector<imconv::Conversation> &cs) {
+        log.push_back("created " + g + " " + std::string(cs.at(0).conversation_id()));
+    };
+    l.on_conversations_added_to_group = [&](const std::string &g, const std::vector<imconv::Conversation> &cs) {
+        log.push_back("added " + g + " " + std::to_string(cs.size()));
+    };
+    l.on_conversations_deleted_from_group = [&](const std::string &g, const std::vector<imconv::Conversation> &cs) {
+        log.push_back("removed " + g + " " + std::to_string(cs.size()));
+    };
+    l.on_conversation_group_name_changed = [&](const std::string &a, const std::string &b) {
+        log.push_back("renamed " + a + " " + b);
+    };
+    l.on_conversation_group_deleted = [&](const std::string &g) { log.push_back("deleted " + g); };
+    l.on_unread_count_changed_by_filter = [&](uint64_t, const imconv::Filter &f, uint64_t n) {
+        log.push_back("count " + std::to_string(n) + (f.type == imconv::ConversationType::C2C ? " c2c" : ""));
+    };
+    imconv::Subscription s = sdk.add_listener(l);
+    imconv::Filter c2c;
+    c2c.type = imconv::ConversationType::C2C;
+    uint64_t sub = sdk.subscribe_unread_count(c2c);
+    sdk.report_sync(imconv::SyncStage::Started).get();
+    sdk.mark_read("c2c_bob", "q1").get();
+    imconv::Conversation bob = sdk.get_conversation("c2c_bob").get();
+    CHECK(bob.unread_count() == 1 && bob.read_timestamp_ms() == 1700000000100 &&
+          bob.c2c_read_timestamp() == 1700000000);
+    CHECK(bob.last_message() && bob.last_message()->timestamp_ms == 1700000000200);
+    CHECK(error_of([&] { sdk.mark_read("c2c_bob", "nope").get(); }) == imconv::ErrorCode::InvalidParameters);
+    sdk.create_group("g", {"c2c_bob"}).get();
+    sdk.add_to_group("g", {"c2c_bob"}).get(); // already in it: no event
+    sdk.remove_from_group("g", {"c2c_bob"}).get();
+    sdk.rename_group("g", "h").get();
+    sdk.delete_group("h").get();
+    sdk.report_sync(imconv::SyncStage::Finished).get();
+    sdk.report_sync(imconv::SyncStage::Failed).get();
+    CHECK(log == (std::vector<std::string>{"start", "count 1 c2c", "created g c2c_bob", "removed g 1",
+                                           "renamed g h", "deleted h", "finish", "failed"}));
+    sdk.unsubscribe_unread_count(sub);
+    CHECK(error_of([&] { sdk.unsubscribe_unread_count(sub); }) == imconv::ErrorCode::InvalidParameters);
+}
+
 template <typename F, typename... A> static void run(const char *name, F f, A... args) {
     current = name;
     int before = failures;
@@ -261,6 +313,7 @@ int main() {
         run("every_call", every_call, delivery);
         run("futures_inside_callbacks", futures_inside_callbacks, delivery);
         run("exceptions_are_reported", exceptions_are_reported, delivery);
+        run("server_surface", server_surface, delivery);
     }
     run("log_version_wait_freed_and_moves", log_version_wait_freed_and_moves);
     std::printf("%s\n", failures ? "FAILED" : "all passed");

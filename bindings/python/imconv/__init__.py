@@ -29,12 +29,12 @@ from .errors import (ErrorCode, ImconvError, InternalError, InvalidJsonError,
 from .log import disable_log, route_log_to_logging
 from .sdk import Sdk
 from .types import (AtType, Conversation, ConversationType, Event, Filter, GroupAtInfo, LogLevel,
-                    Mark, Message, NewMessage, Page, Profile, RecvOpt)
+                    Mark, Message, NewMessage, Page, Profile, RecvOpt, SyncStage)
 
 __all__ = [
     "Sdk", "AsyncSdk", "EventStream", "Subscription",
     "Conversation", "Message", "GroupAtInfo", "NewMessage", "Profile", "Filter", "Page", "Event",
-    "ConversationType", "RecvOpt", "AtType", "Mark", "LogLevel",
+    "ConversationType", "RecvOpt", "AtType", "Mark", "LogLevel", "SyncStage",
     "ErrorCode", "ImconvError", "InvalidParametersError", "InvalidJsonError", "StoreError",
     "ShutdownError", "StoreLockedError", "WrongProcessError", "QueueFullError",
     "WouldDeadlockError", "ReadOnlyError", "TimeoutError_", "InternalError", "error_text",

@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _native as n
 from .errors import ImconvError, error_for
-from .types import Conversation, ConversationType, Event, GroupAtInfo, Message, Page
+from .types import (Conversation, ConversationType, Event, Filter, GroupAtInfo, Message, Page)
 
 Complete = Callable[[Any, Optional[ImconvError]], None]
 ErrorHandler = Callable[[BaseException], None]
@@ -121,7 +121,7 @@ def copy_conversation(c: n.CConversation) -> Conversation:
         group_id=_s(c.group_id), group_type=_s(c.group_type), show_name=_s(c.show_name),
         face_url=_s(c.face_url), unread_count=c.unread_count, recv_opt=c.recv_opt,
         last_message=Message(_s(m.msg_id), _s(m.sender), m.timestamp, m.seq, m.status,
-                             m.is_self, m.is_read, _s(m.json)) if m else None,
+                             m.is_self, m.is_read, _s(m.json), m.timestamp_ms) if m else None,
         group_at_info_list=[GroupAtInfo(c.group_at_info_list[i].seq,
                                         c.group_at_info_list[i].at_type)
                             for i in range(c.group_at_info_count)],
@@ -131,7 +131,7 @@ def copy_conversation(c: n.CConversation) -> Conversation:
         conversation_group_list=[_s(c.conversation_group_list[i])
                                  for i in range(c.conversation_group_count)],
         c2c_read_timestamp=c.c2c_read_timestamp, group_read_sequence=c.group_read_sequence,
-        is_stored=c.is_stored)
+        is_stored=c.is_stored, read_timestamp_ms=c.read_timestamp_ms)
 
 
 def _copy_list(views: Any, count: int) -> List[Conversation]:
@@ -196,62 +196,75 @@ on_error: Any = n.ERROR_CB(_on_error_py)
 
 # ---- listeners ------------------------------------------------------------------
 
+#: The listener's members, as `add_listener` names them (the C names).
+LISTENER_EVENTS = (
+    "on_new", "on_changed", "on_deleted", "on_total_unread_changed",
+    "on_sync_server_start", "on_sync_server_finish", "on_sync_server_failed",
+    "on_conversation_group_created", "on_conversation_group_deleted",
+    "on_conversation_group_name_changed", "on_conversations_added_to_group",
+    "on_conversations_deleted_from_group", "on_unread_count_changed_by_filter",
+)
+
+
 class ListenerFns:
-    """A listener's Python callbacks (any may be None)."""
+    """A listener's Python callbacks by member name (absent: not called)."""
 
-    def __init__(self, on_new: Optional[Callable[[List[Conversation]], None]],
-                 on_changed: Optional[Callable[[List[Conversation]], None]],
-                 on_deleted: Optional[Callable[[List[str]], None]],
-                 on_total_unread_changed: Optional[Callable[[int], None]]) -> None:
-        self.on_new = on_new
-        self.on_changed = on_changed
-        self.on_deleted = on_deleted
-        self.on_total_unread_changed = on_total_unread_changed
+    def __init__(self, **fns: Optional[Callable[..., None]]) -> None:
+        unknown = set(fns) - set(LISTENER_EVENTS)
+        if unknown:
+            raise TypeError(f"unknown listener events: {sorted(unknown)}")
+        self.fns = {name: fn for name, fn in fns.items() if fn is not None}
 
 
-def _event(token: Optional[int], pick: Callable[[ListenerFns], Any],
-           make: Callable[[], Any]) -> None:
+def _event(token: Optional[int], name: str, make: Callable[[], Tuple[Any, ...]]) -> None:
     with _lock:
         entry = _listeners.get(token or 0)
     if entry is None:
         return
     instance, fns = entry
-    fn = pick(fns)
+    fn = fns.fns.get(name)
     if fn is None:
         return
     with _Delivering(instance):
         try:
-            fn(make())
+            fn(*make())
         except BaseException as e:
             report(e)
 
 
-def _on_new_event_py(views: Any, count: int, token: Optional[int]) -> None:
-    _event(token, lambda f: f.on_new, lambda: _copy_list(views, count))
+def _filter_of(f: Any) -> Filter:
+    try:
+        kind = ConversationType(f.type)
+    except ValueError:
+        kind = ConversationType.UNKNOWN
+    return Filter(kind, f.mark, f.group.decode() if f.group else None, f.has_unread, f.has_at)
 
 
-on_new_event: Any = n.LIST_CB(_on_new_event_py)
-
-
-def _on_changed_event_py(views: Any, count: int, token: Optional[int]) -> None:
-    _event(token, lambda f: f.on_changed, lambda: _copy_list(views, count))
-
-
-on_changed_event: Any = n.LIST_CB(_on_changed_event_py)
-
-
-def _on_deleted_event_py(strings: Any, count: int, token: Optional[int]) -> None:
-    _event(token, lambda f: f.on_deleted, lambda: _copy_strings(strings, count))
-
-
-on_deleted_event: Any = n.STRINGS_CB(_on_deleted_event_py)
-
-
-def _on_total_event_py(value: int, token: Optional[int]) -> None:
-    _event(token, lambda f: f.on_total_unread_changed, lambda: int(value))
-
-
-on_total_event: Any = n.COUNT_CB(_on_total_event_py)
+# Each C member's thunk: what it lends, copied into the Python callback's arguments.
+_thunks: Dict[str, Any] = {
+    "on_new": n.LIST_CB(lambda v, k, t: _event(t, "on_new", lambda: (_copy_list(v, k),))),
+    "on_changed": n.LIST_CB(
+        lambda v, k, t: _event(t, "on_changed", lambda: (_copy_list(v, k),))),
+    "on_deleted": n.STRINGS_CB(
+        lambda s, k, t: _event(t, "on_deleted", lambda: (_copy_strings(s, k),))),
+    "on_total_unread_changed": n.COUNT_CB(
+        lambda value, t: _event(t, "on_total_unread_changed", lambda: (int(value),))),
+    "on_sync_server_start": n.EVENT_CB(lambda t: _event(t, "on_sync_server_start", tuple)),
+    "on_sync_server_finish": n.EVENT_CB(lambda t: _event(t, "on_sync_server_finish", tuple)),
+    "on_sync_server_failed": n.EVENT_CB(lambda t: _event(t, "on_sync_server_failed", tuple)),
+    "on_conversation_group_deleted": n.GROUP_CB(
+        lambda g, t: _event(t, "on_conversation_group_deleted", lambda: (_s(g),))),
+    "on_conversation_group_name_changed": n.GROUP_RENAMED_CB(
+        lambda old, new, t: _event(t, "on_conversation_group_name_changed",
+                                   lambda: (_s(old), _s(new)))),
+    "on_unread_count_changed_by_filter": n.FILTERED_UNREAD_CB(
+        lambda sid, f, count, t: _event(t, "on_unread_count_changed_by_filter",
+                                        lambda: (int(sid), _filter_of(f.contents), int(count)))),
+}
+for _name in ("on_conversation_group_created", "on_conversations_added_to_group",
+              "on_conversations_deleted_from_group"):
+    _thunks[_name] = n.GROUP_CONVERSATIONS_CB(
+        lambda g, v, k, t, name=_name: _event(t, name, lambda: (_s(g), _copy_list(v, k))))
 
 
 def listener_struct(instance: int, fns: ListenerFns) -> Tuple[n.CListener, int]:
@@ -261,10 +274,8 @@ def listener_struct(instance: int, fns: ListenerFns) -> Tuple[n.CListener, int]:
         _listeners[token] = (instance, fns)
     listener = n.CListener()
     n.lib.imconv_listener_init(ctypes.byref(listener))
-    listener.on_new = on_new_event
-    listener.on_changed = on_changed_event
-    listener.on_deleted = on_deleted_event
-    listener.on_total_unread_changed = on_total_event
+    for name in fns.fns:
+        setattr(listener, name, _thunks[name])
     listener.user_data = token
     return listener, token
 
@@ -276,11 +287,24 @@ def drop_listener(token: int) -> None:
 
 def events_to(put: Callable[[Event], None]) -> ListenerFns:
     """A listener that hands every event to `put` as an `Event`."""
+    def grouped(kind: str) -> Callable[[str, List[Conversation]], None]:
+        return lambda g, cs: put(Event(kind, conversations=tuple(cs), group_name=g))
     return ListenerFns(
-        lambda cs: put(Event("new", conversations=tuple(cs))),
-        lambda cs: put(Event("changed", conversations=tuple(cs))),
-        lambda ids: put(Event("deleted", conversation_ids=tuple(ids))),
-        lambda total: put(Event("total_unread", total=total)))
+        on_new=lambda cs: put(Event("new", conversations=tuple(cs))),
+        on_changed=lambda cs: put(Event("changed", conversations=tuple(cs))),
+        on_deleted=lambda ids: put(Event("deleted", conversation_ids=tuple(ids))),
+        on_total_unread_changed=lambda total: put(Event("total_unread", total=total)),
+        on_sync_server_start=lambda: put(Event("sync_start")),
+        on_sync_server_finish=lambda: put(Event("sync_finish")),
+        on_sync_server_failed=lambda: put(Event("sync_failed")),
+        on_conversation_group_created=grouped("group_created"),
+        on_conversation_group_deleted=lambda g: put(Event("group_deleted", group_name=g)),
+        on_conversation_group_name_changed=lambda old, new: put(
+            Event("group_renamed", group_name=old, new_group_name=new)),
+        on_conversations_added_to_group=grouped("added_to_group"),
+        on_conversations_deleted_from_group=grouped("deleted_from_group"),
+        on_unread_count_changed_by_filter=lambda sid, f, count: put(
+            Event("unread_count", subscription_id=sid, filter=f, total=count)))
 
 
 def id_array(ids: Sequence[str]) -> Tuple[Any, int]:

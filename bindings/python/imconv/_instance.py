@@ -21,6 +21,7 @@ from .log import disable_log
 from .types import Conversation, Filter, json_array
 
 Complete = _calls.Complete
+GroupCallback = Callable[[str, List[Conversation]], None]
 _open: "weakref.WeakSet[Instance]" = weakref.WeakSet()
 
 
@@ -134,17 +135,66 @@ class Instance:
             raise error_for(rc, "the instance was closed" if handle is None else error_text(rc))
         return Subscription(self, listener_id.value, token)
 
-    def add_listener(self, on_new: Optional[Callable[[List[Conversation]], None]] = None,
-                     on_changed: Optional[Callable[[List[Conversation]], None]] = None,
-                     on_deleted: Optional[Callable[[List[str]], None]] = None,
-                     on_total_unread_changed: Optional[Callable[[int], None]] = None
-                     ) -> "Subscription":
+    def add_listener(
+            self, on_new: Optional[Callable[[List[Conversation]], None]] = None,
+            on_changed: Optional[Callable[[List[Conversation]], None]] = None,
+            on_deleted: Optional[Callable[[List[str]], None]] = None,
+            on_total_unread_changed: Optional[Callable[[int], None]] = None, *,
+            on_sync_server_start: Optional[Callable[[], None]] = None,
+            on_sync_server_finish: Optional[Callable[[], None]] = None,
+            on_sync_server_failed: Optional[Callable[[], None]] = None,
+            on_conversation_group_created: Optional[GroupCallback] = None,
+            on_conversation_group_deleted: Optional[Callable[[str], None]] = None,
+            on_conversation_group_name_changed: Optional[Callable[[str, str], None]] = None,
+            on_conversations_added_to_group: Optional[GroupCallback] = None,
+            on_conversations_deleted_from_group: Optional[GroupCallback] = None,
+            on_unread_count_changed_by_filter: Optional[Callable[[int, Filter, int], None]] = None
+    ) -> "Subscription":
         """Registers callbacks for the events of every later write (on the
         callback thread; with host delivery, on the thread that dispatches,
         the event loop's for `AsyncSdk`); returns the subscription, which
-        removes them (`remove()`, or a `with` block)."""
-        return self._add_listener(_calls.ListenerFns(on_new, on_changed, on_deleted,
-                                                     on_total_unread_changed))
+        removes them (`remove()`, or a `with` block). The members are the C
+        listener's: the list's four; the sync stages `report_sync` raises;
+        the five group events (a group name, and the conversations for
+        created, added and deleted-from); a subscribed filter's new unread
+        count (`subscribe_unread_count`: its ID, its filter, the count)."""
+        return self._add_listener(_calls.ListenerFns(
+            on_new=on_new, on_changed=on_changed, on_deleted=on_deleted,
+            on_total_unread_changed=on_total_unread_changed,
+            on_sync_server_start=on_sync_server_start,
+            on_sync_server_finish=on_sync_server_finish,
+            on_sync_server_failed=on_sync_server_failed,
+            on_conversation_group_created=on_conversation_group_created,
+            on_conversation_group_deleted=on_conversation_group_deleted,
+            on_conversation_group_name_changed=on_conversation_group_name_changed,
+            on_conversations_added_to_group=on_conversations_added_to_group,
+            on_conversations_deleted_from_group=on_conversations_deleted_from_group,
+            on_unread_count_changed_by_filter=on_unread_count_changed_by_filter))
+
+    def subscribe_unread_count(self, filter: Optional[Filter] = None) -> int:
+        """Subscribes to the unread count of the conversations that pass
+        `filter` (None: all): every later write that changes it raises the
+        listeners' `on_unread_count_changed_by_filter`. Returns the
+        subscription's ID (for `unsubscribe_unread_count`)."""
+        out = ctypes.c_uint64()
+        with self._guard:
+            handle = self._handle
+            rc = (n.lib.imconv_subscribe_unread_count(handle, c_filter(filter), ctypes.byref(out))
+                  if handle is not None else int(ErrorCode.SHUTDOWN))
+        if rc != 0:
+            raise error_for(rc, "the instance was closed" if handle is None else error_text(rc))
+        return out.value
+
+    def unsubscribe_unread_count(self, subscription_id: int) -> None:
+        """Ends a subscription; raises InvalidParametersError for an ID that
+        is not subscribed."""
+        with self._guard:
+            handle = self._handle
+            rc = (n.lib.imconv_unsubscribe_unread_count(handle, subscription_id)
+                  if handle is not None else int(ErrorCode.SHUTDOWN))
+        if rc != 0:
+            raise error_for(rc, f"no unread subscription {subscription_id}"
+                            if handle is not None else "the instance was closed")
 
     def dispatch(self, max_callbacks: int = 0) -> int:
         """Host delivery: runs up to `max_callbacks` waiting callbacks (0: all

@@ -16,7 +16,8 @@ class CMessage(ctypes.Structure):
     _fields_ = [("msg_id", ctypes.c_char_p), ("sender", ctypes.c_char_p),
                 ("timestamp", ctypes.c_int64), ("seq", ctypes.c_uint64),
                 ("status", ctypes.c_int32), ("is_self", ctypes.c_bool),
-                ("is_read", ctypes.c_bool), ("json", ctypes.c_char_p)]
+                ("is_read", ctypes.c_bool), ("json", ctypes.c_char_p),
+                ("timestamp_ms", ctypes.c_int64)]
 
 
 class CGroupAtInfo(ctypes.Structure):
@@ -37,7 +38,7 @@ class CConversation(ctypes.Structure):
                 ("conversation_group_list", ctypes.POINTER(ctypes.c_char_p)),
                 ("conversation_group_count", ctypes.c_size_t),
                 ("c2c_read_timestamp", ctypes.c_uint64), ("group_read_sequence", ctypes.c_uint64),
-                ("is_stored", ctypes.c_bool)]
+                ("is_stored", ctypes.c_bool), ("read_timestamp_ms", ctypes.c_uint64)]
 
 
 CONVERSATION_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(CConversation), ctypes.c_void_p)
@@ -51,18 +52,36 @@ COUNT_CB = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_void_p)
 PAGE_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.POINTER(CConversation)), ctypes.c_size_t,
                            ctypes.c_char_p, ctypes.c_bool, ctypes.c_void_p)
 LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
-
-
-class CListener(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_size_t), ("on_new", LIST_CB), ("on_changed", LIST_CB),
-                ("on_deleted", STRINGS_CB), ("on_total_unread_changed", COUNT_CB),
-                ("user_data", ctypes.c_void_p)]
+EVENT_CB = DONE_CB
+GROUP_CONVERSATIONS_CB = ctypes.CFUNCTYPE(None, ctypes.c_char_p,
+                                          ctypes.POINTER(ctypes.POINTER(CConversation)),
+                                          ctypes.c_size_t, ctypes.c_void_p)
+GROUP_CB = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_void_p)
+GROUP_RENAMED_CB = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 
 
 class CListFilter(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("type", ctypes.c_int32),
                 ("mark", ctypes.c_uint64), ("group", ctypes.c_char_p),
                 ("has_unread", ctypes.c_bool), ("has_at", ctypes.c_bool)]
+
+
+FILTERED_UNREAD_CB = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.POINTER(CListFilter),
+                                      ctypes.c_uint64, ctypes.c_void_p)
+
+
+class CListener(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_size_t), ("on_new", LIST_CB), ("on_changed", LIST_CB),
+                ("on_deleted", STRINGS_CB), ("on_total_unread_changed", COUNT_CB),
+                ("user_data", ctypes.c_void_p),
+                ("on_sync_server_start", EVENT_CB), ("on_sync_server_finish", EVENT_CB),
+                ("on_sync_server_failed", EVENT_CB),
+                ("on_conversation_group_created", GROUP_CONVERSATIONS_CB),
+                ("on_conversation_group_deleted", GROUP_CB),
+                ("on_conversation_group_name_changed", GROUP_RENAMED_CB),
+                ("on_conversations_added_to_group", GROUP_CONVERSATIONS_CB),
+                ("on_conversations_deleted_from_group", GROUP_CONVERSATIONS_CB),
+                ("on_unread_count_changed_by_filter", FILTERED_UNREAD_CB)]
 
 
 SDK = ctypes.c_void_p
@@ -95,6 +114,9 @@ _declare("imconv_conversation_to_json", VOID, ctypes.POINTER(CConversation))
 _declare("imconv_listener_init", None, ctypes.POINTER(CListener))
 _declare("imconv_add_listener", I32, SDK, ctypes.POINTER(CListener), ctypes.POINTER(U64))
 _declare("imconv_remove_listener", I32, SDK, U64)
+_declare("imconv_subscribe_unread_count", I32, SDK, ctypes.POINTER(CListFilter),
+         ctypes.POINTER(U64))
+_declare("imconv_unsubscribe_unread_count", I32, SDK, U64)
 _declare("imconv_list_filter_init", None, ctypes.POINTER(CListFilter))
 _declare("imconv_get_conversation", I32, SDK, STR, CONVERSATION_CB, ERROR_CB, VOID)
 _declare("imconv_get_conversation_list", I32, SDK, IDS, SIZE, LIST_CB, ERROR_CB, VOID)
@@ -118,3 +140,5 @@ _declare("imconv_rename_group", I32, SDK, STR, STR, *DONE_TAIL)
 _declare("imconv_delete_group", I32, SDK, STR, *DONE_TAIL)
 _declare("imconv_add_to_group", I32, SDK, STR, IDS, SIZE, *DONE_TAIL)
 _declare("imconv_remove_from_group", I32, SDK, STR, IDS, SIZE, *DONE_TAIL)
+_declare("imconv_mark_read", I32, SDK, STR, STR, *DONE_TAIL)
+_declare("imconv_report_sync", I32, SDK, I32, *DONE_TAIL)

@@ -19,7 +19,7 @@ from . import _calls
 from ._instance import Complete, Instance, Subscription
 from .errors import ImconvError
 from .types import (Conversation, ConversationsInput, Event, Filter, MessagesInput, Page,
-                    ProfilesInput, RecvOpt)
+                    ProfilesInput, RecvOpt, SyncStage)
 
 
 class AsyncSdk(Instance):
@@ -167,6 +167,15 @@ class AsyncSdk(Instance):
         await self._await(lambda c: self._write(c, "imconv_clean_unread",
                                                 conversation_id.encode(), clean_timestamp,
                                                 clean_sequence))
+
+    async def mark_read(self, conversation_id: str, msg_id: str) -> None:
+        """See `Sdk.mark_read`."""
+        await self._await(lambda c: self._write(c, "imconv_mark_read", conversation_id.encode(),
+                                                msg_id.encode()))
+
+    async def report_sync(self, stage: SyncStage) -> None:
+        """See `Sdk.report_sync`."""
+        await self._await(lambda c: self._write(c, "imconv_report_sync", int(stage)))
 
     async def set_draft(self, conversation_id: str, draft_text: Optional[str]) -> None:
         """See `Sdk.set_draft`."""

@@ -8,7 +8,7 @@ from . import _calls
 from ._instance import Complete, Instance
 from .errors import ImconvError, WouldDeadlockError
 from .types import (Conversation, ConversationsInput, Filter, MessagesInput, Page,
-                    ProfilesInput, RecvOpt)
+                    ProfilesInput, RecvOpt, SyncStage)
 
 T = TypeVar("T")
 
@@ -145,6 +145,20 @@ class Sdk(Instance):
         (groups)."""
         self._wait(lambda c: self._write(c, "imconv_clean_unread", conversation_id.encode(),
                                          clean_timestamp, clean_sequence))
+
+    def mark_read(self, conversation_id: str, msg_id: str) -> None:
+        """Marks a stored conversation read up to and including one of its
+        messages (a read receipt), by the conversation's own message order;
+        the read position never moves back. InvalidParametersError for a
+        msgID that is not a message of that conversation."""
+        self._wait(lambda c: self._write(c, "imconv_mark_read", conversation_id.encode(),
+                                         msg_id.encode()))
+
+    def report_sync(self, stage: SyncStage) -> None:
+        """Reports a stage of the host's sync with its server: the listeners'
+        `on_sync_server_start`/`_finish`/`_failed` run, in order with the
+        writes around it."""
+        self._wait(lambda c: self._write(c, "imconv_report_sync", int(stage)))
 
     def set_draft(self, conversation_id: str, draft_text: Optional[str]) -> None:
         """Sets the draft (None or "" clears it)."""

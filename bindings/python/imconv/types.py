@@ -45,6 +45,15 @@ class Mark(IntFlag):
     HIDE = 8
 
 
+class SyncStage(IntEnum):
+    """IMCONV_SYNC_*: a stage of the host's sync with its server
+    (`report_sync`)."""
+
+    STARTED = 1
+    FINISHED = 2
+    FAILED = 3
+
+
 class LogLevel(IntEnum):
     """IMCONV_LOG_*, most severe first."""
 
@@ -67,6 +76,8 @@ class Message:
     is_self: bool
     is_read: bool
     json: str
+    #: Milliseconds ("timestampMs"; without it, the start of its second).
+    timestamp_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,8 @@ class Conversation:
     c2c_read_timestamp: int = 0
     group_read_sequence: int = 0
     is_stored: bool = False
+    #: The exact read position in milliseconds ("readTimestampMs").
+    read_timestamp_ms: int = 0
 
     def to_v2(self) -> Dict[str, Any]:
         """The conversation as a V2 JSON object (what `import_conversations`
@@ -118,6 +131,7 @@ class Conversation:
             "conversationGroupList": list(self.conversation_group_list),
             "c2cReadTimestamp": self.c2c_read_timestamp,
             "groupReadSequence": self.group_read_sequence,
+            "readTimestampMs": self.read_timestamp_ms,
         }
         if self.group_type:
             v2["groupType"] = self.group_type
@@ -134,7 +148,8 @@ class NewMessage:
 
     conversation_id: str
     msg_id: str
-    timestamp: int
+    #: Seconds; optional when `timestamp_ms` is given (then its second).
+    timestamp: Optional[int] = None
     seq: Optional[int] = None
     sender: Optional[str] = None
     is_self: Optional[bool] = None
@@ -145,14 +160,16 @@ class NewMessage:
     #: (0 to 3), in place of the engine's rules.
     counts_as_unread: Optional[bool] = None
     at_type: Optional[int] = None
+    #: Milliseconds ("timestampMs"): the message's exact place in time.
+    timestamp_ms: Optional[int] = None
     fields: Mapping[str, Any] = field(default_factory=dict)
 
     def to_v2(self) -> Dict[str, Any]:
         """The message as a V2 JSON object."""
         v2: Dict[str, Any] = dict(self.fields)
-        v2.update(conversationID=self.conversation_id, msgID=self.msg_id,
-                  timestamp=self.timestamp)
-        for key, value in (("seq", self.seq), ("sender", self.sender), ("isSelf", self.is_self),
+        v2.update(conversationID=self.conversation_id, msgID=self.msg_id)
+        for key, value in (("timestamp", self.timestamp), ("timestampMs", self.timestamp_ms),
+                           ("seq", self.seq), ("sender", self.sender), ("isSelf", self.is_self),
                            ("isRead", self.is_read), ("status", self.status),
                            ("countsAsUnread", self.counts_as_unread), ("atType", self.at_type)):
             if value is not None:
@@ -204,15 +221,23 @@ class Page:
 
 @dataclass(frozen=True)
 class Event:
-    """One listener event, as `AsyncSdk.events()` yields it: `kind` is
-    "new", "changed", "deleted" or "total_unread"; `conversations` holds
-    the new or changed ones, `conversation_ids` the deleted ones, `total`
-    the new unread total."""
+    """One listener event, as `AsyncSdk.events()` yields it. `kind` is
+    "new", "changed", "deleted", "total_unread"; "sync_start",
+    "sync_finish", "sync_failed"; "group_created", "group_deleted",
+    "group_renamed", "added_to_group", "deleted_from_group"; or
+    "unread_count". `conversations` holds the new, changed or grouped ones,
+    `conversation_ids` the deleted ones, `total` the new unread total or a
+    subscription's new count, `group_name` (and `new_group_name` for a
+    rename) the group, `subscription_id` and `filter` the subscription."""
 
     kind: str
     conversations: Tuple[Conversation, ...] = ()
     conversation_ids: Tuple[str, ...] = ()
     total: int = 0
+    group_name: str = ""
+    new_group_name: str = ""
+    subscription_id: int = 0
+    filter: Optional[Filter] = None
 
 
 #: What a write taking a JSON array accepts: the JSON text itself, or a
