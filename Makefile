@@ -36,7 +36,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_manager test_server test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme wheel bench-cpp notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -146,7 +146,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conv
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-install crash-smoke powerloss-smoke stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-matrix test-install crash-smoke powerloss-smoke stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices check-links
@@ -219,7 +219,7 @@ test-cpp: lib-debug $(BUILD)/tests/test_cpp $(BUILD)/tests-asan/test_cpp
 test-python:
 	rm -rf $(BUILD)/pyvenv
 	$(PYTHON) -m venv $(BUILD)/pyvenv
-	$(BUILD)/pyvenv/bin/pip install -q ./bindings/python pytest mypy
+	$(BUILD)/pyvenv/bin/pip install -q "./bindings/python[matrix]" pytest mypy
 	$(BUILD)/pyvenv/bin/python -m pytest -q -p no:cacheprovider -W error::pytest.PytestUnraisableExceptionWarning bindings/python/tests
 
 # A wheel that installs and runs without Rust: built by pip (cargo builds
@@ -253,6 +253,38 @@ test-wheel: wheel
 # compiled and run as they are written (tools/readme_snippets.py).
 test-readme: lib
 	$(PYTHON) tools/readme_snippets.py . README.md docs/bindings.md
+
+# The Matrix reference adapter against a live Synapse: a pinned
+# matrix-synapse from PyPI in $(BUILD)/matrix-venv (with httpx, the
+# adapter's extra), started on 127.0.0.1 with SQLite, then
+# tools/matrix/scenario.py (three users, a DM and groups; the list compared
+# with the server's own view, in both counting modes), which stops the
+# server by its PID. When Synapse cannot be installed (no network), it says
+# so and skips.
+SYNAPSE_VERSION := 1.163.2
+MATRIX_VENV     := $(BUILD)/matrix-venv
+MATRIX_ENV       = PYTHONPATH=$(abspath bindings/python):$(abspath tools/matrix) \
+                   IMCONV_LIBRARY=$(abspath target/release/libimconv.so)
+
+matrix-venv:
+	@if ! $(MATRIX_VENV)/bin/python -c 'import httpx, sys, importlib.metadata as m; sys.exit(m.version("matrix-synapse") != "$(SYNAPSE_VERSION)")' 2>/dev/null; then \
+	  rm -rf $(MATRIX_VENV) && $(PYTHON) -m venv $(MATRIX_VENV) && \
+	  $(MATRIX_VENV)/bin/pip install -q "matrix-synapse==$(SYNAPSE_VERSION)" "httpx>=0.23" \
+	  || { rm -rf $(MATRIX_VENV); echo "matrix-synapse $(SYNAPSE_VERSION) could not be installed from PyPI"; }; fi
+
+test-matrix: lib matrix-venv
+	@if [ -x $(MATRIX_VENV)/bin/python ]; then \
+	  $(MATRIX_ENV) $(MATRIX_VENV)/bin/python tools/matrix/scenario.py; \
+	else echo "test-matrix: SKIPPED: matrix-synapse could not be installed (no network?)"; fi
+
+# The adapter's figures: an initial sync of MATRIX_ROOMS rooms with
+# MATRIX_MESSAGES messages each, then an incremental one of MATRIX_ROOMS
+# messages; the server's time against imconv's (medians of MATRIX_RUNS).
+MATRIX_ROOMS    ?= 200
+MATRIX_MESSAGES ?= 50
+MATRIX_RUNS     ?= 5
+bench-matrix: lib matrix-venv
+	$(MATRIX_ENV) $(MATRIX_VENV)/bin/python tools/matrix/bench.py $(MATRIX_ROOMS) $(MATRIX_MESSAGES) $(MATRIX_RUNS)
 
 # LeakSanitizer is on: a leak fails the run.
 test-c-asan: lib-debug $(addprefix $(BUILD)/tests-asan/,$(C_TESTS))

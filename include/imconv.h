@@ -849,15 +849,18 @@ int32_t imconv_import_conversations(struct imconv_sdk *sdk,
  unless named.
 
  `lastMessage` follows the newest-message rule: it replaces the last
- message only when newer (by timestamp, then seq), or updates it in place
- when it has the same msgID; it is remembered, so the same message applied
- later is not counted again. `unreadCount`, when named, is authoritative:
- the count becomes it, and of the messages applied with
- `imconv_apply_messages` only the newest that many stay unread, so clearing
- by position stays exact. A read position (`c2cReadTimestamp` for
- one-to-one conversations, `groupReadSequence` for groups) that moves
- forward is a read on another device: the remembered messages and @
- mentions it covers stop counting, as with `imconv_clean_unread`.
+ message only when newer (by time in milliseconds, then seq), or updates
+ it in place when it has the same msgID; it is remembered, so the same
+ message applied later is not counted again. `unreadCount`, when named,
+ is authoritative: the count becomes it, and of the messages applied with
+ `imconv_apply_messages` only the newest that many stay unread, so
+ clearing by position stays exact. A read position (`c2cReadTimestamp`, a
+ whole second, or `readTimestampMs` for one-to-one conversations,
+ `groupReadSequence` for groups) that moves forward is a read on another
+ device: the remembered messages and @ mentions it covers stop counting,
+ as with `imconv_clean_unread`. `"readMsgID"` reads up to that message,
+ as `imconv_mark_read` does (after the element's other fields; a msgID
+ that is not a message of the conversation fails the call).
  `orderKey`, when named, is taken; else the conversation moves when its
  activity time (newest message or draft) changed. Conversation groups it
  names that do not exist yet are created.

@@ -121,6 +121,11 @@ const MIGRATIONS: &[&str] = &[
      UPDATE conversation SET read_ms = 9223372036854775807
         WHERE conv_type = 1 AND c2c_read_timestamp < 0;
      ALTER TABLE applied_message ADD COLUMN at_type INTEGER NOT NULL DEFAULT 0;
+     UPDATE applied_message SET at_type = COALESCE((
+        SELECT json_extract(j.value, '$[1]') FROM conversation c, json_each(c.group_at_info) j
+        WHERE c.conversation_id = applied_message.conversation_id
+          AND json_extract(j.value, '$[0]') = applied_message.seq LIMIT 1), 0)
+        WHERE unread = 1 AND seq > 0 AND substr(conversation_id, 1, 6) = 'group_';
      UPDATE applied_message SET timestamp = CASE
         WHEN timestamp > 9223372036854775 THEN 9223372036854775807
         WHEN timestamp < -9223372036854775 THEN -9223372036854775808
@@ -939,13 +944,14 @@ impl<'t> Writer<'t> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT timestamp, seq, unread FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
+                "SELECT timestamp, seq, unread, at_type FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
             )?
             .query_row([conversation_id, msg_id], |r| {
                 Ok(Applied {
                     time_ms: r.get(0)?,
                     seq: r.get::<_, i64>(1)? as u64,
                     unread: r.get(2)?,
+                    at_type: r.get(3)?,
                 })
             })
             .optional()?)
@@ -1117,6 +1123,8 @@ pub struct Applied {
     pub seq: u64,
     /// It counts as unread now.
     pub unread: bool,
+    /// The @ type it added to its conversation's list (0: none).
+    pub at_type: i32,
 }
 
 pub struct AppliedMessage<'a> {
@@ -1790,6 +1798,13 @@ mod tests {
                 [],
             )
             .unwrap();
+            // An unread mention of before: its @ entry is found for it.
+            conn.execute_batch(
+                "UPDATE conversation SET group_at_info = '[[7,1]]' WHERE conversation_id = 'group_g';
+                 INSERT INTO applied_message VALUES ('group_g', 'x', 5, 7, 1);
+                 INSERT INTO applied_message VALUES ('group_g', 'y', 5, 8, 1);",
+            )
+            .unwrap();
         }
         let mut s = Store::open(Some(&dir), Durability::Normal).unwrap();
         assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
@@ -1809,6 +1824,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(counts, [0, 1]);
+        let at = s
+            .write(|w| {
+                let at = |id| w.applied("group_g", id).map(|a| a.unwrap().at_type);
+                Ok((at("x")?, at("y")?))
+            })
+            .unwrap();
+        assert_eq!(at, (1, 0));
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }

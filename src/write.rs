@@ -484,7 +484,9 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
         if retracted && applied.is_some_and(|a| a.unread) {
             c.unread_count = c.unread_count.saturating_sub(1);
             let seq = m.message.seq;
-            if let Some(i) = c.group_at_info_list.iter().position(|a| a.seq == seq) {
+            let mentioned = applied.is_some_and(|a| a.at_type != 0);
+            let entry = c.group_at_info_list.iter().position(|a| a.seq == seq);
+            if let (true, Some(i)) = (mentioned, entry) {
                 c.group_at_info_list = c
                     .group_at_info_list
                     .iter()

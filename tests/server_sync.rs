@@ -226,3 +226,29 @@ fn the_hosts_verdicts_count_and_mention_whatever_the_engines_rule() {
     );
     assert!(!stored(&e, "c2c_x"), "all or nothing");
 }
+
+#[test]
+fn retracting_a_message_without_a_mention_keeps_the_others_at_entry() {
+    // Found by the live Synapse test: messages without sequences (Matrix)
+    // all have seq 0, and retracting any of them removed the first @ entry.
+    let e = memory();
+    messages(
+        &e,
+        r#"[{"conversationID":"group_m","msgID":"$mention","timestampMs":1000,"atType":1},
+            {"conversationID":"group_m","msgID":"$typo","timestampMs":2000}]"#,
+    )
+    .unwrap();
+    assert_eq!(count(&e, "group_m"), (2, 1));
+    messages(
+        &e,
+        r#"[{"conversationID":"group_m","msgID":"$typo","timestampMs":2000,"status":6}]"#,
+    )
+    .unwrap();
+    assert_eq!(count(&e, "group_m"), (1, 1), "the mention's entry stays");
+    messages(
+        &e,
+        r#"[{"conversationID":"group_m","msgID":"$mention","timestampMs":1000,"status":6}]"#,
+    )
+    .unwrap();
+    assert_eq!(count(&e, "group_m"), (0, 0));
+}

@@ -10,7 +10,10 @@ The name's extension says what it is: `.c` and `.cpp` are compiled against
 the build tree's library (`-Wall -Wextra -Werror`) and run when they have
 a `main`; `.py` runs with the package from `bindings/python`; `.sh` runs
 with bash against an installed copy (`make install` into a temporary
-prefix, found through pkg-config; `needs=go` when it runs Go). `expect` is
+prefix, found through pkg-config; `needs=go` when it runs Go;
+`needs=synapse` for a block that talks to a live Matrix homeserver, run
+only by `make test-matrix`, which passes `--needs synapse` and the server
+in MATRIX_HOMESERVER, MATRIX_USER, MATRIX_PASSWORD). `expect` is
 text the program must print. `harness=glib` compiles the block as C and
 as C++ inside a program that runs a GLib main loop until a write's
 callback arrives. Blocks of one document run in order in one scratch
@@ -19,7 +22,7 @@ file that only such a block builds), which is removed afterwards. Tools that are
 Debian's packages when possible; when not, the block is skipped with a
 line that says so.
 
-usage: readme_snippets.py ROOT DOCUMENT...
+usage: readme_snippets.py [--needs WHAT] ROOT DOCUMENT...
 """
 import os
 import re
@@ -163,19 +166,28 @@ class Runner:
 
 
 def main():
-    root = os.path.abspath(sys.argv[1])
+    args = sys.argv[1:]
+    only = None
+    if args[:1] == ["--needs"]:
+        only, args = args[1], args[2:]
+    root = os.path.abspath(args[0])
     scratch = tempfile.mkdtemp(prefix="imconv-snippets-")
     try:
         runner = Runner(root, scratch)
-        for doc in sys.argv[2:]:
+        for doc in args[1:]:
             doc = os.path.join(root, doc)
             work = tempfile.mkdtemp(dir=scratch)
             found = list(blocks(doc))
             if not found:
                 sys.exit(f"{doc}: no snippet markers")
-            needs_go = any(o.get("needs") == "go" for _, o, _, _ in found)
+            needs_go = only is None and any(o.get("needs") == "go" for _, o, _, _ in found)
             go_ok = not needs_go or have_or_install(["go", "version"], "golang-go")
             for name, options, code, line in found:
+                if only is not None and options.get("needs") != only:
+                    continue
+                if options.get("needs") == "synapse" and only != "synapse":
+                    runner.skip(f"{doc}:{line} {name}", "needs a live homeserver: make test-matrix runs it")
+                    continue
                 if options.get("needs") == "go" and not go_ok:
                     runner.skip(f"{doc}:{line} {name}", "Go (golang-go) is missing and could not be installed")
                     continue

@@ -128,9 +128,11 @@ pub unsafe extern "C" fn imconv_report_sync(
             IMCONV_SYNC_STARTED => SyncStage::Started,
             IMCONV_SYNC_FINISHED => SyncStage::Finished,
             IMCONV_SYNC_FAILED => SyncStage::Failed,
-            other => return Err(Error::invalid_parameters(format!(
+            other => {
+                return Err(Error::invalid_parameters(format!(
                 "stage must be IMCONV_SYNC_STARTED (1), _FINISHED (2) or _FAILED (3) (got {other})"
-            ))),
+            )))
+            }
         };
         Ok(Write::ReportSync(stage))
     };
