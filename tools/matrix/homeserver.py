@@ -178,6 +178,10 @@ class Client:
     def tag(self, room: str, tag: str) -> None:
         self.call("PUT", f"/user/{_q(self.user_id)}/rooms/{_q(room)}/tags/{_q(tag)}", {})
 
+    def mark_unread(self, room: str, unread: bool = True) -> None:
+        self.call("PUT", f"/user/{_q(self.user_id)}/rooms/{_q(room)}/account_data/m.marked_unread",
+                  {"unread": unread})
+
     def mute(self, room: str) -> None:
         self.call("PUT", f"/pushrules/global/room/{_q(room)}", {"actions": []})
 

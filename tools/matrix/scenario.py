@@ -3,7 +3,8 @@
 Three users (alice is imconv's user, with a second device; bob; carol), a
 DM and groups: named, unnamed (heroes), muted, busy (more messages than a
 timeline holds) and one alice leaves. Mentions, edits, redactions, receipts
-from the second device, a favourite, a low-priority tag, a rename. Two
+from the second device, a favourite, a low-priority tag, a room marked
+unread, a rename. Two
 imconv instances follow alice, one taking the server's counts and one
 counting itself; after each round both lists are compared with what the
 server reports in a fresh full sync of alice's: the set of conversations,
@@ -77,17 +78,19 @@ def server_view(device: Client, direct: Dict[str, str]) -> Dict[str, Dict[str, A
             text = edits.get(last["event_id"], last["content"].get("body", ""))
             if "redacted_because" in last.get("unsigned", {}):
                 text, status = "", 6
-        tags = {}
+        tags, marked_unread = {}, False
         for e in room.get("account_data", {}).get("events", []):
             if e["type"] == "m.tag":
                 tags = e["content"].get("tags", {})
+            if e["type"] == "m.marked_unread":
+                marked_unread = bool(e["content"].get("unread"))
         counts = room.get("unread_notifications", {})
         view[conv] = {
             "unread": counts.get("notification_count", 0), "at": counts.get("highlight_count", 0) > 0,
             "last": (last["event_id"], text, status) if last else None,
             "ts": last["origin_server_ts"] if last else 0,
             "pinned": "m.favourite" in tags, "fold": "m.lowpriority" in tags,
-            "muted": room_id in muted}
+            "marked_unread": marked_unread, "muted": room_id in muted}
     return view
 
 
@@ -101,6 +104,7 @@ def imconv_view(sdk: imconv.Sdk) -> Tuple[List[str], Dict[str, Dict[str, Any]]]:
             "unread": c.unread_count, "at": bool(c.group_at_info_list),
             "last": (m.msg_id, fields.get("text", ""), m.status) if m else None,
             "pinned": c.is_pinned, "fold": int(imconv.Mark.FOLD) in c.mark_list,
+            "marked_unread": int(imconv.Mark.UNREAD) in c.mark_list,
             "muted": c.recv_opt == imconv.RecvOpt.NOT_NOTIFY, "name": c.show_name}
     return order, view
 
@@ -117,7 +121,7 @@ def compare(label: str, sdk: imconv.Sdk, expected: Dict[str, Dict[str, Any]],
         print(f"  {label}: order {order} != {want_order}")
         failures += 1
     for conv, want in expected.items():
-        for key in ("unread", "at", "last", "pinned", "fold", "muted"):
+        for key in ("unread", "at", "last", "pinned", "fold", "marked_unread", "muted"):
             if got[conv][key] != want[key]:
                 print(f"  {label}: {conv} {key}: imconv {got[conv][key]!r}, server {want[key]!r}")
                 failures += 1
@@ -208,6 +212,7 @@ def main() -> int:
         carol.say(team, "one more")
         alice.tag(team, "m.favourite")
         alice.tag(noise, "m.lowpriority")
+        alice.mark_unread(busy)
         carol.set_name(team, "Team 2")
         alice.leave(old)
         alice.say(unnamed, "me too")
