@@ -20,20 +20,6 @@ static const char *SAMPLE =
     "\"groupReadSequence\":39},"
     "{\"conversationID\":\"c2c_bob\",\"showName\":\"Bob\"}]";
 
-static imconv_sdk *open_sdk(const char *config) {
-    imconv_sdk *sdk = NULL;
-    char *error = NULL;
-    int32_t rc = imconv_sdk_new(config, &sdk, &error);
-    if (rc != IMCONV_OK) {
-        fprintf(stderr, "%s: imconv_sdk_new(%s) failed: %d %s\n", current_test, config, rc, error);
-        current_failed = 1;
-    }
-    imconv_string_free(error);
-    return sdk;
-}
-
-static imconv_sdk *open_memory(void) { return open_sdk("{\"user_id\":\"me\"}"); }
-
 static imconv_sdk *open_dir(const char *name) {
     char config[1024];
     snprintf(config, sizeof config, "{\"user_id\":\"me\",\"data_dir\":\"%s/%s\"}", scratch, name);

@@ -7,16 +7,6 @@
  */
 #include "testlib.h"
 
-static imconv_sdk *open_memory(void) {
-    imconv_sdk *sdk = NULL;
-    char *error = NULL;
-    if (imconv_sdk_new("{\"user_id\":\"me\"}", &sdk, &error) != IMCONV_OK) {
-        fprintf(stderr, "%s: imconv_sdk_new: %s\n", current_test, error);
-        current_failed = 1;
-    }
-    imconv_string_free(error);
-    return sdk;
-}
 
 /* ---- 1. back-to-back writes ------------------------------------------ */
 

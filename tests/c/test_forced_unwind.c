@@ -11,7 +11,7 @@
 
 static const char *scratch;
 
-static imconv_sdk *open_sdk(const char *delivery) {
+static imconv_sdk *open_with_delivery(const char *delivery) {
     char config[256];
     snprintf(config, sizeof config, "{\"user_id\":\"me\",\"delivery\":\"%s\"}", delivery);
     imconv_sdk *sdk = NULL;
@@ -67,7 +67,7 @@ static void ignore_error(int32_t code, const char *desc, void *user_data) {
 
 /* The same process still works: a fresh instance answers a lookup. */
 static int still_works(const char *delivery) {
-    imconv_sdk *sdk = open_sdk(delivery);
+    imconv_sdk *sdk = open_with_delivery(delivery);
     call c;
     call_init(&c);
     CHECK_INT(imconv_get_conversation(sdk, "c2c_after", on_one, on_fail, &c), IMCONV_OK);
@@ -84,7 +84,7 @@ static int still_works(const char *delivery) {
 /* Thread delivery: the instance's callback thread ends inside a callback
  * (a lookup's, a write's, a listener's); freeing the instance returns. */
 static void thread_delivery(int which) {
-    imconv_sdk *sdk = open_sdk("thread");
+    imconv_sdk *sdk = open_with_delivery("thread");
     if (which == 2) {
         imconv_listener l;
         imconv_listener_init(&l);
@@ -124,7 +124,7 @@ static void *dispatching_thread(void *arg) {
 /* Host delivery: a host thread ends inside imconv_dispatch; the host's
  * other threads dispatch and free the instance afterwards. */
 static void host_delivery(void) {
-    imconv_sdk *sdk = open_sdk("host");
+    imconv_sdk *sdk = open_with_delivery("host");
     if (imconv_get_conversation(sdk, "c2c_a", exit_thread_from_callback, ignore_error, NULL) != IMCONV_OK)
         exit(12);
     pthread_t t;

@@ -6,18 +6,6 @@
 
 static const char *scratch;
 
-static imconv_sdk *open_sdk(const char *config) {
-    imconv_sdk *sdk = NULL;
-    char *error = NULL;
-    if (imconv_sdk_new(config, &sdk, &error) != IMCONV_OK) {
-        fprintf(stderr, "%s: imconv_sdk_new: %s\n", current_test, error);
-        current_failed = 1;
-    }
-    imconv_string_free(error);
-    return sdk;
-}
-
-static imconv_sdk *open_memory(void) { return open_sdk("{\"user_id\":\"me\"}"); }
 
 static int32_t apply(imconv_sdk *sdk, call *c, const char *json) {
     return WRITE(c, imconv_apply_messages(sdk, json, on_done, on_fail, c));

@@ -200,6 +200,21 @@ static inline void list_sync(imconv_sdk *sdk, const char *const *ids, size_t n, 
     call_wait(c);
 }
 
+/* Opens an instance; a failure fails the current test and returns NULL. */
+static inline imconv_sdk *open_sdk(const char *config) {
+    imconv_sdk *sdk = NULL;
+    char *error = NULL;
+    int32_t rc = imconv_sdk_new(config, &sdk, &error);
+    if (rc != IMCONV_OK) {
+        fprintf(stderr, "%s: imconv_sdk_new(%s) failed: %d %s\n", current_test, config, rc, error);
+        current_failed = 1;
+    }
+    imconv_string_free(error);
+    return sdk;
+}
+
+static inline imconv_sdk *open_memory(void) { return open_sdk("{\"user_id\":\"me\"}"); }
+
 /* Waits for a done/error callback and returns the error code (0: success). */
 static inline int32_t done_code(call *c) {
     call_wait(c);
