@@ -1,5 +1,6 @@
 //! Random sequences of C ABI calls on one instance (lookups, lists,
-//! imports, messages, syncs, pins, pages, deletes, read state, listeners
+//! imports, messages, syncs, pins, pages, deletes, read state, reads up to
+//! a message, sync stages, unread subscriptions, listeners with every event
 //! added and removed, from the fuzzer's thread and from inside their own
 //! callbacks, free with calls in flight and re-create): no panic, no hang,
 //! and every accepted call gets exactly one callback.
@@ -46,6 +47,18 @@ extern "C-unwind" fn page(
     hit(u)
 }
 extern "C-unwind" fn views(_: *const *const imconv_conversation, _: usize, _: *mut c_void) {}
+extern "C-unwind" fn stage(_: *mut c_void) {}
+extern "C-unwind" fn grouped(
+    name: *const c_char,
+    _: *const *const imconv_conversation,
+    _: usize,
+    _: *mut c_void,
+) {
+    assert!(!name.is_null());
+}
+extern "C-unwind" fn counted(_: u64, filter: *const imconv_list_filter, _: u64, _: *mut c_void) {
+    assert!(!filter.is_null());
+}
 
 /// The instance now, and the ID of a listener that removes itself from its
 /// own callback.
@@ -81,7 +94,7 @@ fuzz_target!(|data: &[u8]| {
     let mut accepted = Vec::new();
     let mut listeners = Vec::new();
     for (i, chunk) in data.chunks(2).enumerate().take(200) {
-        let op = chunk[0] % 10;
+        let op = chunk[0] % 12;
         let arg = chunk.get(1).copied().unwrap_or(0);
         let id = CString::new(format!("c2c_u{}", arg % 8)).unwrap();
         let json = CString::new(match op {
@@ -120,14 +133,15 @@ fuzz_target!(|data: &[u8]| {
                 ),
                 7 => {
                     let callback = if arg % 3 == 0 { remove_self } else { views };
-                    let l = imconv_listener {
-                        struct_size: std::mem::size_of::<imconv_listener>(),
-                        on_new: Some(callback),
-                        on_changed: Some(callback),
-                        on_deleted: None,
-                        on_total_unread_changed: None,
-                        user_data: std::ptr::null_mut(),
-                    };
+                    // Set up as a host does: init, then the members by name.
+                    let mut l = std::mem::MaybeUninit::<imconv_listener>::uninit();
+                    imconv_listener_init(l.as_mut_ptr());
+                    let mut l = l.assume_init();
+                    l.on_new = Some(callback);
+                    l.on_changed = Some(callback);
+                    l.on_sync_server_start = Some(stage);
+                    l.on_conversation_group_created = Some(grouped);
+                    l.on_unread_count_changed_by_filter = Some(counted);
                     let mut lid = 0;
                     if imconv_add_listener(sdk, &l, &mut lid) == IMCONV_OK {
                         if arg % 3 == 0 {
@@ -144,6 +158,24 @@ fuzz_target!(|data: &[u8]| {
                     imconv_delete_conversations(sdk, ids.as_ptr(), 1, Some(done), Some(fail), t)
                 }
                 8 => imconv_clean_unread(sdk, std::ptr::null(), 0, 0, Some(done), Some(fail), t),
+                10 => {
+                    let msg = CString::new(format!("m{}", arg % 5)).unwrap();
+                    imconv_mark_read(sdk, id.as_ptr(), msg.as_ptr(), Some(done), Some(fail), t)
+                }
+                11 => {
+                    let mut sid = 0;
+                    if imconv_subscribe_unread_count(sdk, std::ptr::null(), &mut sid) == IMCONV_OK
+                        && arg % 2 == 0
+                    {
+                        imconv_unsubscribe_unread_count(sdk, sid);
+                    }
+                    if arg % 4 == 0 {
+                        let g = CString::new(format!("g{}", arg % 3)).unwrap();
+                        imconv_create_group(sdk, g.as_ptr(), ids.as_ptr(), 1, Some(done), Some(fail), t)
+                    } else {
+                        imconv_report_sync(sdk, (arg % 4) as i32, Some(done), Some(fail), t)
+                    }
+                }
                 _ => {
                     // Free with calls in flight, then a new instance.
                     imconv_sdk_free(sdk);

@@ -38,6 +38,7 @@ pub use log::*;
 pub use lookup::*;
 pub use manager::*;
 pub use sdk::*;
+pub use server::*;
 pub use string::*;
 
 /// Runs the body of an export; a panic becomes `on_panic` instead of
