@@ -3,9 +3,10 @@
 //! It maps a conversation ID to the conversation's snapshot, or to "known not
 //! stored", so that a repeated lookup never touches SQLite, hit or miss. It
 //! is filled lazily (a store of any size opens at once) and bounded: past its
-//! capacity it evicts with a one-bit clock (entries read since the last sweep
-//! survive it). It is only written while the store's lock is held, which
-//! keeps it and the store in step.
+//! capacity a sweep frees an eighth of it, the entries least recently read
+//! (each entry keeps when it was last read, on a clock that ticks with every
+//! insert). It is only written while the store's lock is held, which keeps
+//! it and the store in step.
 //!
 //! The table is our own, shaped for the cost that dominates a lookup once
 //! the cache outgrows the CPU caches: memory latency. Slots are 8 bytes (a
@@ -17,7 +18,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -66,7 +67,8 @@ pub enum Probe<V> {
 struct Entry<V> {
     key: Key,
     value: Option<Arc<V>>,
-    referenced: AtomicBool,
+    /// The clock when it was last read (or inserted).
+    read_at: AtomicU64,
 }
 
 /// A free slot. A used slot is `tag << 32 | entry index`; an index is below
@@ -83,6 +85,10 @@ struct Table<V> {
     slots: Vec<u64>,
     entries: Vec<Entry<V>>,
     seed: u64,
+    /// Ticks with every insert (under the write lock); a read stamps its
+    /// entry with it, so stamps order entries by their last read, to the
+    /// resolution of one insert.
+    clock: AtomicU64,
 }
 
 impl<V> Table<V> {
@@ -131,10 +137,11 @@ impl<V> Table<V> {
         }
         let h = self.hash(key);
         Self::place(&mut self.slots, h, self.entries.len());
+        let now = self.clock.fetch_add(1, Ordering::Relaxed) + 1;
         self.entries.push(Entry {
             key: Key::new(id),
             value,
-            referenced: AtomicBool::new(false),
+            read_at: AtomicU64::new(now),
         });
     }
 
@@ -150,16 +157,21 @@ impl<V> Table<V> {
     fn lookup(&self, key: &[u8]) -> Probe<V> {
         match self.find(key, self.hash(key)) {
             None => Probe::Unknown,
-            Some(index) => read(&self.entries[index]),
+            Some(index) => read(&self.entries[index], self.now()),
         }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.load(Ordering::Relaxed)
     }
 }
 
-/// What an entry says, marking it read. The bit is written only when it
-/// changes, so that hot entries stay shared in every core's cache.
-fn read<V>(entry: &Entry<V>) -> Probe<V> {
-    if !entry.referenced.load(Ordering::Relaxed) {
-        entry.referenced.store(true, Ordering::Relaxed);
+/// What an entry says, stamping it read now. The stamp is written only when
+/// it changes (once per insert at most), so that hot entries stay shared in
+/// every core's cache.
+fn read<V>(entry: &Entry<V>, now: u64) -> Probe<V> {
+    if entry.read_at.load(Ordering::Relaxed) != now {
+        entry.read_at.store(now, Ordering::Relaxed);
     }
     match &entry.value {
         Some(v) => Probe::Stored(v.clone()),
@@ -208,6 +220,7 @@ impl<V> Cache<V> {
                 slots: vec![EMPTY; 16],
                 entries: Vec::new(),
                 seed: seed.finish(),
+                clock: AtomicU64::new(0),
             }),
             capacity: capacity.clamp(1, u32::MAX as usize - 1),
         }
@@ -223,6 +236,12 @@ impl<V> Cache<V> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Entries inserted since the cache was made (each a miss filled, or a
+    /// fresh write cached): what the benchmarks count misses with.
+    pub fn inserted(&self) -> u64 {
+        self.table.read().now()
     }
 
     pub fn probe(&self, id: &str) -> Probe<V> {
@@ -291,17 +310,26 @@ impl<V> Cache<V> {
         }
     }
 
-    /// Frees about an eighth of the capacity: first entries not read since
-    /// the last sweep, then (if everything was read) the oldest.
+    /// Frees an eighth of the capacity: the entries read least recently
+    /// (of equal stamps, the first inserted). One pass to find the cut, one
+    /// to keep the rest: linear in the capacity, once per eighth of it.
     fn evict(&self, table: &mut Table<V>) {
         let target = self.capacity - self.capacity.div_ceil(8);
-        table
-            .entries
-            .retain(|e| e.referenced.swap(false, Ordering::Relaxed));
-        if table.entries.len() > target {
-            let excess = table.entries.len() - target;
-            table.entries.drain(..excess);
-        }
+        let Some(excess) = table.entries.len().checked_sub(target).filter(|&n| n > 0) else {
+            return;
+        };
+        let stamp = |e: &Entry<V>| e.read_at.load(Ordering::Relaxed);
+        let mut stamps: Vec<u64> = table.entries.iter().map(stamp).collect();
+        let cut = *stamps.select_nth_unstable(excess - 1).1;
+        let mut at_cut = excess - table.entries.iter().filter(|e| stamp(e) < cut).count();
+        table.entries.retain(|e| match stamp(e).cmp(&cut) {
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal if at_cut > 0 => {
+                at_cut -= 1;
+                false
+            }
+            _ => true,
+        });
         let size = table.slots.len();
         table.rebuild(size);
     }
@@ -363,10 +391,11 @@ fn probe_staged<'a, V>(
             }
         }
         // Stage 4: the answers.
+        let now = table.now();
         for entry in found.iter().take(n) {
             f(match entry {
                 None => Probe::Unknown,
-                Some(index) => read(&table.entries[*index]),
+                Some(index) => read(&table.entries[*index], now),
             });
         }
     }

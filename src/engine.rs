@@ -446,6 +446,12 @@ impl<V: Snapshot> Engine<V> {
         self.state.cache.len()
     }
 
+    /// Entries the cache has inserted since the instance opened (see
+    /// [`crate::cache::Cache::inserted`]).
+    pub fn cache_inserts(&self) -> u64 {
+        self.state.cache.inserted()
+    }
+
     /// Shuts down and waits: stops accepting calls, fails the queued writes
     /// with `Shutdown`, lets the one being committed finish, delivers every
     /// callback, joins every thread and closes the store. From a thread
