@@ -55,6 +55,12 @@ typedef unsigned char bool;
 
 
 /*
+ How many of a conversation's newest messages are remembered even when
+ read: a receipt, an edit or a redaction usually names a recent one.
+ */
+#define RECENT_KEPT 32
+
+/*
  Conversation type: unknown (never returned by imconv).
  */
 #define IMCONV_CONVERSATION_TYPE_UNKNOWN 0
@@ -1168,9 +1174,13 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
  does not count.
 
  The host's verdict, for a server that decides (Matrix push rules): an
- optional `"countsAsUnread"` (bool) replaces that rule for the message,
- and an optional `"atType"` (0 to 3, any conversation type) replaces what
- `groupAtUserList` gives (0: no mention).
+ optional `"countsAsUnread"` (bool) replaces that rule for the message
+ (but a message at or before the read position never counts), and an
+ optional `"atType"` (0 to 3, any conversation type) replaces what
+ `groupAtUserList` gives (0: no mention). Read messages at or before the
+ read position are not remembered beyond the conversation's last message
+ and 32 newest (see the README's retention rule); coming again they
+ change nothing.
 
  A msgID applied to the conversation before (in this call or an earlier
  one), or the conversation's last message itself, updates in place: when it

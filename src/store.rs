@@ -130,6 +130,16 @@ const MIGRATIONS: &[&str] = &[
         WHEN timestamp > 9223372036854775 THEN 9223372036854775807
         WHEN timestamp < -9223372036854775 THEN -9223372036854775808
         ELSE timestamp * 1000 END;",
+    // 6: bounded history. A remembered message at or before its
+    // conversation's read position, and not its last message, is
+    // forgotten (see `Writer::forget_read`); later ones go as reads move.
+    // (Existing stores keep no recent window of read messages.)
+    "DELETE FROM applied_message WHERE unread = 0 AND EXISTS (
+        SELECT 1 FROM conversation c WHERE c.conversation_id = applied_message.conversation_id
+          AND json_extract(c.last_message, '$.msgID') IS NOT applied_message.msg_id
+          AND CASE WHEN c.conv_type = 1 OR applied_message.seq = 0
+              THEN c.read_ms > 0 AND applied_message.timestamp BETWEEN 0 AND c.read_ms
+              ELSE applied_message.seq BETWEEN 1 AND c.group_read_sequence END);",
 ];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -277,6 +287,19 @@ const MARK_READ_UNPLACED: &str = concat!(
     read_position!(),
     " = 0 AND timestamp <= ?2 RETURNING seq, at_type"
 );
+/// See [`Writer::forget_read`]: one-to-one messages and group messages
+/// without a sequence by time, sequenced ones by sequence (signed here: the
+/// sequences past 2^63 are not forgotten).
+const FORGET_READ: &str = "DELETE FROM applied_message WHERE conversation_id = ?1 AND unread = 0 \
+     AND msg_id IS NOT ?4 AND CASE WHEN substr(conversation_id, 1, 4) = 'c2c_' OR seq = 0 \
+     THEN timestamp BETWEEN 0 AND ?2 ELSE seq BETWEEN 1 AND ?3 END \
+     AND msg_id NOT IN (SELECT msg_id FROM applied_message WHERE conversation_id = ?1 \
+       ORDER BY CASE WHEN substr(conversation_id, 1, 4) = 'c2c_' THEN 0 ELSE seq END DESC, \
+       timestamp DESC LIMIT ?5)";
+
+/// How many of a conversation's newest messages are remembered even when
+/// read: a receipt, an edit or a redaction usually names a recent one.
+pub const RECENT_KEPT: i64 = 32;
 const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1";
 
@@ -955,6 +978,35 @@ impl<'t> Writer<'t> {
                 })
             })
             .optional()?)
+    }
+
+    /// Forgets the remembered messages of a conversation that are at or
+    /// before its read position (`read_ms`, and `read_seq` for sequenced
+    /// group messages), but `keep` (its last message) and its newest
+    /// [`RECENT_KEPT`]: they are read, and coming again they stay read, so
+    /// forgetting them changes no count, order or last message. It walks the
+    /// conversation's remembered messages, which this keeps few: the recent
+    /// window and those since the last read.
+    pub fn forget_read(
+        &mut self,
+        id: &str,
+        read_ms: u64,
+        read_seq: u64,
+        keep: Option<&str>,
+    ) -> Result<u64> {
+        let read_ms = if read_ms == 0 {
+            -1
+        } else {
+            read_ms.min(i64::MAX as u64) as i64
+        };
+        let n = self.conn.prepare_cached(FORGET_READ)?.execute(params![
+            id,
+            read_ms,
+            read_seq.min(i64::MAX as u64) as i64,
+            keep,
+            RECENT_KEPT
+        ])?;
+        Ok(n as u64)
     }
 
     /// A remembered message stops counting as unread (it was retracted).
@@ -1793,9 +1845,14 @@ mod tests {
                 )
                 .unwrap();
             }
-            conn.execute(
-                "INSERT INTO applied_message VALUES ('c2c_a', 'm', 1701, 0, 1)",
-                [],
+            // Unread after the position (kept); read before it (forgotten by
+            // migration 6), and the last message, read, which is kept.
+            conn.execute_batch(
+                "INSERT INTO applied_message VALUES ('c2c_a', 'm', 1701, 0, 1);
+                 INSERT INTO applied_message VALUES ('c2c_a', 'old', 1699, 0, 0);
+                 INSERT INTO applied_message VALUES ('c2c_a', 'last', 1600, 0, 0);
+                 UPDATE conversation SET last_message = '{\"msgID\":\"last\",\"timestamp\":1600}'
+                   WHERE conversation_id = 'c2c_a';",
             )
             .unwrap();
             // An unread mention of before: its @ entry is found for it.
@@ -1831,6 +1888,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(at, (1, 0));
+        let kept = s
+            .write(|w| {
+                let known = |id| w.applied("c2c_a", id).map(|a| a.is_some());
+                Ok((known("m")?, known("old")?, known("last")?))
+            })
+            .unwrap();
+        assert_eq!(kept, (true, false, true));
         drop(s);
         std::fs::remove_dir_all(&dir).unwrap();
     }

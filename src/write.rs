@@ -433,7 +433,8 @@ fn message_position<V: Snapshot>(
             seq: m.seq,
         }),
         _ => Err(Error::invalid_parameters(format!(
-            "msgID {} is not a message of conversation {}",
+            "msgID {} is not a message of conversation {} (never applied, or read and \
+             no longer remembered)",
             quote(msg_id.as_str()),
             quote(id.as_str())
         ))),
@@ -475,6 +476,8 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
         at_type: 0,
     };
     let retracted = is_retracted(&m);
+    // At or before the read position: read, whatever else it says.
+    let read = c.has_read(&m.message);
     if applied.is_some() || is_last {
         if is_last && c.last_message.as_ref() != Some(&m.message) {
             c.last_message = Some(m.message.clone());
@@ -502,15 +505,19 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
                 txn.w.move_message(&position)?
             }
             Some(_) => {}
-            // The last message came with an import or a sync: remember it.
-            None => txn.w.record_message(&position)?,
+            // The last message came with an import or a sync: remember it,
+            // unless it is read (see below).
+            None if !read => txn.w.record_message(&position)?,
+            None => {}
         }
         return Ok(());
     }
-    // The host's verdict, when given, replaces the engine's own rule.
-    let unread = m.counts_as_unread.unwrap_or_else(|| {
-        !m.message.is_self && !m.message.is_read && !retracted && !c.has_read(&m.message)
-    });
+    // The host's verdict, when given, replaces the engine's own rule of
+    // what counts; nothing at or before the read position counts.
+    let counts = m
+        .counts_as_unread
+        .unwrap_or(!m.message.is_self && !m.message.is_read && !retracted);
+    let unread = counts && !read;
     let newer = c
         .last_message
         .as_ref()
@@ -533,11 +540,16 @@ fn apply_message<V: Snapshot>(m: IncomingMessage, txn: &mut Txn<'_, '_, V>) -> R
     if newer {
         c.last_message = Some(m.message.clone());
     }
-    txn.w.record_message(&AppliedMessage {
-        unread,
-        at_type,
-        ..position
-    })?;
+    // A read message is not remembered (see `store::Writer::forget_read`):
+    // coming again it is read all the same, and only the last message,
+    // known by its msgID, could change.
+    if !read {
+        txn.w.record_message(&AppliedMessage {
+            unread,
+            at_type,
+            ..position
+        })?;
+    }
     if newer {
         move_to_activity(txn, conv)?;
     }
@@ -642,6 +654,17 @@ fn read_up_to<V: Snapshot>(
         }
         ReadUpTo::Sequence(s) => read_sequence(c, s),
     }
+    // What is now at or before the position is forgotten, but the last
+    // message and the newest few: bounded history (what it costs is what
+    // was remembered since the last read).
+    let (read_ms, read_seq) = (c.read_ms, c.group_read_sequence);
+    let last = c.last_message.as_ref().map(|m| m.msg_id.clone());
+    txn.w.forget_read(
+        id.as_str(),
+        read_ms,
+        read_seq,
+        last.as_ref().map(Text::as_str),
+    )?;
     Ok(())
 }
 

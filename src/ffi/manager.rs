@@ -138,9 +138,13 @@ pub struct imconv_list_filter {
 /// does not count.
 ///
 /// The host's verdict, for a server that decides (Matrix push rules): an
-/// optional `"countsAsUnread"` (bool) replaces that rule for the message,
-/// and an optional `"atType"` (0 to 3, any conversation type) replaces what
-/// `groupAtUserList` gives (0: no mention).
+/// optional `"countsAsUnread"` (bool) replaces that rule for the message
+/// (but a message at or before the read position never counts), and an
+/// optional `"atType"` (0 to 3, any conversation type) replaces what
+/// `groupAtUserList` gives (0: no mention). Read messages at or before the
+/// read position are not remembered beyond the conversation's last message
+/// and 32 newest (see the README's retention rule); coming again they
+/// change nothing.
 ///
 /// A msgID applied to the conversation before (in this call or an earlier
 /// one), or the conversation's last message itself, updates in place: when it
