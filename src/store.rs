@@ -277,7 +277,7 @@ const MARK_READ_ALL: &str =
 const MARK_READ_RANGE: &str = concat!(
     "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1 AND ",
     read_position!(),
-    " BETWEEN ?2 AND ?3 RETURNING seq, at_type"
+    " BETWEEN ?2 AND ?3 RETURNING seq, at_type, msg_id"
 );
 /// A group's messages without a sequence (read position 0 in the index:
 /// a group's position is its sequence) up to a time. The index is named:
@@ -285,7 +285,7 @@ const MARK_READ_RANGE: &str = concat!(
 const MARK_READ_UNPLACED: &str = concat!(
     "UPDATE applied_message INDEXED BY applied_unread SET unread = 0 WHERE conversation_id = ?1 AND unread = 1 AND ",
     read_position!(),
-    " = 0 AND timestamp <= ?2 RETURNING seq, at_type"
+    " = 0 AND timestamp <= ?2 RETURNING seq, at_type, msg_id"
 );
 /// See [`Writer::forget_read`]: one-to-one messages and group messages
 /// without a sequence by time, sequenced ones by sequence (signed here: the
@@ -1009,6 +1009,24 @@ impl<'t> Writer<'t> {
         Ok(n as u64)
     }
 
+    /// Forgets just these messages, just read (see [`Writer::forget_read`];
+    /// used while many unread messages remain after the read position, so
+    /// that a read costs what it marks, not the backlog), but `keep`.
+    pub fn forget_marked(
+        &mut self,
+        id: &str,
+        msg_ids: &[String],
+        keep: Option<&str>,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "DELETE FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
+        )?;
+        for msg_id in msg_ids.iter().filter(|m| Some(m.as_str()) != keep) {
+            stmt.execute(params![id, msg_id])?;
+        }
+        Ok(())
+    }
+
     /// A remembered message stops counting as unread (it was retracted).
     pub fn forget_unread(&mut self, conversation_id: &str, msg_id: &str) -> Result<()> {
         self.conn
@@ -1164,6 +1182,8 @@ pub enum ReadUpTo {
 pub struct Marked {
     pub count: u64,
     pub mentions: Vec<u64>,
+    /// The msgIDs marked (not for `ReadUpTo::All`, which marks them all).
+    pub msg_ids: Vec<String>,
 }
 
 /// A message as remembered for de-duplication and unread counting.
@@ -1536,7 +1556,7 @@ fn read_row(row: &Row) -> rusqlite::Result<Result<Conversation>> {
     Ok(decode_row(row))
 }
 
-/// Runs a marking statement (`... RETURNING seq, at_type`), adding what it
+/// Runs a marking statement (`... RETURNING seq, at_type, msg_id`), adding what it
 /// marked to `marked`.
 fn mark_rows(
     tx: &Connection,
@@ -1551,6 +1571,7 @@ fn mark_rows(
         if r.get::<_, i32>(1)? != 0 {
             marked.mentions.push(r.get::<_, i64>(0)? as u64);
         }
+        marked.msg_ids.push(r.get(2)?);
     }
     Ok(())
 }

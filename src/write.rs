@@ -28,6 +28,10 @@ const PIPELINE_BYTES: usize = 32 * 1024;
 /// Elements parsed per chunk of a pipelined import.
 const IMPORT_CHUNK: usize = 128;
 
+/// Up to this many unread messages left after a read, forgetting walks the
+/// conversation's remembered messages (see `read_up_to`).
+const BACKLOG_SCANNED: u64 = 64;
+
 /// Which conversations a read-state call clears.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadScope {
@@ -655,16 +659,19 @@ fn read_up_to<V: Snapshot>(
         ReadUpTo::Sequence(s) => read_sequence(c, s),
     }
     // What is now at or before the position is forgotten, but the last
-    // message and the newest few: bounded history (what it costs is what
-    // was remembered since the last read).
+    // message and the newest few: bounded history. While a large backlog
+    // stays unread after the position, only what this read marked goes
+    // (the rest waits for a read that leaves few unread), so that a read
+    // costs what it marks, never the backlog.
     let (read_ms, read_seq) = (c.read_ms, c.group_read_sequence);
     let last = c.last_message.as_ref().map(|m| m.msg_id.clone());
-    txn.w.forget_read(
-        id.as_str(),
-        read_ms,
-        read_seq,
-        last.as_ref().map(Text::as_str),
-    )?;
+    let keep = last.as_ref().map(Text::as_str);
+    let still_unread = tracked_before.saturating_sub(marked.count);
+    if still_unread <= BACKLOG_SCANNED {
+        txn.w.forget_read(id.as_str(), read_ms, read_seq, keep)?;
+    } else {
+        txn.w.forget_marked(id.as_str(), &marked.msg_ids, keep)?;
+    }
     Ok(())
 }
 

@@ -182,3 +182,36 @@ fn with_reads_keeping_up_the_store_stays_small() {
         .unwrap();
     assert_eq!(rows, conversations as i64 * RECENT_KEPT);
 }
+
+#[test]
+fn a_read_into_a_large_backlog_forgets_what_it_read_and_nothing_else() {
+    // 500 unread; reading the first 10 marks and forgets those 10 only (it
+    // does not walk the 490 left), and they stay read when they come again.
+    let dir = Scratch::new("history-backlog");
+    let e = on_disk(&dir);
+    messages(&e, &batch("c2c_bob", 1..=500, "")).unwrap();
+    write(
+        &e,
+        Write::MarkMessageRead {
+            id: id("c2c_bob"),
+            msg_id: text("c2c_bob-10"),
+        },
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_bob").0.unread_count, 490);
+    assert_eq!(remembered(&dir, "c2c_bob"), 490);
+    messages(&e, &batch("c2c_bob", 1..=10, r#","countsAsUnread":true"#)).unwrap();
+    assert_eq!(get(&e, "c2c_bob").0.unread_count, 490);
+    assert_eq!(remembered(&dir, "c2c_bob"), 490);
+    // Reading the rest leaves the window and the last message.
+    write(
+        &e,
+        Write::MarkMessageRead {
+            id: id("c2c_bob"),
+            msg_id: text("c2c_bob-500"),
+        },
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_bob").0.unread_count, 0);
+    assert_eq!(remembered(&dir, "c2c_bob"), RECENT_KEPT);
+}
