@@ -55,12 +55,6 @@ typedef unsigned char bool;
 
 
 /*
- How many of a conversation's newest messages are remembered even when
- read: a receipt, an edit or a redaction usually names a recent one.
- */
-#define RECENT_KEPT 32
-
-/*
  Conversation type: unknown (never returned by imconv).
  */
 #define IMCONV_CONVERSATION_TYPE_UNKNOWN 0
