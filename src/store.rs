@@ -300,6 +300,9 @@ const FORGET_READ: &str = "DELETE FROM applied_message WHERE conversation_id = ?
 /// How many of a conversation's newest messages are remembered even when
 /// read: a receipt, an edit or a redaction usually names a recent one.
 pub const RECENT_KEPT: i64 = 32;
+/// The index ordered pages walk (migration 2 creates it).
+const CREATE_ORDER_INDEX: &str =
+    "CREATE INDEX conversation_order ON conversation (is_pinned, sort_order, conversation_id)";
 const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1";
 
@@ -812,6 +815,29 @@ impl<'t> Writer<'t> {
         self.conn
             .prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('order_tick', ?1)")?
             .execute([tick as i64])?;
+        Ok(())
+    }
+
+    /// Whether no conversation is stored (a first import then builds the
+    /// order index once, after its rows: see [`Writer::drop_order_index`]).
+    pub fn no_conversations(&self) -> Result<bool> {
+        Ok(!self
+            .conn
+            .prepare_cached("SELECT 1 FROM conversation LIMIT 1")?
+            .exists([])?)
+    }
+
+    /// Drops the order index, which [`Writer::create_order_index`] builds
+    /// again later in the same transaction (a failure in between undoes
+    /// both). Filling an empty table, one sort at the end costs less than
+    /// an index entry per row.
+    pub fn drop_order_index(&mut self) -> Result<()> {
+        self.conn.execute_batch("DROP INDEX conversation_order")?;
+        Ok(())
+    }
+
+    pub fn create_order_index(&mut self) -> Result<()> {
+        self.conn.execute_batch(CREATE_ORDER_INDEX)?;
         Ok(())
     }
 

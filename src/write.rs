@@ -749,6 +749,12 @@ fn check_pinned<V: Snapshot>(txn: &mut Txn<'_, '_, V>) -> Result<()> {
 /// thread while this one writes, chunk by chunk.
 fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize> {
     let forget = txn.w.any_applied_message()?;
+    // A large document into an empty store: the order index is built once,
+    // after the rows.
+    let fill = document.len() >= PIPELINE_BYTES && txn.w.no_conversations()?;
+    if fill {
+        txn.w.drop_order_index()?;
+    }
     let mut pins = false;
     let mut index = 0usize;
     let mut each = |mut c: Conversation, keyed: bool| -> Result<()> {
@@ -779,6 +785,9 @@ fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usiz
     } else {
         pipelined(document, &mut each)?
     };
+    if fill {
+        txn.w.create_order_index()?;
+    }
     if pins {
         check_pinned(txn)?;
     }
