@@ -431,6 +431,7 @@ $(BENCH_OUT)/bench_imconv: benches/c/bench_imconv.c benches/c/bench_common.h inc
 $(BENCH_OUT)/bench_sqlite: benches/c/bench_sqlite.c benches/c/bench_common.h $(BENCH_OUT)/sqlite3.o
 	$(CC) $(CFLAGS_B) -I"$(SQLITE_DIR)" $< $(BENCH_OUT)/sqlite3.o -o $@ -lpthread -ldl -lm
 
+BENCH_CACHE_STORE ?= 1000000
 bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	@rm -f $(BENCH_OUT)/results.jsonl
 	@for n in $(BENCH_SIZES); do \
@@ -440,6 +441,10 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	  $(BENCH_OUT)/bench_imconv $(abspath $(BENCH_OUT))/scratch $$n $(BENCH_OUT)/results.jsonl || exit 1; \
 	done
 	@rm -rf $(BENCH_OUT)/scratch
+	@echo "== the cache behind a store of $(BENCH_CACHE_STORE) conversations (5x the cache), Zipf lookups"
+	$(CARGO) bench --bench cache_zipf -- $(BENCH_CACHE_STORE) $(abspath $(BENCH_OUT))/results.jsonl
+	@echo "== bounded history: 1,000,000 messages into 1,000 conversations, reads keeping up"
+	$(CARGO) bench --bench history -- 1000000 1000 $(abspath $(BENCH_OUT))/results.jsonl
 	$(CARGO) bench --bench core -- --warm-up-time 1 --measurement-time 3
 	@$(MAKE) --no-print-directory bench-cpp
 	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json

@@ -42,6 +42,13 @@ TARGETS = {
     "memory_overhead_per_conversation": [("value", "<=", 1024, None)],
     # Nothing to do, nothing used (below what the measurement can tell).
     "idle_cpu": [("value", "<=", 0.05, None)],
+    # A store 5x the cache, Zipf lookups: the hit ratio against an exact
+    # LRU's on the same trace (benches/cache_zipf.rs; its baseline is "lru").
+    "cache_zipf_hit_ratio": [("ratio", ">=", 0.95, None)],
+    # 1,000,000 messages into 1,000 conversations, reads keeping up: the
+    # store's growth per message beyond the conversations (benches/history.rs;
+    # its "size" is the message count).
+    "history_bytes_per_message": [("value", "<=", 16, None)],
 }
 ORDER = [
     "lookup_latency_p50", "lookup_latency_p99", "lookup_throughput_1_thread",
@@ -49,9 +56,10 @@ ORDER = [
     "first_page_of_100", "whole_list_paged_by_100", "apply_messages",
     "open_to_first_lookup", "rss_after_open", "rss_after_touching_all",
     "memory_per_conversation", "text_per_conversation", "memory_overhead_per_conversation",
-    "idle_cpu", "cpu_at_1000_lookups_per_s",
+    "idle_cpu", "cpu_at_1000_lookups_per_s", "cache_zipf_hit_ratio", "cache_zipf_throughput",
+    "history_bytes_per_message", "history_messages_rate",
 ]
-HIGHER_IS_BETTER = {"conversations/s", "lookups/s", "messages/s"}
+HIGHER_IS_BETTER = {"conversations/s", "lookups/s", "messages/s", "hit ratio"}
 
 
 def cpu_model():
@@ -84,7 +92,7 @@ def main():
             r = by_key.get(("imconv", metric, size))
             if not r:
                 continue
-            base = by_key.get(("sqlite", metric, size))
+            base = by_key.get(("sqlite", metric, size)) or by_key.get(("lru", metric, size))
             ratio = None
             if base and base["median"] and r["median"]:
                 if r["unit"] in HIGHER_IS_BETTER:
