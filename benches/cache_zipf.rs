@@ -8,7 +8,6 @@
 //!
 //! usage: cache_zipf SIZE RESULTS.jsonl
 
-use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::sync::mpsc;
 use std::time::Instant;
@@ -21,52 +20,10 @@ use imconv::model::IdList;
 const RUNS: usize = 5;
 const BATCH: usize = 100;
 
-/// Seeded xorshift64*: each run's trace is its own, and the same every time.
-struct Rng(u64);
+#[path = "../tests/common/zipf.rs"]
+mod zipf;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-}
-
-fn zipf_trace(n: usize, len: usize, seed: u64) -> Vec<usize> {
-    let mut cdf = Vec::with_capacity(n);
-    let total: f64 = (1..=n).map(|k| 1.0 / k as f64).sum();
-    let mut acc = 0.0;
-    for k in 1..=n {
-        acc += 1.0 / k as f64 / total;
-        cdf.push(acc);
-    }
-    let mut rng = Rng(seed);
-    (0..len)
-        .map(|_| {
-            let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
-            (cdf.partition_point(|&c| c < u).min(n - 1) * 7919) % n
-        })
-        .collect()
-}
-
-fn lru_hits(trace: &[usize], capacity: usize) -> usize {
-    let mut last: HashMap<usize, usize> = HashMap::new();
-    let mut by_time: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut hits = 0;
-    for (t, &k) in trace.iter().enumerate() {
-        if let Some(old) = last.insert(k, t) {
-            by_time.remove(&old);
-            hits += 1;
-        } else if last.len() > capacity {
-            let (&oldest, &key) = by_time.iter().next().expect("not empty");
-            by_time.remove(&oldest);
-            last.remove(&key);
-        }
-        by_time.insert(t, k);
-    }
-    hits
-}
+use zipf::{lru_hits, zipf_trace};
 
 fn line(
     out: &mut std::fs::File,
@@ -132,7 +89,7 @@ fn main() {
     let (mut hit_rates, mut lru_rates, mut rates) = (vec![], vec![], vec![]);
     for run in 0..RUNS {
         // What the cache sees: each batch's distinct IDs, in order.
-        let trace: Vec<usize> = zipf_trace(size, size * 4, 0x5eed + run as u64)
+        let trace: Vec<usize> = zipf_trace(size, 1.0, size * 4, 0x5eed + run as u64)
             .chunks(BATCH)
             .flat_map(|c| {
                 let mut seen = std::collections::HashSet::new();
