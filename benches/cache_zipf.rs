@@ -20,6 +20,8 @@ use imconv::model::IdList;
 const RUNS: usize = 5;
 const BATCH: usize = 100;
 
+#[path = "support/mod.rs"]
+mod support;
 #[path = "../tests/common/zipf.rs"]
 mod zipf;
 
@@ -75,16 +77,9 @@ fn main() {
             )
         })
         .collect();
-    let (tx, rx) = mpsc::channel();
-    let done = tx.clone();
-    engine
-        .import(
-            format!("[{}]", doc.join(",")).into_bytes(),
-            engine.completer(move |r| done.send(r.map(|_| ())).expect("channel")),
-        )
-        .expect("import");
-    rx.recv().expect("callback").expect("import");
+    support::import_and_wait(&engine, &doc);
     drop(engine);
+    let (tx, rx) = mpsc::channel();
     let ids: Vec<String> = (0..size).map(|i| format!("c2c_user{i:07}")).collect();
     let (mut hit_rates, mut lru_rates, mut rates) = (vec![], vec![], vec![]);
     for run in 0..RUNS {

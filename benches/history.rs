@@ -19,6 +19,9 @@ use imconv::ffi::ConversationView;
 use imconv::store::ReadUpTo;
 use imconv::write::{ReadScope, Write};
 
+#[path = "support/mod.rs"]
+mod support;
+
 fn wait(rx: &mpsc::Receiver<imconv::error::Result<()>>) {
     rx.recv().expect("callback").expect("write");
 }
@@ -65,14 +68,7 @@ fn main() {
     let doc: Vec<String> = (0..conversations)
         .map(|c| format!(r#"{{"conversationID":"c2c_u{c}","showName":"User {c}"}}"#))
         .collect();
-    let done = tx.clone();
-    engine
-        .import(
-            format!("[{}]", doc.join(",")).into_bytes(),
-            engine.completer(move |r| done.send(r.map(|_| ())).expect("channel")),
-        )
-        .expect("import");
-    wait(&rx);
+    support::import_and_wait(&engine, &doc);
     drop(engine);
     let base = file_size(&dir);
     let engine: Engine<ConversationView> = Engine::open(&config).expect("open");
