@@ -865,7 +865,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
         if !self.tracking {
             if let Some(kept) = self.w.insert_or_read(&c)? {
                 kept.keep_in(&mut c, placed);
-                self.w.put(&c)?;
+                self.w.put_replacing(&c)?;
             }
             // Not indexed either: a repeated ID is simply written again,
             // and the later entry wins in the cache as in the store.
@@ -890,7 +890,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
         if let Some(Some(before)) = &self.entries[i].before {
             Kept::of(before).keep_in(&mut c, placed);
         }
-        self.w.put(&c)?;
+        self.w.put_replacing(&c)?;
         let entry = &mut self.entries[i];
         entry.after = Some(c);
         entry.written = true;

@@ -6,6 +6,7 @@
 //! (see [`StoreLock`]) so that no two instances, in this or another
 //! process, ever cache one database.
 
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -16,9 +17,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
 use crate::json::parse_stored_message;
-use crate::model::{
-    ms_covering_second, Conversation, ConversationId, GroupAtInfo, Kept, ListFilter, Text,
-};
+use crate::model::{Conversation, ConversationId, GroupAtInfo, Kept, ListFilter, Text};
 use crate::platform;
 
 pub(crate) const DATABASE_FILE: &str = "conversations.db";
@@ -140,7 +139,18 @@ const MIGRATIONS: &[&str] = &[
           AND CASE WHEN c.conv_type = 1 OR applied_message.seq = 0
               THEN c.read_ms > 0 AND applied_message.timestamp BETWEEN 0 AND c.read_ms
               ELSE applied_message.seq BETWEEN 1 AND c.group_read_sequence END);",
+    // 7: the recent window. A conversation's newest remembered messages
+    // live in its own row (see `window`), which a message writes anyway;
+    // `applied_message` keeps what falls out of it. Existing records stay
+    // where they are: both places are one set.
+    "ALTER TABLE conversation ADD COLUMN recent BLOB;",
 ];
+
+mod applied;
+mod window;
+
+pub use applied::{count_remembered, Applied, AppliedMessage, Marked};
+pub use window::RECENT_KEPT;
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -164,8 +174,10 @@ macro_rules! columns {
 }
 
 /// The parameters of one conversation row, in `columns!()` order.
+/// More (`$extra`) follow for a statement that takes more: `UPSERT`'s
+/// recent window (?21: the window, ?22: whether to write it).
 macro_rules! row_params {
-    ($c:expr, $lists:expr) => {
+    ($c:expr, $lists:expr $(, $extra:expr)*) => {
         params![
             $c.id.as_str(),
             $c.id.kind().as_i32(),
@@ -187,6 +199,7 @@ macro_rules! row_params {
             $c.group_read_sequence as i64,
             sort_order($c.order_key),
             $c.read_ms.min(i64::MAX as u64) as i64,
+            $($extra,)*
         ]
     };
 }
@@ -202,7 +215,7 @@ const SELECT_ONE: &str = concat!(
 const UPSERT: &str = concat!(
     "INSERT INTO conversation (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
+    ", recent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
      ON CONFLICT (conversation_id) DO UPDATE SET conv_type = excluded.conv_type, \
      group_type = excluded.group_type, show_name = excluded.show_name, face_url = excluded.face_url, \
      unread_count = excluded.unread_count, recv_opt = excluded.recv_opt, \
@@ -212,7 +225,8 @@ const UPSERT: &str = concat!(
      custom_data = excluded.custom_data, conversation_groups = excluded.conversation_groups, \
      c2c_read_timestamp = excluded.c2c_read_timestamp, \
      group_read_sequence = excluded.group_read_sequence, sort_order = excluded.sort_order, \
-     read_ms = excluded.read_ms"
+     read_ms = excluded.read_ms, \
+     recent = CASE WHEN ?22 THEN excluded.recent ELSE conversation.recent END"
 );
 
 /// An insert that leaves a stored row alone: its change count tells an
@@ -268,44 +282,9 @@ const UNREAD_COUNTS: &str = concat!(
     filter_sql!()
 );
 
-/// Marking messages read walks the unread index of the conversation only
-/// (see migration 4): all of them, or one range of read positions
-/// (timestamps, or sequences as stored: one or two ranges of the signed
-/// column, see [`Writer::mark_messages_read`]).
-const MARK_READ_ALL: &str =
-    "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1";
-const MARK_READ_RANGE: &str = concat!(
-    "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND unread = 1 AND ",
-    read_position!(),
-    " BETWEEN ?2 AND ?3 RETURNING seq, at_type, msg_id"
-);
-/// A group's messages without a sequence (read position 0 in the index:
-/// a group's position is its sequence) up to a time. The index is named:
-/// without statistics the planner would walk the primary key instead.
-const MARK_READ_UNPLACED: &str = concat!(
-    "UPDATE applied_message INDEXED BY applied_unread SET unread = 0 WHERE conversation_id = ?1 AND unread = 1 AND ",
-    read_position!(),
-    " = 0 AND timestamp <= ?2 RETURNING seq, at_type, msg_id"
-);
-/// See [`Writer::forget_read`]: one-to-one messages and group messages
-/// without a sequence by time, sequenced ones by sequence (signed here: the
-/// sequences past 2^63 are not forgotten).
-const FORGET_READ: &str = "DELETE FROM applied_message WHERE conversation_id = ?1 AND unread = 0 \
-     AND msg_id IS NOT ?4 AND CASE WHEN substr(conversation_id, 1, 4) = 'c2c_' OR seq = 0 \
-     THEN timestamp BETWEEN 0 AND ?2 ELSE seq BETWEEN 1 AND ?3 END \
-     AND msg_id NOT IN (SELECT msg_id FROM applied_message WHERE conversation_id = ?1 \
-       ORDER BY CASE WHEN substr(conversation_id, 1, 4) = 'c2c_' THEN 0 ELSE seq END DESC, \
-       timestamp DESC LIMIT ?5)";
-
-/// How many of a conversation's newest messages are remembered even when
-/// read: a receipt, an edit or a redaction usually names a recent one.
-pub const RECENT_KEPT: i64 = 32;
 /// The index ordered pages walk (migration 2 creates it).
 const CREATE_ORDER_INDEX: &str =
     "CREATE INDEX conversation_order ON conversation (is_pinned, sort_order, conversation_id)";
-const COUNT_UNREAD: &str =
-    "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1";
-
 /// One index seek per pin state: a plain MAX(sort_order) would read every
 /// row (sort_order is the index's second column), and opening must not.
 const MAX_ORDER: &str = "SELECT MAX(m) FROM ( \
@@ -682,8 +661,12 @@ impl Store {
                 conn: &tx,
                 stmt: tx.prepare_cached(UPSERT)?,
                 buffer: String::new(),
+                windows: HashMap::new(),
+                blob: Vec::new(),
             };
-            f(&mut writer)?
+            let result = f(&mut writer)?;
+            writer.flush_windows()?;
+            result
         };
         tx.commit()?;
         Ok(result)
@@ -754,13 +737,31 @@ pub struct Writer<'t> {
     stmt: rusqlite::CachedStatement<'t>,
     /// Reused for the list columns, which are stored as JSON text.
     buffer: String,
+    /// The recent windows read in this unit of work (see `applied`).
+    windows: HashMap<String, window::Window>,
+    /// Reused for an encoded window.
+    blob: Vec<u8>,
 }
 
 impl<'t> Writer<'t> {
     /// Writes one conversation, replacing a stored one of the same ID.
+    /// Its recent window, when read and changed, is written with it.
     pub fn put(&mut self, c: &Conversation) -> Result<()> {
+        let window = self.window_for_row(c)?;
         let lists = encode_lists(&mut self.buffer, c);
-        self.stmt.execute(row_params!(c, lists))?;
+        let bytes = (window == Some(true)).then_some(self.blob.as_slice());
+        self.stmt
+            .execute(row_params!(c, lists, bytes, window.is_some()))?;
+        Ok(())
+    }
+
+    /// Writes a conversation that replaces whatever was stored under its ID
+    /// (an import): its recent window starts empty.
+    pub fn put_replacing(&mut self, c: &Conversation) -> Result<()> {
+        self.windows.remove(c.id.as_str());
+        let lists = encode_lists(&mut self.buffer, c);
+        let none: Option<&[u8]> = None;
+        self.stmt.execute(row_params!(c, lists, none, true))?;
         Ok(())
     }
 
@@ -801,11 +802,14 @@ impl<'t> Writer<'t> {
     }
 
     pub fn release_unit(&mut self) -> Result<()> {
+        self.flush_windows()?;
         self.conn.prepare_cached("RELEASE unit")?.execute([])?;
         Ok(())
     }
 
     pub fn rollback_unit(&mut self) -> Result<()> {
+        // What the unit changed in its windows is undone with its rows.
+        self.windows.clear();
         self.conn.prepare_cached("ROLLBACK TO unit")?.execute([])?;
         self.release_unit()
     }
@@ -841,56 +845,6 @@ impl<'t> Writer<'t> {
         Ok(())
     }
 
-    /// Whether any message is remembered at all (a fresh store's import
-    /// then has nothing to forget).
-    pub fn any_applied_message(&self) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM applied_message LIMIT 1")?
-            .exists([])?)
-    }
-
-    /// Forgets what is remembered of a conversation's messages (an import
-    /// replaced it).
-    pub fn forget_messages(&mut self, id: &str) -> Result<()> {
-        self.conn
-            .prepare_cached("DELETE FROM applied_message WHERE conversation_id = ?1")?
-            .execute([id])?;
-        Ok(())
-    }
-
-    /// After an authoritative unread count `n` (sync): the newest `n`
-    /// remembered unread messages stay unread, older ones count as read.
-    /// Returns how many remembered messages stay unread.
-    pub fn keep_newest_unread(&mut self, id: &str, n: u64) -> Result<u64> {
-        self.conn
-            .prepare_cached(
-                "UPDATE applied_message SET unread = 0 \
-                 WHERE conversation_id = ?1 AND unread = 1 AND msg_id NOT IN ( \
-                   SELECT msg_id FROM applied_message WHERE conversation_id = ?1 AND unread = 1 \
-                   ORDER BY timestamp DESC, seq DESC LIMIT ?2)",
-            )?
-            .execute(params![id, n.min(i64::MAX as u64) as i64])?;
-        self.unread_messages(id)
-    }
-
-    /// A remembered message's position changed (a status update brought the
-    /// server's time or sequence).
-    pub fn move_message(&mut self, m: &AppliedMessage) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE applied_message SET timestamp = ?3, seq = ?4 \
-                 WHERE conversation_id = ?1 AND msg_id = ?2",
-            )?
-            .execute(params![
-                m.conversation_id,
-                m.msg_id,
-                m.time_ms,
-                m.seq as i64
-            ])?;
-        Ok(())
-    }
-
     /// Every stored conversation's ID (a whole-list sync compares them
     /// with the server's list).
     pub fn conversation_ids(&self) -> Result<Vec<String>> {
@@ -903,63 +857,13 @@ impl<'t> Writer<'t> {
 
     /// Deletes a conversation and what is kept about its messages.
     pub fn delete(&mut self, id: &str) -> Result<()> {
+        self.windows.remove(id);
         let tx = self.conn;
         tx.prepare_cached("DELETE FROM conversation WHERE conversation_id = ?1")?
             .execute([id])?;
         tx.prepare_cached("DELETE FROM applied_message WHERE conversation_id = ?1")?
             .execute([id])?;
         Ok(())
-    }
-
-    /// Remembers an applied message.
-    pub fn record_message(&mut self, m: &AppliedMessage) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread, at_type) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![m.msg_id, m.conversation_id, m.time_ms, m.seq as i64, m.unread, m.at_type])?;
-        Ok(())
-    }
-
-    /// Remembers a message as read unless it is remembered already (a
-    /// sync's last message: applied later, it is not counted again).
-    pub fn remember_message(&mut self, m: &AppliedMessage) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread) \
-                 VALUES (?1, ?2, ?3, ?4, 0)",
-            )?
-            .execute(params![m.msg_id, m.conversation_id, m.time_ms, m.seq as i64])?;
-        Ok(())
-    }
-
-    /// Marks a conversation's remembered messages read up to a position
-    /// (all of them for `ReadUpTo::All`); returns how many it marked. It
-    /// walks only the unread ones at or before the position (an index holds
-    /// unread messages apart), never the whole history.
-    pub fn mark_messages_read(&mut self, id: &str, upto: ReadUpTo) -> Result<Marked> {
-        let tx = self.conn;
-        let mut marked = Marked::default();
-        let c2c = id.starts_with("c2c_");
-        match upto {
-            ReadUpTo::All => marked.count = tx.prepare_cached(MARK_READ_ALL)?.execute([id])? as u64,
-            ReadUpTo::Timestamp(t) => {
-                let ms = ms_covering_second(t.max(0) as u64) as i64;
-                mark_rows(tx, MARK_READ_RANGE, params![id, i64::MIN, ms], &mut marked)?
-            }
-            ReadUpTo::Sequence(s) => mark_sequences(tx, id, 0, s, &mut marked)?,
-            ReadUpTo::Message { ms, .. } if c2c => {
-                mark_rows(tx, MARK_READ_RANGE, params![id, i64::MIN, ms], &mut marked)?
-            }
-            ReadUpTo::Message { ms, seq } => {
-                if seq > 0 {
-                    mark_sequences(tx, id, 1, seq, &mut marked)?;
-                }
-                mark_rows(tx, MARK_READ_UNPLACED, params![id, ms], &mut marked)?
-            }
-        }
-        Ok(marked)
     }
 
     /// Creates or moves a conversation group.
@@ -985,91 +889,6 @@ impl<'t> Writer<'t> {
             .prepare_cached("INSERT OR REPLACE INTO profile (conversation_id, name, face_url) VALUES (?1, ?2, ?3)")?
             .execute(params![id, name, face_url])?;
         Ok(())
-    }
-
-    /// A message applied to this conversation before: its position
-    /// (timestamp, seq), or `None`.
-    pub fn applied(&self, conversation_id: &str, msg_id: &str) -> Result<Option<Applied>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT timestamp, seq, unread, at_type FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
-            )?
-            .query_row([conversation_id, msg_id], |r| {
-                Ok(Applied {
-                    time_ms: r.get(0)?,
-                    seq: r.get::<_, i64>(1)? as u64,
-                    unread: r.get(2)?,
-                    at_type: r.get(3)?,
-                })
-            })
-            .optional()?)
-    }
-
-    /// Forgets the remembered messages of a conversation that are at or
-    /// before its read position (`read_ms`, and `read_seq` for sequenced
-    /// group messages), but `keep` (its last message) and its newest
-    /// [`RECENT_KEPT`]: they are read, and coming again they stay read, so
-    /// forgetting them changes no count, order or last message. It walks the
-    /// conversation's remembered messages, which this keeps few: the recent
-    /// window and those since the last read.
-    pub fn forget_read(
-        &mut self,
-        id: &str,
-        read_ms: u64,
-        read_seq: u64,
-        keep: Option<&str>,
-    ) -> Result<u64> {
-        let read_ms = if read_ms == 0 {
-            -1
-        } else {
-            read_ms.min(i64::MAX as u64) as i64
-        };
-        let n = self.conn.prepare_cached(FORGET_READ)?.execute(params![
-            id,
-            read_ms,
-            read_seq.min(i64::MAX as u64) as i64,
-            keep,
-            RECENT_KEPT
-        ])?;
-        Ok(n as u64)
-    }
-
-    /// Forgets just these messages, just read (see [`Writer::forget_read`];
-    /// used while many unread messages remain after the read position, so
-    /// that a read costs what it marks, not the backlog), but `keep`.
-    pub fn forget_marked(
-        &mut self,
-        id: &str,
-        msg_ids: &[String],
-        keep: Option<&str>,
-    ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "DELETE FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
-        )?;
-        for msg_id in msg_ids.iter().filter(|m| Some(m.as_str()) != keep) {
-            stmt.execute(params![id, msg_id])?;
-        }
-        Ok(())
-    }
-
-    /// A remembered message stops counting as unread (it was retracted).
-    pub fn forget_unread(&mut self, conversation_id: &str, msg_id: &str) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND msg_id = ?2",
-            )?
-            .execute([conversation_id, msg_id])?;
-        Ok(())
-    }
-
-    /// Remembered messages of a conversation that are unread.
-    pub fn unread_messages(&self, id: &str) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .prepare_cached(COUNT_UNREAD)?
-            .query_row([id], |r| r.get(0))?;
-        Ok(n as u64)
     }
 
     pub fn load(&self, id: &str) -> Result<Option<Conversation>> {
@@ -1200,40 +1019,6 @@ pub enum ReadUpTo {
         ms: i64,
         seq: u64,
     },
-}
-
-/// What marking messages read did: how many, and the sequence of each
-/// that had added an @ entry (one entry per message goes with it).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Marked {
-    pub count: u64,
-    pub mentions: Vec<u64>,
-    /// The msgIDs marked (not for `ReadUpTo::All`, which marks them all).
-    pub msg_ids: Vec<String>,
-}
-
-/// A message as remembered for de-duplication and unread counting.
-/// What is remembered of an applied message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Applied {
-    /// Milliseconds.
-    pub time_ms: i64,
-    pub seq: u64,
-    /// It counts as unread now.
-    pub unread: bool,
-    /// The @ type it added to its conversation's list (0: none).
-    pub at_type: i32,
-}
-
-pub struct AppliedMessage<'a> {
-    pub msg_id: &'a str,
-    pub conversation_id: &'a str,
-    /// Milliseconds.
-    pub time_ms: i64,
-    pub seq: u64,
-    pub unread: bool,
-    /// The @ type it added to the conversation's list (0: none).
-    pub at_type: i32,
 }
 
 /// order_key with its top bit flipped: compares as i64 the way the u64 does.
@@ -1582,37 +1367,6 @@ fn read_row(row: &Row) -> rusqlite::Result<Result<Conversation>> {
     Ok(decode_row(row))
 }
 
-/// Runs a marking statement (`... RETURNING seq, at_type, msg_id`), adding what it
-/// marked to `marked`.
-fn mark_rows(
-    tx: &Connection,
-    sql: &str,
-    args: impl rusqlite::Params,
-    marked: &mut Marked,
-) -> Result<()> {
-    let mut stmt = tx.prepare_cached(sql)?;
-    let mut rows = stmt.query(args)?;
-    while let Some(r) = rows.next()? {
-        marked.count += 1;
-        if r.get::<_, i32>(1)? != 0 {
-            marked.mentions.push(r.get::<_, i64>(0)? as u64);
-        }
-        marked.msg_ids.push(r.get(2)?);
-    }
-    Ok(())
-}
-
-/// Marks the messages of sequence `from` up to `s`: sequences are u64
-/// stored bit-cast, so that is one or two ranges of the signed column.
-fn mark_sequences(tx: &Connection, id: &str, from: i64, s: u64, marked: &mut Marked) -> Result<()> {
-    let upto = s.min(i64::MAX as u64) as i64;
-    mark_rows(tx, MARK_READ_RANGE, params![id, from, upto], marked)?;
-    if s > i64::MAX as u64 {
-        mark_rows(tx, MARK_READ_RANGE, params![id, i64::MIN, s as i64], marked)?;
-    }
-    Ok(())
-}
-
 fn decode_row(row: &Row) -> Result<Conversation> {
     let id: String = row.get(0)?;
     let id = ConversationId::parse(&id).map_err(|e| corrupt("conversation_id", e.message()))?;
@@ -1930,14 +1684,14 @@ mod tests {
         assert_eq!(counts, [0, 1]);
         let at = s
             .write(|w| {
-                let at = |id| w.applied("group_g", id).map(|a| a.unwrap().at_type);
+                let mut at = |id| w.applied("group_g", id).map(|a| a.unwrap().at_type);
                 Ok((at("x")?, at("y")?))
             })
             .unwrap();
         assert_eq!(at, (1, 0));
         let kept = s
             .write(|w| {
-                let known = |id| w.applied("c2c_a", id).map(|a| a.is_some());
+                let mut known = |id| w.applied("c2c_a", id).map(|a| a.is_some());
                 Ok((known("m")?, known("old")?, known("last")?))
             })
             .unwrap();
@@ -1963,6 +1717,7 @@ mod tests {
 
     #[test]
     fn marking_read_walks_only_unread_messages() {
+        use super::applied::{COUNT_UNREAD, MARK_READ_ALL, MARK_READ_RANGE, MARK_READ_UNPLACED};
         let s = Store::open(None, Durability::Normal).unwrap();
         for (sql, index) in [
             (MARK_READ_ALL, "applied_unread"),
