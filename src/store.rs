@@ -143,7 +143,11 @@ const MIGRATIONS: &[&str] = &[
     // live in its own row (see `window`), which a message writes anyway;
     // `applied_message` keeps what falls out of it. Existing records stay
     // where they are: both places are one set.
-    "ALTER TABLE conversation ADD COLUMN recent BLOB;",
+    // The flag says where to look: an empty window with the flag set
+    // (x'0101') for a conversation with records in the table.
+    "ALTER TABLE conversation ADD COLUMN recent BLOB;
+     UPDATE conversation SET recent = x'0101'
+        WHERE conversation_id IN (SELECT conversation_id FROM applied_message);",
 ];
 
 mod applied;
@@ -758,7 +762,9 @@ impl<'t> Writer<'t> {
     /// Writes a conversation that replaces whatever was stored under its ID
     /// (an import): its recent window starts empty.
     pub fn put_replacing(&mut self, c: &Conversation) -> Result<()> {
-        self.windows.remove(c.id.as_str());
+        if !self.windows.is_empty() {
+            self.windows.remove(c.id.as_str());
+        }
         let lists = encode_lists(&mut self.buffer, c);
         let none: Option<&[u8]> = None;
         self.stmt.execute(row_params!(c, lists, none, true))?;

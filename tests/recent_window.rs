@@ -35,6 +35,17 @@ fn table_rows(dir: &Path) -> i64 {
         .unwrap()
 }
 
+/// The window's flag byte, in hex: 01 while some of its records are in the table.
+fn spilled_flag(dir: &Path, conv: &str) -> String {
+    db(dir)
+        .query_row(
+            "SELECT hex(substr(recent, 2, 1)) FROM conversation WHERE conversation_id = ?1",
+            [conv],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 fn remembered(dir: &Path, conv: &str) -> u64 {
     count_remembered(&db(dir), Some(conv)).unwrap()
 }
@@ -101,6 +112,7 @@ fn a_busy_conversation_spills_into_the_table_and_still_counts_each_message_once(
     assert_eq!(counts(&e, g), (30, 6));
     let kept = RECENT_KEPT;
     assert_eq!(table_rows(&dir), 30 - kept, "what falls out unread is kept");
+    assert_eq!(spilled_flag(&dir, g), "01");
     assert_eq!(remembered(&dir, g), 30);
     // Everything again, after a restart: from the row and from the table.
     drop(e);
@@ -166,6 +178,11 @@ fn a_busy_conversation_spills_into_the_table_and_still_counts_each_message_once(
     assert_eq!(counts(&e, g), (0, 0));
     assert_eq!(remembered(&dir, g), RECENT_KEPT as u64);
     assert_eq!(table_rows(&dir), 0);
+    assert_eq!(
+        spilled_flag(&dir, g),
+        "00",
+        "nothing left to look for there"
+    );
 }
 
 #[test]

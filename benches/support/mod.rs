@@ -6,15 +6,21 @@ use std::sync::mpsc;
 use imconv::engine::Engine;
 use imconv::ffi::ConversationView;
 
-/// Imports the conversation objects `items` as one JSON array and waits
-/// until it is committed.
+/// Conversations per import call: a million in one document would pass the
+/// document limit (64 MiB).
+const PER_CALL: usize = 100_000;
+
+/// Imports the conversation objects `items` as JSON arrays of at most
+/// `PER_CALL` and waits until they are committed.
 pub fn import_and_wait(engine: &Engine<ConversationView>, items: &[String]) {
-    let (tx, rx) = mpsc::channel();
-    engine
-        .import(
-            format!("[{}]", items.join(",")).into_bytes(),
-            engine.completer(move |r| tx.send(r.map(|_| ())).expect("channel")),
-        )
-        .expect("import");
-    rx.recv().expect("callback").expect("import");
+    for chunk in items.chunks(PER_CALL) {
+        let (tx, rx) = mpsc::channel();
+        engine
+            .import(
+                format!("[{}]", chunk.join(",")).into_bytes(),
+                engine.completer(move |r| tx.send(r.map(|_| ())).expect("channel")),
+            )
+            .expect("import");
+        rx.recv().expect("callback").expect("import");
+    }
 }

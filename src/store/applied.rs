@@ -124,6 +124,10 @@ impl Writer<'_> {
     /// The window of `c` to write with its row, trimmed: `None` when it
     /// did not change (the row keeps what it has).
     pub(super) fn window_for_row(&mut self, c: &Conversation) -> Result<Option<bool>> {
+        // An import reads no window: no key to hash per row.
+        if self.windows.is_empty() {
+            return Ok(None);
+        }
         let Some(window) = self.windows.get_mut(c.id.as_str()) else {
             return Ok(None);
         };
@@ -137,6 +141,7 @@ impl Writer<'_> {
         };
         let id = c.id.as_str();
         let spilled = window.overflow(is_c2c(id), &retain);
+        window.spilled |= !spilled.is_empty();
         window.dirty = false;
         let any = window.encode(&mut self.blob);
         keep_in_table(self.conn, id, &spilled)?;
@@ -153,6 +158,7 @@ impl Writer<'_> {
             }
             // The row is not at hand: nothing is forgotten here.
             let spilled = window.overflow(is_c2c(id), &Retain::nothing());
+            window.spilled |= !spilled.is_empty();
             keep_in_table(self.conn, id, &spilled)?;
             let bytes = window
                 .encode(&mut self.blob)
@@ -178,7 +184,12 @@ impl Writer<'_> {
     /// Forgets what is remembered of a conversation's messages (an import
     /// replaced it).
     pub fn forget_messages(&mut self, id: &str) -> Result<()> {
-        self.window(id)?.clear();
+        let window = self.window(id)?;
+        window.clear();
+        if !std::mem::take(&mut window.spilled) {
+            return Ok(());
+        }
+        window.dirty = true;
         self.conn
             .prepare_cached("DELETE FROM applied_message WHERE conversation_id = ?1")?
             .execute([id])?;
@@ -190,13 +201,16 @@ impl Writer<'_> {
     /// Returns how many remembered messages stay unread.
     pub fn keep_newest_unread(&mut self, id: &str, n: u64) -> Result<u64> {
         let conn = self.conn;
-        let mut unread: Vec<(i64, i64, bool, String)> = conn
-            .prepare_cached(
+        let mut unread: Vec<(i64, i64, bool, String)> = if self.window(id)?.spilled {
+            conn.prepare_cached(
                 "SELECT timestamp, seq, msg_id FROM applied_message \
                  WHERE conversation_id = ?1 AND unread = 1",
             )?
             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, true, r.get(2)?)))?
-            .collect::<rusqlite::Result<_>>()?;
+            .collect::<rusqlite::Result<_>>()?
+        } else {
+            Vec::new()
+        };
         let window = self.window(id)?;
         unread.extend(
             window
@@ -225,10 +239,8 @@ impl Writer<'_> {
     /// server's time or sequence).
     pub fn move_message(&mut self, m: &AppliedMessage) -> Result<()> {
         let c2c = is_c2c(m.conversation_id);
-        if self
-            .window(m.conversation_id)?
-            .reposition(m.msg_id, m.time_ms, m.seq, c2c)
-        {
+        let window = self.window(m.conversation_id)?;
+        if window.reposition(m.msg_id, m.time_ms, m.seq, c2c) || !window.spilled {
             return Ok(());
         }
         self.conn
@@ -277,7 +289,8 @@ impl Writer<'_> {
         let tx = self.conn;
         let mut marked = Marked::default();
         let c2c = is_c2c(id);
-        self.window(id)?.mark_read(c2c, upto, |r| {
+        let window = self.window(id)?;
+        window.mark_read(c2c, upto, |r| {
             marked.count += 1;
             if upto != ReadUpTo::All {
                 if r.at_type != 0 {
@@ -286,6 +299,9 @@ impl Writer<'_> {
                 marked.msg_ids.push(r.msg_id.clone());
             }
         });
+        if !window.spilled {
+            return Ok(marked);
+        }
         match upto {
             ReadUpTo::All => {
                 marked.count += tx.prepare_cached(MARK_READ_ALL)?.execute([id])? as u64
@@ -311,13 +327,17 @@ impl Writer<'_> {
     /// A message applied to this conversation before: its position
     /// (timestamp, seq), or `None`.
     pub fn applied(&mut self, conversation_id: &str, msg_id: &str) -> Result<Option<Applied>> {
-        if let Some(r) = self.window(conversation_id)?.find(msg_id) {
+        let window = self.window(conversation_id)?;
+        if let Some(r) = window.find(msg_id) {
             return Ok(Some(Applied {
                 time_ms: r.time_ms,
                 seq: r.seq,
                 unread: r.unread,
                 at_type: r.at_type,
             }));
+        }
+        if !window.spilled {
+            return Ok(None);
         }
         Ok(self
             .conn
@@ -349,6 +369,9 @@ impl Writer<'_> {
         read_seq: u64,
         keep: Option<&str>,
     ) -> Result<u64> {
+        if !self.window(id)?.spilled {
+            return Ok(0);
+        }
         let read_ms = if read_ms == 0 {
             -1
         } else {
@@ -360,6 +383,16 @@ impl Writer<'_> {
             read_seq.min(i64::MAX as u64) as i64,
             keep,
         ])?;
+        // All gone: later messages need not look in the table.
+        let left = self
+            .conn
+            .prepare_cached("SELECT 1 FROM applied_message WHERE conversation_id = ?1 LIMIT 1")?
+            .exists([id])?;
+        if !left {
+            let window = self.window(id)?;
+            window.spilled = false;
+            window.dirty = true;
+        }
         Ok(n as u64)
     }
 
@@ -378,7 +411,7 @@ impl Writer<'_> {
             "DELETE FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
         )?;
         for msg_id in msg_ids.iter().filter(|m| Some(m.as_str()) != keep) {
-            if !window.remove(msg_id) {
+            if !window.remove(msg_id) && window.spilled {
                 stmt.execute(params![id, msg_id])?;
             }
         }
@@ -393,6 +426,9 @@ impl Writer<'_> {
             window.dirty = true;
             return Ok(());
         }
+        if !window.spilled {
+            return Ok(());
+        }
         self.conn
             .prepare_cached(
                 "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND msg_id = ?2",
@@ -403,7 +439,11 @@ impl Writer<'_> {
 
     /// Remembered messages of a conversation that are unread.
     pub fn unread_messages(&mut self, id: &str) -> Result<u64> {
-        let in_window = self.window(id)?.unread();
+        let window = self.window(id)?;
+        let in_window = window.unread();
+        if !window.spilled {
+            return Ok(in_window);
+        }
         let n: i64 = self
             .conn
             .prepare_cached(COUNT_UNREAD)?

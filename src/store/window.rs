@@ -17,8 +17,10 @@ use crate::model::ms_covering_second;
 /// what passes about 1,000 bytes of a row to an overflow page).
 pub const RECENT_KEPT: i64 = 8;
 
-/// Format of the encoded window (its first byte).
+/// Format of the encoded window (its first byte; flags follow).
 const FORMAT: u8 = 1;
+/// Flag: some of the conversation's records may be in the table.
+const SPILLED: u8 = 1;
 
 /// One remembered message, as the table holds one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,6 +91,9 @@ impl Retain<'_> {
 #[derive(Debug, Default)]
 pub struct Window {
     pub records: Vec<Record>,
+    /// Some of the conversation's records may be in the table (set when
+    /// one goes there): when not, nothing needs to look there.
+    pub spilled: bool,
     pub dirty: bool,
 }
 
@@ -169,13 +174,15 @@ impl Window {
         }
     }
 
-    /// The byte form kept in the row; `None` for an empty window.
+    /// The byte form kept in the row; false (nothing to keep: NULL) for
+    /// an empty window with nothing in the table.
     pub fn encode(&self, out: &mut Vec<u8>) -> bool {
         out.clear();
-        if self.records.is_empty() {
+        if self.records.is_empty() && !self.spilled {
             return false;
         }
         out.push(FORMAT);
+        out.push(if self.spilled { SPILLED } else { 0 });
         for r in &self.records {
             put_varint(out, r.msg_id.len() as u64);
             out.extend_from_slice(r.msg_id.as_bytes());
@@ -188,9 +195,13 @@ impl Window {
 
     /// Reads what [`Window::encode`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Window, String> {
-        let (&format, mut rest) = bytes.split_first().ok_or("empty")?;
+        let (&format, rest) = bytes.split_first().ok_or("empty")?;
         if format != FORMAT {
             return Err(format!("unknown format {format}"));
+        }
+        let (&flags, mut rest) = rest.split_first().ok_or("no flags")?;
+        if flags & !SPILLED != 0 {
+            return Err(format!("unknown flags {flags}"));
         }
         let mut records = Vec::new();
         while !rest.is_empty() {
@@ -218,6 +229,7 @@ impl Window {
         }
         Ok(Window {
             records,
+            spilled: flags & SPILLED != 0,
             dirty: false,
         })
     }
@@ -334,8 +346,15 @@ mod tests {
         assert!(w.encode(&mut bytes));
         let back = Window::decode(&bytes).unwrap();
         assert_eq!(back.records, w.records);
-        assert!(!back.dirty);
+        assert!(!back.dirty && !back.spilled);
         assert!(!Window::default().encode(&mut bytes));
+        // Empty, with records in the table: that is kept.
+        let spilled = Window {
+            spilled: true,
+            ..Window::default()
+        };
+        assert!(spilled.encode(&mut bytes));
+        assert!(Window::decode(&bytes).unwrap().spilled);
     }
 
     #[test]
@@ -347,12 +366,14 @@ mod tests {
         // Nothing at all, or a record cut anywhere (the format byte alone
         // is an empty window).
         assert!(Window::decode(&[]).is_err());
-        for cut in 2..bytes.len() {
+        assert!(Window::decode(&[FORMAT]).is_err());
+        assert!(Window::decode(&[FORMAT, 2]).is_err());
+        for cut in 3..bytes.len() {
             assert!(Window::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         assert!(Window::decode(&[2, 0]).is_err());
         assert!(Window::decode(&[
-            FORMAT, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+            FORMAT, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
         ])
         .is_err());
     }
