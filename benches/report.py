@@ -33,7 +33,8 @@ TARGETS = {
     ],
     "batch_1000": [("value", "<=", 200, None)],
     "import": [("ratio", ">=", 1.0, BIG)],
-    "apply_messages": [("ratio", ">=", 0.8, BIG)],
+    # Raised by the third performance issue (0.8 before).
+    "apply_messages": [("ratio", ">=", 1.0, BIG)],
     # At most 1.2 times the baseline's time: a ratio of at least 1/1.2.
     "first_page_of_100": [("ratio", ">=", 1 / 1.2, BIG)],
     "lookup_latency_p50": [("value", "<=", 10, None)],
