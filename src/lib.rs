@@ -16,12 +16,19 @@
 //! - [`engine`]: the threads and jobs: runtime, dispatcher, the write queue;
 //! - [`ffi`]: the C ABI, the only code with `extern "C"` and raw pointers.
 
+// `unsafe` lives only in the C ABI and the host thread's start and join,
+// each block with a SAFETY comment; everything else is safe Rust.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod cache;
 pub mod config;
 pub mod dispatch;
 pub mod engine;
 pub mod error;
 pub mod events;
+#[allow(unsafe_code)]
 pub mod host_thread;
 pub mod inject;
 pub mod json;
@@ -35,4 +42,5 @@ pub mod subscriptions;
 pub mod wal_sync;
 pub mod write;
 
+#[allow(unsafe_code)]
 pub mod ffi;

@@ -165,6 +165,7 @@ pub struct ConversationView {
 // SAFETY: a view is immutable after it is built, and its pointers only point
 // into storage the view itself owns.
 unsafe impl Send for ConversationView {}
+// SAFETY: as for Send: nothing in a view changes after it is built.
 unsafe impl Sync for ConversationView {}
 
 fn text_ptr(t: &Text) -> *const c_char {
@@ -348,7 +349,9 @@ pub unsafe extern "C" fn imconv_conversation_retain(
 ) -> *const imconv_conversation {
     guard(ptr::null(), || {
         if !conversation.is_null() {
-            Arc::increment_strong_count(conversation.cast::<ConversationView>());
+            // SAFETY: a view is an `Arc<ConversationView>`'s pointer, alive
+            // while lent or retained (this function's contract).
+            unsafe { Arc::increment_strong_count(conversation.cast::<ConversationView>()) };
         }
         conversation
     })
@@ -364,7 +367,9 @@ pub unsafe extern "C" fn imconv_conversation_retain(
 pub unsafe extern "C" fn imconv_conversation_release(conversation: *const imconv_conversation) {
     guard((), || {
         if !conversation.is_null() {
-            Arc::decrement_strong_count(conversation.cast::<ConversationView>());
+            // SAFETY: a retained view's `Arc` count holds this call's
+            // reference, given back once (this function's contract).
+            unsafe { Arc::decrement_strong_count(conversation.cast::<ConversationView>()) };
         }
     })
 }
@@ -392,7 +397,9 @@ pub unsafe extern "C" fn imconv_conversation_to_json(
         if conversation.is_null() {
             return ptr::null_mut();
         }
-        let view = &*conversation.cast::<ConversationView>();
+        // SAFETY: a valid view, alive across this call (this function's
+        // contract).
+        let view = unsafe { &*conversation.cast::<ConversationView>() };
         match conversation_to_json(view.conversation()) {
             Ok(json) => give_string(json),
             Err(e) => {

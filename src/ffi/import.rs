@@ -63,14 +63,19 @@ pub unsafe extern "C" fn imconv_import_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    json_write_call(
-        sdk,
-        json_array,
-        Write::Import,
-        on_success,
-        on_error,
-        user_data,
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        json_write_call(
+            sdk,
+            json_array,
+            Write::Import,
+            on_success,
+            on_error,
+            user_data,
+        )
+    }
 }
 
 /// Merges conversation updates from the server (a catch-up sync after a
@@ -139,14 +144,19 @@ pub unsafe extern "C" fn imconv_sync_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    json_write_call(
-        sdk,
-        json_array,
-        Write::Sync,
-        on_success,
-        on_error,
-        user_data,
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        json_write_call(
+            sdk,
+            json_array,
+            Write::Sync,
+            on_success,
+            on_error,
+            user_data,
+        )
+    }
 }
 
 /// Syncs the server's **whole** conversation list (Tencent has no such
@@ -177,12 +187,17 @@ pub unsafe extern "C" fn imconv_sync_snapshot(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    json_write_call(
-        sdk,
-        json_array,
-        Write::SyncSnapshot,
-        on_success,
-        on_error,
-        user_data,
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        json_write_call(
+            sdk,
+            json_array,
+            Write::SyncSnapshot,
+            on_success,
+            on_error,
+            user_data,
+        )
+    }
 }

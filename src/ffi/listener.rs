@@ -148,6 +148,8 @@ fn lend_views(
 impl Listener<ConversationView> for HostListener {
     fn on_new(&self, conversations: &[Arc<ConversationView>]) {
         if let Some(cb) = self.l.on_new {
+            // SAFETY: the host's listener function, with the views lent for
+            // the call and the user_data it registered (see imconv_listener).
             lend_views(conversations, |a, n| unsafe {
                 cb(a, n, self.user_data.get())
             });
@@ -156,6 +158,7 @@ impl Listener<ConversationView> for HostListener {
 
     fn on_changed(&self, conversations: &[Arc<ConversationView>]) {
         if let Some(cb) = self.l.on_changed {
+            // SAFETY: as in on_new.
             lend_views(conversations, |a, n| unsafe {
                 cb(a, n, self.user_data.get())
             });
@@ -168,12 +171,14 @@ impl Listener<ConversationView> for HostListener {
                 .iter()
                 .map(|id| id.text().as_bytes_with_nul().as_ptr().cast())
                 .collect();
+            // SAFETY: as in on_new; the IDs live across the call.
             unsafe { cb(ptrs.as_ptr(), ptrs.len(), self.user_data.get()) }
         }
     }
 
     fn on_total_unread_changed(&self, total: u64) {
         if let Some(cb) = self.l.on_total_unread_changed {
+            // SAFETY: the host's listener function, with its user_data.
             unsafe { cb(total, self.user_data.get()) }
         }
     }
@@ -185,6 +190,7 @@ impl Listener<ConversationView> for HostListener {
             SyncStage::Failed => self.l.on_sync_server_failed,
         };
         if let Some(cb) = cb {
+            // SAFETY: the host's listener function, with its user_data.
             unsafe { cb(self.user_data.get()) }
         }
     }
@@ -194,6 +200,7 @@ impl Listener<ConversationView> for HostListener {
         let name = |t: &Text| t.as_bytes_with_nul().as_ptr().cast::<c_char>();
         let with_views = |cb: imconv_group_conversations_callback, group: &Text, views| {
             if let Some(cb) = cb {
+                // SAFETY: as in on_new; the group's name lives across the call.
                 lend_views(views, |a, n| unsafe { cb(name(group), a, n, u) });
             }
         };
@@ -216,11 +223,15 @@ impl Listener<ConversationView> for HostListener {
             ),
             GroupEvent::Deleted { name: group } => {
                 if let Some(cb) = self.l.on_conversation_group_deleted {
+                    // SAFETY: the host's listener function; the name lives
+                    // across the call.
                     unsafe { cb(name(group), u) }
                 }
             }
             GroupEvent::Renamed { from, to } => {
                 if let Some(cb) = self.l.on_conversation_group_name_changed {
+                    // SAFETY: the host's listener function; both names live
+                    // across the call.
                     unsafe { cb(name(from), name(to), u) }
                 }
             }
@@ -248,6 +259,8 @@ impl Listener<ConversationView> for HostListener {
         filter.group = group.as_ref().map_or(std::ptr::null(), |g| g.as_ptr());
         filter.has_unread = f.filter.has_unread;
         filter.has_at = f.filter.has_at;
+        // SAFETY: the host's listener function; the filter and its group
+        // name live across the call.
         unsafe { cb(f.subscription, &filter, f.count, self.user_data.get()) }
     }
 }
@@ -277,32 +290,38 @@ pub unsafe extern "C" fn imconv_add_listener(
     listener: *const imconv_listener,
     out_listener_id: *mut u64,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let sdk = match instance(sdk) {
-            Ok(sdk) => sdk,
-            Err(code) => return code,
-        };
-        if listener.is_null() || out_listener_id.is_null() {
-            return IMCONV_ERR_INVALID_PARAMETERS;
-        }
-        // Members past the caller's struct_size read as absent.
-        let l = match super::read_growable(listener) {
-            Ok(l) => l,
-            Err(size) => {
-                crate::log::info(format_args!(
-                    "imconv_add_listener refused: listener->struct_size is {size}, less than \
-                     any version's: set it up with imconv_listener_init"
-                ));
+    // SAFETY: `sdk` is NULL or a live instance, `listener` NULL or valid for
+    // the call, `out_listener_id` NULL or writable (this function's
+    // contract); the listener is copied, its callbacks and user_data the
+    // host keeps valid while it is registered.
+    unsafe {
+        guard(IMCONV_ERR_INTERNAL, || {
+            let sdk = match instance(sdk) {
+                Ok(sdk) => sdk,
+                Err(code) => return code,
+            };
+            if listener.is_null() || out_listener_id.is_null() {
                 return IMCONV_ERR_INVALID_PARAMETERS;
             }
-        };
-        let host = HostListener {
-            user_data: UserData(l.user_data),
-            l,
-        };
-        *out_listener_id = sdk.engine.add_listener(Arc::new(host));
-        IMCONV_OK
-    })
+            // Members past the caller's struct_size read as absent.
+            let l = match super::read_growable(listener) {
+                Ok(l) => l,
+                Err(size) => {
+                    crate::log::info(format_args!(
+                        "imconv_add_listener refused: listener->struct_size is {size}, less than \
+                     any version's: set it up with imconv_listener_init"
+                    ));
+                    return IMCONV_ERR_INVALID_PARAMETERS;
+                }
+            };
+            let host = HostListener {
+                user_data: UserData(l.user_data),
+                l,
+            };
+            *out_listener_id = sdk.engine.add_listener(Arc::new(host));
+            IMCONV_OK
+        })
+    }
 }
 
 /// Sets up a listener for this version of the library: `struct_size` set,
@@ -314,27 +333,31 @@ pub unsafe extern "C" fn imconv_add_listener(
 /// `sizeof(imconv_listener)` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_listener_init(listener: *mut imconv_listener) {
-    guard((), || {
-        if let Some(l) = listener.as_mut() {
-            *l = imconv_listener {
-                struct_size: std::mem::size_of::<imconv_listener>(),
-                on_new: None,
-                on_changed: None,
-                on_deleted: None,
-                on_total_unread_changed: None,
-                user_data: std::ptr::null_mut(),
-                on_sync_server_start: None,
-                on_sync_server_finish: None,
-                on_sync_server_failed: None,
-                on_conversation_group_created: None,
-                on_conversation_group_deleted: None,
-                on_conversation_group_name_changed: None,
-                on_conversations_added_to_group: None,
-                on_conversations_deleted_from_group: None,
-                on_unread_count_changed_by_filter: None,
-            };
-        }
-    })
+    // SAFETY: `listener` is NULL or writable for sizeof(imconv_listener)
+    // bytes (this function's contract).
+    unsafe {
+        guard((), || {
+            if let Some(l) = listener.as_mut() {
+                *l = imconv_listener {
+                    struct_size: std::mem::size_of::<imconv_listener>(),
+                    on_new: None,
+                    on_changed: None,
+                    on_deleted: None,
+                    on_total_unread_changed: None,
+                    user_data: std::ptr::null_mut(),
+                    on_sync_server_start: None,
+                    on_sync_server_finish: None,
+                    on_sync_server_failed: None,
+                    on_conversation_group_created: None,
+                    on_conversation_group_deleted: None,
+                    on_conversation_group_name_changed: None,
+                    on_conversations_added_to_group: None,
+                    on_conversations_deleted_from_group: None,
+                    on_unread_count_changed_by_filter: None,
+                };
+            }
+        })
+    }
 }
 
 /// Removes a listener. When this returns IMCONV_OK, no call of the
@@ -359,17 +382,20 @@ pub unsafe extern "C" fn imconv_listener_init(listener: *mut imconv_listener) {
 /// `sdk` is NULL or a live instance.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_remove_listener(sdk: *mut imconv_sdk, listener_id: u64) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let sdk = match instance(sdk) {
-            Ok(sdk) => sdk,
-            Err(code) => return code,
-        };
-        match sdk.engine.remove_listener(listener_id) {
-            Removal::Removed => IMCONV_OK,
-            Removal::Unknown => IMCONV_ERR_INVALID_PARAMETERS,
-            Removal::RemovedStillRunning => IMCONV_ERR_WOULD_DEADLOCK,
-        }
-    })
+    // SAFETY: `sdk` is NULL or a live instance (this function's contract).
+    unsafe {
+        guard(IMCONV_ERR_INTERNAL, || {
+            let sdk = match instance(sdk) {
+                Ok(sdk) => sdk,
+                Err(code) => return code,
+            };
+            match sdk.engine.remove_listener(listener_id) {
+                Removal::Removed => IMCONV_OK,
+                Removal::Unknown => IMCONV_ERR_INVALID_PARAMETERS,
+                Removal::RemovedStillRunning => IMCONV_ERR_WOULD_DEADLOCK,
+            }
+        })
+    }
 }
 
 /// Subscribes to the unread count of the conversations that pass `filter`
@@ -400,28 +426,33 @@ pub unsafe extern "C" fn imconv_subscribe_unread_count(
     filter: *const imconv_list_filter,
     out_subscription_id: *mut u64,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let sdk = match instance(sdk) {
-            Ok(sdk) => sdk,
-            Err(code) => return code,
-        };
-        if out_subscription_id.is_null() {
-            return IMCONV_ERR_INVALID_PARAMETERS;
-        }
-        match read_filter(filter) {
-            Ok(f) => {
-                *out_subscription_id = sdk.engine.subscribe_unread(f);
-                IMCONV_OK
+    // SAFETY: `sdk` is NULL or a live instance, `filter` NULL or set up with
+    // imconv_list_filter_init, `out_subscription_id` NULL or writable (this
+    // function's contract); the filter is copied.
+    unsafe {
+        guard(IMCONV_ERR_INTERNAL, || {
+            let sdk = match instance(sdk) {
+                Ok(sdk) => sdk,
+                Err(code) => return code,
+            };
+            if out_subscription_id.is_null() {
+                return IMCONV_ERR_INVALID_PARAMETERS;
             }
-            Err(e) => {
-                crate::log::info(format_args!(
-                    "imconv_subscribe_unread_count refused: {}",
-                    e.message()
-                ));
-                IMCONV_ERR_INVALID_PARAMETERS
+            match read_filter(filter) {
+                Ok(f) => {
+                    *out_subscription_id = sdk.engine.subscribe_unread(f);
+                    IMCONV_OK
+                }
+                Err(e) => {
+                    crate::log::info(format_args!(
+                        "imconv_subscribe_unread_count refused: {}",
+                        e.message()
+                    ));
+                    IMCONV_ERR_INVALID_PARAMETERS
+                }
             }
-        }
-    })
+        })
+    }
 }
 
 /// Ends an unread-count subscription (Tencent's
@@ -441,15 +472,18 @@ pub unsafe extern "C" fn imconv_unsubscribe_unread_count(
     sdk: *mut imconv_sdk,
     subscription_id: u64,
 ) -> i32 {
-    guard(IMCONV_ERR_INTERNAL, || {
-        let sdk = match instance(sdk) {
-            Ok(sdk) => sdk,
-            Err(code) => return code,
-        };
-        if sdk.engine.unsubscribe_unread(subscription_id) {
-            IMCONV_OK
-        } else {
-            IMCONV_ERR_INVALID_PARAMETERS
-        }
-    })
+    // SAFETY: `sdk` is NULL or a live instance (this function's contract).
+    unsafe {
+        guard(IMCONV_ERR_INTERNAL, || {
+            let sdk = match instance(sdk) {
+                Ok(sdk) => sdk,
+                Err(code) => return code,
+            };
+            if sdk.engine.unsubscribe_unread(subscription_id) {
+                IMCONV_OK
+            } else {
+                IMCONV_ERR_INVALID_PARAMETERS
+            }
+        })
+    }
 }

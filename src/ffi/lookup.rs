@@ -64,23 +64,29 @@ pub unsafe extern "C" fn imconv_get_conversation(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    async_call(
-        CallKind::Read,
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        || {
-            let id = str_arg(conversation_id, &"conversation_id")?;
-            ConversationId::check(id)?;
-            Ok(id)
-        },
-        |engine, id, done| {
-            engine.get_checked(id, done);
-            Ok(())
-        },
-        |view, on_success, user_data| lend(view, |raw| unsafe { on_success(raw, user_data) }),
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        async_call(
+            CallKind::Read,
+            sdk,
+            on_success,
+            on_error,
+            user_data,
+            || {
+                let id = str_arg(conversation_id, &"conversation_id")?;
+                ConversationId::check(id)?;
+                Ok(id)
+            },
+            |engine, id, done| {
+                engine.get_checked(id, done);
+                Ok(())
+            },
+            // The host's callback, with the view lent for the call.
+            |view, on_success, user_data| lend(view, |raw| on_success(raw, user_data)),
+        )
+    }
 }
 
 /// Looks up several conversations (Tencent's getConversationList by IDs).
@@ -120,23 +126,29 @@ pub unsafe extern "C" fn imconv_get_conversation_list(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    async_call(
-        CallKind::Read,
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        || read_ids(conversation_ids, count),
-        |engine, ids, done| {
-            if ids.is_empty() {
-                done.complete(Ok(Vec::new()))
-            } else {
-                engine.get_many(ids, done)
-            }
-            Ok(())
-        },
-        |views, on_success, user_data| {
-            lend_all(views, |array, n| unsafe { on_success(array, n, user_data) })
-        },
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        async_call(
+            CallKind::Read,
+            sdk,
+            on_success,
+            on_error,
+            user_data,
+            || read_ids(conversation_ids, count),
+            |engine, ids, done| {
+                if ids.is_empty() {
+                    done.complete(Ok(Vec::new()))
+                } else {
+                    engine.get_many(ids, done)
+                }
+                Ok(())
+            },
+            |views, on_success, user_data| {
+                // The host's callback, with the views lent for the call.
+                lend_all(views, |array, n| on_success(array, n, user_data))
+            },
+        )
+    }
 }

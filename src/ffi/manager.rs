@@ -197,14 +197,19 @@ pub unsafe extern "C" fn imconv_apply_messages(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    json_write_call(
-        sdk,
-        json_array,
-        Write::Messages,
-        on_success,
-        on_error,
-        user_data,
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        json_write_call(
+            sdk,
+            json_array,
+            Write::Messages,
+            on_success,
+            on_error,
+            user_data,
+        )
+    }
 }
 
 /// Clears unread counts (Tencent's cleanConversationUnreadMessageCount).
@@ -266,32 +271,37 @@ pub unsafe extern "C" fn imconv_clean_unread(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || -> Result<Write> {
-        let scope = if conversation_id.is_null() {
-            ReadScope::All
-        } else {
-            match str_arg(conversation_id, &"conversation_id")? {
-                "" => ReadScope::All,
-                "c2c" => ReadScope::AllC2c,
-                "group" => ReadScope::AllGroups,
-                one => ReadScope::One(ConversationId::parse(one)?),
-            }
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || -> Result<Write> {
+            let scope = if conversation_id.is_null() {
+                ReadScope::All
+            } else {
+                match str_arg(conversation_id, &"conversation_id")? {
+                    "" => ReadScope::All,
+                    "c2c" => ReadScope::AllC2c,
+                    "group" => ReadScope::AllGroups,
+                    one => ReadScope::One(ConversationId::parse(one)?),
+                }
+            };
+            let upto = match (clean_timestamp, clean_sequence) {
+                (0, 0) => ReadUpTo::All,
+                (t, 0) => ReadUpTo::Timestamp(i64::try_from(t).map_err(|_| {
+                    Error::invalid_parameters(format!("clean_timestamp {t} is too large"))
+                })?),
+                (0, s) => ReadUpTo::Sequence(s),
+                _ => {
+                    return Err(Error::invalid_parameters(
+                        "clean_timestamp and clean_sequence are both set: give one",
+                    ))
+                }
+            };
+            Ok(Write::MarkRead { scope, upto })
         };
-        let upto = match (clean_timestamp, clean_sequence) {
-            (0, 0) => ReadUpTo::All,
-            (t, 0) => ReadUpTo::Timestamp(i64::try_from(t).map_err(|_| {
-                Error::invalid_parameters(format!("clean_timestamp {t} is too large"))
-            })?),
-            (0, s) => ReadUpTo::Sequence(s),
-            _ => {
-                return Err(Error::invalid_parameters(
-                    "clean_timestamp and clean_sequence are both set: give one",
-                ))
-            }
-        };
-        Ok(Write::MarkRead { scope, upto })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Sets a stored conversation's draft (at most 16 KiB; NULL or "" clears it)
@@ -340,13 +350,18 @@ pub unsafe extern "C" fn imconv_set_draft(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::Draft {
-            id: read_id(conversation_id, "conversation_id")?,
-            text: read_text(draft_text, "draft_text", true)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::Draft {
+                id: read_id(conversation_id, "conversation_id")?,
+                text: read_text(draft_text, "draft_text", true)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Pins or unpins a stored conversation. Pinned conversations list first; at
@@ -392,13 +407,18 @@ pub unsafe extern "C" fn imconv_pin_conversation(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::Pin {
-            id: read_id(conversation_id, "conversation_id")?,
-            pinned: is_pinned,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::Pin {
+                id: read_id(conversation_id, "conversation_id")?,
+                pinned: is_pinned,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Sets the receive option (IMCONV_RECV_OPT_*, 0 to 4) of up to 100 stored
@@ -447,13 +467,18 @@ pub unsafe extern "C" fn imconv_set_recv_opt(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::RecvOpt {
-            ids: read_ids(conversation_ids, count)?,
-            opt: recv_opt,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::RecvOpt {
+                ids: read_ids(conversation_ids, count)?,
+                opt: recv_opt,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Sets the custom data (at most 256 bytes; NULL or "" clears it) of up to
@@ -502,13 +527,18 @@ pub unsafe extern "C" fn imconv_set_custom_data(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::CustomData {
-            ids: read_ids(conversation_ids, count)?,
-            data: read_text(custom_data, "custom_data", true)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::CustomData {
+                ids: read_ids(conversation_ids, count)?,
+                data: read_text(custom_data, "custom_data", true)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Sets (`enable` true) or clears a mark (IMCONV_MARK_*, or a custom one in
@@ -559,14 +589,19 @@ pub unsafe extern "C" fn imconv_mark_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::Mark {
-            ids: read_ids(conversation_ids, count)?,
-            mark,
-            enable,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::Mark {
+                ids: read_ids(conversation_ids, count)?,
+                mark,
+                enable,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Deletes up to 100 conversations (IDs that are not stored are ignored).
@@ -614,12 +649,17 @@ pub unsafe extern "C" fn imconv_delete_conversations(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::Delete {
-            ids: read_ids(conversation_ids, count)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::Delete {
+                ids: read_ids(conversation_ids, count)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Creates a conversation group (Tencent's createConversationGroup; a name of
@@ -670,13 +710,18 @@ pub unsafe extern "C" fn imconv_create_group(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::CreateGroup {
-            name: read_text(group_name, "group_name", false)?,
-            ids: read_ids(conversation_ids, count)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::CreateGroup {
+                name: read_text(group_name, "group_name", false)?,
+                ids: read_ids(conversation_ids, count)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Renames a conversation group; it keeps its place, and its conversations'
@@ -723,13 +768,18 @@ pub unsafe extern "C" fn imconv_rename_group(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::RenameGroup {
-            from: read_text(old_name, "old_name", false)?,
-            to: read_text(new_name, "new_name", false)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::RenameGroup {
+                from: read_text(old_name, "old_name", false)?,
+                to: read_text(new_name, "new_name", false)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Deletes a conversation group; its conversations stay and leave it.
@@ -772,12 +822,17 @@ pub unsafe extern "C" fn imconv_delete_group(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::DeleteGroup {
-            name: read_text(group_name, "group_name", false)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::DeleteGroup {
+                name: read_text(group_name, "group_name", false)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Adds up to 100 stored conversations to an existing conversation group (one
@@ -826,13 +881,18 @@ pub unsafe extern "C" fn imconv_add_to_group(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::AddToGroup {
-            name: read_text(group_name, "group_name", false)?,
-            ids: read_ids(conversation_ids, count)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::AddToGroup {
+                name: read_text(group_name, "group_name", false)?,
+                ids: read_ids(conversation_ids, count)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Removes up to 100 stored conversations from an existing conversation group
@@ -881,13 +941,18 @@ pub unsafe extern "C" fn imconv_remove_from_group(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::RemoveFromGroup {
-            name: read_text(group_name, "group_name", false)?,
-            ids: read_ids(conversation_ids, count)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::RemoveFromGroup {
+                name: read_text(group_name, "group_name", false)?,
+                ids: read_ids(conversation_ids, count)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Records users' and groups' display names and avatars: `json_array` holds
@@ -938,14 +1003,19 @@ pub unsafe extern "C" fn imconv_update_profiles(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    json_write_call(
-        sdk,
-        json_array,
-        Write::Profiles,
-        on_success,
-        on_error,
-        user_data,
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        json_write_call(
+            sdk,
+            json_array,
+            Write::Profiles,
+            on_success,
+            on_error,
+            user_data,
+        )
+    }
 }
 
 /// Sets up a filter for this version of the library: `struct_size` set,
@@ -956,18 +1026,23 @@ pub unsafe extern "C" fn imconv_update_profiles(
 /// `sizeof(imconv_list_filter)` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn imconv_list_filter_init(filter: *mut imconv_list_filter) {
-    super::guard((), || {
-        if let Some(f) = filter.as_mut() {
-            *f = imconv_list_filter {
-                struct_size: std::mem::size_of::<imconv_list_filter>(),
-                r#type: 0,
-                mark: 0,
-                group: ptr::null(),
-                has_unread: false,
-                has_at: false,
-            };
-        }
-    })
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        super::guard((), || {
+            if let Some(f) = filter.as_mut() {
+                *f = imconv_list_filter {
+                    struct_size: std::mem::size_of::<imconv_list_filter>(),
+                    r#type: 0,
+                    mark: 0,
+                    group: ptr::null(),
+                    has_unread: false,
+                    has_at: false,
+                };
+            }
+        })
+    }
 }
 
 // SAFETY: repr(C), struct_size first; all-zero is the filter that covers
@@ -979,11 +1054,17 @@ unsafe impl super::Growable for imconv_list_filter {
 
 /// Reads a filter argument (NULL covers all; members past the caller's
 /// `struct_size` read as absent).
+///
+/// # Safety
+/// `filter` is NULL or points to a filter set up with
+/// imconv_list_filter_init, whose `group` is NULL or a C string.
 pub(crate) unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<ListFilter> {
     if filter.is_null() {
         return Ok(ListFilter::default());
     }
-    let f = super::read_growable(filter).map_err(|size| {
+    // SAFETY: `filter` is a filter the caller set up (this function's
+    // contract).
+    let f = unsafe { super::read_growable(filter) }.map_err(|size| {
         Error::invalid_parameters(format!(
             "filter->struct_size is {size}, less than any version's ({}): set the filter up with imconv_list_filter_init",
             <imconv_list_filter as super::Growable>::FIRST_SIZE
@@ -1002,7 +1083,8 @@ pub(crate) unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<Li
     let group = if f.group.is_null() {
         None
     } else {
-        Some(str_arg(f.group, &"filter group")?.to_string())
+        // SAFETY: a set-up filter's `group` is NULL or a C string.
+        Some(unsafe { str_arg(f.group, &"filter group") }?.to_string())
     };
     Ok(ListFilter {
         kind,
@@ -1062,32 +1144,38 @@ pub unsafe extern "C" fn imconv_get_conversation_page(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let args = || -> Result<(ListFilter, String)> {
-        let cursor = if cursor.is_null() {
-            String::new()
-        } else {
-            str_arg(cursor, &"cursor")?.to_string()
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let args = || -> Result<(ListFilter, String)> {
+            let cursor = if cursor.is_null() {
+                String::new()
+            } else {
+                str_arg(cursor, &"cursor")?.to_string()
+            };
+            Ok((read_filter(filter)?, cursor))
         };
-        Ok((read_filter(filter)?, cursor))
-    };
-    async_call(
-        CallKind::Read,
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        args,
-        |engine, (filter, cursor), done| {
-            engine.page(filter, cursor, count, done);
-            Ok(())
-        },
-        |page: crate::state::Page<_>, on_success, user_data| {
-            let next = super::message_cstring(&page.next_cursor);
-            lend_all(page.conversations, |array, n| unsafe {
-                on_success(array, n, next.as_ptr(), page.finished, user_data)
-            })
-        },
-    )
+        async_call(
+            CallKind::Read,
+            sdk,
+            on_success,
+            on_error,
+            user_data,
+            args,
+            |engine, (filter, cursor), done| {
+                engine.page(filter, cursor, count, done);
+                Ok(())
+            },
+            |page: crate::state::Page<_>, on_success, user_data| {
+                let next = super::message_cstring(&page.next_cursor);
+                // The host's callback, with the page lent for the call.
+                lend_all(page.conversations, |array, n| {
+                    on_success(array, n, next.as_ptr(), page.finished, user_data)
+                })
+            },
+        )
+    }
 }
 
 /// Gets the total unread count of the conversations that pass `filter`
@@ -1128,19 +1216,25 @@ pub unsafe extern "C" fn imconv_get_total_unread(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    async_call(
-        CallKind::Read,
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        || read_filter(filter),
-        |engine, filter, done| {
-            engine.unread_total(filter, done);
-            Ok(())
-        },
-        |total: u64, on_success, user_data| unsafe { on_success(total, user_data) },
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        async_call(
+            CallKind::Read,
+            sdk,
+            on_success,
+            on_error,
+            user_data,
+            || read_filter(filter),
+            |engine, filter, done| {
+                engine.unread_total(filter, done);
+                Ok(())
+            },
+            // The host's callback.
+            |total: u64, on_success, user_data| on_success(total, user_data),
+        )
+    }
 }
 
 /// Gets the names of the conversation groups, in creation order:
@@ -1176,28 +1270,34 @@ pub unsafe extern "C" fn imconv_get_groups(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    async_call(
-        CallKind::Read,
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        || Ok(()),
-        |engine, (), done| {
-            engine.groups(done);
-            Ok(())
-        },
-        |names: Vec<String>, on_success, user_data| {
-            let owned: Vec<CString> = names.iter().map(|n| super::message_cstring(n)).collect();
-            let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
-            let array = if ptrs.is_empty() {
-                ptr::null()
-            } else {
-                ptrs.as_ptr()
-            };
-            unsafe { on_success(array, ptrs.len(), user_data) }
-        },
-    )
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        async_call(
+            CallKind::Read,
+            sdk,
+            on_success,
+            on_error,
+            user_data,
+            || Ok(()),
+            |engine, (), done| {
+                engine.groups(done);
+                Ok(())
+            },
+            |names: Vec<String>, on_success, user_data| {
+                let owned: Vec<CString> = names.iter().map(|n| super::message_cstring(n)).collect();
+                let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+                let array = if ptrs.is_empty() {
+                    ptr::null()
+                } else {
+                    ptrs.as_ptr()
+                };
+                // The host's callback, with the names lent for the call.
+                on_success(array, ptrs.len(), user_data)
+            },
+        )
+    }
 }
 
 #[cfg(test)]

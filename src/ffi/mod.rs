@@ -71,7 +71,9 @@ unsafe fn str_arg<'a>(p: *const c_char, name: &dyn std::fmt::Display) -> Result<
     if p.is_null() {
         return Err(Error::invalid_parameters(format!("{name} is NULL")));
     }
-    let bytes = CStr::from_ptr(p).to_bytes();
+    // SAFETY: not NULL, so a NUL-terminated string valid for 'a (this
+    // function's contract).
+    let bytes = unsafe { CStr::from_ptr(p) }.to_bytes();
     std::str::from_utf8(bytes).map_err(|e| {
         Error::invalid_parameters(format!(
             "{name} is not valid UTF-8 ({e}): {}",
@@ -138,7 +140,8 @@ where
 {
     guard(IMCONV_ERR_INTERNAL, || {
         inject::point(Stage::Entry);
-        let sdk = match instance(sdk) {
+        // SAFETY: `sdk` is NULL or a live instance (this function's contract).
+        let sdk = match unsafe { instance(sdk) } {
             Ok(sdk) => sdk,
             Err(code) => return code,
         };
@@ -197,6 +200,9 @@ where
 
 /// Runs a write: the shared body of every write export. An argument that
 /// cannot be read fails the write in order, like a write that fails.
+///
+/// # Safety
+/// `sdk` is NULL or a live instance; `op` reads only valid pointers.
 pub(crate) unsafe fn write_call(
     sdk: *mut imconv_sdk,
     op: impl FnOnce() -> Result<Write>,
@@ -204,20 +210,28 @@ pub(crate) unsafe fn write_call(
     on_error: lookup::imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    async_call(
-        CallKind::Write,
-        sdk,
-        on_success,
-        on_error,
-        user_data,
-        || Ok(op()),
-        |engine, op, done| engine.submit(op, done),
-        |(), on_success, user_data| unsafe { on_success(user_data) },
-    )
+    // SAFETY: `sdk` is NULL or a live instance and the callbacks are the
+    // host's (this function's contract); the last closure calls the host's
+    // `on_success` with its own `user_data`.
+    unsafe {
+        async_call(
+            CallKind::Write,
+            sdk,
+            on_success,
+            on_error,
+            user_data,
+            || Ok(op()),
+            |engine, op, done| engine.submit(op, done),
+            |(), on_success, user_data| on_success(user_data),
+        )
+    }
 }
 
 /// Runs a write whose one argument is a JSON document (`json_array`): the
 /// shared body of import, sync, snapshot, messages and profiles.
+///
+/// # Safety
+/// `sdk` is NULL or a live instance; `json_array` is NULL or a C string.
 pub(crate) unsafe fn json_write_call(
     sdk: *mut imconv_sdk,
     json_array: *const c_char,
@@ -226,13 +240,17 @@ pub(crate) unsafe fn json_write_call(
     on_error: lookup::imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    write_call(
-        sdk,
-        || read_json(json_array, "json_array").map(write),
-        on_success,
-        on_error,
-        user_data,
-    )
+    // SAFETY: as this function's contract says; `json_array` is read
+    // inside the call.
+    unsafe {
+        write_call(
+            sdk,
+            || read_json(json_array, "json_array").map(write),
+            on_success,
+            on_error,
+            user_data,
+        )
+    }
 }
 
 /// A struct the host hands in that can grow from version to version: it
@@ -258,7 +276,8 @@ pub(crate) unsafe trait Growable: Sized {
 /// # Safety
 /// `p` points to at least `struct_size` readable bytes (and to a `usize`).
 pub(crate) unsafe fn read_growable<T: Growable>(p: *const T) -> std::result::Result<T, usize> {
-    let size = p.cast::<usize>().read_unaligned();
+    // SAFETY: `p` points to a readable `usize` (this function's contract).
+    let size = unsafe { p.cast::<usize>().read_unaligned() };
     if size < T::FIRST_SIZE {
         return Err(size);
     }
@@ -267,8 +286,10 @@ pub(crate) unsafe fn read_growable<T: Growable>(p: *const T) -> std::result::Res
     // SAFETY: the caller's struct has `size` readable bytes; `out` has
     // size_of::<T>() >= n; all-zero bytes (and so any prefix of a valid T
     // over them) are a valid T by the trait's contract.
-    std::ptr::copy_nonoverlapping(p.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), n);
-    Ok(out.assume_init())
+    unsafe {
+        std::ptr::copy_nonoverlapping(p.cast::<u8>(), out.as_mut_ptr().cast::<u8>(), n);
+        Ok(out.assume_init())
+    }
 }
 
 type ErrorCallback =
@@ -279,6 +300,10 @@ type ErrorCallback =
 const MAX_IDS: usize = isize::MAX as usize / std::mem::size_of::<*const c_char>();
 
 /// Copies and validates an ID array; the error names the first bad entry.
+///
+/// # Safety
+/// `ids` is NULL or points to `count` readable pointers, each NULL or a C
+/// string.
 pub(crate) unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result<IdList> {
     if count == 0 {
         return Ok(IdList::default());
@@ -293,19 +318,23 @@ pub(crate) unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result
             "count {count} is too large"
         )));
     }
-    let ptrs = std::slice::from_raw_parts(ids, count);
+    // SAFETY: not NULL, so `count` readable pointers (this function's
+    // contract); `count` <= MAX_IDS keeps the size within isize.
+    let ptrs = unsafe { std::slice::from_raw_parts(ids, count) };
     // A first pass reads one byte of each string: the host's strings are
     // usually scattered, and these independent loads overlap their cache
     // misses, where the measuring pass below would take them one by one.
     for &p in ptrs {
         if !p.is_null() {
-            std::hint::black_box(p.read());
+            // SAFETY: not NULL, so a C string: its first byte is readable.
+            std::hint::black_box(unsafe { p.read() });
         }
     }
     let mut list = IdList::with_capacity(count);
     for (i, &p) in ptrs.iter().enumerate() {
         let name = format_args!("conversation_ids[{i}]");
-        let id = str_arg(p, &name)?;
+        // SAFETY: each entry is NULL or a C string (this function's contract).
+        let id = unsafe { str_arg(p, &name) }?;
         list.push(id)
             .map_err(|e| e.context(format_args!("conversation_ids[{i}]")))?;
     }
@@ -317,7 +346,8 @@ pub(crate) unsafe fn read_ids(ids: *const *const c_char, count: usize) -> Result
 /// # Safety
 /// As for `str_arg`.
 pub(crate) unsafe fn read_id(p: *const c_char, name: &str) -> Result<ConversationId> {
-    ConversationId::parse(str_arg(p, &name)?)
+    // SAFETY: as this function's contract says.
+    ConversationId::parse(unsafe { str_arg(p, &name) }?)
 }
 
 /// Reads a text argument; NULL reads as "" when `null_is_empty`.
@@ -328,7 +358,8 @@ pub(crate) unsafe fn read_text(p: *const c_char, name: &str, null_is_empty: bool
     if p.is_null() && null_is_empty {
         return Ok(Text::default());
     }
-    Text::new(str_arg(p, &name)?)
+    // SAFETY: as this function's contract says.
+    Text::new(unsafe { str_arg(p, &name) }?)
 }
 
 /// Copies a JSON document argument.
@@ -340,13 +371,16 @@ pub(crate) unsafe fn read_json(p: *const c_char, name: &str) -> Result<Vec<u8>> 
         return Err(Error::invalid_parameters(format!("{name} is NULL")));
     }
     // Measured without reading past the limit, and refused before a copy.
-    let len = libc::strnlen(p, MAX_DOCUMENT_BYTES + 1);
+    // SAFETY: not NULL, so a C string: strnlen stops at its NUL or the limit.
+    let len = unsafe { libc::strnlen(p, MAX_DOCUMENT_BYTES + 1) };
     if len > MAX_DOCUMENT_BYTES {
         return Err(Error::invalid_parameters(format!(
             "{name} is more than {MAX_DOCUMENT_BYTES} bytes"
         )));
     }
-    Ok(std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec())
+    // SAFETY: the string's first `len` bytes are readable (strnlen found
+    // them before its NUL).
+    Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }.to_vec())
 }
 
 #[cfg(test)]
@@ -362,6 +396,7 @@ mod tests {
         added: usize,
     }
 
+    // SAFETY: repr(C), struct_size first, all-zero is a valid value.
     unsafe impl Growable for Grown {
         const FIRST_SIZE: usize = 2 * std::mem::size_of::<usize>();
     }
@@ -372,6 +407,7 @@ mod tests {
         // A caller compiled before `added`: what follows its struct is not
         // its own (poison here), and is never read.
         let old = [2 * word, 7, usize::MAX];
+        // SAFETY: `old` holds struct_size (two words) readable bytes.
         let read = unsafe { read_growable(old.as_ptr().cast::<Grown>()) }.unwrap();
         assert_eq!(
             read,
@@ -384,16 +420,16 @@ mod tests {
         // The current size, and a later caller's larger one.
         for size in [3 * word, 5 * word] {
             let new = [size, 7, 9, usize::MAX, usize::MAX];
+            // SAFETY: `new` holds five words, more than any size read here.
             let read = unsafe { read_growable(new.as_ptr().cast::<Grown>()) }.unwrap();
             assert_eq!((read.first, read.added), (7, 9));
         }
         // Below the first version's size: not set up, refused.
         for size in [0, word, 2 * word - 1] {
             let bad = [size, 7, 9];
-            assert_eq!(
-                unsafe { read_growable(bad.as_ptr().cast::<Grown>()) },
-                Err(size)
-            );
+            // SAFETY: `bad` holds a readable usize (the struct_size read).
+            let read = unsafe { read_growable(bad.as_ptr().cast::<Grown>()) };
+            assert_eq!(read, Err(size));
         }
     }
 }

@@ -119,24 +119,32 @@ pub unsafe extern "C" fn imconv_sdk_new(
     out_sdk: *mut *mut imconv_sdk,
     out_error: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY (the writes below): `out_error` and `out_sdk` are NULL or
+    // writable (this function's contract), and each is checked for NULL.
     let fail = |error: Error| -> i32 {
         crate::log::failure("imconv_sdk_new failed", &error);
         if !out_error.is_null() {
-            *out_error = give_string(error.message().to_string());
+            // SAFETY: see above.
+            unsafe { *out_error = give_string(error.message().to_string()) };
         }
         error.code().as_i32()
     };
     guard(IMCONV_ERR_INTERNAL, || {
         if !out_error.is_null() {
-            *out_error = ptr::null_mut();
+            // SAFETY: see above.
+            unsafe { *out_error = ptr::null_mut() };
         }
         if out_sdk.is_null() {
             return fail(Error::invalid_parameters("out_sdk is NULL"));
         }
-        *out_sdk = ptr::null_mut();
-        match create(config_json) {
+        // SAFETY: see above.
+        unsafe { *out_sdk = ptr::null_mut() };
+        // SAFETY: `config_json` is NULL or a C string (this function's
+        // contract).
+        match unsafe { create(config_json) } {
             Ok(sdk) => {
-                *out_sdk = Arc::into_raw(sdk).cast_mut();
+                // SAFETY: see above.
+                unsafe { *out_sdk = Arc::into_raw(sdk).cast_mut() };
                 IMCONV_OK
             }
             Err(e) => fail(e),
@@ -144,8 +152,11 @@ pub unsafe extern "C" fn imconv_sdk_new(
     })
 }
 
+/// # Safety
+/// `config_json` is NULL or a C string.
 unsafe fn create(config_json: *const c_char) -> Result<Arc<imconv_sdk>> {
-    let config = Config::parse(str_arg(config_json, &"config_json")?)?;
+    // SAFETY: `config_json` is NULL or a C string (this function's contract).
+    let config = Config::parse(unsafe { str_arg(config_json, &"config_json") }?)?;
     FORK_HANDLER.call_once(|| {
         // SAFETY: registers a handler that only bumps an atomic (async-signal
         // safe). glibc unregisters it if the library is dlclose'd.
@@ -198,11 +209,15 @@ pub unsafe extern "C-unwind" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
         if sdk.is_null() {
             return None;
         }
-        let instance = &*sdk;
+        // SAFETY: an instance from imconv_sdk_new not freed before (this
+        // function's contract): the `Arc` it holds keeps it alive.
+        let instance = unsafe { &*sdk };
         if !instance.in_creating_process() || instance.freeing.swap(true, Ordering::AcqRel) {
             return None;
         }
-        Some(Arc::from_raw(sdk.cast_const()))
+        // SAFETY: the pointer is imconv_sdk_new's `Arc::into_raw`, and the
+        // `freeing` flag just taken makes this its one `from_raw`.
+        Some(unsafe { Arc::from_raw(sdk.cast_const()) })
     });
     let Some(owned) = owned else { return };
     // Where it cannot wait, the callback thread finishes the teardown
@@ -248,7 +263,9 @@ pub(crate) unsafe fn instance<'a>(
     if sdk.is_null() {
         return Err(IMCONV_ERR_INVALID_PARAMETERS);
     }
-    let sdk = &*sdk;
+    // SAFETY: not NULL, so a live instance (this function's contract), which
+    // the caller's call keeps alive for `'a`.
+    let sdk = unsafe { &*sdk };
     sdk.accept()?;
     Ok(sdk)
 }
@@ -277,13 +294,18 @@ pub(crate) unsafe fn instance<'a>(
 #[no_mangle]
 pub unsafe extern "C-unwind" fn imconv_dispatch(sdk: *mut imconv_sdk, max: usize) -> usize {
     let held = guard(None, || {
-        if sdk.is_null() || !(*sdk).in_creating_process() {
+        // SAFETY: NULL or a live instance (this function's contract).
+        if sdk.is_null() || !unsafe { &*sdk }.in_creating_process() {
             return None;
         }
         // Held for the call: a callback that frees the instance must not
         // free it under this function's feet.
-        Arc::increment_strong_count(sdk.cast_const());
-        Some(Arc::from_raw(sdk.cast_const()))
+        // SAFETY: a live instance is imconv_sdk_new's `Arc::into_raw`; the
+        // count taken here is given back by dropping `held`.
+        unsafe {
+            Arc::increment_strong_count(sdk.cast_const());
+            Some(Arc::from_raw(sdk.cast_const()))
+        }
     });
     let Some(held) = held else { return 0 };
     // Outside the export's panic guard: the host's callbacks run in here
@@ -304,9 +326,14 @@ pub unsafe extern "C-unwind" fn imconv_dispatch(sdk: *mut imconv_sdk, max: usize
 #[no_mangle]
 pub unsafe extern "C" fn imconv_event_fd(sdk: *mut imconv_sdk) -> i32 {
     guard(-1, || {
-        if sdk.is_null() || !(*sdk).in_creating_process() {
+        if sdk.is_null() {
             return -1;
         }
-        (*sdk).engine.event_fd()
+        // SAFETY: not NULL, so a live instance (this function's contract).
+        let sdk = unsafe { &*sdk };
+        if !sdk.in_creating_process() {
+            return -1;
+        }
+        sdk.engine.event_fd()
     })
 }

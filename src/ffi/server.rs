@@ -75,13 +75,18 @@ pub unsafe extern "C" fn imconv_mark_read(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        Ok(Write::MarkMessageRead {
-            id: read_id(conversation_id, "conversation_id")?,
-            msg_id: read_text(msg_id, "msg_id", false)?,
-        })
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            Ok(Write::MarkMessageRead {
+                id: read_id(conversation_id, "conversation_id")?,
+                msg_id: read_text(msg_id, "msg_id", false)?,
+            })
+        };
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }
 
 /// Reports a stage of the host's sync with its server, for the listeners'
@@ -123,18 +128,23 @@ pub unsafe extern "C" fn imconv_report_sync(
     on_error: imconv_error_callback,
     user_data: *mut c_void,
 ) -> i32 {
-    let op = || {
-        let stage = match stage {
-            IMCONV_SYNC_STARTED => SyncStage::Started,
-            IMCONV_SYNC_FINISHED => SyncStage::Finished,
-            IMCONV_SYNC_FAILED => SyncStage::Failed,
-            other => {
-                return Err(Error::invalid_parameters(format!(
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || {
+            let stage = match stage {
+                IMCONV_SYNC_STARTED => SyncStage::Started,
+                IMCONV_SYNC_FINISHED => SyncStage::Finished,
+                IMCONV_SYNC_FAILED => SyncStage::Failed,
+                other => {
+                    return Err(Error::invalid_parameters(format!(
                 "stage must be IMCONV_SYNC_STARTED (1), _FINISHED (2) or _FAILED (3) (got {other})"
             )))
-            }
+                }
+            };
+            Ok(Write::ReportSync(stage))
         };
-        Ok(Write::ReportSync(stage))
-    };
-    write_call(sdk, op, on_success, on_error, user_data)
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
 }

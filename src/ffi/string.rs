@@ -18,7 +18,9 @@ use super::guard;
 pub unsafe extern "C" fn imconv_string_free(s: *mut c_char) {
     guard((), || {
         if !s.is_null() {
-            drop(CString::from_raw(s));
+            // SAFETY: a string the library gave out (`give_string`'s
+            // `CString::into_raw`), freed once (this function's contract).
+            drop(unsafe { CString::from_raw(s) });
         }
     })
 }
