@@ -17,6 +17,46 @@
  * Ownership: data handed to a callback is borrowed for the callback only
  * (imconv_conversation_retain keeps a conversation longer). Strings the
  * library allocates for the caller are freed with imconv_string_free.
+ *
+ * The calling contract of every asynchronous call, written once here; each
+ * function's own documentation says only what is particular to it.
+ *
+ * Writes (imports, syncs, messages, reads up to a position, drafts, pins,
+ * options, marks, groups, profiles): a write returns IMCONV_OK when the
+ * call is accepted: then exactly one of on_success(user_data) and
+ * on_error(code, desc, user_data) runs, once, on the instance's callback
+ * thread, never inside the call. Writes commit in the order their calls
+ * were accepted (from several threads: the order the calls returned), and
+ * their callbacks and events arrive in that order: a write's listener
+ * events come before its own callback, and a lookup issued after
+ * on_success sees the write. When on_success runs the write is committed
+ * (it survives a crash of the process, and power loss with "durability":
+ * "full"); when on_error runs, nothing of it was written. A write returns
+ * non-zero, and makes no callback, when the call cannot be accepted:
+ * IMCONV_ERR_INVALID_PARAMETERS (sdk, on_success or on_error NULL),
+ * IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of their arguments are
+ * waiting: retry later), IMCONV_ERR_SHUTDOWN (the instance is being
+ * freed), IMCONV_ERR_WRONG_PROCESS (called in a child after fork()). Every
+ * argument is read and copied before the call returns; the caller keeps
+ * (and frees) its strings and arrays. desc is valid until on_error
+ * returns; user_data is passed back untouched. Callable from any thread,
+ * including from inside a callback; a write never blocks on the store or
+ * on other writes.
+ *
+ * Reads (lookups, lists, pages, the unread total, the group names): a read
+ * returns IMCONV_OK when the call is accepted: then exactly one of
+ * on_success and on_error(code, desc, user_data) runs, once, on the
+ * instance's callback thread, never inside the call. A read returns
+ * non-zero, and makes no callback, when the call cannot be accepted:
+ * IMCONV_ERR_INVALID_PARAMETERS (sdk, on_success or on_error NULL),
+ * IMCONV_ERR_SHUTDOWN (the instance is being freed), IMCONV_ERR_QUEUE_FULL
+ * (IMCONV_MAX_QUEUED_READS reads of the instance wait for their
+ * callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child after fork()).
+ * The arguments are read and copied before the call returns. What a
+ * callback receives (views, arrays, strings, desc) is valid until it
+ * returns: keep a view with imconv_conversation_retain, copy the rest.
+ * user_data is passed back untouched. Callable from any thread, including
+ * from inside a callback; a read never blocks on the store in the call.
  */
 
 #ifndef IMCONV_H
@@ -806,27 +846,8 @@ IMCONV_API const char *imconv_error_str(int32_t code);
  (the message names the element's 0-based index and the field). IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
@@ -873,27 +894,8 @@ int32_t imconv_import_conversations(struct imconv_sdk *sdk,
  field). IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
@@ -1115,18 +1117,8 @@ int32_t imconv_get_conversation(struct imconv_sdk *sdk,
  There is no upper limit on `count` beyond memory.
 
  The IDs are copied before the call returns; the caller keeps its array.
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success` and `on_error` runs, once, on the instance's callback
- thread, never inside this call; the array and the views it lends are
- valid until `on_success` returns (keep a view with
- `imconv_conversation_retain`). Returns non-zero, and makes no callback,
- when the call cannot be delivered: `sdk`, `on_success` or `on_error` NULL
- (IMCONV_ERR_INVALID_PARAMETERS), the instance shutting down
- (IMCONV_ERR_SHUTDOWN), `IMCONV_MAX_QUEUED_READS` reads of the instance
- waiting for their callbacks (IMCONV_ERR_QUEUE_FULL), or called in a
- child after fork()
- (IMCONV_ERR_WRONG_PROCESS). Callable from any thread, including from
- inside a callback. Never blocks on the store.
+ The calling contract of a read (return codes, the one callback, what the
+ callback may keep, threads) is in the header's preamble, "Reads".
 
  # Safety
  `sdk` is a live instance or NULL; `conversation_ids` is NULL or points to
@@ -1193,27 +1185,8 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
  the field). IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
@@ -1251,27 +1224,8 @@ int32_t imconv_apply_messages(struct imconv_sdk *sdk,
  the store cannot write; IMCONV_ERR_INTERNAL for a caught panic (please
  report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
@@ -1299,27 +1253,8 @@ int32_t imconv_clean_unread(struct imconv_sdk *sdk,
  UTF-8. IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
@@ -1343,27 +1278,8 @@ int32_t imconv_set_draft(struct imconv_sdk *sdk,
  store cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report
  it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
@@ -1388,27 +1304,8 @@ int32_t imconv_pin_conversation(struct imconv_sdk *sdk,
  with its index). IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -1434,27 +1331,8 @@ int32_t imconv_set_recv_opt(struct imconv_sdk *sdk,
  its index). IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -1483,27 +1361,8 @@ int32_t imconv_set_custom_data(struct imconv_sdk *sdk,
  IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL for a
  caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -1531,27 +1390,8 @@ int32_t imconv_mark_conversations(struct imconv_sdk *sdk,
  when the store cannot write; IMCONV_ERR_INTERNAL for a caught panic
  (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -1578,27 +1418,8 @@ int32_t imconv_delete_conversations(struct imconv_sdk *sdk,
  not stored ID. IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -1626,27 +1447,8 @@ int32_t imconv_create_group(struct imconv_sdk *sdk,
  IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL for a
  caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `old_name` and
@@ -1668,27 +1470,8 @@ int32_t imconv_rename_group(struct imconv_sdk *sdk,
  one that does not exist. IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `group_name` is
@@ -1711,27 +1494,8 @@ int32_t imconv_delete_group(struct imconv_sdk *sdk,
  ID. IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL
  for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -1758,27 +1522,8 @@ int32_t imconv_add_to_group(struct imconv_sdk *sdk,
  ID. IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL
  for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -1811,27 +1556,8 @@ int32_t imconv_remove_from_group(struct imconv_sdk *sdk,
  the element's index and the field). IMCONV_ERR_DATABASE when the store
  cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: every argument is read and copied before the call returns;
- the caller keeps (and frees) its strings and arrays. `desc` handed to
- `on_error` is valid until `on_error` returns; `user_data` is passed back
- untouched. Thread: callable from any thread, including from inside a
- callback; it never blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
@@ -1873,22 +1599,8 @@ IMCONV_API void imconv_list_filter_init(struct imconv_list_filter *filter);
  a string that is not valid UTF-8; IMCONV_ERR_DATABASE when the store
  cannot be read.
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success` and `on_error(code, desc, user_data)` runs, once, on the
- instance's callback thread, never inside this call. Returns non-zero, and
- makes no callback, when the call cannot be accepted:
- IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
- IMCONV_ERR_SHUTDOWN (the instance is being freed),
- IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
- wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: the arguments are read and copied before the call returns.
- What a callback receives (views, arrays, strings, `desc`) is valid until
- it returns; keep a view with `imconv_conversation_retain`, copy the rest.
- `user_data` is passed back untouched. Thread: callable from any thread,
- including from inside a callback; the read runs on the instance's store
- thread, never in this call.
+ The calling contract of a read (return codes, the one callback, what the
+ callback may keep, threads) is in the header's preamble, "Reads".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `filter` is NULL
@@ -1914,22 +1626,8 @@ int32_t imconv_get_conversation_page(struct imconv_sdk *sdk,
  type other than 0, 1, 2 or a group name that is not valid UTF-8;
  IMCONV_ERR_DATABASE when the store cannot be read.
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success` and `on_error(code, desc, user_data)` runs, once, on the
- instance's callback thread, never inside this call. Returns non-zero, and
- makes no callback, when the call cannot be accepted:
- IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
- IMCONV_ERR_SHUTDOWN (the instance is being freed),
- IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
- wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: the arguments are read and copied before the call returns.
- What a callback receives (views, arrays, strings, `desc`) is valid until
- it returns; keep a view with `imconv_conversation_retain`, copy the rest.
- `user_data` is passed back untouched. Thread: callable from any thread,
- including from inside a callback; the read runs on the instance's store
- thread, never in this call.
+ The calling contract of a read (return codes, the one callback, what the
+ callback may keep, threads) is in the header's preamble, "Reads".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `filter` is NULL
@@ -1951,22 +1649,8 @@ int32_t imconv_get_total_unread(struct imconv_sdk *sdk,
  Errors through `on_error`: IMCONV_ERR_DATABASE when the store cannot be
  read.
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success` and `on_error(code, desc, user_data)` runs, once, on the
- instance's callback thread, never inside this call. Returns non-zero, and
- makes no callback, when the call cannot be accepted:
- IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
- IMCONV_ERR_SHUTDOWN (the instance is being freed),
- IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
- wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: the arguments are read and copied before the call returns.
- What a callback receives (views, arrays, strings, `desc`) is valid until
- it returns; keep a view with `imconv_conversation_retain`, copy the rest.
- `user_data` is passed back untouched. Thread: callable from any thread,
- including from inside a callback; the read runs on the instance's store
- thread, never in this call.
+ The calling contract of a read (return codes, the one callback, what the
+ callback may keep, threads) is in the header's preamble, "Reads".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; the callbacks
@@ -2145,27 +1829,8 @@ IMCONV_API int32_t imconv_event_fd(struct imconv_sdk *sdk);
  message names it). IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
- Returns IMCONV_OK when the call is accepted: then exactly one of
- `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
- on the instance's callback thread, never inside this call. Writes commit
- in the order their calls were accepted (from several threads: the order
- the calls returned), and their callbacks and events arrive in that order:
- this write's listener events come before its own callback, and a lookup
- issued after `on_success` sees the write. When `on_success` runs the
- write is committed (it survives a crash of the process, and power loss
- with `"durability": "full"`); when `on_error` runs, nothing of it was
- written. Returns non-zero, and makes no callback, when the call cannot be
- accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
- `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
- their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
- instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
- after fork()).
-
- Ownership: both strings are read and copied before the call returns;
- the caller keeps (and frees) them. `desc` handed to `on_error` is valid
- until `on_error` returns; `user_data` is passed back untouched. Thread:
- callable from any thread, including from inside a callback; it never
- blocks on the store or on other writes.
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
 
  # Safety
  `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`

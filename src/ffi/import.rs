@@ -29,27 +29,8 @@ pub type imconv_done_callback = Option<unsafe extern "C-unwind" fn(user_data: *m
 /// (the message names the element's 0-based index and the field). IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
@@ -110,27 +91,8 @@ pub unsafe extern "C" fn imconv_import_conversations(
 /// field). IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is

@@ -100,18 +100,8 @@ pub unsafe extern "C" fn imconv_get_conversation(
 /// There is no upper limit on `count` beyond memory.
 ///
 /// The IDs are copied before the call returns; the caller keeps its array.
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success` and `on_error` runs, once, on the instance's callback
-/// thread, never inside this call; the array and the views it lends are
-/// valid until `on_success` returns (keep a view with
-/// `imconv_conversation_retain`). Returns non-zero, and makes no callback,
-/// when the call cannot be delivered: `sdk`, `on_success` or `on_error` NULL
-/// (IMCONV_ERR_INVALID_PARAMETERS), the instance shutting down
-/// (IMCONV_ERR_SHUTDOWN), `IMCONV_MAX_QUEUED_READS` reads of the instance
-/// waiting for their callbacks (IMCONV_ERR_QUEUE_FULL), or called in a
-/// child after fork()
-/// (IMCONV_ERR_WRONG_PROCESS). Callable from any thread, including from
-/// inside a callback. Never blocks on the store.
+/// The calling contract of a read (return codes, the one callback, what the
+/// callback may keep, threads) is in the header's preamble, "Reads".
 ///
 /// # Safety
 /// `sdk` is a live instance or NULL; `conversation_ids` is NULL or points to

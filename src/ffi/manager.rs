@@ -163,27 +163,8 @@ pub struct imconv_list_filter {
 /// the field). IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
@@ -235,27 +216,8 @@ pub unsafe extern "C" fn imconv_apply_messages(
 /// the store cannot write; IMCONV_ERR_INTERNAL for a caught panic (please
 /// report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
@@ -315,27 +277,8 @@ pub unsafe extern "C" fn imconv_clean_unread(
 /// UTF-8. IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
@@ -372,27 +315,8 @@ pub unsafe extern "C" fn imconv_set_draft(
 /// store cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report
 /// it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_id`
@@ -430,27 +354,8 @@ pub unsafe extern "C" fn imconv_pin_conversation(
 /// with its index). IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -489,27 +394,8 @@ pub unsafe extern "C" fn imconv_set_recv_opt(
 /// its index). IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -551,27 +437,8 @@ pub unsafe extern "C" fn imconv_set_custom_data(
 /// IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL for a
 /// caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -613,27 +480,8 @@ pub unsafe extern "C" fn imconv_mark_conversations(
 /// when the store cannot write; IMCONV_ERR_INTERNAL for a caught panic
 /// (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -672,27 +520,8 @@ pub unsafe extern "C" fn imconv_delete_conversations(
 /// not stored ID. IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -733,27 +562,8 @@ pub unsafe extern "C" fn imconv_create_group(
 /// IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL for a
 /// caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `old_name` and
@@ -788,27 +598,8 @@ pub unsafe extern "C" fn imconv_rename_group(
 /// one that does not exist. IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `group_name` is
@@ -843,27 +634,8 @@ pub unsafe extern "C" fn imconv_delete_group(
 /// ID. IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL
 /// for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -903,27 +675,8 @@ pub unsafe extern "C" fn imconv_add_to_group(
 /// ID. IMCONV_ERR_DATABASE when the store cannot write; IMCONV_ERR_INTERNAL
 /// for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `conversation_ids`
@@ -969,27 +722,8 @@ pub unsafe extern "C" fn imconv_remove_from_group(
 /// the element's index and the field). IMCONV_ERR_DATABASE when the store
 /// cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success(user_data)` and `on_error(code, desc, user_data)` runs, once,
-/// on the instance's callback thread, never inside this call. Writes commit
-/// in the order their calls were accepted (from several threads: the order
-/// the calls returned), and their callbacks and events arrive in that order:
-/// this write's listener events come before its own callback, and a lookup
-/// issued after `on_success` sees the write. When `on_success` runs the
-/// write is committed (it survives a crash of the process, and power loss
-/// with `"durability": "full"`); when `on_error` runs, nothing of it was
-/// written. Returns non-zero, and makes no callback, when the call cannot be
-/// accepted: IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or
-/// `on_error` NULL), IMCONV_ERR_QUEUE_FULL (10,000 writes or 64 MiB of
-/// their arguments are waiting: retry later), IMCONV_ERR_SHUTDOWN (the
-/// instance is being freed), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: every argument is read and copied before the call returns;
-/// the caller keeps (and frees) its strings and arrays. `desc` handed to
-/// `on_error` is valid until `on_error` returns; `user_data` is passed back
-/// untouched. Thread: callable from any thread, including from inside a
-/// callback; it never blocks on the store or on other writes.
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
@@ -1112,22 +846,8 @@ pub(crate) unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<Li
 /// a string that is not valid UTF-8; IMCONV_ERR_DATABASE when the store
 /// cannot be read.
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success` and `on_error(code, desc, user_data)` runs, once, on the
-/// instance's callback thread, never inside this call. Returns non-zero, and
-/// makes no callback, when the call cannot be accepted:
-/// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
-/// IMCONV_ERR_SHUTDOWN (the instance is being freed),
-/// IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
-/// wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: the arguments are read and copied before the call returns.
-/// What a callback receives (views, arrays, strings, `desc`) is valid until
-/// it returns; keep a view with `imconv_conversation_retain`, copy the rest.
-/// `user_data` is passed back untouched. Thread: callable from any thread,
-/// including from inside a callback; the read runs on the instance's store
-/// thread, never in this call.
+/// The calling contract of a read (return codes, the one callback, what the
+/// callback may keep, threads) is in the header's preamble, "Reads".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `filter` is NULL
@@ -1186,22 +906,8 @@ pub unsafe extern "C" fn imconv_get_conversation_page(
 /// type other than 0, 1, 2 or a group name that is not valid UTF-8;
 /// IMCONV_ERR_DATABASE when the store cannot be read.
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success` and `on_error(code, desc, user_data)` runs, once, on the
-/// instance's callback thread, never inside this call. Returns non-zero, and
-/// makes no callback, when the call cannot be accepted:
-/// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
-/// IMCONV_ERR_SHUTDOWN (the instance is being freed),
-/// IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
-/// wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: the arguments are read and copied before the call returns.
-/// What a callback receives (views, arrays, strings, `desc`) is valid until
-/// it returns; keep a view with `imconv_conversation_retain`, copy the rest.
-/// `user_data` is passed back untouched. Thread: callable from any thread,
-/// including from inside a callback; the read runs on the instance's store
-/// thread, never in this call.
+/// The calling contract of a read (return codes, the one callback, what the
+/// callback may keep, threads) is in the header's preamble, "Reads".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; `filter` is NULL
@@ -1243,22 +949,8 @@ pub unsafe extern "C" fn imconv_get_total_unread(
 /// Errors through `on_error`: IMCONV_ERR_DATABASE when the store cannot be
 /// read.
 ///
-/// Returns IMCONV_OK when the call is accepted: then exactly one of
-/// `on_success` and `on_error(code, desc, user_data)` runs, once, on the
-/// instance's callback thread, never inside this call. Returns non-zero, and
-/// makes no callback, when the call cannot be accepted:
-/// IMCONV_ERR_INVALID_PARAMETERS (`sdk`, `on_success` or `on_error` NULL),
-/// IMCONV_ERR_SHUTDOWN (the instance is being freed),
-/// IMCONV_ERR_QUEUE_FULL (`IMCONV_MAX_QUEUED_READS` reads of the instance
-/// wait for their callbacks), IMCONV_ERR_WRONG_PROCESS (called in a child
-/// after fork()).
-///
-/// Ownership: the arguments are read and copied before the call returns.
-/// What a callback receives (views, arrays, strings, `desc`) is valid until
-/// it returns; keep a view with `imconv_conversation_retain`, copy the rest.
-/// `user_data` is passed back untouched. Thread: callable from any thread,
-/// including from inside a callback; the read runs on the instance's store
-/// thread, never in this call.
+/// The calling contract of a read (return codes, the one callback, what the
+/// callback may keep, threads) is in the header's preamble, "Reads".
 ///
 /// # Safety
 /// `sdk` is NULL or a live instance from `imconv_sdk_new`; the callbacks
