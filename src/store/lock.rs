@@ -1,0 +1,185 @@
+//! The store's folder: its lock (one instance per store, in any process),
+//! owner-only permissions, and the move from 0.1.0's folder.
+
+use super::*;
+
+/// Moves a store from the folder 0.1.0 named after the user ID to the
+/// folder this version uses, once: when the new one does not exist and a
+/// folder of exactly that name (byte for byte: on a case-insensitive file
+/// system "alice" must not adopt "Alice") holds a database.
+pub fn adopt_legacy_folder(legacy: &Path, dir: &Path) -> Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let (Some(parent), Some(name)) = (legacy.parent(), legacy.file_name()) else {
+        return Ok(());
+    };
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(());
+    };
+    let exact = entries
+        .flatten()
+        .any(|e| e.file_name().as_encoded_bytes() == name.as_encoded_bytes());
+    if exact && legacy.join(DATABASE_FILE).is_file() {
+        crate::log::info(format_args!(
+            "moving the store {} to {}",
+            legacy.display(),
+            dir.display()
+        ));
+        std::fs::rename(legacy, dir).map_err(|e| {
+            Error::from(e).context(format_args!(
+                "moving the store {} to {}",
+                legacy.display(),
+                dir.display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// The store's lock: `flock` on the database file itself, exclusive for an
+/// instance that writes, shared for read-only ones.
+///
+/// On the database, so deleting a file cannot defeat it (0.1.0 locked a
+/// separate LOCK file). `flock`, not POSIX record locks: SQLite's own
+/// record locks are per process and it unlocks the whole file at times,
+/// which would drop a record lock of ours; `flock` locks are independent
+/// of those. An `flock` belongs to the open file, so a child forked without
+/// exec would share it and keep the store locked while it lives: the
+/// descriptor is listed in [`LOCK_FDS`], and the library's fork handler
+/// closes the child's copies (`close_lock_fds_in_child`).
+pub struct StoreLock {
+    _file: File,
+    slot: Option<usize>,
+}
+
+/// Descriptors of the store locks held in this process (-1: free slot),
+/// readable without a lock or an allocation, as a fork handler must.
+pub(super) static LOCK_FDS: [AtomicI32; LOCK_SLOTS] = [const { AtomicI32::new(-1) }; LOCK_SLOTS];
+/// More stores than this open at once still lock, but a forked child then
+/// keeps the extra ones locked while it lives.
+pub(super) const LOCK_SLOTS: usize = 256;
+
+/// In a child just forked: hands each inherited lock descriptor to `close`
+/// and forgets it, so that the child does not hold its parent's stores.
+pub fn close_lock_fds_in_child(mut close: impl FnMut(i32)) {
+    for slot in &LOCK_FDS {
+        let fd = slot.swap(-1, Ordering::AcqRel);
+        if fd >= 0 {
+            close(fd);
+        }
+    }
+}
+
+impl Drop for StoreLock {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot {
+            LOCK_FDS[slot].store(-1, Ordering::Release);
+        }
+    }
+}
+
+pub(super) fn locked_elsewhere(dir: &Path) -> Error {
+    Error::new(
+        ErrorCode::StoreLocked,
+        format!(
+            "the store {} is already open in another instance (in this or another process)",
+            dir.display()
+        ),
+    )
+}
+
+pub(super) fn cannot_be_written(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::ReadOnly,
+        format!(
+            "the store {} cannot be written ({why}); give the instance write access, or open it \
+             with \"read_only\": true to read it",
+            path.display()
+        ),
+    )
+}
+
+/// Loosens nothing: removes the group and other bits of `path` when set.
+pub(super) fn tighten(path: &Path, mode: u32) {
+    let Some(found) = platform::mode(path) else {
+        return;
+    };
+    if found & 0o077 != 0 {
+        // Not ours to change (another owner): left as it is.
+        match platform::set_mode(path, mode) {
+            Ok(()) => crate::log::warn(format_args!(
+                "{} was open to other users ({found:o}): now {mode:o}",
+                path.display()
+            )),
+            Err(e) => crate::log::warn(format_args!(
+                "{} is open to other users ({found:o}) and could not be changed: {e}",
+                path.display()
+            )),
+        }
+    }
+}
+
+/// Creates the folder and the database file with owner-only permissions
+/// (tightening existing ones), takes the lock, and returns the database's
+/// path.
+pub(super) fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, StoreLock)> {
+    let path = dir.join(DATABASE_FILE);
+    if read_only {
+        if !path.is_file() {
+            return Err(Error::new(
+                ErrorCode::Io,
+                format!("{}: no store to open read-only", path.display()),
+            ));
+        }
+    } else {
+        platform::create_private_dir(dir)
+            .map_err(|e| Error::from(e).context(format_args!("creating {}", dir.display())))?;
+        tighten(dir, 0o700);
+        if !path.exists() {
+            // SQLite gives its -wal and -shm files the database's mode.
+            platform::create_private_file(&path)
+                .map_err(|e| Error::from(e).context(format_args!("creating {}", path.display())))?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            tighten(&dir.join(format!("{DATABASE_FILE}{suffix}")), 0o600);
+        }
+    }
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| Error::from(e).context(format_args!("reading {}", path.display())))?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorCode::Io,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .open(&path)
+        .map_err(|e| {
+            if platform::is_permission_error(&e) {
+                cannot_be_written(&path, e)
+            } else {
+                Error::from(e).context(format_args!("opening {}", path.display()))
+            }
+        })?;
+    let locked = if read_only {
+        file.try_lock_shared()
+    } else {
+        file.try_lock()
+    };
+    match locked {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Err(locked_elsewhere(dir)),
+        Err(TryLockError::Error(e)) => {
+            return Err(Error::from(e).context(format_args!("locking {}", path.display())))
+        }
+    }
+    let fd = platform::raw_fd(&file);
+    let slot = LOCK_FDS.iter().position(|s| {
+        s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    });
+    Ok((path, StoreLock { _file: file, slot }))
+}

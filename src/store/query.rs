@@ -1,0 +1,143 @@
+//! Queries on any connection to the store: one conversation, ordered
+//! pages by cursor, and the read-only connection beside the writer.
+
+use super::*;
+
+pub(super) const SELECT_ONE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM conversation WHERE conversation_id = ?1"
+);
+
+/// [`Store::page`] on any connection to the store.
+pub(super) fn page_with(
+    conn: &Connection,
+    filter: &ListFilter,
+    after: Option<&Cursor>,
+    limit: usize,
+) -> Result<Vec<Cursor>> {
+    // Two statements, so that the cursor is a plain range on the index
+    // (an `?7 IS NULL OR ...` would make SQLite scan from the top).
+    let read = |r: &Row| {
+        Ok(Cursor {
+            id: r.get(0)?,
+            pinned: r.get(1)?,
+            sort_order: r.get(2)?,
+        })
+    };
+    if filter.is_empty() {
+        let rows = match after {
+            None => conn
+                .prepare_cached(PAGE_FIRST_ALL)?
+                .query_map([limit as i64], read)?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+            Some(c) => conn
+                .prepare_cached(PAGE_AFTER_ALL)?
+                .query_map(
+                    params![limit as i64, c.pinned, c.sort_order, c.id.as_str()],
+                    read,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        return Ok(rows);
+    }
+    let (kind, mark, group, unread, at) = filter_params(filter)?;
+    let rows = match after {
+        None => {
+            let mut stmt = conn.prepare_cached(PAGE_FIRST)?;
+            let rows =
+                stmt.query_map(params![kind, mark, group, unread, at, limit as i64], read)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        }
+        Some(c) => {
+            let mut stmt = conn.prepare_cached(PAGE_AFTER)?;
+            let rows = stmt.query_map(
+                params![
+                    kind,
+                    mark,
+                    group,
+                    unread,
+                    at,
+                    limit as i64,
+                    c.pinned,
+                    c.sort_order,
+                    c.id.as_str()
+                ],
+                read,
+            )?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        }
+    };
+    Ok(rows)
+}
+
+pub(super) fn load_with(conn: &Connection, id: &str) -> Result<Option<Conversation>> {
+    let mut stmt = conn.prepare_cached(SELECT_ONE)?;
+    let row = stmt.query_row([id], read_row).optional()?;
+    row.transpose()
+}
+
+/// Where a page ends: the next page starts strictly after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub id: String,
+    pub pinned: bool,
+    pub sort_order: i64,
+}
+
+impl Cursor {
+    /// The opaque text handed to callers: `<pinned>:<sort_order>:<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}:{}:{}", self.pinned as u8, self.sort_order, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let mut parts = text.splitn(3, ':');
+        let pinned = match parts.next()? {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        let sort_order = parts.next()?.parse().ok()?;
+        let id = parts.next()?.to_string();
+        Some(Cursor {
+            id,
+            pinned,
+            sort_order,
+        })
+    }
+}
+
+pub(super) type FilterParams = (Option<i32>, Option<String>, Option<String>, bool, bool);
+
+pub(super) fn filter_params(f: &ListFilter) -> Result<FilterParams> {
+    let group = match &f.group {
+        Some(g) => Some(serde_json::to_string(g).map_err(|e| Error::internal(e.to_string()))?),
+        None => None,
+    };
+    Ok((
+        f.kind.map(|k| k.as_i32()),
+        f.mark.map(|m| m.to_string()),
+        group,
+        f.has_unread,
+        f.has_at,
+    ))
+}
+
+/// A read-only connection beside the writer: each query reads the last
+/// committed state, and never waits for the writer (nor the writer for it).
+pub struct Reader {
+    pub(super) conn: Connection,
+}
+
+impl Reader {
+    /// As [`Store::page`].
+    pub fn page(
+        &self,
+        filter: &ListFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<Cursor>> {
+        page_with(&self.conn, filter, after, limit)
+    }
+}
