@@ -1,0 +1,251 @@
+//! The hand-written field reader: an object's members with their values
+//! unread (`RawValue`), read one by one with checks that name the field.
+
+use super::*;
+
+/// A string from the document: borrowed unless it holds escapes.
+pub(super) struct Str<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An object's members, in document order, their values unread.
+pub(super) struct Members<'a>(MemberList<'a>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> std::result::Result<Members<'de>, M::Error> {
+                Ok(Members(read_members(map)?))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+pub(super) type MemberList<'a> = Vec<(Cow<'a, str>, Raw<'a>)>;
+
+pub(super) fn read_members<'de, M: MapAccess<'de>>(
+    mut map: M,
+) -> std::result::Result<MemberList<'de>, M::Error> {
+    let mut members = Vec::with_capacity(map.size_hint().unwrap_or(20));
+    while let Some((Str(key), value)) = map.next_entry::<Str<'de>, Raw<'de>>()? {
+        members.push((key, value));
+    }
+    Ok(members)
+}
+
+/// Reads the fields of one JSON object, naming `path.field` in errors.
+pub(super) struct Fields<'a, 'p> {
+    pub(super) members: MemberList<'a>,
+    pub(super) path: &'p str,
+}
+
+impl<'a, 'p> Fields<'a, 'p> {
+    pub(super) fn of(raw: Raw<'a>, path: &'p str) -> Result<Fields<'a, 'p>> {
+        if !raw.get().starts_with('{') {
+            let got = type_name(raw.get());
+            return Err(Error::invalid_json(if path.is_empty() {
+                format!("expected an object, got {got}")
+            } else {
+                format!("field '{path}': expected an object, got {got}")
+            }));
+        }
+        let Members(members) = serde_json::from_str(raw.get())
+            .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}")))?;
+        Ok(Fields { members, path })
+    }
+
+    /// The field's full name for messages (no allocation at the top level).
+    pub(super) fn name<'f>(&self, field: &'f str) -> Cow<'f, str> {
+        if self.path.is_empty() {
+            Cow::Borrowed(field)
+        } else {
+            Cow::Owned(format!("{}.{field}", self.path))
+        }
+    }
+
+    pub(super) fn param(&self, field: &str, what: impl std::fmt::Display) -> Error {
+        Error::invalid_parameters(format!("field '{}' {what}", self.name(field)))
+    }
+
+    /// The value of `field` (the last one, if repeated), with `null` read
+    /// as absent.
+    pub(super) fn get(&self, field: &str) -> Option<Raw<'a>> {
+        self.members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == field)
+            .map(|(_, v)| *v)
+            .filter(|v| v.get() != "null")
+    }
+
+    pub(super) fn str(&self, field: &str) -> Result<Option<Cow<'a, str>>> {
+        self.get(field)
+            .map(|v| as_str(v, &self.name(field)))
+            .transpose()
+    }
+
+    pub(super) fn text(&self, field: &str) -> Result<Text> {
+        match self.get(field) {
+            None => Ok(Text::default()),
+            Some(v) => as_text(v, &self.name(field)),
+        }
+    }
+
+    pub(super) fn u64(&self, field: &str) -> Result<Option<u64>> {
+        self.get(field)
+            .map(|v| as_u64(v, &self.name(field)))
+            .transpose()
+    }
+
+    pub(super) fn i64(&self, field: &str) -> Result<Option<i64>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(v) => {
+                if let Ok(n) = v.get().parse::<i64>() {
+                    return Ok(Some(n));
+                }
+                let n = as_number(v, &self.name(field), "an integer")?;
+                n.as_i64().map(Some).ok_or_else(|| {
+                    Error::invalid_parameters(format!(
+                        "field '{}' must be an integer that fits in 64 bits (got {n})",
+                        self.name(field)
+                    ))
+                })
+            }
+        }
+    }
+
+    pub(super) fn bool(&self, field: &str) -> Result<Option<bool>> {
+        match self.get(field).map(RawValue::get) {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(wrong_type(&self.name(field), "true or false", other)),
+        }
+    }
+
+    /// A text field with a length limit; `None` when absent.
+    pub(super) fn limited_text(&self, field: &str, max: usize) -> Result<Option<Text>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(v) => {
+                let name = self.name(field);
+                let text = as_text(v, &name)?;
+                if text.len() > max {
+                    return Err(
+                        self.param(field, format!("is {} bytes, more than {max}", text.len()))
+                    );
+                }
+                Ok(Some(text))
+            }
+        }
+    }
+
+    /// An array field; `None` when absent.
+    pub(super) fn list(&self, field: &str) -> Result<Option<Vec<Raw<'a>>>> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(_) => self.array(field).map(Some),
+        }
+    }
+
+    pub(super) fn array(&self, field: &str) -> Result<Vec<Raw<'a>>> {
+        match self.get(field) {
+            None => Ok(Vec::new()),
+            Some(v) if v.get().starts_with('[') => serde_json::from_str(v.get())
+                .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}"))),
+            Some(v) => Err(wrong_type(&self.name(field), "an array", v.get())),
+        }
+    }
+}
+
+pub(super) fn as_number(v: Raw, name: &str, expected: &str) -> Result<Number> {
+    let text = v.get();
+    if !matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9')) {
+        return Err(wrong_type(name, expected, text));
+    }
+    serde_json::from_str(text).map_err(|e| Error::invalid_json(format!("field '{name}': {e}")))
+}
+
+pub(super) fn as_u64(v: Raw, name: &str) -> Result<u64> {
+    // Fast path: plain digits (the common case) need no JSON parser.
+    if let Ok(n) = v.get().parse::<u64>() {
+        return Ok(n);
+    }
+    let n = as_number(v, name, "an integer")?;
+    n.as_u64().ok_or_else(|| {
+        Error::invalid_parameters(format!(
+            "field '{name}' must be an integer from 0 to {} (got {n})",
+            u64::MAX
+        ))
+    })
+}
+
+pub(super) fn as_str<'a>(v: Raw<'a>, name: &str) -> Result<Cow<'a, str>> {
+    let text = v.get();
+    if !text.starts_with('"') {
+        return Err(wrong_type(name, "a string", text));
+    }
+    // The document's syntax was checked when it was split, so a string
+    // without escapes is exactly the text between its quotes.
+    if !text.contains('\\') {
+        return Ok(Cow::Borrowed(&text[1..text.len() - 1]));
+    }
+    let Str(s) = serde_json::from_str(text)
+        .map_err(|e| Error::invalid_json(format!("field '{name}': {e}")))?;
+    Ok(s)
+}
+
+pub(super) fn as_text(v: Raw, name: &str) -> Result<Text> {
+    let s = as_str(v, name)?;
+    Text::new(&s).map_err(|_| Error::invalid_parameters(format!("field '{name}' holds U+0000")))
+}
+
+pub(super) fn wrong_type(name: &str, expected: &str, got: &str) -> Error {
+    Error::new(
+        ErrorCode::InvalidJson,
+        format!("field '{name}' must be {expected}, got {}", type_name(got)),
+    )
+}
+
+/// The JSON type of a value's text, for messages.
+pub(super) fn type_name(json: &str) -> &'static str {
+    match json.as_bytes().first() {
+        Some(b'n') => "null",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'"') => "a string",
+        Some(b'[') => "an array",
+        Some(b'{') => "an object",
+        Some(b'-' | b'0'..=b'9') => "a number",
+        _ => "nothing",
+    }
+}
