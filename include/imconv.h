@@ -1408,6 +1408,36 @@ int32_t imconv_delete_conversations(struct imconv_sdk *sdk,
                                     void *user_data);
 
 /*
+ Records users' and groups' display names and avatars: `json_array` holds
+ objects `{"userID": ...}` or `{"groupID": ...}` (exactly one) with
+ `showName` (at most 1 KiB) and `faceUrl` (at most 2 KiB). The matching
+ stored conversation's show_name (the name, or the user or group ID when
+ the name is empty) and face_url follow, and so do temporary conversations
+ returned by `imconv_get_conversation` and conversations that messages or
+ syncs create later.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
+ wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for a missing or doubled ID
+ field, an invalid ID, or a name or URL over its limit (the message names
+ the element's index and the field). IMCONV_ERR_DATABASE when the store
+ cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report it).
+
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
+ NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
+ C++ exception, no longjmp) through the library.
+ */
+IMCONV_API
+int32_t imconv_update_profiles(struct imconv_sdk *sdk,
+                               const char *json_array,
+                               imconv_done_callback on_success,
+                               imconv_error_callback on_error,
+                               void *user_data);
+
+/*
  Creates a conversation group (Tencent's createConversationGroup; a name of
  1 to 32 bytes without control characters, at most 20 groups) holding up to
  100 stored conversations (`count` may be 0). Groups list in creation
@@ -1540,36 +1570,6 @@ int32_t imconv_remove_from_group(struct imconv_sdk *sdk,
                                  imconv_done_callback on_success,
                                  imconv_error_callback on_error,
                                  void *user_data);
-
-/*
- Records users' and groups' display names and avatars: `json_array` holds
- objects `{"userID": ...}` or `{"groupID": ...}` (exactly one) with
- `showName` (at most 1 KiB) and `faceUrl` (at most 2 KiB). The matching
- stored conversation's show_name (the name, or the user or group ID when
- the name is empty) and face_url follow, and so do temporary conversations
- returned by `imconv_get_conversation` and conversations that messages or
- syncs create later.
-
- Errors through `on_error`: IMCONV_ERR_INVALID_JSON for malformed JSON or a
- wrong JSON type; IMCONV_ERR_INVALID_PARAMETERS for a missing or doubled ID
- field, an invalid ID, or a name or URL over its limit (the message names
- the element's index and the field). IMCONV_ERR_DATABASE when the store
- cannot write; IMCONV_ERR_INTERNAL for a caught panic (please report it).
-
- The calling contract of a write (return codes, the one callback, order,
- ownership, threads) is in the header's preamble, "Writes".
-
- # Safety
- `sdk` is NULL or a live instance from `imconv_sdk_new`; `json_array` is
- NULL or a NUL-terminated UTF-8 string; the callbacks must not unwind (no
- C++ exception, no longjmp) through the library.
- */
-IMCONV_API
-int32_t imconv_update_profiles(struct imconv_sdk *sdk,
-                               const char *json_array,
-                               imconv_done_callback on_success,
-                               imconv_error_callback on_error,
-                               void *user_data);
 
 /*
  Sets up a filter for this version of the library: `struct_size` set,
