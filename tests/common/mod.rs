@@ -14,7 +14,8 @@ use imconv::dispatch::Completer;
 use imconv::engine::Engine;
 use imconv::error::Result;
 use imconv::events::Listener;
-use imconv::model::{Conversation, ConversationId, IdList, Snapshot, Text};
+use imconv::model::{Conversation, ConversationId, IdList, ListFilter, Snapshot, Text};
+use imconv::state::Page;
 use imconv::write::Write;
 use parking_lot::Mutex;
 
@@ -148,4 +149,84 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+// --- helpers of the flow tests (tests/flows.rs and its siblings) ---
+
+/// Issues a write without waiting; its result arrives on `tx` tagged `tag`.
+pub fn write_async(
+    e: &Engine<View>,
+    op: Write,
+    tag: usize,
+    tx: &mpsc::Sender<(usize, Result<()>)>,
+) {
+    let tx = tx.clone();
+    e.write(
+        op,
+        e.completer(move |r| {
+            let _ = tx.send((tag, r));
+        }),
+    )
+    .unwrap();
+}
+
+pub fn order(e: &Engine<View>) -> Vec<String> {
+    let page = call(e, |done| {
+        e.page(ListFilter::default(), String::new(), 1000, done)
+    })
+    .unwrap();
+    page.conversations
+        .iter()
+        .map(|v| v.0.id.as_str().to_string())
+        .collect()
+}
+
+pub fn msg(conv: &str, msg_id: &str, ts: i64, seq: u64, extra: &str) -> String {
+    format!(
+        r#"{{"conversationID":"{conv}","msgID":"{msg_id}","timestamp":{ts},"seq":{seq},"sender":"x","isSelf":false,"isRead":false{extra}}}"#
+    )
+}
+
+pub fn one(conv: &str, msg_id: &str, ts: i64, seq: u64) -> String {
+    format!("[{}]", msg(conv, msg_id, ts, seq, ""))
+}
+
+pub fn sync(e: &Engine<View>, json: &str) -> Result<usize> {
+    let doc = json.as_bytes().to_vec();
+    call(e, |done| e.sync(doc, done).unwrap())
+}
+
+/// The unread total of the conversations `filter` covers.
+pub fn total(e: &Engine<View>, filter: ListFilter) -> u64 {
+    call(e, |done| e.unread_total(filter, done)).unwrap()
+}
+
+// --- helpers of the manager tests (tests/manager.rs, tests/manager_list.rs) ---
+
+pub fn import_ok(e: &Engine<View>, json: &str) {
+    import(e, json).unwrap();
+}
+
+pub fn page(e: &Engine<View>, filter: &ListFilter, cursor: &str, n: usize) -> Page<View> {
+    let (f, c) = (filter.clone(), cursor.to_string());
+    call(e, |done| e.page(f, c, n, done)).unwrap()
+}
+
+pub fn all_ids(e: &Engine<View>, filter: &ListFilter) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let p = page(e, filter, &cursor, 2);
+        out.extend(p.conversations.iter().map(|v| v.0.id.as_str().to_string()));
+        cursor = p.next_cursor;
+        if p.finished {
+            return out;
+        }
+    }
+}
+
+pub fn text_msg(conv: &str, msg_id: &str, ts: i64, seq: u64, self_: bool) -> String {
+    format!(
+        r#"{{"conversationID":"{conv}","msgID":"{msg_id}","timestamp":{ts},"seq":{seq},"sender":"x","isSelf":{self_},"isRead":false,"text":"hi"}}"#
+    )
 }
