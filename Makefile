@@ -34,7 +34,7 @@ LINK_REL = -L$(REL_DIR) -limconv -Wl,-rpath,$(abspath $(REL_DIR)) -lpthread
 LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
-C_TESTS  := test_contract test_manager test_server test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
+C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
 .PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
@@ -169,11 +169,11 @@ check-links:
 test-rust:
 	$(CARGO) test
 
-$(BUILD)/tests/%: tests/c/%.c tests/c/testlib.h include/imconv.h | lib-debug
+$(BUILD)/tests/%: tests/c/%.c tests/c/testlib.h tests/c/contract.h include/imconv.h | lib-debug
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_T) $< -o $@ $(LINK_DBG) -ldl
 
-$(BUILD)/tests-asan/%: tests/c/%.c tests/c/testlib.h include/imconv.h | lib-debug
+$(BUILD)/tests-asan/%: tests/c/%.c tests/c/testlib.h tests/c/contract.h include/imconv.h | lib-debug
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_T) $(SANITIZE) $< -o $@ $(LINK_DBG) -ldl
 
@@ -366,7 +366,7 @@ stress-smoke:
 
 # The C tests under valgrind's memcheck: any error fails the run. Installs
 # valgrind from Debian's packages when it is missing.
-VALGRIND_TESTS := test_contract test_manager test_reliability
+VALGRIND_TESTS := test_contract test_concurrency test_manager test_reliability
 
 valgrind: lib-debug $(addprefix $(BUILD)/tests/,$(VALGRIND_TESTS))
 	@command -v valgrind >/dev/null || (apt-get update -q && apt-get install -y -q valgrind) || \
