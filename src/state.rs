@@ -35,6 +35,7 @@ use crate::store::{
 use crate::subscriptions::Subscriptions;
 use crate::wal_sync::WalSync;
 
+mod store_calls;
 mod txn;
 
 pub use txn::*;

@@ -255,7 +255,7 @@ impl Write {
             }
             Write::Pin { id, pinned } => {
                 let was = txn.stored(id)?.is_pinned;
-                if *pinned && !was && txn.w.pinned_count()? >= MAX_PINNED {
+                if *pinned && !was && txn.pinned_count()? >= MAX_PINNED {
                     return Err(Error::invalid_parameters(format!(
                         "at most {MAX_PINNED} conversations can be pinned"
                     )));
@@ -309,10 +309,10 @@ impl Write {
                         quote(to.as_str())
                     )));
                 }
-                txn.w.delete_group(from.as_str())?;
-                txn.w.put_group(to.as_str(), position)?;
+                txn.delete_group(from.as_str())?;
+                txn.put_group(to.as_str(), position)?;
                 txn.forget_groups();
-                for id in parse_ids(txn.w.group_members(from.as_str())?)? {
+                for id in parse_ids(txn.group_members(from.as_str())?)? {
                     let c = txn.stored(&id)?;
                     c.conversation_group_list = c
                         .conversation_group_list
@@ -330,9 +330,9 @@ impl Write {
                 if group_position(txn, name)?.is_none() {
                     return Err(missing_group(name));
                 }
-                txn.w.delete_group(name.as_str())?;
+                txn.delete_group(name.as_str())?;
                 txn.forget_groups();
-                for id in parse_ids(txn.w.group_members(name.as_str())?)? {
+                for id in parse_ids(txn.group_members(name.as_str())?)? {
                     remove_group(txn.stored(&id)?, name);
                 }
                 txn.raise_group(GroupEvent::Deleted { name: name.clone() });
@@ -472,7 +472,7 @@ fn parse_ids(ids: Vec<String>) -> Result<Vec<ConversationId>> {
 /// After an import or sync that pinned conversations: at most 50 pinned.
 fn check_pinned<V: Snapshot>(txn: &mut Txn<'_, '_, V>) -> Result<()> {
     txn.flush()?;
-    let pinned = txn.w.pinned_count()?;
+    let pinned = txn.pinned_count()?;
     if pinned > MAX_PINNED {
         return Err(Error::invalid_parameters(format!(
             "at most {MAX_PINNED} conversations can be pinned (this write would leave {pinned})"

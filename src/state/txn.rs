@@ -302,7 +302,7 @@ pub struct Entry {
 /// through `w`; conversations are written when the write succeeds.
 pub struct Txn<'g, 'w, V: Snapshot> {
     state: &'g State<V>,
-    pub w: &'g mut Writer<'w>,
+    pub(super) w: &'g mut Writer<'w>,
     pending: &'g Pending<V>,
     entries: Vec<Entry>,
     index: HashMap<String, usize>,

@@ -8,12 +8,12 @@ use super::*;
 /// names are created when new. A large document is parsed on a second
 /// thread while this one writes, chunk by chunk.
 pub(super) fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> Result<usize> {
-    let forget = txn.w.any_applied_message()?;
+    let forget = txn.any_applied_message()?;
     // A large document into an empty store: the order index is built once,
     // after the rows.
-    let fill = document.len() >= PIPELINE_BYTES && txn.w.no_conversations()?;
+    let fill = document.len() >= PIPELINE_BYTES && txn.no_conversations()?;
     if fill {
-        txn.w.drop_order_index()?;
+        txn.drop_order_index()?;
     }
     let mut pins = false;
     let mut index = 0usize;
@@ -34,7 +34,7 @@ pub(super) fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> 
                 txn.ensure_groups(&c.conversation_group_list)?;
             }
             if forget {
-                txn.w.forget_messages(c.id.as_str())?;
+                txn.forget_messages(c.id.as_str())?;
             }
             txn.replace(c, !keyed)
         })()
@@ -46,7 +46,7 @@ pub(super) fn import<V: Snapshot>(document: &[u8], txn: &mut Txn<'_, '_, V>) -> 
         pipelined(document, &mut each)?
     };
     if fill {
-        txn.w.create_order_index()?;
+        txn.create_order_index()?;
     }
     if pins {
         check_pinned(txn)?;
@@ -118,7 +118,7 @@ pub(super) fn sync_snapshot<V: Snapshot>(
     let mut named = HashSet::new();
     let count = sync(document, txn, Some(&mut named))?;
     txn.flush()?;
-    for id in txn.w.conversation_ids()? {
+    for id in txn.conversation_ids()? {
         if !named.contains(&id) {
             txn.entry(&ConversationId::parse(&id)?)?.after = None;
         }
@@ -147,7 +147,7 @@ pub(super) fn sync<V: Snapshot>(
                 txn.ensure_groups(groups)?;
             }
             if let Some(m) = &p.last_message {
-                txn.w.remember_message(&AppliedMessage {
+                txn.remember_message(&AppliedMessage {
                     msg_id: m.msg_id.as_str(),
                     conversation_id: id.as_str(),
                     time_ms: m.timestamp_ms,
@@ -213,7 +213,7 @@ pub(super) fn sync<V: Snapshot>(
             c.c2c_read_timestamp = c.c2c_read_timestamp.max(read_ts.unwrap_or(0));
             c.group_read_sequence = c.group_read_sequence.max(read_seq.unwrap_or(0));
             if let Some(n) = p.unread_count {
-                txn.w.keep_newest_unread(id.as_str(), n)?;
+                txn.keep_newest_unread(id.as_str(), n)?;
                 txn.stored(&id)?.unread_count = n;
             }
             let c = txn.stored(&id)?;

@@ -10,7 +10,7 @@ pub(super) fn message_position<V: Snapshot>(
     id: &ConversationId,
     msg_id: &Text,
 ) -> Result<ReadUpTo> {
-    if let Some(at) = txn.w.applied(id.as_str(), msg_id.as_str())? {
+    if let Some(at) = txn.applied(id.as_str(), msg_id.as_str())? {
         return Ok(ReadUpTo::Message {
             ms: at.time_ms,
             seq: at.seq,
@@ -49,7 +49,7 @@ pub(super) fn apply_message<V: Snapshot>(
 ) -> Result<()> {
     let conv = &m.conversation_id;
     let msg_id = m.message.msg_id.as_str();
-    let applied = txn.w.applied(conv.as_str(), msg_id)?;
+    let applied = txn.applied(conv.as_str(), msg_id)?;
     if txn.entry(conv)?.after.is_none() {
         let created = txn.new_conversation(conv);
         txn.entry(conv)?.after = Some(created);
@@ -90,16 +90,16 @@ pub(super) fn apply_message<V: Snapshot>(
                     .map(|(_, a)| *a)
                     .collect();
             }
-            txn.w.forget_unread(conv.as_str(), msg_id)?;
+            txn.forget_unread(conv.as_str(), msg_id)?;
         }
         match applied {
             Some(at) if (at.time_ms, at.seq) != (m.message.timestamp_ms, m.message.seq) => {
-                txn.w.move_message(&position)?
+                txn.move_message(&position)?
             }
             Some(_) => {}
             // The last message came with an import or a sync: remember it,
             // unless it is read (see below).
-            None if !read => txn.w.record_message(&position)?,
+            None if !read => txn.record_message(&position)?,
             None => {}
         }
         return Ok(());
@@ -136,7 +136,7 @@ pub(super) fn apply_message<V: Snapshot>(
     // coming again it is read all the same, and only the last message,
     // known by its msgID, could change.
     if !read {
-        txn.w.record_message(&AppliedMessage {
+        txn.record_message(&AppliedMessage {
             unread,
             at_type,
             ..position

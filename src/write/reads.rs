@@ -17,7 +17,7 @@ pub(super) fn mark_read<V: Snapshot>(
         ReadScope::AllGroups => Some(ConversationType::Group.as_i32()),
         ReadScope::All => None,
     };
-    for id in parse_ids(txn.w.ids_to_mark_read(kind, upto)?)? {
+    for id in parse_ids(txn.ids_to_mark_read(kind, upto)?)? {
         read_up_to(txn, &id, upto)?;
     }
     Ok(0)
@@ -36,12 +36,12 @@ pub(super) fn read_up_to<V: Snapshot>(
     let tracked_before = if txn.stored(id)?.unread_count == 0 {
         0
     } else {
-        txn.w.unread_messages(id.as_str())?
+        txn.unread_messages(id.as_str())?
     };
     let marked = if tracked_before == 0 {
         Marked::default()
     } else {
-        txn.w.mark_messages_read(id.as_str(), upto)?
+        txn.mark_messages_read(id.as_str(), upto)?
     };
     let c = txn.stored(id)?;
     // An imported or synced count with no messages behind it goes once
@@ -101,9 +101,9 @@ pub(super) fn read_up_to<V: Snapshot>(
     let keep = last.as_ref().map(Text::as_str);
     let still_unread = tracked_before.saturating_sub(marked.count);
     if still_unread <= BACKLOG_SCANNED {
-        txn.w.forget_read(id.as_str(), read_ms, read_seq, keep)?;
+        txn.forget_read(id.as_str(), read_ms, read_seq, keep)?;
     } else {
-        txn.w.forget_marked(id.as_str(), &marked.msg_ids, keep)?;
+        txn.forget_marked(id.as_str(), &marked.msg_ids, keep)?;
     }
     Ok(())
 }
