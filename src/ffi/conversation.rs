@@ -310,9 +310,10 @@ pub(crate) fn lend<R>(
     f(Arc::as_ptr(&view).cast())
 }
 
-/// Lends many views at once, as an array of pointers.
-pub(crate) fn lend_all<R>(
-    views: Vec<Arc<ConversationView>>,
+/// Lends views that `views` keeps across the call, as an array of pointers
+/// (NULL when there are none).
+pub(crate) fn lend_slice<R>(
+    views: &[Arc<ConversationView>],
     f: impl FnOnce(*const *const imconv_conversation, usize) -> R,
 ) -> R {
     let raws: Vec<*const imconv_conversation> =
@@ -322,7 +323,15 @@ pub(crate) fn lend_all<R>(
     } else {
         raws.as_ptr()
     };
-    let result = f(array, raws.len());
+    f(array, raws.len())
+}
+
+/// Lends many views at once, as an array of pointers, and gives them back.
+pub(crate) fn lend_all<R>(
+    views: Vec<Arc<ConversationView>>,
+    f: impl FnOnce(*const *const imconv_conversation, usize) -> R,
+) -> R {
+    let result = lend_slice(&views, f);
     // The views were last counted on the calling thread: plain loads of
     // every count first overlap the cache misses that the (locked, so
     // serializing) decrements of the drop would otherwise take one at a time.

@@ -134,23 +134,12 @@ unsafe impl Sync for HostListener {}
 // (the `UserData` beside it is what is handed back).
 unsafe impl Send for HostListener {}
 
-fn lend_views(
-    views: &[Arc<ConversationView>],
-    f: impl FnOnce(*const *const imconv_conversation, usize),
-) {
-    // The slice holds a reference to each view across the call, so the
-    // host may retain them; nothing is counted here.
-    let raws: Vec<*const imconv_conversation> =
-        views.iter().map(|v| Arc::as_ptr(v).cast()).collect();
-    f(raws.as_ptr(), raws.len());
-}
-
 impl Listener<ConversationView> for HostListener {
     fn on_new(&self, conversations: &[Arc<ConversationView>]) {
         if let Some(cb) = self.l.on_new {
             // SAFETY: the host's listener function, with the views lent for
             // the call and the user_data it registered (see imconv_listener).
-            lend_views(conversations, |a, n| unsafe {
+            super::conversation::lend_slice(conversations, |a, n| unsafe {
                 cb(a, n, self.user_data.get())
             });
         }
@@ -159,7 +148,7 @@ impl Listener<ConversationView> for HostListener {
     fn on_changed(&self, conversations: &[Arc<ConversationView>]) {
         if let Some(cb) = self.l.on_changed {
             // SAFETY: as in on_new.
-            lend_views(conversations, |a, n| unsafe {
+            super::conversation::lend_slice(conversations, |a, n| unsafe {
                 cb(a, n, self.user_data.get())
             });
         }
@@ -201,7 +190,7 @@ impl Listener<ConversationView> for HostListener {
         let with_views = |cb: imconv_group_conversations_callback, group: &Text, views| {
             if let Some(cb) = cb {
                 // SAFETY: as in on_new; the group's name lives across the call.
-                lend_views(views, |a, n| unsafe { cb(name(group), a, n, u) });
+                super::conversation::lend_slice(views, |a, n| unsafe { cb(name(group), a, n, u) });
             }
         };
         match event {
