@@ -99,16 +99,11 @@ impl Config {
                     config.data_dir = Some(PathBuf::from(dir));
                 }
                 "delivery" => {
-                    config.delivery = match string(key, value)? {
-                        "thread" => Delivery::Thread,
-                        "host" => Delivery::Host,
-                        other => {
-                            return Err(Error::invalid_parameters(format!(
-                                "config: 'delivery' must be \"thread\" or \"host\" (got {})",
-                                quote(other)
-                            )))
-                        }
-                    }
+                    config.delivery = choice(
+                        key,
+                        value,
+                        &[("thread", Delivery::Thread), ("host", Delivery::Host)],
+                    )?
                 }
                 "read_only" => {
                     config.read_only = value.as_bool().ok_or_else(|| {
@@ -134,16 +129,11 @@ impl Config {
                     )?)
                 }
                 "durability" => {
-                    config.durability = match string(key, value)? {
-                        "normal" => Durability::Normal,
-                        "full" => Durability::Full,
-                        other => {
-                            return Err(Error::invalid_parameters(format!(
-                                "config: 'durability' must be \"normal\" or \"full\" (got {})",
-                                quote(other)
-                            )))
-                        }
-                    }
+                    config.durability = choice(
+                        key,
+                        value,
+                        &[("normal", Durability::Normal), ("full", Durability::Full)],
+                    )?
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
@@ -220,6 +210,23 @@ fn validate_user_id(user_id: &str) -> Result<()> {
 fn string<'a>(key: &str, v: &'a Value) -> Result<&'a str> {
     v.as_str()
         .ok_or_else(|| Error::invalid_json(format!("config: '{key}' must be a string")))
+}
+
+/// A string option naming one of `choices`; the error names them all.
+fn choice<T: Copy>(key: &str, v: &Value, choices: &[(&str, T)]) -> Result<T> {
+    let given = string(key, v)?;
+    if let Some(&(_, value)) = choices.iter().find(|(name, _)| *name == given) {
+        return Ok(value);
+    }
+    let names: Vec<String> = choices
+        .iter()
+        .map(|(name, _)| format!("{name:?}"))
+        .collect();
+    Err(Error::invalid_parameters(format!(
+        "config: '{key}' must be {} (got {})",
+        names.join(" or "),
+        quote(given)
+    )))
 }
 
 fn integer(key: &str, v: &Value, min: u64, max: u64) -> Result<u64> {
