@@ -5,8 +5,9 @@
 //! in its callbacks and may call back into the library from them.
 //!
 //! The thread also runs the engine's cheap work, such as answering the
-//! lookups waiting for it from the cache: a [`Job`] gets the context the
-//! dispatcher was started with (the engine's state).
+//! lookups waiting for it from the cache: a [`Job`] carries what it needs
+//! (the engine's jobs hold the state they serve), so the dispatcher knows
+//! nothing of them and no job can find its context missing.
 //!
 //! A [`Completer`] is the promise behind one accepted call: it is completed
 //! exactly once. If it is dropped unfinished (the runtime shut down, or the
@@ -20,7 +21,6 @@
 //! panic (glibc aborts a process that catches one). A callback thread ended
 //! that way leaves its queue to the thread that frees the instance.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -45,13 +45,10 @@ pub use waits::*;
 pub use worker::guarded;
 use worker::*;
 
-/// What the dispatcher's jobs are handed: the engine's state.
-pub type Context = dyn Any + Send + Sync;
-
 /// A unit of work on the callback thread: a delivery, or work that serves
 /// requests (which then deliver in place with [`Completer::complete_now`]).
 pub trait Job: Send {
-    fn run(self: Box<Self>, context: &Context);
+    fn run(self: Box<Self>);
 
     /// A read's delivery (see [`Dispatcher::read_completer`]): once run or
     /// dropped, its place among the bounded reads is given back.
@@ -84,7 +81,6 @@ struct Shared {
     thread_id: Option<ThreadId>,
     /// Host delivery: the host runs the jobs (see [`Dispatcher::dispatch`]).
     host: Option<HostDelivery>,
-    context: Arc<Context>,
     /// A hint that the queue is not empty, read without the lock while the
     /// thread spins before it sleeps.
     queued: AtomicBool,
@@ -223,8 +219,9 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Starts the callback thread; its jobs get `context`.
-    pub fn start(name: &str, context: Arc<Context>) -> std::io::Result<Dispatcher> {
+    /// Starts the callback thread. A job carries what it needs (the
+    /// dispatcher hands it nothing), so no job can find its context missing.
+    pub fn start(name: &str) -> std::io::Result<Dispatcher> {
         let (id_tx, id_rx) = std::sync::mpsc::channel::<ThreadId>();
         let (tx, rx) = std::sync::mpsc::channel::<Arc<Shared>>();
         let thread = HostThread::spawn(name, move || {
@@ -242,7 +239,6 @@ impl Dispatcher {
             wake: Condvar::new(),
             thread_id: Some(thread_id),
             host: None,
-            context,
             queued: AtomicBool::new(false),
             hook_pending: AtomicBool::new(false),
             hooks: Mutex::new(None),
@@ -258,7 +254,7 @@ impl Dispatcher {
 
     /// Host delivery: no thread; the host runs the jobs with `dispatch`, on
     /// its own thread, and polls `event_fd` to learn when some wait.
-    pub fn start_host(context: Arc<Context>) -> std::io::Result<Dispatcher> {
+    pub fn start_host() -> std::io::Result<Dispatcher> {
         let event = EventPair::new()?;
         Ok(Dispatcher {
             shared: Arc::new(Shared {
@@ -270,7 +266,6 @@ impl Dispatcher {
                     serial: ReentrantMutex::new(()),
                     current: Mutex::new(None),
                 }),
-                context,
                 queued: AtomicBool::new(false),
                 hook_pending: AtomicBool::new(false),
                 hooks: Mutex::new(None),
@@ -485,7 +480,7 @@ impl Dispatcher {
             STOPPING.lock().push((id, handle));
         }
         // Wakes the thread if it sleeps; the hook runs after this no-op.
-        self.shared.post(Box::new(|_: &Context| {}));
+        self.shared.post(Box::new(|| {}));
     }
 }
 

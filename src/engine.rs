@@ -19,7 +19,6 @@
 //! [`MAX_QUEUED_BYTES`]): past that, calls are refused at once.
 
 use std::collections::VecDeque;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -29,12 +28,12 @@ use tokio::runtime::Runtime;
 
 use crate::cache::Probe;
 use crate::config::{Config, Delivery};
-use crate::dispatch::{guarded, wait_on, Completer, Context, Dispatcher, Job};
+use crate::dispatch::{guarded, wait_on, Completer, Dispatcher, Job};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
 use crate::inject::{self, Stage};
 use crate::model::{ConversationId, IdList, ListFilter, Snapshot};
-use crate::state::{state_of, Page, PendingLookups, State};
+use crate::state::{Page, PendingLookups, State};
 use crate::write::Write;
 
 mod jobs;
@@ -138,11 +137,11 @@ impl<V: Snapshot> Engine<V> {
             .build()
             .map_err(|e| Error::from(e).context("starting the runtime"))?;
         let state = Arc::new(State::open(config, runtime.handle().clone())?);
-        // The context is the Arc itself, so a job can hand the state on to the pool.
+        // Jobs carry the state they serve (see engine/jobs.rs).
         let dispatcher = match config.delivery {
-            Delivery::Thread => Dispatcher::start("imconv-callback", Arc::new(state.clone()))
+            Delivery::Thread => Dispatcher::start("imconv-callback")
                 .map_err(|e| Error::from(e).context("starting the callback thread"))?,
-            Delivery::Host => Dispatcher::start_host(Arc::new(state.clone()))
+            Delivery::Host => Dispatcher::start_host()
                 .map_err(|e| Error::from(e).context("creating the event descriptor"))?,
         };
         let _ = state.poster.set(dispatcher.poster());
@@ -238,7 +237,7 @@ impl<V: Snapshot> Engine<V> {
         };
         if first {
             self.dispatcher
-                .execute(Box::new(AnswerLookups::<V>(PhantomData)));
+                .execute(Box::new(AnswerLookups(self.state.clone())));
         }
     }
 
@@ -366,6 +365,7 @@ impl<V: Snapshot> Engine<V> {
         inject::point(Stage::Accept);
         if !self.dispatcher.is_host_delivery() {
             return self.dispatcher.execute(Box::new(PageJob {
+                state: self.state.clone(),
                 filter,
                 cursor,
                 count,
@@ -518,7 +518,7 @@ impl<V: Snapshot> Engine<V> {
 
 /// The writer: commits what is queued, in order, until the queue is empty.
 /// One runs at a time per instance.
-fn drain<V: Snapshot>(state: &State<V>, writes: &Mutex<Queue>) {
+fn drain<V: Snapshot>(state: &Arc<State<V>>, writes: &Mutex<Queue>) {
     loop {
         let group = {
             let mut q = writes.lock();

@@ -20,7 +20,7 @@ use tokio::runtime::Handle;
 
 use crate::cache::{Cache, Probe};
 use crate::config::{Config, Durability};
-use crate::dispatch::{Completer, Context, Poster};
+use crate::dispatch::{Completer, Poster};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, GroupEvent, Listeners, SyncStage};
 use crate::json::ProfileUpdate;
@@ -321,13 +321,10 @@ impl<V: Snapshot> State<V> {
     }
 
     /// Queues a write's events on the callback thread.
-    pub fn post_events(&self, events: Events<V>) {
+    pub fn post_events(self: &Arc<Self>, events: Events<V>) {
         if let Some(poster) = self.poster.get() {
-            poster.execute(Box::new(move |context: &Context| {
-                if let Some(state) = state_of::<V>(context) {
-                    events.deliver(&state.listeners);
-                }
-            }));
+            let state = self.clone();
+            poster.execute(Box::new(move || events.deliver(&state.listeners)));
         }
     }
 
@@ -481,10 +478,6 @@ fn decode_cursor(cursor: &str) -> Result<Option<Cursor>> {
     Cursor::decode(cursor)
         .map(Some)
         .ok_or_else(|| Error::invalid_parameters(format!("invalid cursor {}", quote(cursor))))
-}
-
-pub(crate) fn state_of<V: Snapshot>(context: &Context) -> Option<&Arc<State<V>>> {
-    context.downcast_ref::<Arc<State<V>>>()
 }
 
 /// A conversation's part of the unread total: none when muted.

@@ -30,7 +30,7 @@ pub(super) trait Slot<T>: Job {
 }
 
 impl<T: Send, F: FnOnce(Result<T>) + Send> Job for Delivery<T, F> {
-    fn run(self: Box<Self>, _: &Context) {
+    fn run(self: Box<Self>) {
         let Delivery {
             deliver, result, ..
         } = *self;

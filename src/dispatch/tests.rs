@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicUsize;
 
 #[test]
 fn reads_are_bounded_until_delivered() {
-    let d = Dispatcher::start_host(Arc::new(())).unwrap();
+    let d = Dispatcher::start_host().unwrap();
     let delivered = Arc::new(AtomicUsize::new(0));
     let mut held = Vec::new();
     for _ in 0..10 {
@@ -48,7 +48,7 @@ fn reads_are_bounded_until_delivered() {
 fn a_drained_flood_gives_its_memory_back() {
     let mut jobs: VecDeque<Box<dyn Job>> = VecDeque::new();
     for _ in 0..100_000 {
-        jobs.push_back(Box::new(|_: &Context| {}));
+        jobs.push_back(Box::new(|| {}));
     }
     assert!(!shrink_if_drained(&mut jobs));
     jobs.clear();
@@ -62,7 +62,7 @@ fn a_drained_flood_gives_its_memory_back() {
 
 #[test]
 fn delivers_in_order_on_one_thread() {
-    let d = Dispatcher::start("test-cb", Arc::new(())).unwrap();
+    let d = Dispatcher::start("test-cb").unwrap();
     let seen = Arc::new(Mutex::new(Vec::new()));
     for i in 0..1000 {
         let seen = seen.clone();
@@ -84,7 +84,7 @@ fn delivers_in_order_on_one_thread() {
 
 #[test]
 fn dropped_completer_fails_with_shutdown_and_panicking_with_internal() {
-    let d = Dispatcher::start("test-cb", Arc::new(())).unwrap();
+    let d = Dispatcher::start("test-cb").unwrap();
     let codes = Arc::new(Mutex::new(Vec::new()));
     let c1 = {
         let codes = codes.clone();
@@ -131,7 +131,7 @@ fn the_idle_watch_shrinks_to_nothing_when_work_is_sparse_and_grows_back() {
 #[test]
 #[cfg(target_os = "linux")]
 fn an_idle_callback_thread_uses_no_cpu() {
-    let d = Dispatcher::start("test-idle", Arc::new(())).unwrap();
+    let d = Dispatcher::start("test-idle").unwrap();
     // Sparse work: a delivery every 2 ms, then nothing.
     for _ in 0..20 {
         d.completer(|_: Result<()>| {}).complete(Ok(()));
@@ -174,7 +174,7 @@ fn thread_cpu_of(name: &str) -> Duration {
 
 #[test]
 fn stop_soon_drains_then_finishes() {
-    let d = Arc::new(Dispatcher::start("test-cb", Arc::new(())).unwrap());
+    let d = Arc::new(Dispatcher::start("test-cb").unwrap());
     let count = Arc::new(AtomicUsize::new(0));
     let order = Arc::new(Mutex::new(Vec::new()));
     let first = {

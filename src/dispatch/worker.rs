@@ -156,7 +156,7 @@ pub(super) fn shrink_if_drained(jobs: &mut VecDeque<Box<dyn Job>>) -> bool {
 /// work ([`guarded`]) and a delivery's host call runs outside the guard.
 pub(super) fn run_job(job: Box<dyn Job>, shared: &Shared) {
     let counted = job.is_counted_read();
-    job.run(&*shared.context);
+    job.run();
     if counted {
         shared.reads.give_back();
     }
@@ -182,8 +182,8 @@ pub(super) fn run_hook(hook: Hook) {
     }
 }
 
-impl<F: FnOnce(&Context) + Send> Job for F {
-    fn run(self: Box<Self>, context: &Context) {
-        (*self)(context)
+impl<F: FnOnce() + Send> Job for F {
+    fn run(self: Box<Self>) {
+        (*self)()
     }
 }

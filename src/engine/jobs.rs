@@ -6,6 +6,7 @@ use super::*;
 /// A page on the callback thread: read beside the writer when it can be,
 /// else on the blocking pool.
 pub(super) struct PageJob<V: Snapshot> {
+    pub(super) state: Arc<State<V>>,
     pub(super) filter: ListFilter,
     pub(super) cursor: String,
     pub(super) count: usize,
@@ -13,16 +14,14 @@ pub(super) struct PageJob<V: Snapshot> {
 }
 
 impl<V: Snapshot> Job for PageJob<V> {
-    fn run(self: Box<Self>, context: &Context) {
+    fn run(self: Box<Self>) {
         let PageJob {
+            state,
             filter,
             cursor,
             count,
             done,
         } = *self;
-        let Some(state) = state_of::<V>(context) else {
-            return done.complete_now(Err(Error::internal("engine context missing")));
-        };
         // The page is read under a panic guard, delivered outside it.
         match guarded(|| state.page_beside_writer(&filter, &cursor, count)) {
             Some(Some(page)) => done.complete_now(page),
@@ -39,13 +38,11 @@ pub(super) const KEPT_LOOKUP_CAPACITY: usize = 1 << 16;
 
 /// Answers every getConversation waiting, on the callback thread: the
 /// cached ones in place, in call order; misses go to the blocking pool.
-pub(super) struct AnswerLookups<V>(pub(super) PhantomData<fn() -> V>);
+pub(super) struct AnswerLookups<V: Snapshot>(pub(super) Arc<State<V>>);
 
 impl<V: Snapshot> Job for AnswerLookups<V> {
-    fn run(self: Box<Self>, context: &Context) {
-        let Some(state) = state_of::<V>(context) else {
-            return;
-        };
+    fn run(self: Box<Self>) {
+        let state = &self.0;
         // The library's work runs under a panic guard (a panic drops the
         // group's promises, which fail with IMCONV_ERR_INTERNAL); each
         // answer is delivered outside it.
