@@ -407,8 +407,8 @@ impl Dispatcher {
     }
 
     /// A handle that queues jobs, for code that does not own the dispatcher.
-    /// It does not keep the dispatcher alive (the engine's state holds one,
-    /// and the dispatcher holds the state).
+    /// It does not keep the dispatcher alive (the engine's core holds one,
+    /// and the dispatcher holds the core).
     pub fn poster(&self) -> Poster {
         Poster(Arc::downgrade(&self.shared))
     }

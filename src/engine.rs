@@ -24,21 +24,30 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 
 use crate::cache::Probe;
-use crate::config::{Config, Delivery};
-use crate::dispatch::{guarded, wait_on, Completer, Dispatcher, Job};
+use crate::config::{Config, Delivery, Durability};
+use crate::dispatch::{guarded, wait_on, Completer, Dispatcher, Job, Poster};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
 use crate::inject::{self, Stage};
 use crate::model::{ConversationId, IdList, ListFilter, Snapshot};
-use crate::state::{Page, PendingLookups, State};
+use crate::state::{Page, State};
 use crate::write::Write;
 
 mod jobs;
+mod read_pool;
+mod upkeep;
+mod wal_sync;
+mod writes;
 
 use jobs::*;
+use read_pool::ReadPool;
+use upkeep::Upkeep;
+use wal_sync::WalSync;
+pub use writes::WriteStats;
+use writes::*;
 
 /// Batches of more IDs than this are served entirely on the blocking pool,
 /// so that one huge request does not hold up its calling thread.
@@ -57,70 +66,75 @@ pub const MAX_QUEUED_BYTES: usize = 64 << 20;
 /// host delivery, without dispatching) cannot grow memory past this.
 pub const MAX_QUEUED_READS: usize = 65_536;
 
-/// Most writes, and about the most bytes, one transaction takes from the
-/// queue.
-const GROUP_WRITES: usize = 64;
-const GROUP_BYTES: usize = 4 << 20;
-
-/// What a queued write answers with.
-enum Reply {
-    Done(Completer<()>),
-    Count(Completer<usize>),
-}
-
-impl Reply {
-    fn complete(self, result: Result<usize>) {
-        match self {
-            Reply::Done(c) => c.complete(result.map(|_| ())),
-            Reply::Count(c) => c.complete(result),
-        }
-    }
-
-    fn cancel(self) {
-        match self {
-            Reply::Done(c) => c.cancel(),
-            Reply::Count(c) => c.cancel(),
-        }
-    }
-}
-
-struct Queued {
-    /// The write, or why its arguments were refused (delivered in order).
-    op: Result<Write>,
-    reply: Reply,
-    bytes: usize,
-}
-
-/// What the writer has done so far (for tests and benchmarks).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WriteStats {
-    /// Transactions committed (or rolled back).
-    pub transactions: u64,
-    /// Writes they held.
-    pub writes: u64,
-    /// The most writes one transaction held.
-    pub largest: u64,
-}
-
-#[derive(Default)]
-struct Queue {
-    items: VecDeque<Queued>,
-    bytes: usize,
-    /// A drain runs (or is spawned): it takes everything queued.
-    draining: bool,
-    /// Shut down: nothing is taken any more.
-    closed: bool,
-    stats: WriteStats,
-}
-
 pub struct Engine<V: Snapshot> {
     accepting: AtomicBool,
     /// Opened with `"read_only": true`: every write is refused.
     read_only: bool,
     runtime: Arc<Mutex<Option<Runtime>>>,
-    pub(crate) state: Arc<State<V>>,
-    writes: Arc<Mutex<Queue>>,
+    /// The runtime's handle, for the writer's drain.
+    handle: Handle,
+    core: Arc<Core<V>>,
     pub(crate) dispatcher: Dispatcher,
+}
+
+/// What the engine's threads and jobs share: the state they serve, and the
+/// ways work moves on from it (the blocking pool for reads, the callback
+/// thread for events, the write queue, the store's upkeep). The state
+/// itself starts nothing: every hand-off to another thread is here.
+struct Core<V: Snapshot> {
+    state: State<V>,
+    /// Reads handed to the runtime's blocking pool, counted so that free
+    /// lets them finish.
+    reads: Arc<ReadPool>,
+    /// Queues events on the callback thread.
+    poster: Poster,
+    writes: Mutex<Queue>,
+    upkeep: Upkeep,
+    /// getConversation calls waiting for the callback thread, which answers
+    /// them together (see [`Engine::get`]), and the emptied buffers of the
+    /// last answered group, reused so that the path allocates nothing.
+    lookups: Mutex<PendingLookups<V>>,
+    spare_lookups: Mutex<PendingLookups<V>>,
+}
+
+impl<V: Snapshot> Core<V> {
+    /// [`State::load`] on the blocking pool, answering `done` (once the
+    /// instance is shutting down, right here: see [`ReadPool::settle`]).
+    fn load_later(self: &Arc<Self>, id: ConversationId, done: Completer<Arc<V>>) {
+        let core = self.clone();
+        self.reads.spawn(move || done.complete(core.state.load(id)));
+    }
+
+    /// [`State::page`] on the blocking pool, answering `done` (as
+    /// `load_later`).
+    fn page_later(
+        self: &Arc<Self>,
+        filter: ListFilter,
+        cursor: String,
+        count: usize,
+        done: Completer<Page<V>>,
+    ) {
+        let core = self.clone();
+        self.reads
+            .spawn(move || done.complete(core.state.page(&filter, &cursor, count)));
+    }
+
+    /// Any other read on the blocking pool (as `load_later`).
+    fn read_later<T: Send + 'static>(
+        self: &Arc<Self>,
+        done: Completer<T>,
+        read: impl FnOnce(&State<V>) -> Result<T> + Send + 'static,
+    ) {
+        let core = self.clone();
+        self.reads.spawn(move || done.complete(read(&core.state)));
+    }
+
+    /// Queues a write's events on the callback thread.
+    fn post_events(self: &Arc<Self>, events: crate::events::Events<V>) {
+        let core = self.clone();
+        self.poster
+            .execute(Box::new(move || events.deliver(&core.state.listeners)));
+    }
 }
 
 impl<V: Snapshot> Engine<V> {
@@ -136,21 +150,34 @@ impl<V: Snapshot> Engine<V> {
             .on_thread_start(crate::log::library_thread)
             .build()
             .map_err(|e| Error::from(e).context("starting the runtime"))?;
-        let state = Arc::new(State::open(config, runtime.handle().clone())?);
-        // Jobs carry the state they serve (see engine/jobs.rs).
+        let state = State::open(config)?;
         let dispatcher = match config.delivery {
             Delivery::Thread => Dispatcher::start("imconv-callback")
                 .map_err(|e| Error::from(e).context("starting the callback thread"))?,
             Delivery::Host => Dispatcher::start_host()
                 .map_err(|e| Error::from(e).context("creating the event descriptor"))?,
         };
-        let _ = state.poster.set(dispatcher.poster());
+        let wal_sync = match (config.durability, state.wal_path()) {
+            (Durability::Normal, Some(wal)) => Some(WalSync::new(wal, config.sync_interval)),
+            _ => None,
+        };
+        let handle = runtime.handle().clone();
+        // Jobs carry the core they serve (see engine/jobs.rs).
+        let core = Arc::new(Core {
+            reads: ReadPool::new(handle.clone()),
+            poster: dispatcher.poster(),
+            writes: Mutex::new(Queue::default()),
+            upkeep: Upkeep::new(handle.clone(), state.checkpointer(), wal_sync),
+            lookups: Mutex::new(PendingLookups::default()),
+            spare_lookups: Mutex::new(PendingLookups::default()),
+            state,
+        });
         Ok(Engine {
             accepting: AtomicBool::new(true),
             read_only: config.read_only,
             runtime: Arc::new(Mutex::new(Some(runtime))),
-            state,
-            writes: Arc::new(Mutex::new(Queue::default())),
+            handle,
+            core,
             dispatcher,
         })
     }
@@ -218,26 +245,28 @@ impl<V: Snapshot> Engine<V> {
             // lookup is its own job: probed here, queued finished (read on
             // the blocking pool while the writer holds the cache).
             let mut probe = Probe::Unknown;
-            self.state.cache.try_probe_each([id], |p| probe = p);
+            self.core.state.cache.try_probe_each([id], |p| probe = p);
             let id = match ConversationId::parse(id) {
                 Ok(id) => id,
                 Err(e) => return done.complete(Err(e)),
             };
             return match probe {
                 Probe::Stored(v) => done.complete(Ok(v)),
-                Probe::NotStored => done.complete(Ok(V::build(self.state.temporary(id), false))),
-                Probe::Unknown => self.state.load_later(id, done),
+                Probe::NotStored => {
+                    done.complete(Ok(V::build(self.core.state.temporary(id), false)))
+                }
+                Probe::Unknown => self.core.load_later(id, done),
             };
         }
         let first = {
-            let mut waiting = self.state.lookups.lock();
+            let mut waiting = self.core.lookups.lock();
             waiting.ids.push_checked(id);
             waiting.replies.push(done);
             waiting.replies.len() == 1
         };
         if first {
             self.dispatcher
-                .execute(Box::new(AnswerLookups(self.state.clone())));
+                .execute(Box::new(AnswerLookups(self.core.clone())));
         }
     }
 
@@ -252,19 +281,21 @@ impl<V: Snapshot> Engine<V> {
         if ids.len() <= LARGE_BATCH {
             let mut all_known = true;
             let mut found = Vec::with_capacity(ids.len());
-            let probed = self.state.cache.try_probe_each(ids.iter(), |p| match p {
-                Probe::Stored(v) => found.push(v),
-                Probe::NotStored => {}
-                Probe::Unknown => all_known = false,
-            });
+            let probed = self
+                .core
+                .state
+                .cache
+                .try_probe_each(ids.iter(), |p| match p {
+                    Probe::Stored(v) => found.push(v),
+                    Probe::NotStored => {}
+                    Probe::Unknown => all_known = false,
+                });
             if probed && all_known {
                 return done.complete(Ok(dedup_views(found)));
             }
         }
-        let state = self.state.clone();
-        self.state
-            .reads
-            .spawn(move || done.complete(state.lookup_batch(&ids)));
+        self.core
+            .read_later(done, move |state| state.lookup_batch(&ids));
     }
 
     /// Imports a JSON array of conversations (each replaces the stored one),
@@ -317,7 +348,7 @@ impl<V: Snapshot> Engine<V> {
         }
         let bytes = op.as_ref().map_or(0, Write::queued_bytes);
         let spawn = {
-            let mut q = self.writes.lock();
+            let mut q = self.core.writes.lock();
             if q.closed {
                 drop(q);
                 reply.cancel();
@@ -344,10 +375,8 @@ impl<V: Snapshot> Engine<V> {
             !std::mem::replace(&mut q.draining, true)
         };
         if spawn {
-            let (state, writes) = (self.state.clone(), self.writes.clone());
-            self.state
-                .handle
-                .spawn_blocking(move || drain(&state, &writes));
+            let core = self.core.clone();
+            self.handle.spawn_blocking(move || drain(&core));
         }
         Ok(())
     }
@@ -365,36 +394,31 @@ impl<V: Snapshot> Engine<V> {
         inject::point(Stage::Accept);
         if !self.dispatcher.is_host_delivery() {
             return self.dispatcher.execute(Box::new(PageJob {
-                state: self.state.clone(),
+                core: self.core.clone(),
                 filter,
                 cursor,
                 count,
                 done,
             }));
         }
-        self.state.page_later(filter, cursor, count, done);
+        self.core.page_later(filter, cursor, count, done);
     }
 
     /// The unread total of the conversations that pass `filter`, leaving out
     /// muted ones.
     pub fn unread_total(&self, filter: ListFilter, done: Completer<u64>) {
-        let state = self.state.clone();
-        self.state
-            .reads
-            .spawn(move || done.complete(state.unread_total(&filter)));
+        self.core
+            .read_later(done, move |state| state.unread_total(&filter));
     }
 
     /// The conversation groups, in creation order.
     pub fn groups(&self, done: Completer<Vec<String>>) {
-        let state = self.state.clone();
-        self.state
-            .reads
-            .spawn(move || done.complete(state.groups()));
+        self.core.read_later(done, |state| state.groups());
     }
 
     /// Registers a listener; returns its ID for `remove_listener`.
     pub fn add_listener(&self, listener: Arc<dyn Listener<V>>) -> u64 {
-        self.state.listeners.add(listener)
+        self.core.state.listeners.add(listener)
     }
 
     /// Unregisters a listener: after this returns no event reaches it, not
@@ -402,7 +426,7 @@ impl<V: Snapshot> Engine<V> {
     /// the callback thread is waited for (never one of the calling thread
     /// itself), unless that thread waits for this one (see `Removal`).
     pub fn remove_listener(&self, id: u64) -> Removal {
-        self.state.listeners.remove(id)
+        self.core.state.listeners.remove(id)
     }
 
     /// Subscribes to the unread count of the conversations that pass
@@ -410,12 +434,12 @@ impl<V: Snapshot> Engine<V> {
     /// `Listener::on_filtered_unread` with the new count. Returns the
     /// subscription's ID.
     pub fn subscribe_unread(&self, filter: ListFilter) -> u64 {
-        self.state.subscriptions.subscribe(filter)
+        self.core.state.subscriptions.subscribe(filter)
     }
 
     /// Ends a subscription; false when there is none with that ID.
     pub fn unsubscribe_unread(&self, id: u64) -> bool {
-        self.state.subscriptions.unsubscribe(id)
+        self.core.state.subscriptions.unsubscribe(id)
     }
 
     /// Host delivery: runs up to `max` waiting callbacks (0: all waiting
@@ -432,28 +456,28 @@ impl<V: Snapshot> Engine<V> {
 
     /// How the writer has grouped writes into transactions so far.
     pub fn write_stats(&self) -> WriteStats {
-        self.writes.lock().stats
+        self.core.writes.lock().stats
     }
 
     /// How many pages were read beside the writer, on the reader
     /// connection (see [`Engine::page`]).
     pub fn pages_beside_writer(&self) -> u64 {
-        self.state.pages_beside_writer.load(Ordering::Relaxed)
+        self.core.state.pages_beside_writer.load(Ordering::Relaxed)
     }
 
     /// Stored conversations (reads the store; for tests and tools).
     pub fn stored_count(&self) -> Result<u64> {
-        self.state.with_store(|s| s.count())
+        self.core.state.with_store(|s| s.count())
     }
 
     pub fn cached_count(&self) -> usize {
-        self.state.cache.len()
+        self.core.state.cache.len()
     }
 
     /// Entries the cache has inserted since the instance opened (see
     /// [`crate::cache::Cache::inserted`]).
     pub fn cache_inserts(&self) -> u64 {
-        self.state.cache.inserted()
+        self.core.state.cache.inserted()
     }
 
     /// Shuts down and waits: stops accepting calls, fails the queued writes
@@ -474,23 +498,22 @@ impl<V: Snapshot> Engine<V> {
     pub fn close(&self, finally: Box<dyn FnOnce() + Send>) -> bool {
         self.accepting.store(false, Ordering::Release);
         let stop = {
-            let (runtime, state, writes) = (
-                self.runtime.clone(),
-                self.state.clone(),
-                self.writes.clone(),
-            );
+            let (runtime, core) = (self.runtime.clone(), self.core.clone());
             // The library's own work runs under a panic guard; what
             // delivers the host's callbacks (run_all, stop_and_join) must
             // not, so this function has no guard around it (see `dispatch`).
             move || {
-                guarded(|| stop_runtime(&runtime, &state, &writes));
+                guarded(|| stop_runtime(&runtime, &core));
             }
         };
         // The store closes only once everything owed was delivered: a read
         // still queued for the delivering thread runs there, on the store.
-        let state = self.state.clone();
+        let core = self.core.clone();
         let finally: Box<dyn FnOnce() + Send> = Box::new(move || {
-            guarded(|| state.close());
+            guarded(|| {
+                core.upkeep.close();
+                core.state.close()
+            });
             guarded(finally);
         });
         if self.dispatcher.is_host_delivery() && !self.is_callback_thread() {
@@ -516,73 +539,20 @@ impl<V: Snapshot> Engine<V> {
     }
 }
 
-/// The writer: commits what is queued, in order, until the queue is empty.
-/// One runs at a time per instance.
-fn drain<V: Snapshot>(state: &Arc<State<V>>, writes: &Mutex<Queue>) {
-    loop {
-        let group = {
-            let mut q = writes.lock();
-            if q.items.is_empty() || q.closed {
-                q.draining = false;
-                return;
-            }
-            let mut group = Vec::new();
-            let mut bytes = 0;
-            while let Some(item) = q.items.front() {
-                if !group.is_empty()
-                    && (group.len() == GROUP_WRITES || bytes + item.bytes > GROUP_BYTES)
-                {
-                    break;
-                }
-                bytes += item.bytes;
-                group.extend(q.items.pop_front());
-            }
-            q.bytes -= bytes;
-            let n = group.len() as u64;
-            q.stats.transactions += 1;
-            q.stats.writes += n;
-            q.stats.largest = q.stats.largest.max(n);
-            group
-        };
-        // A panic outside a write's own work (each write's is caught in
-        // `transact`) fails the group's calls with INTERNAL, not the queue.
-        let _ = catch_unwind(AssertUnwindSafe(move || {
-            let mut group = group;
-            let outcomes = state.transact(&mut group, |item, txn| match &mut item.op {
-                Ok(op) => {
-                    op.validate()?;
-                    op.apply(txn)
-                }
-                Err(e) => Err(e.clone()),
-            });
-            for (item, outcome) in group.drain(..).zip(outcomes) {
-                if let Some(events) = outcome.events {
-                    state.post_events(events);
-                }
-                item.reply.complete(outcome.result);
-            }
-        }));
-    }
-}
-
 /// Stops taking writes and fails those still queued with `Shutdown`; lets
 /// every read already handed to the blocking pool finish (later ones run on
-/// the thread that delivers, see [`crate::read_pool`]); dropping the
+/// the thread that delivers, see [`read_pool`]); dropping the
 /// runtime then waits for the write being committed and joins the
 /// runtime's threads. The store stays open for the deliveries still owed:
 /// `close` closes it after them.
-fn stop_runtime<V: Snapshot>(
-    runtime: &Mutex<Option<Runtime>>,
-    state: &State<V>,
-    writes: &Mutex<Queue>,
-) {
+fn stop_runtime<V: Snapshot>(runtime: &Mutex<Option<Runtime>>, core: &Core<V>) {
     let queued = {
-        let mut q = writes.lock();
+        let mut q = core.writes.lock();
         q.closed = true;
         std::mem::take(&mut q.items)
     };
     drop(queued);
-    state.reads.settle();
+    core.reads.settle();
     let rt = runtime.lock().take();
     drop(rt);
 }

@@ -6,14 +6,15 @@
 //! - [`model`]: conversation IDs and the conversation record;
 //! - [`json`], [`config`]: reading and writing JSON, instance options;
 //! - [`store`]: SQLite (schema, migrations, queries);
-//!   [`wal_sync`]: "normal" durability's bounded power-loss window;
 //! - [`cache`]: the in-memory cache in front of the store;
 //! - [`dispatch`]: the callback thread, the exactly-once completer, and the
 //!   record of cross-thread waits that keeps them from forming a cycle;
 //! - [`events`]: listeners and the event batch one write raises;
-//! - [`state`]: one instance's state, reads, and the one place writes commit;
+//! - [`state`]: one instance's state, reads, and the one place writes commit
+//!   (on the calling thread: it starts no thread and posts nothing);
 //! - [`write`]: the write operations, their checks and what each changes;
-//! - [`engine`]: the threads and jobs: runtime, dispatcher, the write queue;
+//! - [`engine`]: the threads and jobs, the one place work changes threads:
+//!   runtime, dispatcher, read pool, the write queue, checkpoints and syncs;
 //! - [`ffi`]: the C ABI, the only code with `extern "C"` and raw pointers.
 
 // `unsafe` lives only in the C ABI and the host thread's start and join,
@@ -35,11 +36,9 @@ pub mod json;
 pub mod log;
 pub mod model;
 pub mod platform;
-pub mod read_pool;
 pub mod state;
 pub mod store;
 pub mod subscriptions;
-pub mod wal_sync;
 pub mod write;
 
 #[allow(unsafe_code)]

@@ -12,15 +12,13 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
-use tokio::runtime::Handle;
 
 use crate::cache::{Cache, Probe};
-use crate::config::{Config, Durability};
-use crate::dispatch::{Completer, Poster};
+use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, GroupEvent, Listeners, SyncStage};
 use crate::json::ProfileUpdate;
@@ -28,12 +26,10 @@ use crate::model::{
     quote, saturated, Conversation, ConversationId, IdList, Kept, ListFilter, Snapshot, Text,
     MAX_GROUPS,
 };
-use crate::read_pool::ReadPool;
 use crate::store::{
     adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions, Writer,
 };
 use crate::subscriptions::Subscriptions;
-use crate::wal_sync::WalSync;
 
 mod store_calls;
 mod txn;
@@ -44,15 +40,6 @@ pub use txn::*;
 pub const MAX_PAGE: usize = 1000;
 
 pub struct State<V: Snapshot> {
-    /// The instance's runtime, for checkpoints and WAL syncs.
-    pub(crate) handle: Handle,
-    /// Reads handed to the runtime's blocking pool, counted so that free
-    /// lets them finish.
-    pub(crate) reads: Arc<ReadPool>,
-    /// Checkpoints of the WAL, off the writer.
-    checkpoints: Arc<Checkpoints>,
-    /// "normal" durability on disk: the WAL's sync after commits.
-    wal_sync: Option<Arc<WalSync>>,
     /// Reads pages beside the writer (`None` in memory).
     reader: Mutex<Option<Reader>>,
     /// Pages the reader answered (the rest went to the writer's connection).
@@ -62,8 +49,6 @@ pub struct State<V: Snapshot> {
     pub(crate) cache: Cache<V>,
     /// `None` once closed. The cache is only written with this held.
     store: Mutex<Option<Store>>,
-    /// Queues events on the callback thread (set once the dispatcher runs).
-    pub(crate) poster: OnceLock<Poster>,
     pub(crate) listeners: Listeners<V>,
     /// Unread counts by filter the host subscribed to.
     pub(crate) subscriptions: Subscriptions,
@@ -78,65 +63,6 @@ pub struct State<V: Snapshot> {
     /// Profiles (name, avatar) by conversation ID: temporary conversations
     /// are built from them on the callback thread.
     profiles: RwLock<HashMap<String, (Text, Text)>>,
-    /// getConversation calls waiting for the callback thread, which answers
-    /// them together (see `engine::Engine::get`), and the emptied buffers of
-    /// the last answered group, reused so that the path allocates nothing.
-    pub(crate) lookups: Mutex<PendingLookups<V>>,
-    pub(crate) spare_lookups: Mutex<PendingLookups<V>>,
-}
-
-/// The checkpoint connection and when to use it: a commit adds its row
-/// changes to `owed`; past [`CHECKPOINT_AFTER_CHANGES`] one checkpoint runs
-/// on the blocking pool (one at a time), so the writer never waits for it.
-struct Checkpoints {
-    conn: Mutex<Option<Checkpointer>>,
-    running: AtomicBool,
-    owed: AtomicU64,
-}
-
-/// Row changes committed between two checkpoints: about 1,500 WAL pages
-/// under a stream of messages (each changes its conversation's row and its
-/// applied-message record). 1,000 and 16,000 measured the same.
-const CHECKPOINT_AFTER_CHANGES: u64 = 4_000;
-
-impl Checkpoints {
-    fn note_commit(self: &Arc<Self>, changes: u64, handle: &Handle) {
-        let owed = self.owed.fetch_add(changes, Ordering::Relaxed) + changes;
-        if owed < CHECKPOINT_AFTER_CHANGES || self.running.swap(true, Ordering::Acquire) {
-            return;
-        }
-        self.owed.store(0, Ordering::Relaxed);
-        let this = self.clone();
-        // After shutdown the task is dropped unrun: closing the last
-        // connection checkpoints anyway.
-        handle.spawn_blocking(move || {
-            if let Some(c) = this.conn.lock().as_ref() {
-                if let Err(e) = c.run() {
-                    crate::log::warn(format_args!("a WAL checkpoint failed: {}", e.message()));
-                }
-            }
-            this.running.store(false, Ordering::Release);
-        });
-    }
-}
-
-/// getConversation calls waiting to be answered: their IDs in one buffer,
-/// and their promises, in call order.
-pub(crate) struct PendingLookups<V: Snapshot> {
-    pub ids: IdList,
-    pub replies: Vec<Completer<Arc<V>>>,
-    /// Scratch for the answers while the group is answered.
-    pub answers: Vec<Probe<V>>,
-}
-
-impl<V: Snapshot> Default for PendingLookups<V> {
-    fn default() -> Self {
-        PendingLookups {
-            ids: IdList::default(),
-            replies: Vec::new(),
-            answers: Vec::new(),
-        }
-    }
 }
 
 /// A page of the ordered list.
@@ -145,6 +71,15 @@ pub struct Page<V> {
     /// Where the next page starts; pass it back to continue.
     pub next_cursor: String,
     pub finished: bool,
+}
+
+/// What one transaction of writes produced.
+pub struct Committed<V> {
+    /// Each write's outcome, in order.
+    pub outcomes: Vec<Outcome<V>>,
+    /// Rows the commit changed (0 when it failed): what the WAL grew by,
+    /// for the engine's checkpoints and syncs.
+    pub row_changes: u64,
 }
 
 /// What one write of a group produced.
@@ -157,7 +92,7 @@ pub struct Outcome<V> {
 
 impl<V: Snapshot> State<V> {
     /// Opens the store and reads what the state keeps in memory.
-    pub fn open(config: &Config, handle: Handle) -> Result<State<V>> {
+    pub fn open(config: &Config) -> Result<State<V>> {
         let dir = config.store_dir();
         if let (Some(dir), Some(legacy), false) =
             (&dir, config.legacy_store_dir(), config.read_only)
@@ -192,42 +127,25 @@ impl<V: Snapshot> State<V> {
         for (id, name, face) in store.profiles()? {
             profiles.insert(id, (Text::new(&name)?, Text::new(&face)?));
         }
-        // Both are for speed only: without them pages are read, and the WAL
-        // checkpointed, on the writer's connection.
+        // For speed only: without it pages are read on the writer's
+        // connection.
         let reader = Mutex::new(optional("reader", store.reader()));
-        let checkpoints = Arc::new(Checkpoints {
-            conn: Mutex::new(optional("checkpoint", store.checkpointer())),
-            running: AtomicBool::new(false),
-            owed: AtomicU64::new(0),
-        });
-        let wal_sync = match (config.durability, store.wal_path()) {
-            (Durability::Normal, Some(wal)) => Some(WalSync::new(wal, config.sync_interval)),
-            _ => None,
-        };
         Ok(State {
-            reads: ReadPool::new(handle.clone()),
-            handle,
-            checkpoints,
-            wal_sync,
             reader,
             pages_beside_writer: AtomicU64::new(0),
             user_id: config.user_id.clone(),
             cache: Cache::new(config.cache_capacity),
             tick: Mutex::new(store.order_tick()?),
             store: Mutex::new(Some(store)),
-            poster: OnceLock::new(),
             listeners: Listeners::default(),
             subscriptions: Subscriptions::default(),
             total_unread: Mutex::new(None),
             profiles: RwLock::new(profiles),
-            lookups: Mutex::new(PendingLookups::default()),
-            spare_lookups: Mutex::new(PendingLookups::default()),
         })
     }
 
     /// Closes the store; later calls fail with `Shutdown`.
     pub fn close(&self) {
-        drop(self.checkpoints.conn.lock().take());
         drop(self.reader.lock().take());
         drop(self.store.lock().take());
     }
@@ -246,27 +164,6 @@ impl<V: Snapshot> State<V> {
             apply_profile(&mut c, name, face);
         }
         c
-    }
-
-    /// [`State::page`] on the blocking pool, answering `done` (once the
-    /// instance is shutting down, right here: see [`ReadPool::settle`]).
-    pub(crate) fn page_later(
-        self: &Arc<Self>,
-        filter: ListFilter,
-        cursor: String,
-        count: usize,
-        done: Completer<Page<V>>,
-    ) {
-        let state = self.clone();
-        self.reads
-            .spawn(move || done.complete(state.page(&filter, &cursor, count)));
-    }
-
-    /// [`State::load`] on the blocking pool, answering `done` (once the
-    /// instance is shutting down, right here: see [`ReadPool::settle`]).
-    pub(crate) fn load_later(self: &Arc<Self>, id: ConversationId, done: Completer<Arc<V>>) {
-        let state = self.clone();
-        self.reads.spawn(move || done.complete(state.load(id)));
     }
 
     /// A cache miss: reads the store and records what it found.
@@ -318,14 +215,6 @@ impl<V: Snapshot> State<V> {
             })?;
         }
         Ok(found.into_iter().flatten().collect())
-    }
-
-    /// Queues a write's events on the callback thread.
-    pub fn post_events(self: &Arc<Self>, events: Events<V>) {
-        if let Some(poster) = self.poster.get() {
-            let state = self.clone();
-            poster.execute(Box::new(move || events.deliver(&state.listeners)));
-        }
     }
 
     /// The unread total of the conversations that pass `filter`. The total
@@ -455,6 +344,18 @@ impl<V: Snapshot> State<V> {
 
     pub fn groups(&self) -> Result<Vec<String>> {
         self.with_store(|store| store.groups())
+    }
+
+    /// A second connection for WAL checkpoints, off the writer (`None` in
+    /// memory, or when it cannot be opened: the instance then works
+    /// without it, and SQLite checkpoints on the writer's connection).
+    pub fn checkpointer(&self) -> Option<Checkpointer> {
+        optional("checkpoint", self.with_store(|s| s.checkpointer()))
+    }
+
+    /// The store's WAL file (`None` in memory).
+    pub fn wal_path(&self) -> Option<std::path::PathBuf> {
+        self.with_store(|s| Ok(s.wal_path())).ok().flatten()
     }
 }
 

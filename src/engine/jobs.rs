@@ -6,7 +6,7 @@ use super::*;
 /// A page on the callback thread: read beside the writer when it can be,
 /// else on the blocking pool.
 pub(super) struct PageJob<V: Snapshot> {
-    pub(super) state: Arc<State<V>>,
+    pub(super) core: Arc<Core<V>>,
     pub(super) filter: ListFilter,
     pub(super) cursor: String,
     pub(super) count: usize,
@@ -16,19 +16,38 @@ pub(super) struct PageJob<V: Snapshot> {
 impl<V: Snapshot> Job for PageJob<V> {
     fn run(self: Box<Self>) {
         let PageJob {
-            state,
+            core,
             filter,
             cursor,
             count,
             done,
         } = *self;
         // The page is read under a panic guard, delivered outside it.
-        match guarded(|| state.page_beside_writer(&filter, &cursor, count)) {
+        match guarded(|| core.state.page_beside_writer(&filter, &cursor, count)) {
             Some(Some(page)) => done.complete_now(page),
-            Some(None) => state.page_later(filter, cursor, count, done),
+            Some(None) => core.page_later(filter, cursor, count, done),
             None => done.complete_now(Err(Error::internal(
                 "internal error: a panic was caught while serving the call",
             ))),
+        }
+    }
+}
+
+/// getConversation calls waiting to be answered: their IDs in one buffer,
+/// and their promises, in call order.
+pub(super) struct PendingLookups<V: Snapshot> {
+    pub(super) ids: IdList,
+    pub(super) replies: Vec<Completer<Arc<V>>>,
+    /// Scratch for the answers while the group is answered.
+    pub(super) answers: Vec<Probe<V>>,
+}
+
+impl<V: Snapshot> Default for PendingLookups<V> {
+    fn default() -> Self {
+        PendingLookups {
+            ids: IdList::default(),
+            replies: Vec::new(),
+            answers: Vec::new(),
         }
     }
 }
@@ -38,19 +57,20 @@ pub(super) const KEPT_LOOKUP_CAPACITY: usize = 1 << 16;
 
 /// Answers every getConversation waiting, on the callback thread: the
 /// cached ones in place, in call order; misses go to the blocking pool.
-pub(super) struct AnswerLookups<V: Snapshot>(pub(super) Arc<State<V>>);
+pub(super) struct AnswerLookups<V: Snapshot>(pub(super) Arc<Core<V>>);
 
 impl<V: Snapshot> Job for AnswerLookups<V> {
     fn run(self: Box<Self>) {
-        let state = &self.0;
+        let core = &self.0;
+        let state = &core.state;
         // The library's work runs under a panic guard (a panic drops the
         // group's promises, which fail with IMCONV_ERR_INTERNAL); each
         // answer is delivered outside it.
         let Some(mut waiting) = guarded(|| {
             // The waiting group is swapped for the emptied buffers of the
             // last one: the lock is held for a swap, nothing is allocated.
-            let mut waiting = std::mem::take(&mut *state.spare_lookups.lock());
-            std::mem::swap(&mut waiting, &mut *state.lookups.lock());
+            let mut waiting = std::mem::take(&mut *core.spare_lookups.lock());
+            std::mem::swap(&mut waiting, &mut *core.lookups.lock());
             inject::point(Stage::Work);
             // Probed first, delivered after: no lock is held during a callback.
             let PendingLookups { ids, answers, .. } = &mut waiting;
@@ -73,13 +93,13 @@ impl<V: Snapshot> Job for AnswerLookups<V> {
                         "internal error: a panic was caught while serving the call",
                     ))),
                 },
-                Probe::Unknown => state.load_later(ids.id(i), done),
+                Probe::Unknown => core.load_later(ids.id(i), done),
             }
         }
         ids.clear();
         // A burst's buffers are kept for the next group, unless huge.
         if waiting.replies.capacity() <= KEPT_LOOKUP_CAPACITY {
-            *state.spare_lookups.lock() = waiting;
+            *core.spare_lookups.lock() = waiting;
         }
     }
 }

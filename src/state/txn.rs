@@ -13,15 +13,16 @@ impl<V: Snapshot> State<V> {
         &self,
         writes: &mut [T],
         mut apply: impl FnMut(&mut T, &mut Txn<'_, '_, V>) -> Result<usize>,
-    ) -> Vec<Outcome<V>> {
+    ) -> Committed<V> {
         let n = writes.len();
-        let fail_all = |e: Error| {
-            (0..n)
+        let fail_all = |e: Error| Committed {
+            outcomes: (0..n)
                 .map(|_| Outcome {
                     result: Err(e.clone()),
                     events: None,
                 })
-                .collect()
+                .collect(),
+            row_changes: 0,
         };
         let mut guard = self.store.lock();
         let Some(store) = guard.as_mut() else {
@@ -103,13 +104,10 @@ impl<V: Snapshot> State<V> {
         if let Err(e) = committed {
             return fail_all(e);
         }
-        let changes = store.total_changes() - changes_before;
-        self.checkpoints.note_commit(changes, &self.handle);
-        if let (Some(wal_sync), true) = (&self.wal_sync, changes > 0) {
-            wal_sync.note_commit(&self.handle);
-        }
+        let row_changes = store.total_changes() - changes_before;
         *self.tick.lock() = tick;
-        done.into_iter()
+        let outcomes = done
+            .into_iter()
             .map(|d| match d {
                 Ok(d) => {
                     if !d.profiles.is_empty() {
@@ -131,7 +129,11 @@ impl<V: Snapshot> State<V> {
                     events: None,
                 },
             })
-            .collect()
+            .collect();
+        Committed {
+            outcomes,
+            row_changes,
+        }
     }
 
     /// After a commit (store lock held): refreshes the cache with one
