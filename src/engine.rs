@@ -32,7 +32,7 @@ use crate::dispatch::{guarded, wait_on, Completer, Dispatcher, Job, Poster};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
 use crate::inject::{self, Stage};
-use crate::model::{ConversationId, IdList, ListFilter, Snapshot};
+use crate::model::{ConversationId, IdList, ListFilter, Snapshot, Text};
 use crate::state::{Page, State};
 use crate::write::Write;
 
@@ -412,7 +412,7 @@ impl<V: Snapshot> Engine<V> {
     }
 
     /// The conversation groups, in creation order.
-    pub fn groups(&self, done: Completer<Vec<String>>) {
+    pub fn groups(&self, done: Completer<Vec<Text>>) {
         self.core.read_later(done, |state| state.groups());
     }
 

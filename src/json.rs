@@ -144,57 +144,6 @@ impl<'de, F: FnMut(ConversationPatch) -> Result<()>> Visitor<'de> for Elements<'
     }
 }
 
-/// An element of the top-level array, read in the same pass as the array:
-/// an object's members (values still unread), or the type of a non-object.
-enum Element<'a> {
-    Object(Vec<(Cow<'a, str>, Raw<'a>)>),
-    Other(&'static str),
-}
-
-impl<'de> Deserialize<'de> for Element<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Element<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a conversation object")
-            }
-            fn visit_map<M: MapAccess<'de>>(
-                self,
-                map: M,
-            ) -> std::result::Result<Element<'de>, M::Error> {
-                Ok(Element::Object(read_members(map)?))
-            }
-            fn visit_seq<S: SeqAccess<'de>>(
-                self,
-                mut seq: S,
-            ) -> std::result::Result<Element<'de>, S::Error> {
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Element::Other("an array"))
-            }
-            fn visit_bool<E>(self, _: bool) -> std::result::Result<Element<'de>, E> {
-                Ok(Element::Other("a boolean"))
-            }
-            fn visit_i64<E>(self, _: i64) -> std::result::Result<Element<'de>, E> {
-                Ok(Element::Other("a number"))
-            }
-            fn visit_u64<E>(self, _: u64) -> std::result::Result<Element<'de>, E> {
-                Ok(Element::Other("a number"))
-            }
-            fn visit_f64<E>(self, _: f64) -> std::result::Result<Element<'de>, E> {
-                Ok(Element::Other("a number"))
-            }
-            fn visit_str<E>(self, _: &str) -> std::result::Result<Element<'de>, E> {
-                Ok(Element::Other("a string"))
-            }
-            fn visit_unit<E>(self) -> std::result::Result<Element<'de>, E> {
-                Ok(Element::Other("null"))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// One element of an import or sync document: the conversation's ID and
 /// the fields it names (`None`: absent or `null`), each already checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -276,14 +225,7 @@ impl ConversationPatch {
 
 /// Parses one conversation object into the fields it names.
 fn parse_patch(element: Element) -> Result<ConversationPatch> {
-    let obj = match element {
-        Element::Object(members) => Fields { members, path: "" },
-        Element::Other(got) => {
-            return Err(Error::invalid_json(format!(
-                "expected an object, got {got}"
-            )))
-        }
-    };
+    let obj = Fields::from_element(element, "")?;
     let id_text = obj
         .str("conversationID")?
         .ok_or_else(|| obj.param("conversationID", "is required"))?;

@@ -156,6 +156,18 @@ pub fn check_len(field: &str, text: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks a JSON document's size (in bytes, without a NUL), naming it: at
+/// most [`MAX_DOCUMENT_BYTES`]. The C ABI checks before it copies one,
+/// the writes again for callers in Rust.
+pub fn check_document_size(name: &str, len: usize) -> Result<(), Error> {
+    if len > MAX_DOCUMENT_BYTES {
+        return Err(Error::invalid_parameters(format!(
+            "{name} is more than {MAX_DOCUMENT_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a conversation group name: 1 to 32 bytes, no control characters.
 pub fn check_group_name(name: &str) -> Result<(), Error> {
     let bad = |why: &str| {

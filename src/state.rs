@@ -342,8 +342,10 @@ impl<V: Snapshot> State<V> {
         })
     }
 
-    pub fn groups(&self) -> Result<Vec<String>> {
-        self.with_store(|store| store.groups())
+    /// The conversation groups' names, in creation order.
+    pub fn groups(&self) -> Result<Vec<Text>> {
+        let groups = self.with_store(|store| store.groups())?;
+        groups.iter().map(|(name, _)| Text::new(name)).collect()
     }
 
     /// A second connection for WAL checkpoints, off the writer (`None` in

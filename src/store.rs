@@ -359,13 +359,9 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Conversation groups in creation order.
-    pub fn groups(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT name FROM conversation_group ORDER BY position")?;
-        let names = stmt.query_map([], |r| r.get(0))?;
-        Ok(names.collect::<rusqlite::Result<_>>()?)
+    /// Conversation groups (name, position) in creation order.
+    pub fn groups(&self) -> Result<Vec<(String, i64)>> {
+        query::groups_with(&self.conn)
     }
 
     /// A user's or group's recorded display name and avatar.

@@ -11,9 +11,9 @@ use crate::error::{Error, Result};
 use crate::events::{GroupEvent, SyncStage};
 use crate::json::{self, IncomingMessage};
 use crate::model::{
-    check_group_name, check_len, order_key, quote, Conversation, ConversationId, ConversationType,
-    GroupAtInfo, IdList, LastMessage, Snapshot, Text, MAX_CUSTOM_DATA_BYTES, MAX_DOCUMENT_BYTES,
-    MAX_DRAFT_BYTES, MAX_PINNED, RECV_OPT_MAX,
+    check_document_size, check_group_name, check_len, order_key, quote, Conversation,
+    ConversationId, ConversationType, GroupAtInfo, IdList, LastMessage, Snapshot, Text,
+    MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES, MAX_PINNED, RECV_OPT_MAX,
 };
 use crate::state::Txn;
 use crate::store::{AppliedMessage, Marked, ReadUpTo};
@@ -130,12 +130,7 @@ impl Write {
             | Write::SyncSnapshot(doc)
             | Write::Messages(doc)
             | Write::Profiles(doc) => {
-                if doc.len() > MAX_DOCUMENT_BYTES {
-                    return Err(Error::invalid_parameters(format!(
-                        "json_array is {} bytes, more than {MAX_DOCUMENT_BYTES}",
-                        doc.len()
-                    )));
-                }
+                check_document_size("json_array", doc.len())?;
                 None
             }
             Write::MarkRead { scope, upto } => {

@@ -8,9 +8,10 @@ use std::ffi::c_char;
 use std::ptr;
 use std::sync::Arc;
 
+use super::handle::{array_ptr, borrow, c_str_ptr, release, retain, text_ptr};
 use super::{guard, string::give_string};
 use crate::json::conversation_to_json;
-use crate::model::{Conversation, ConversationType, Snapshot, Text};
+use crate::model::{Conversation, ConversationType, Snapshot};
 
 /// Conversation type: unknown (never returned by imconv).
 pub const IMCONV_CONVERSATION_TYPE_UNKNOWN: i32 = 0;
@@ -168,18 +169,6 @@ unsafe impl Send for ConversationView {}
 // SAFETY: as for Send: nothing in a view changes after it is built.
 unsafe impl Sync for ConversationView {}
 
-fn text_ptr(t: &Text) -> *const c_char {
-    t.as_bytes_with_nul().as_ptr().cast()
-}
-
-fn list_ptr<T>(items: &[T]) -> *const T {
-    if items.is_empty() {
-        ptr::null()
-    } else {
-        items.as_ptr()
-    }
-}
-
 const EMPTY: &[u8] = b"\0";
 
 impl ConversationView {
@@ -213,10 +202,10 @@ impl ConversationView {
             })
             .collect();
         self.groups = c.conversation_group_list.iter().map(text_ptr).collect();
-        let body = c.id.body_bytes_with_nul().as_ptr().cast();
+        let body = c_str_ptr(c.id.body_bytes_with_nul());
         let (user_id, group_id) = match c.id.kind() {
-            ConversationType::C2c => (body, EMPTY.as_ptr().cast()),
-            ConversationType::Group => (EMPTY.as_ptr().cast(), body),
+            ConversationType::C2c => (body, c_str_ptr(EMPTY)),
+            ConversationType::Group => (c_str_ptr(EMPTY), body),
         };
         self.raw = imconv_conversation {
             conversation_id: text_ptr(c.id.text()),
@@ -232,16 +221,16 @@ impl ConversationView {
                 .message
                 .as_deref()
                 .map_or(ptr::null(), |m| m as *const imconv_message),
-            group_at_info_list: list_ptr(&self.at_info),
+            group_at_info_list: array_ptr(&self.at_info),
             group_at_info_count: self.at_info.len(),
             draft_text: text_ptr(&c.draft_text),
             draft_timestamp: c.draft_timestamp,
             is_pinned: c.is_pinned,
             order_key: c.order_key,
-            mark_list: list_ptr(&c.mark_list),
+            mark_list: array_ptr(&c.mark_list),
             mark_count: c.mark_list.len(),
             custom_data: text_ptr(&c.custom_data),
-            conversation_group_list: list_ptr(&self.groups),
+            conversation_group_list: array_ptr(&self.groups),
             conversation_group_count: self.groups.len(),
             c2c_read_timestamp: c.c2c_read_timestamp,
             group_read_sequence: c.group_read_sequence,
@@ -299,49 +288,6 @@ impl Snapshot for ConversationView {
     }
 }
 
-/// Hands a view to C for the length of a call. `view` keeps its reference
-/// across the call, so `imconv_conversation_retain` may count on the
-/// pointer, and gives it back however the call ends (a host's forced
-/// unwind included).
-pub(crate) fn lend<R>(
-    view: Arc<ConversationView>,
-    f: impl FnOnce(*const imconv_conversation) -> R,
-) -> R {
-    f(Arc::as_ptr(&view).cast())
-}
-
-/// Lends views that `views` keeps across the call, as an array of pointers
-/// (NULL when there are none).
-pub(crate) fn lend_slice<R>(
-    views: &[Arc<ConversationView>],
-    f: impl FnOnce(*const *const imconv_conversation, usize) -> R,
-) -> R {
-    let raws: Vec<*const imconv_conversation> =
-        views.iter().map(|v| Arc::as_ptr(v).cast()).collect();
-    let array = if raws.is_empty() {
-        ptr::null()
-    } else {
-        raws.as_ptr()
-    };
-    f(array, raws.len())
-}
-
-/// Lends many views at once, as an array of pointers, and gives them back.
-pub(crate) fn lend_all<R>(
-    views: Vec<Arc<ConversationView>>,
-    f: impl FnOnce(*const *const imconv_conversation, usize) -> R,
-) -> R {
-    let result = lend_slice(&views, f);
-    // The views were last counted on the calling thread: plain loads of
-    // every count first overlap the cache misses that the (locked, so
-    // serializing) decrements of the drop would otherwise take one at a time.
-    for view in &views {
-        std::hint::black_box(Arc::strong_count(view));
-    }
-    drop(views);
-    result
-}
-
 /// Keeps a conversation view valid (and unchanged) after the callback that
 /// received it returns, until a matching `imconv_conversation_release`.
 ///
@@ -358,9 +304,9 @@ pub unsafe extern "C" fn imconv_conversation_retain(
 ) -> *const imconv_conversation {
     guard(ptr::null(), || {
         if !conversation.is_null() {
-            // SAFETY: a view is an `Arc<ConversationView>`'s pointer, alive
-            // while lent or retained (this function's contract).
-            unsafe { Arc::increment_strong_count(conversation.cast::<ConversationView>()) };
+            // SAFETY: a view lent or retained, alive now (this function's
+            // contract).
+            unsafe { retain::<ConversationView>(conversation) };
         }
         conversation
     })
@@ -376,9 +322,9 @@ pub unsafe extern "C" fn imconv_conversation_retain(
 pub unsafe extern "C" fn imconv_conversation_release(conversation: *const imconv_conversation) {
     guard((), || {
         if !conversation.is_null() {
-            // SAFETY: a retained view's `Arc` count holds this call's
-            // reference, given back once (this function's contract).
-            unsafe { Arc::decrement_strong_count(conversation.cast::<ConversationView>()) };
+            // SAFETY: a retained view, released once per retain (this
+            // function's contract).
+            unsafe { release::<ConversationView>(conversation) };
         }
     })
 }
@@ -408,7 +354,7 @@ pub unsafe extern "C" fn imconv_conversation_to_json(
         }
         // SAFETY: a valid view, alive across this call (this function's
         // contract).
-        let view = unsafe { &*conversation.cast::<ConversationView>() };
+        let view = unsafe { borrow::<ConversationView>(conversation) };
         match conversation_to_json(view.conversation()) {
             Ok(json) => give_string(json),
             Err(e) => {

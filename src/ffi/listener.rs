@@ -7,6 +7,7 @@ use super::conversation::{imconv_conversation, ConversationView};
 use super::error::{
     IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_WOULD_DEADLOCK, IMCONV_OK,
 };
+use super::handle::{lend_slice, lend_texts, text_ptr};
 use super::lookup::imconv_conversation_list_callback;
 use super::manager::{
     imconv_count_callback, imconv_list_filter, imconv_list_filter_init,
@@ -139,7 +140,7 @@ impl Listener<ConversationView> for HostListener {
         if let Some(cb) = self.l.on_new {
             // SAFETY: the host's listener function, with the views lent for
             // the call and the user_data it registered (see imconv_listener).
-            super::conversation::lend_slice(conversations, |a, n| unsafe {
+            lend_slice(conversations, |a, n| unsafe {
                 cb(a, n, self.user_data.get())
             });
         }
@@ -148,7 +149,7 @@ impl Listener<ConversationView> for HostListener {
     fn on_changed(&self, conversations: &[Arc<ConversationView>]) {
         if let Some(cb) = self.l.on_changed {
             // SAFETY: as in on_new.
-            super::conversation::lend_slice(conversations, |a, n| unsafe {
+            lend_slice(conversations, |a, n| unsafe {
                 cb(a, n, self.user_data.get())
             });
         }
@@ -156,12 +157,10 @@ impl Listener<ConversationView> for HostListener {
 
     fn on_deleted(&self, ids: &[ConversationId]) {
         if let Some(cb) = self.l.on_deleted {
-            let ptrs: Vec<*const c_char> = ids
-                .iter()
-                .map(|id| id.text().as_bytes_with_nul().as_ptr().cast())
-                .collect();
             // SAFETY: as in on_new; the IDs live across the call.
-            unsafe { cb(ptrs.as_ptr(), ptrs.len(), self.user_data.get()) }
+            lend_texts(ids.iter().map(ConversationId::text), |a, n| unsafe {
+                cb(a, n, self.user_data.get())
+            });
         }
     }
 
@@ -186,11 +185,10 @@ impl Listener<ConversationView> for HostListener {
 
     fn on_group(&self, event: &GroupEvent<Arc<ConversationView>>) {
         let u = self.user_data.get();
-        let name = |t: &Text| t.as_bytes_with_nul().as_ptr().cast::<c_char>();
         let with_views = |cb: imconv_group_conversations_callback, group: &Text, views| {
             if let Some(cb) = cb {
                 // SAFETY: as in on_new; the group's name lives across the call.
-                super::conversation::lend_slice(views, |a, n| unsafe { cb(name(group), a, n, u) });
+                lend_slice(views, |a, n| unsafe { cb(text_ptr(group), a, n, u) });
             }
         };
         match event {
@@ -214,14 +212,14 @@ impl Listener<ConversationView> for HostListener {
                 if let Some(cb) = self.l.on_conversation_group_deleted {
                     // SAFETY: the host's listener function; the name lives
                     // across the call.
-                    unsafe { cb(name(group), u) }
+                    unsafe { cb(text_ptr(group), u) }
                 }
             }
             GroupEvent::Renamed { from, to } => {
                 if let Some(cb) = self.l.on_conversation_group_name_changed {
                     // SAFETY: the host's listener function; both names live
                     // across the call.
-                    unsafe { cb(name(from), name(to), u) }
+                    unsafe { cb(text_ptr(from), text_ptr(to), u) }
                 }
             }
         }

@@ -2,7 +2,8 @@
 
 use std::ffi::{c_char, c_void};
 
-use super::conversation::{imconv_conversation, lend, lend_all};
+use super::conversation::imconv_conversation;
+use super::handle::{lend, lend_all};
 use super::sdk::imconv_sdk;
 use super::{async_call, read_ids, str_arg, CallKind};
 use crate::model::ConversationId;

@@ -3,13 +3,15 @@
 //! Each file is one part of the API: `error` (codes and their texts),
 //! `string` (strings the library hands over), `sdk` (instances), `lookup`
 //! (getConversation, getConversationList), `import` (writing conversations),
-//! `conversation` (the conversation view, its JSON form and its lifetime).
+//! `conversation` (the conversation view, its JSON form and its lifetime),
+//! `handle` (the one door for pointer casts, references C holds, and lends).
 //! Everything here checks and converts arguments, then calls the safe core.
 
 #![allow(non_camel_case_types)]
 
 pub mod conversation;
 pub mod error;
+mod handle;
 pub mod import;
 pub mod listener;
 pub mod log;
@@ -27,7 +29,7 @@ use crate::dispatch::Completer;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::inject::{self, Stage};
-use crate::model::{quote, ConversationId, IdList, Text, MAX_DOCUMENT_BYTES};
+use crate::model::{check_document_size, quote, ConversationId, IdList, Text, MAX_DOCUMENT_BYTES};
 use sdk::instance;
 
 pub use conversation::*;
@@ -373,11 +375,7 @@ pub(crate) unsafe fn read_json(p: *const c_char, name: &str) -> Result<Vec<u8>> 
     // Measured without reading past the limit, and refused before a copy.
     // SAFETY: not NULL, so a C string: strnlen stops at its NUL or the limit.
     let len = unsafe { libc::strnlen(p, MAX_DOCUMENT_BYTES + 1) };
-    if len > MAX_DOCUMENT_BYTES {
-        return Err(Error::invalid_parameters(format!(
-            "{name} is more than {MAX_DOCUMENT_BYTES} bytes"
-        )));
-    }
+    check_document_size(name, len)?;
     // SAFETY: the string's first `len` bytes are readable (strnlen found
     // them before its NUL).
     Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) }.to_vec())

@@ -10,6 +10,7 @@ use super::error::{
     IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_SHUTDOWN, IMCONV_ERR_TIMEOUT,
     IMCONV_ERR_WOULD_DEADLOCK, IMCONV_ERR_WRONG_PROCESS, IMCONV_OK,
 };
+use super::handle::{borrow, hold, into_raw, take};
 use super::{guard, str_arg, string::give_string};
 use crate::config::Config;
 use crate::dispatch::{join_stopped, Joined};
@@ -144,7 +145,7 @@ pub unsafe extern "C" fn imconv_sdk_new(
         match unsafe { create(config_json) } {
             Ok(sdk) => {
                 // SAFETY: see above.
-                unsafe { *out_sdk = Arc::into_raw(sdk).cast_mut() };
+                unsafe { *out_sdk = into_raw(sdk) };
                 IMCONV_OK
             }
             Err(e) => fail(e),
@@ -211,13 +212,13 @@ pub unsafe extern "C-unwind" fn imconv_sdk_free(sdk: *mut imconv_sdk) {
         }
         // SAFETY: an instance from imconv_sdk_new not freed before (this
         // function's contract): the `Arc` it holds keeps it alive.
-        let instance = unsafe { &*sdk };
+        let instance = unsafe { borrow::<imconv_sdk>(sdk) };
         if !instance.in_creating_process() || instance.freeing.swap(true, Ordering::AcqRel) {
             return None;
         }
-        // SAFETY: the pointer is imconv_sdk_new's `Arc::into_raw`, and the
-        // `freeing` flag just taken makes this its one `from_raw`.
-        Some(unsafe { Arc::from_raw(sdk.cast_const()) })
+        // SAFETY: the pointer is imconv_sdk_new's `into_raw`, and the
+        // `freeing` flag just taken makes this its one `take`.
+        Some(unsafe { take::<imconv_sdk>(sdk) })
     });
     let Some(owned) = owned else { return };
     // Where it cannot wait, the callback thread finishes the teardown
@@ -265,7 +266,7 @@ pub(crate) unsafe fn instance<'a>(
     }
     // SAFETY: not NULL, so a live instance (this function's contract), which
     // the caller's call keeps alive for `'a`.
-    let sdk = unsafe { &*sdk };
+    let sdk = unsafe { borrow::<imconv_sdk>(sdk) };
     sdk.accept()?;
     Ok(sdk)
 }
@@ -295,17 +296,14 @@ pub(crate) unsafe fn instance<'a>(
 pub unsafe extern "C-unwind" fn imconv_dispatch(sdk: *mut imconv_sdk, max: usize) -> usize {
     let held = guard(None, || {
         // SAFETY: NULL or a live instance (this function's contract).
-        if sdk.is_null() || !unsafe { &*sdk }.in_creating_process() {
+        if sdk.is_null() || !unsafe { borrow::<imconv_sdk>(sdk) }.in_creating_process() {
             return None;
         }
         // Held for the call: a callback that frees the instance must not
         // free it under this function's feet.
-        // SAFETY: a live instance is imconv_sdk_new's `Arc::into_raw`; the
-        // count taken here is given back by dropping `held`.
-        unsafe {
-            Arc::increment_strong_count(sdk.cast_const());
-            Some(Arc::from_raw(sdk.cast_const()))
-        }
+        // SAFETY: a live instance (this function's contract); the count
+        // taken here is given back by dropping `held`.
+        Some(unsafe { hold::<imconv_sdk>(sdk) })
     });
     let Some(held) = held else { return 0 };
     // Outside the export's panic guard: the host's callbacks run in here
@@ -330,7 +328,7 @@ pub unsafe extern "C" fn imconv_event_fd(sdk: *mut imconv_sdk) -> i32 {
             return -1;
         }
         // SAFETY: not NULL, so a live instance (this function's contract).
-        let sdk = unsafe { &*sdk };
+        let sdk = unsafe { borrow::<imconv_sdk>(sdk) };
         if !sdk.in_creating_process() {
             return -1;
         }

@@ -28,25 +28,56 @@ impl<'de> Deserialize<'de> for Str<'de> {
     }
 }
 
-/// An object's members, in document order, their values unread.
-pub(super) struct Members<'a>(MemberList<'a>);
+/// A JSON value where an object is expected (an element of the top-level
+/// array, read in the same pass as the array, or a nested object): the
+/// object's members in document order, their values unread; or the type of
+/// a non-object, for the error.
+pub(super) enum Element<'a> {
+    Object(MemberList<'a>),
+    Other(&'static str),
+}
 
-impl<'de> Deserialize<'de> for Members<'de> {
+impl<'de> Deserialize<'de> for Element<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Members<'de>;
+            type Value = Element<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object")
+                f.write_str("a conversation object")
             }
             fn visit_map<M: MapAccess<'de>>(
                 self,
                 map: M,
-            ) -> std::result::Result<Members<'de>, M::Error> {
-                Ok(Members(read_members(map)?))
+            ) -> std::result::Result<Element<'de>, M::Error> {
+                Ok(Element::Object(read_members(map)?))
+            }
+            fn visit_seq<S: SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> std::result::Result<Element<'de>, S::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Element::Other("an array"))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a number"))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("a string"))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Element<'de>, E> {
+                Ok(Element::Other("null"))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_any(V)
     }
 }
 
@@ -69,18 +100,24 @@ pub(super) struct Fields<'a, 'p> {
 }
 
 impl<'a, 'p> Fields<'a, 'p> {
+    /// The fields of a nested object (`path` names it).
     pub(super) fn of(raw: Raw<'a>, path: &'p str) -> Result<Fields<'a, 'p>> {
-        if !raw.get().starts_with('{') {
-            let got = type_name(raw.get());
-            return Err(Error::invalid_json(if path.is_empty() {
-                format!("expected an object, got {got}")
-            } else {
-                format!("field '{path}': expected an object, got {got}")
-            }));
-        }
-        let Members(members) = serde_json::from_str(raw.get())
+        let element = serde_json::from_str(raw.get())
             .map_err(|e| Error::invalid_json(format!("malformed JSON: {e}")))?;
-        Ok(Fields { members, path })
+        Fields::from_element(element, path)
+    }
+
+    /// The fields of an element read where an object is expected.
+    pub(super) fn from_element(element: Element<'a>, path: &'p str) -> Result<Fields<'a, 'p>> {
+        match element {
+            Element::Object(members) => Ok(Fields { members, path }),
+            Element::Other(got) if path.is_empty() => Err(Error::invalid_json(format!(
+                "expected an object, got {got}"
+            ))),
+            Element::Other(got) => Err(Error::invalid_json(format!(
+                "field '{path}': expected an object, got {got}"
+            ))),
+        }
     }
 
     /// The field's full name for messages (no allocation at the top level).

@@ -68,6 +68,18 @@ impl PartialEq for Text {
 }
 impl Eq for Text {}
 
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl Hash for Text {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // Must hash like `str` so that maps keyed by Text can be probed with &str.

@@ -71,6 +71,14 @@ pub(super) fn page_with(
     Ok(rows)
 }
 
+/// Conversation groups (name, position) in creation order.
+pub(super) fn groups_with(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name, position FROM conversation_group ORDER BY position")?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub(super) fn load_with(conn: &Connection, id: &str) -> Result<Option<Conversation>> {
     let mut stmt = conn.prepare_cached(SELECT_ONE)?;
     let row = stmt.query_row([id], read_row).optional()?;

@@ -270,11 +270,7 @@ impl<'t> Writer<'t> {
 
     /// Conversation groups in creation order, with their positions.
     pub fn groups(&self) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT name, position FROM conversation_group ORDER BY position")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        query::groups_with(self.conn)
     }
 
     pub fn pinned_count(&self) -> Result<u64> {

@@ -276,19 +276,9 @@ pub unsafe extern "C" fn imconv_get_groups(
                 engine.groups(done);
                 Ok(())
             },
-            |names: Vec<String>, on_success, user_data| {
-                let owned: Vec<CString> = names
-                    .iter()
-                    .map(|n| crate::ffi::message_cstring(n))
-                    .collect();
-                let ptrs: Vec<*const c_char> = owned.iter().map(|c| c.as_ptr()).collect();
-                let array = if ptrs.is_empty() {
-                    ptr::null()
-                } else {
-                    ptrs.as_ptr()
-                };
+            |names: Vec<Text>, on_success, user_data| {
                 // The host's callback, with the names lent for the call.
-                on_success(array, ptrs.len(), user_data)
+                lend_texts(names.iter(), |array, n| on_success(array, n, user_data))
             },
         )
     }
