@@ -38,6 +38,8 @@ use crate::write::Write;
 
 mod jobs;
 mod read_pool;
+#[cfg(test)]
+mod tests;
 mod upkeep;
 mod wal_sync;
 mod writes;

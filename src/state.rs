@@ -32,6 +32,8 @@ use crate::store::{
 use crate::subscriptions::Subscriptions;
 
 mod store_calls;
+#[cfg(test)]
+mod tests;
 mod txn;
 
 pub use txn::*;

@@ -21,6 +21,8 @@ use crate::store::{AppliedMessage, Marked, ReadUpTo};
 mod documents;
 mod messages;
 mod reads;
+#[cfg(test)]
+mod tests;
 
 use documents::*;
 use messages::*;
