@@ -39,6 +39,8 @@ pub mod platform;
 pub mod state;
 pub mod store;
 pub mod subscriptions;
+#[cfg(test)]
+mod test_support;
 pub mod write;
 
 #[allow(unsafe_code)]

@@ -12,22 +12,6 @@ use crate::error::Error;
 mod id;
 #[cfg(test)]
 mod tests;
-
-/// A plain view for the core's unit tests: the conversation and whether it
-/// is stored.
-#[cfg(test)]
-#[derive(Debug)]
-pub(crate) struct TestView(pub Conversation, pub bool);
-
-#[cfg(test)]
-impl Snapshot for TestView {
-    fn build(c: Conversation, stored: bool) -> std::sync::Arc<TestView> {
-        std::sync::Arc::new(TestView(c, stored))
-    }
-    fn conversation(&self) -> &Conversation {
-        &self.0
-    }
-}
 mod text;
 
 pub use id::*;

@@ -4,16 +4,7 @@
 use std::sync::mpsc;
 
 use super::*;
-use crate::model::TestView;
-
-fn message(conv: &str, msg_id: &str, ts: i64) -> Write {
-    Write::Messages(
-        format!(
-            r#"[{{"conversationID":"{conv}","msgID":"{msg_id}","timestamp":{ts},"seq":{ts},"sender":"x","isSelf":false,"isRead":false}}]"#
-        )
-        .into_bytes(),
-    )
-}
+use crate::test_support::{message, TestView};
 
 /// A promise whose result arrives on `tx`, tagged with `n`.
 fn reply<T: Send + 'static>(

@@ -3,28 +3,11 @@
 //! pages and their cursors.
 
 use super::*;
-use crate::model::TestView;
+use crate::test_support::{id, message, text, TestView};
 use crate::write::Write;
 
 fn open() -> State<TestView> {
     State::open(&Config::in_memory("me")).unwrap()
-}
-
-fn id(s: &str) -> ConversationId {
-    ConversationId::parse(s).unwrap()
-}
-
-fn text(s: &str) -> Text {
-    Text::new(s).unwrap()
-}
-
-fn message(conv: &str, msg_id: &str, ts: i64) -> Write {
-    Write::Messages(
-        format!(
-            r#"[{{"conversationID":"{conv}","msgID":"{msg_id}","timestamp":{ts},"seq":{ts},"sender":"x","isSelf":false,"isRead":false}}]"#
-        )
-        .into_bytes(),
-    )
 }
 
 /// Commits `writes` as the engine's writer does.

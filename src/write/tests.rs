@@ -5,33 +5,9 @@
 use super::*;
 use crate::config::Config;
 use crate::error::ErrorCode;
-use crate::model::{TestView, MAX_DOCUMENT_BYTES};
+use crate::model::MAX_DOCUMENT_BYTES;
 use crate::state::State;
-
-fn id(s: &str) -> ConversationId {
-    ConversationId::parse(s).unwrap()
-}
-
-fn text(s: &str) -> Text {
-    Text::new(s).unwrap()
-}
-
-fn list(ids: &[&str]) -> IdList {
-    let mut list = IdList::default();
-    for s in ids {
-        list.push(s).unwrap();
-    }
-    list
-}
-
-fn message(conv: &str, msg_id: &str, ts: i64) -> Write {
-    Write::Messages(
-        format!(
-            r#"[{{"conversationID":"{conv}","msgID":"{msg_id}","timestamp":{ts},"seq":{ts},"sender":"x","isSelf":false,"isRead":false}}]"#
-        )
-        .into_bytes(),
-    )
-}
+use crate::test_support::{id, list, message, text, TestView};
 
 /// Applies `writes` in one transaction, as the engine's writer does, and
 /// returns each one's result.
