@@ -22,15 +22,13 @@
 //! that way leaves its queue to the thread that frees the instance.
 
 use std::collections::VecDeque;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, ThreadId};
-use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, ReentrantMutex};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::host_thread::HostThread;
 use crate::platform::EventPair;
 

@@ -18,8 +18,6 @@
 //! callback, in order. The queue is bounded (see [`MAX_QUEUED_WRITES`] and
 //! [`MAX_QUEUED_BYTES`]): past that, calls are refused at once.
 
-use std::collections::VecDeque;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -28,7 +26,7 @@ use tokio::runtime::{Handle, Runtime};
 
 use crate::cache::Probe;
 use crate::config::{Config, Delivery, Durability};
-use crate::dispatch::{guarded, wait_on, Completer, Dispatcher, Job, Poster};
+use crate::dispatch::{guarded, wait_on, Completer, Dispatcher, Poster};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
 use crate::inject::{self, Stage};

@@ -14,21 +14,17 @@
 //! checked reading of each field), `messages` (messages and profiles),
 //! `export` (a conversation as one JSON object).
 
-use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Serialize;
+use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use serde_json::Number;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::model::{
-    check_group_name, ms_covering_second, ms_of_seconds, order_key, quote, Conversation,
-    ConversationId, ConversationType, GroupAtInfo, LastMessage, Text, AT_ALL, AT_ALL_AND_ME,
-    AT_ALL_USER_ID, AT_ME, AT_TYPE_MAX, AT_TYPE_MIN, MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES,
-    MAX_FACE_URL_BYTES, MAX_GROUPS, MAX_GROUP_TYPE_BYTES, MAX_MESSAGE_BYTES, MAX_MSG_ID_BYTES,
-    MAX_SHOW_NAME_BYTES, RECV_OPT_MAX,
+    check_group_name, ms_covering_second, order_key, quote, Conversation, ConversationId,
+    ConversationType, GroupAtInfo, LastMessage, Text, AT_TYPE_MAX, AT_TYPE_MIN,
+    MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES, MAX_FACE_URL_BYTES, MAX_GROUPS, MAX_GROUP_TYPE_BYTES,
+    MAX_MSG_ID_BYTES, MAX_SHOW_NAME_BYTES, RECV_OPT_MAX,
 };
 
 /// A JSON value not read yet: a slice of the document.

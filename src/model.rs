@@ -3,10 +3,6 @@
 //! Field names follow Tencent Cloud IM's V2TIMConversation. Everything here is
 //! plain immutable data; validation happens where data enters (`json`, `config`).
 
-use std::borrow::Borrow;
-use std::fmt;
-use std::hash::{Hash, Hasher};
-
 use crate::error::Error;
 
 mod id;

@@ -10,7 +10,6 @@
 //! committed.
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,15 +19,11 @@ use parking_lot::{Mutex, RwLock};
 use crate::cache::{Cache, Probe};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
-use crate::events::{Events, GroupEvent, Listeners, SyncStage};
-use crate::json::ProfileUpdate;
+use crate::events::{Events, Listeners};
 use crate::model::{
-    quote, saturated, Conversation, ConversationId, IdList, Kept, ListFilter, Snapshot, Text,
-    MAX_GROUPS,
+    quote, saturated, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text,
 };
-use crate::store::{
-    adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions, Writer,
-};
+use crate::store::{adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions};
 use crate::subscriptions::Subscriptions;
 
 mod store_calls;

@@ -14,17 +14,13 @@
 //! process, ever cache one database.
 
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
-use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI32, Ordering};
 
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
-use crate::json::parse_stored_message;
-use crate::model::{Conversation, ConversationId, GroupAtInfo, Kept, ListFilter, Text};
+use crate::model::{Conversation, ListFilter};
 use crate::platform;
 
 pub(crate) const DATABASE_FILE: &str = "conversations.db";

@@ -4,19 +4,18 @@
 //! Committing is [`crate::state::State::transact`]'s; publishing the events
 //! is [`crate::state::State`]'s too.
 
-use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 use crate::events::{GroupEvent, SyncStage};
-use crate::json::{self, IncomingMessage};
+use crate::json::{self};
 use crate::model::{
     check_document_size, check_group_name, check_len, order_key, quote, Conversation,
-    ConversationId, ConversationType, GroupAtInfo, IdList, LastMessage, Snapshot, Text,
-    MAX_CUSTOM_DATA_BYTES, MAX_DRAFT_BYTES, MAX_PINNED, RECV_OPT_MAX,
+    ConversationId, ConversationType, IdList, Snapshot, Text, MAX_CUSTOM_DATA_BYTES,
+    MAX_DRAFT_BYTES, MAX_PINNED, RECV_OPT_MAX,
 };
 use crate::state::Txn;
-use crate::store::{AppliedMessage, Marked, ReadUpTo};
+use crate::store::ReadUpTo;
 
 mod documents;
 mod messages;

@@ -2,7 +2,11 @@
 //! result, and dropping it unfulfilled fails the call with a shutdown
 //! error instead of losing it.
 
-use super::*;
+use std::sync::Arc;
+use std::thread;
+
+use super::{run_job, Job, Shared};
+use crate::error::{Error, Result};
 
 /// Queues jobs on a dispatcher's callback thread.
 #[derive(Clone)]

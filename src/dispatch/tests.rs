@@ -1,6 +1,7 @@
 use super::*;
 use crate::error::ErrorCode;
 use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 #[test]
 fn reads_are_bounded_until_delivered() {

@@ -2,7 +2,12 @@
 //! that refuses a wait closing a cycle (a thread waiting, through others,
 //! for itself).
 
-use super::*;
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::host_thread::HostThread;
 
 /// Callback threads told to stop without being joined (`stop_soon`).
 pub(super) static STOPPING: Mutex<Vec<(ThreadId, HostThread)>> =

@@ -1,7 +1,13 @@
 //! The callback thread's loop: jobs taken in batches, a short spin before
 //! sleeping, and each job's own panic guard.
 
-use super::*;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{Hook, Job, Shared, KEPT_JOBS};
 
 /// The jobs the callback thread took from the queue and has not run yet.
 /// Should a host end the thread inside one of them, the rest go back to

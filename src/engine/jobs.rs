@@ -1,7 +1,15 @@
 //! The read jobs the callback thread runs: a page read beside the writer, and
 //! the queued single lookups answered together in one batched probe.
 
-use super::*;
+use std::sync::Arc;
+
+use super::Core;
+use crate::cache::Probe;
+use crate::dispatch::{guarded, Completer, Job};
+use crate::error::Error;
+use crate::inject::{self, Stage};
+use crate::model::{IdList, ListFilter, Snapshot};
+use crate::state::Page;
 
 /// A page on the callback thread: read beside the writer when it can be,
 /// else on the blocking pool.

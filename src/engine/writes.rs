@@ -1,7 +1,15 @@
 //! The write queue and its drain: the one writer of an instance commits
 //! what is queued, in order, in transactions of a bounded size.
 
-use super::*;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::Core;
+use crate::dispatch::Completer;
+use crate::error::Result;
+use crate::model::Snapshot;
+use crate::write::Write;
 
 /// Most writes, and about the most bytes, one transaction takes from the
 /// queue.

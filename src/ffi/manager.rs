@@ -10,18 +10,13 @@
 //! accepted.
 
 use std::ffi::{c_char, c_void};
-use std::ptr;
 
-use super::conversation::imconv_conversation;
-use super::handle::{lend_all, lend_texts};
 use super::import::imconv_done_callback;
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{
-    async_call, json_write_call, read_id, read_ids, read_text, str_arg, write_call, CallKind,
-};
+use super::{json_write_call, read_id, read_ids, read_text, str_arg, write_call};
 use crate::error::{Error, Result};
-use crate::model::{ConversationId, ConversationType, ListFilter, Text};
+use crate::model::ConversationId;
 use crate::store::ReadUpTo;
 use crate::write::{ReadScope, Write};
 

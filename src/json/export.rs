@@ -1,6 +1,10 @@
 //! The exported form of a conversation: one JSON object with V2 field names.
 
-use super::*;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::error::{Error, Result};
+use crate::model::{Conversation, Text};
 
 /// The exported form: V2 field names, in the order Tencent documents them.
 #[derive(Serialize)]

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::ErrorCode;
 
 fn one(json: &str) -> Result<Conversation> {
     parse_conversations(format!("[{json}]").as_bytes()).map(|mut v| v.remove(0))

@@ -2,7 +2,13 @@
 //! take, a message's summary fields, and the checks on a message that enters
 //! the store.
 
-use super::*;
+use super::{as_str, not_an_array, utf8, Fields, Raw};
+use crate::error::{Error, Result};
+use crate::model::{
+    ms_of_seconds, ConversationId, ConversationType, LastMessage, Text, AT_ALL, AT_ALL_AND_ME,
+    AT_ALL_USER_ID, AT_ME, MAX_FACE_URL_BYTES, MAX_MESSAGE_BYTES, MAX_MSG_ID_BYTES,
+    MAX_SHOW_NAME_BYTES,
+};
 
 /// The checks on a message that enters the store: its msgID is 1 to 128
 /// bytes, and the whole object at most 64 KiB.

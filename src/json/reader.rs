@@ -1,7 +1,16 @@
 //! The hand-written field reader: an object's members with their values
 //! unread (`RawValue`), read one by one with checks that name the field.
 
-use super::*;
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Number;
+
+use super::Raw;
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::Text;
 
 /// A string from the document: borrowed unless it holds escapes.
 pub(super) struct Str<'a>(Cow<'a, str>);

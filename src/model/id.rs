@@ -1,7 +1,11 @@
 //! Conversation IDs (`c2c_<userID>`, `group_<groupID>`): their kinds, parsing
 //! and checks, ID lists, and the filter of lists and totals.
 
-use super::*;
+use std::fmt::{self, Debug};
+use std::hash::Hash;
+
+use super::{quote, Conversation, Text};
+use crate::error::Error;
 
 /// The kind of a conversation; the numbers are V2TIMConversationType's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

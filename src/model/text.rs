@@ -1,7 +1,11 @@
 //! `Text`: an immutable string stored with a trailing NUL, so that the FFI
 //! layer lends it to C without copying; and `quote` for error messages.
 
-use super::*;
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use crate::error::Error;
 
 /// Immutable UTF-8 text that never holds U+0000.
 ///

@@ -2,7 +2,9 @@
 //! which holds the writer; the write operations (`crate::write`) never
 //! see the writer itself. Each method is the store's own (see `store`).
 
-use super::*;
+use super::Txn;
+use crate::error::Result;
+use crate::model::Snapshot;
 use crate::store::{Applied, AppliedMessage, Marked, ReadUpTo};
 
 impl<V: Snapshot> Txn<'_, '_, V> {

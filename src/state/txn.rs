@@ -2,7 +2,19 @@
 //! refresh the cache and raise their events; and `Txn`, what a write sees
 //! and changes inside it.
 
-use super::*;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use super::{apply_profile, unread_part, Committed, Outcome, State};
+use crate::cache::Probe;
+use crate::error::{Error, Result};
+use crate::events::{Events, GroupEvent, SyncStage};
+use crate::json::ProfileUpdate;
+use crate::model::{
+    quote, saturated, Conversation, ConversationId, Kept, ListFilter, Snapshot, Text, MAX_GROUPS,
+};
+use crate::store::{Store, Writer};
 
 impl<V: Snapshot> State<V> {
     /// Runs writes in order, each all or nothing, in one transaction: each

@@ -1,6 +1,8 @@
 //! Checkpoints off the writer's thread, on a connection of their own.
 
-use super::*;
+use rusqlite::Connection;
+
+use crate::error::Result;
 
 /// Pages in the WAL past which the writer checkpoints by itself. Normally
 /// the [`Checkpointer`] keeps the WAL far below this.

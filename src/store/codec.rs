@@ -1,7 +1,13 @@
 //! The row codec: a conversation to its columns and back (lists as JSON
 //! text, u64 values bit-cast), and a corrupt column named.
 
-use super::*;
+use std::fmt::{self, Write};
+
+use rusqlite::Row;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::json::parse_stored_message;
+use crate::model::{Conversation, ConversationId, GroupAtInfo, Text};
 
 /// The list columns of `c`, as JSON text in the reused buffer: the
 /// group @ entries, the marks and the conversation groups, in the

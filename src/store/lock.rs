@@ -1,7 +1,13 @@
 //! The store's folder: its lock (one instance per store, in any process),
 //! owner-only permissions, and the move from 0.1.0's folder.
 
-use super::*;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::DATABASE_FILE;
+use crate::error::{Error, ErrorCode, Result};
+use crate::platform;
 
 /// Moves a store from the folder 0.1.0 named after the user ID to the
 /// folder this version uses, once: when the new one does not exist and a

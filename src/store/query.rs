@@ -1,7 +1,11 @@
 //! Queries on any connection to the store: one conversation, ordered
 //! pages by cursor, and the read-only connection beside the writer.
 
-use super::*;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{read_row, PAGE_AFTER, PAGE_AFTER_ALL, PAGE_FIRST, PAGE_FIRST_ALL};
+use crate::error::{Error, Result};
+use crate::model::{Conversation, ListFilter};
 
 pub(super) const SELECT_ONE: &str = concat!(
     "SELECT ",

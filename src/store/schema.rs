@@ -1,7 +1,8 @@
 //! The schema: forward migrations, the tables the current version needs,
 //! and the checks a store opens with.
 
-use super::*;
+use super::Store;
+use crate::error::{Error, ErrorCode, Result};
 
 /// Forward migrations; `PRAGMA user_version` counts how many have run.
 /// Append only: never edit a migration that has shipped.

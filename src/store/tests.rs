@@ -1,5 +1,6 @@
 use super::*;
 use crate::json::parse_conversations;
+use crate::model::{ConversationId, Text};
 
 /// A test's folder, removed when dropped (also when the test fails).
 struct Scratch(PathBuf);

@@ -1,7 +1,13 @@
 //! The writer: the rows of one transaction (see `Store::write`), its
 //! units of work and the order index around a first import.
 
-use super::*;
+use std::collections::HashMap;
+
+use rusqlite::{params, Connection};
+
+use super::{encode_lists, load_with, query, sort_order, window, ReadUpTo, CREATE_ORDER_INDEX};
+use crate::error::{Error, Result};
+use crate::model::{Conversation, Kept};
 
 /// An upsert that updates a stored row in place (a REPLACE would delete and
 /// re-insert it, touching the order index even when the order is the same).

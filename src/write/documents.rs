@@ -1,7 +1,17 @@
 //! The document writes: import (parsed beside the writer when large), sync
 //! of a page of the list, and sync of the whole list.
 
-use super::*;
+use std::collections::HashSet;
+
+use super::{
+    check_pinned, is_newer, message_position, move_to_activity, read_up_to, IMPORT_CHUNK,
+    PIPELINE_BYTES,
+};
+use crate::error::{Error, Result};
+use crate::json;
+use crate::model::{order_key, Conversation, ConversationId, ConversationType, Snapshot};
+use crate::state::Txn;
+use crate::store::{AppliedMessage, ReadUpTo};
 
 /// Replaces conversations whole. What is remembered of a replaced
 /// conversation's messages is forgotten with it; conversation groups it

@@ -1,7 +1,12 @@
 //! Applying a message: de-duplication by msgID, what counts as unread, the
 //! @ entry, retraction, and the last message.
 
-use super::*;
+use super::move_to_activity;
+use crate::error::{Error, Result};
+use crate::json::IncomingMessage;
+use crate::model::{quote, ConversationId, GroupAtInfo, LastMessage, Snapshot, Text};
+use crate::state::Txn;
+use crate::store::{AppliedMessage, ReadUpTo};
 
 /// Where a message of a stored conversation is, as a read position: a
 /// remembered one, or its last message; any other msgID is refused, named.

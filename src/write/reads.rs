@@ -1,7 +1,11 @@
 //! Reading up to a position: what is marked, the @ entries that go, the
 //! read position, and what is forgotten after it.
 
-use super::*;
+use super::{parse_ids, ReadScope, BACKLOG_SCANNED};
+use crate::error::Result;
+use crate::model::{Conversation, ConversationId, ConversationType, Snapshot, Text};
+use crate::state::Txn;
+use crate::store::{Marked, ReadUpTo};
 
 /// Marks the scope read up to a position: one conversation, or every
 /// stored conversation of a type (or all) that it would change, idle ones

@@ -1,6 +1,12 @@
 //! Conversation groups: create, rename, delete, add to and remove from.
 
-use super::*;
+use std::ffi::{c_char, c_void};
+
+use crate::ffi::import::imconv_done_callback;
+use crate::ffi::lookup::imconv_error_callback;
+use crate::ffi::sdk::imconv_sdk;
+use crate::ffi::{read_ids, read_text, write_call};
+use crate::write::Write;
 
 /// Creates a conversation group (Tencent's createConversationGroup; a name of
 /// 1 to 32 bytes without control characters, at most 20 groups) holding up to

@@ -1,7 +1,16 @@
 //! Reads of the list: ordered pages, the unread total and the group names,
 //! the filter they take, and the callbacks that receive them.
 
-use super::*;
+use std::ffi::{c_char, c_void};
+use std::ptr;
+
+use crate::error::{Error, Result};
+use crate::ffi::conversation::imconv_conversation;
+use crate::ffi::handle::{lend_all, lend_texts};
+use crate::ffi::lookup::imconv_error_callback;
+use crate::ffi::sdk::imconv_sdk;
+use crate::ffi::{async_call, str_arg, CallKind};
+use crate::model::{ConversationType, ListFilter, Text};
 
 /// Receives a list of strings (valid until the callback returns).
 pub type imconv_string_list_callback = Option<
