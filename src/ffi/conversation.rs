@@ -8,8 +8,8 @@ use std::ffi::c_char;
 use std::ptr;
 use std::sync::Arc;
 
-use super::handle::{array_ptr, borrow, c_str_ptr, release, retain, text_ptr};
-use super::{guard, string::give_string};
+use super::guard;
+use super::handle::{array_ptr, borrow, c_str_ptr, give_string, release, retain, text_ptr};
 use crate::json::conversation_to_json;
 use crate::model::{Conversation, ConversationType, Snapshot};
 
@@ -217,10 +217,7 @@ impl ConversationView {
             face_url: text_ptr(&c.face_url),
             unread_count: c.unread_count,
             recv_opt: c.recv_opt,
-            last_message: self
-                .message
-                .as_deref()
-                .map_or(ptr::null(), |m| m as *const imconv_message),
+            last_message: self.message.as_deref().map_or(ptr::null(), ptr::from_ref),
             group_at_info_list: array_ptr(&self.at_info),
             group_at_info_count: self.at_info.len(),
             draft_text: text_ptr(&c.draft_text),

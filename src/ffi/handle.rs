@@ -1,7 +1,9 @@
 //! The one door between the library's objects and the pointers C holds:
 //! every cast of a handle, every reference count C takes or gives back
-//! (an instance's new and free, a view's retain and release), and every lend
-//! of views or texts to a callback is here, each with its contract.
+//! (an instance's new and free, a view's retain and release), every string
+//! handed over for `imconv_string_free`, and every lend of views or texts to
+//! a callback is here, each with its contract. (Reading the host's own
+//! arguments, strings, arrays and versioned structs, is `mod.rs`'s.)
 //!
 //! Two library objects are `Arc`s seen from C: an instance (`imconv_sdk*`,
 //! the `Arc`'s pointer itself) and a conversation view
@@ -9,7 +11,7 @@
 //! A pointer C holds is always an `Arc`'s own (`Arc::as_ptr`, cast), so the
 //! count C takes with it is the `Arc`'s.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 use std::ptr;
 use std::sync::Arc;
 
@@ -136,6 +138,22 @@ pub(crate) fn lend_all<R>(
     }
     drop(views);
     result
+}
+
+/// Hands a string to the caller, who frees it with `imconv_string_free`
+/// ([`take_string`]).
+pub(crate) fn give_string(s: String) -> *mut c_char {
+    super::message_cstring(&s).into_raw()
+}
+
+/// Takes back a string [`give_string`] handed over.
+///
+/// # Safety
+/// `s` is [`give_string`]'s, taken back once.
+pub(crate) unsafe fn take_string(s: *mut c_char) -> CString {
+    // SAFETY: `CString::into_raw`'s pointer, taken back once (this
+    // function's contract).
+    unsafe { CString::from_raw(s) }
 }
 
 /// A text as C sees it: its bytes, with the NUL `Text` keeps after them.

@@ -10,8 +10,8 @@ use super::error::{
     IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_SHUTDOWN, IMCONV_ERR_TIMEOUT,
     IMCONV_ERR_WOULD_DEADLOCK, IMCONV_ERR_WRONG_PROCESS, IMCONV_OK,
 };
-use super::handle::{borrow, hold, into_raw, take};
-use super::{guard, str_arg, string::give_string};
+use super::handle::{borrow, give_string, hold, into_raw, take};
+use super::{guard, str_arg};
 use crate::config::Config;
 use crate::dispatch::{join_stopped, Joined};
 use crate::engine::Engine;

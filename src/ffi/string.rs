@@ -1,8 +1,9 @@
 //! Strings the library hands over to the caller.
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 
 use super::guard;
+use super::handle::take_string;
 
 /// Frees a string the library allocated for the caller (the result of
 /// `imconv_conversation_to_json`, the `out_error` of `imconv_sdk_new`).
@@ -18,14 +19,9 @@ use super::guard;
 pub unsafe extern "C" fn imconv_string_free(s: *mut c_char) {
     guard((), || {
         if !s.is_null() {
-            // SAFETY: a string the library gave out (`give_string`'s
-            // `CString::into_raw`), freed once (this function's contract).
-            drop(unsafe { CString::from_raw(s) });
+            // SAFETY: a string the library gave out (`give_string`), freed
+            // once (this function's contract).
+            drop(unsafe { take_string(s) });
         }
     })
-}
-
-/// Hands a string to the caller, who frees it with `imconv_string_free`.
-pub(crate) fn give_string(s: String) -> *mut c_char {
-    super::message_cstring(&s).into_raw()
 }
