@@ -1,6 +1,9 @@
 //! The engine: the instance's threads and the jobs they run. It owns the
-//! runtime, the callback dispatcher and the write queue, and hands the work
-//! to the instance's [`State`].
+//! runtime, the callback dispatcher, the read pool and the write queue, and
+//! hands the work to the instance's [`State`], which runs it on the thread
+//! it is given: every move of work between threads is here (a call goes
+//! down ffi → engine → state and comes back state → engine → dispatch →
+//! ffi, once).
 //!
 //! Threads: `imconv-callback` runs every callback, and also answers single
 //! lookups from the cache, all that wait at once (a cached answer is one

@@ -8,6 +8,11 @@
 //! store's lock too; cached lookups never do. The cache is written only with
 //! the lock held and only after a commit, so it never shows what is not
 //! committed.
+//!
+//! The state runs on the thread that calls it: it starts no thread, holds
+//! no runtime and posts nothing (that is the engine's). The one exception
+//! is inside a write: a large import parses on a scoped helper thread
+//! (`write::documents`), joined before the write returns.
 
 use std::collections::HashMap;
 use std::path::Path;
