@@ -152,6 +152,7 @@ test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp te
 lint: check-notices check-links
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --document-private-items
 
 # THIRD-PARTY-NOTICES.md lists what the library is built from.
 notices:

@@ -450,7 +450,7 @@ typedef struct imconv_group_at_info {
  */
 typedef struct imconv_conversation {
     /*
-     "c2c_<userID>" or "group_<groupID>".
+     `c2c_<userID>` or `group_<groupID>`.
      */
     const char *conversation_id;
     /*

@@ -83,7 +83,7 @@ struct Shared {
     /// thread spins before it sleeps.
     queued: AtomicBool,
     /// Set by a job that asks, from the callback thread, for a teardown after
-    /// it returns (see [`Dispatcher::stop_after_current`]).
+    /// it returns (see [`Dispatcher::stop_soon`]).
     hook_pending: AtomicBool,
     hooks: Mutex<Option<(Hook, Hook)>>,
     reads: ReadCount,

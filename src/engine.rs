@@ -276,7 +276,7 @@ impl<V: Snapshot> Engine<V> {
     /// getConversationList: the stored conversations among `ids`, in request
     /// order, each once. Answered on the calling thread when every ID is
     /// cached (the probes of a batch overlap, see [`crate::cache`]); else,
-    /// for batches above [`LARGE_BATCH`], and while the writer holds the
+    /// for batches above `LARGE_BATCH` (1,024), and while the writer holds the
     /// cache (the calling thread never waits for it), read on the blocking
     /// pool.
     pub fn get_many(&self, ids: IdList, done: Completer<Vec<Arc<V>>>) {

@@ -12,7 +12,7 @@
 //! - [`events`]: listeners and the event batch one write raises;
 //! - [`state`]: one instance's state, reads, and the one place writes commit
 //!   (on the calling thread: it starts no thread and posts nothing);
-//! - [`write`]: the write operations, their checks and what each changes;
+//! - [`write`](mod@write): the write operations, their checks and what each changes;
 //! - [`engine`]: the threads and jobs, the one place work changes threads:
 //!   runtime, dispatcher, read pool, the write queue, checkpoints and syncs;
 //! - [`ffi`]: the C ABI, the only code with `extern "C"` and raw pointers.

@@ -91,7 +91,7 @@ pub struct imconv_message {
 /// string is ""); a list with count 0 may have a NULL pointer.
 #[repr(C)]
 pub struct imconv_conversation {
-    /// "c2c_<userID>" or "group_<groupID>".
+    /// `c2c_<userID>` or `group_<groupID>`.
     pub conversation_id: *const c_char,
     /// IMCONV_CONVERSATION_TYPE_C2C or IMCONV_CONVERSATION_TYPE_GROUP.
     pub r#type: i32,

@@ -52,7 +52,7 @@ pub fn adopt_legacy_folder(legacy: &Path, dir: &Path) -> Result<()> {
 /// which would drop a record lock of ours; `flock` locks are independent
 /// of those. An `flock` belongs to the open file, so a child forked without
 /// exec would share it and keep the store locked while it lives: the
-/// descriptor is listed in [`LOCK_FDS`], and the library's fork handler
+/// descriptor is listed in `LOCK_FDS`, and the library's fork handler
 /// closes the child's copies (`close_lock_fds_in_child`).
 pub struct StoreLock {
     _file: File,

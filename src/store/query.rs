@@ -13,7 +13,7 @@ pub(super) const SELECT_ONE: &str = concat!(
     " FROM conversation WHERE conversation_id = ?1"
 );
 
-/// [`Store::page`] on any connection to the store.
+/// [`super::Store::page`] on any connection to the store.
 pub(super) fn page_with(
     conn: &Connection,
     filter: &ListFilter,
@@ -143,7 +143,7 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// As [`Store::page`].
+    /// As [`super::Store::page`].
     pub fn page(
         &self,
         filter: &ListFilter,

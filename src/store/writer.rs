@@ -42,7 +42,7 @@ pub(super) const READ_KEPT: &str =
     "SELECT c2c_read_timestamp, group_read_sequence, order_key, read_ms \
      FROM conversation WHERE conversation_id = ?1";
 
-/// Writes conversations inside one transaction (see [`Store::write`]).
+/// Writes conversations inside one transaction (see [`super::Store::write`]).
 pub struct Writer<'t> {
     pub(super) conn: &'t Connection,
     pub(super) stmt: rusqlite::CachedStatement<'t>,
