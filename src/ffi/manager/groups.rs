@@ -2,10 +2,12 @@
 
 use std::ffi::{c_char, c_void};
 
+use crate::error::Result;
 use crate::ffi::import::imconv_done_callback;
 use crate::ffi::lookup::imconv_error_callback;
 use crate::ffi::sdk::imconv_sdk;
 use crate::ffi::{read_ids, read_text, write_call};
+use crate::model::{IdList, Text};
 use crate::write::Write;
 
 /// Creates a conversation group (Tencent's createConversationGroup; a name of
@@ -42,9 +44,8 @@ pub unsafe extern "C" fn imconv_create_group(
     // the callbacks and user_data are kept for the call's one callback.
     unsafe {
         let op = || {
-            Ok(Write::CreateGroup {
-                name: read_text(group_name, "group_name", false)?,
-                ids: read_ids(conversation_ids, count)?,
+            group_write(group_name, conversation_ids, count, |name, ids| {
+                Write::CreateGroup { name, ids }
             })
         };
         write_call(sdk, op, on_success, on_error, user_data)
@@ -156,9 +157,8 @@ pub unsafe extern "C" fn imconv_add_to_group(
     // the callbacks and user_data are kept for the call's one callback.
     unsafe {
         let op = || {
-            Ok(Write::AddToGroup {
-                name: read_text(group_name, "group_name", false)?,
-                ids: read_ids(conversation_ids, count)?,
+            group_write(group_name, conversation_ids, count, |name, ids| {
+                Write::AddToGroup { name, ids }
             })
         };
         write_call(sdk, op, on_success, on_error, user_data)
@@ -197,11 +197,30 @@ pub unsafe extern "C" fn imconv_remove_from_group(
     // the callbacks and user_data are kept for the call's one callback.
     unsafe {
         let op = || {
-            Ok(Write::RemoveFromGroup {
-                name: read_text(group_name, "group_name", false)?,
-                ids: read_ids(conversation_ids, count)?,
+            group_write(group_name, conversation_ids, count, |name, ids| {
+                Write::RemoveFromGroup { name, ids }
             })
         };
         write_call(sdk, op, on_success, on_error, user_data)
     }
+}
+
+/// The write of a call that names a group and its members (create, add
+/// to, remove from), from its arguments.
+///
+/// # Safety
+/// `group_name` is NULL or a NUL-terminated string; `conversation_ids` is
+/// NULL (only with `count` 0) or points to `count` pointers, each NULL or a
+/// NUL-terminated string.
+unsafe fn group_write(
+    group_name: *const c_char,
+    conversation_ids: *const *const c_char,
+    count: usize,
+    write: impl FnOnce(Text, IdList) -> Write,
+) -> Result<Write> {
+    // SAFETY: as this function's contract says.
+    let name = unsafe { read_text(group_name, "group_name", false) }?;
+    // SAFETY: as this function's contract says.
+    let ids = unsafe { read_ids(conversation_ids, count) }?;
+    Ok(write(name, ids))
 }
