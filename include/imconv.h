@@ -1008,7 +1008,9 @@ IMCONV_API int32_t imconv_remove_listener(struct imconv_sdk *sdk, uint64_t liste
  out, as in `imconv_get_total_unread`), in the write's event batch after
  the total; a write that leaves the count as it was raises nothing. Read
  the count it starts from with `imconv_get_total_unread` and the same
- filter.
+ filter. Each raised count equals what `imconv_get_total_unread` with
+ the same filter answers right after that write, however the writes
+ were grouped into transactions.
 
  Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk` or
  `out_subscription_id`, or a filter that cannot be read (type other than

@@ -1,9 +1,9 @@
 //! Unread counts by filter that the host subscribed to (Tencent's
-//! subscribeUnreadMessageCountByFilter): each subscription keeps its
-//! filter's count, and every committed write's changes tell it whether the
-//! count moved, without reading the store again (only a write whose
-//! previous state is unknown, an import with nobody listening, makes it
-//! count anew).
+//! subscribeUnreadMessageCountByFilter): each subscription's count is read
+//! from the store once, before the first group of writes after it was
+//! made (under the store's lock, before anything is written), and from
+//! then on every committed write's changes move it, without reading the
+//! store again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,12 +36,15 @@ impl Default for Subscriptions {
     }
 }
 
-/// What one write changed, per subscription (in the order of the list
-/// when the write began).
+/// The subscriptions a group of writes keeps up to date, with what the
+/// current write changed (in the order of the list when the group began).
+/// Each count was known before the group's first write, so every write's
+/// changes move it from an exact base.
 pub struct Deltas {
     ids: Vec<(u64, Arc<ListFilter>)>,
     deltas: Vec<i128>,
-    /// A change whose previous state is unknown: counts are read anew.
+    /// A change whose previous state is unknown: the counts are forgotten
+    /// and read anew before the next group.
     untracked: bool,
 }
 
@@ -69,6 +72,7 @@ fn part(filter: &ListFilter, c: Option<&Conversation>) -> u64 {
 
 impl Subscriptions {
     /// Subscribes to a filter's unread count; returns the subscription's ID.
+    /// Its count is read before the next group of writes.
     pub fn subscribe(&self, filter: ListFilter) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.list.lock().push(Subscription {
@@ -87,59 +91,71 @@ impl Subscriptions {
         list.len() != before
     }
 
-    /// An accumulator for one write's changes; `None` without subscriptions.
-    pub fn deltas(&self) -> Option<Deltas> {
-        let list = self.list.lock();
+    /// Whether any subscription exists (then every write reads what it
+    /// replaces, so that its change can be counted).
+    pub fn any(&self) -> bool {
+        !self.list.lock().is_empty()
+    }
+
+    /// Before a group of writes (store lock held, nothing written yet):
+    /// reads the count of every subscription that has none yet, and
+    /// returns the accumulator the group's writes fill; `None` without
+    /// subscriptions. A subscription whose count cannot be read is left
+    /// out of this group and read again before the next.
+    pub fn begin(&self, mut count_now: impl FnMut(&ListFilter) -> Result<u128>) -> Option<Deltas> {
+        let mut list = self.list.lock();
         if list.is_empty() {
             return None;
         }
+        let mut ids = Vec::with_capacity(list.len());
+        for s in list.iter_mut() {
+            if s.count.is_none() {
+                s.count = count_now(&s.filter).ok();
+            }
+            if s.count.is_some() {
+                ids.push((s.id, s.filter.clone()));
+            }
+        }
+        let n = ids.len();
         Some(Deltas {
-            ids: list.iter().map(|s| (s.id, s.filter.clone())).collect(),
-            deltas: vec![0; list.len()],
+            ids,
+            deltas: vec![0; n],
             untracked: false,
         })
     }
 
-    /// After the write committed: each subscription's new count, and the
-    /// ones that changed as events. `count_now` reads a filter's count from
-    /// the store as committed (for a count not known yet, or after an
-    /// untracked change); when it fails the count is forgotten and read
-    /// again next time.
-    pub fn settle(
-        &self,
-        d: Deltas,
-        mut count_now: impl FnMut(&ListFilter) -> Result<u128>,
-    ) -> Vec<FilteredUnread> {
+    /// After one write of the group committed: each subscription's new
+    /// count, and the ones that changed as events; the accumulator is
+    /// emptied for the next write.
+    pub fn settle(&self, d: &mut Deltas) -> Vec<FilteredUnread> {
         let mut events = Vec::new();
         let mut list = self.list.lock();
-        for ((id, filter), delta) in d.ids.into_iter().zip(d.deltas) {
+        if d.untracked {
+            // Not reachable while subscriptions make every write read what
+            // it replaces; if it were, the counts are read anew.
+            for s in list.iter_mut() {
+                s.count = None;
+            }
+            d.ids.clear();
+            d.deltas.clear();
+            return events;
+        }
+        for ((id, filter), delta) in d.ids.iter().zip(&mut d.deltas) {
+            let delta = std::mem::take(delta);
             // Unsubscribed meanwhile: nothing to do.
-            let Some(s) = list.iter_mut().find(|s| s.id == id) else {
+            let Some(s) = list.iter_mut().find(|s| s.id == *id) else {
                 continue;
             };
-            if !d.untracked && delta == 0 {
+            let Some(known) = s.count else { continue };
+            if delta == 0 {
                 continue;
             }
-            let now = match (s.count, d.untracked) {
-                (Some(known), false) => (known as i128 + delta).max(0) as u128,
-                _ => match count_now(&filter) {
-                    Ok(now) => now,
-                    Err(_) => {
-                        s.count = None;
-                        continue;
-                    }
-                },
-            };
-            let before = match (s.count, d.untracked) {
-                (Some(known), _) => Some(known),
-                (None, false) => Some((now as i128 - delta).max(0) as u128),
-                (None, true) => None,
-            };
+            let now = (known as i128 + delta).max(0) as u128;
             s.count = Some(now);
-            if before.is_some_and(|b| saturated(b) != saturated(now)) {
+            if saturated(known) != saturated(now) {
                 events.push(FilteredUnread {
-                    subscription: id,
-                    filter,
+                    subscription: *id,
+                    filter: filter.clone(),
                     count: saturated(now),
                 });
             }
@@ -160,33 +176,49 @@ mod tests {
     }
 
     #[test]
-    fn a_count_is_raised_only_when_it_moves() {
+    fn a_count_is_read_before_the_group_and_raised_only_when_it_moves() {
         let subs = Subscriptions::default();
         let groups = subs.subscribe(ListFilter {
             kind: Some(ConversationType::Group),
             ..ListFilter::default()
         });
         let all = subs.subscribe(ListFilter::default());
-        // The store holds group_g with 2 unread and c2c_a with 1.
-        let store = |f: &ListFilter| -> Result<u128> { Ok(if f.kind.is_some() { 3 } else { 4 }) };
+        // Before the group the store holds group_g with 2 unread and c2c_a
+        // with 1: the counts are read then, once.
+        let store = |f: &ListFilter| -> Result<u128> { Ok(if f.kind.is_some() { 2 } else { 3 }) };
+        let mut d = subs.begin(store).unwrap();
         // group_g goes from 2 to 3: both counts move.
-        let mut d = subs.deltas().unwrap();
         d.add(Some(&conv("group_g", 2)), Some(&conv("group_g", 3)));
-        let events = subs.settle(d, store);
+        let events = subs.settle(&mut d);
         let got: Vec<(u64, u64)> = events.iter().map(|e| (e.subscription, e.count)).collect();
         assert_eq!(got, vec![(groups, 3), (all, 4)]);
-        // c2c_a changes: only the count of all moves; the store is not read.
-        let mut d = subs.deltas().unwrap();
+        // The next write of the group: c2c_a changes, only the count of
+        // all moves, from where the last write left it.
         d.add(Some(&conv("c2c_a", 1)), Some(&conv("c2c_a", 0)));
-        let events = subs.settle(d, |_| panic!("the count is known"));
+        let events = subs.settle(&mut d);
         let got: Vec<(u64, u64)> = events.iter().map(|e| (e.subscription, e.count)).collect();
         assert_eq!(got, vec![(all, 3)]);
+        // The next group reads nothing: the counts are known.
+        let mut d = subs.begin(|_| panic!("the counts are known")).unwrap();
         // Muted: no part of any count; a change that moves nothing raises nothing.
         let mut muted = conv("group_m", 5);
         muted.recv_opt = 2;
-        let mut d = subs.deltas().unwrap();
         d.add(None, Some(&muted));
-        assert!(subs.settle(d, |_| panic!("nothing moved")).is_empty());
+        assert!(subs.settle(&mut d).is_empty());
+        // A subscription made during a group is not in it: it is counted
+        // before the next.
+        let late = subs.subscribe(ListFilter::default());
+        d.add(None, Some(&conv("c2c_b", 1)));
+        let got: Vec<u64> = subs.settle(&mut d).iter().map(|e| e.subscription).collect();
+        assert_eq!(got, vec![all]);
+        let mut d = subs.begin(|_| Ok(4)).unwrap();
+        d.add(None, Some(&conv("c2c_c", 1)));
+        let got: Vec<(u64, u64)> = subs
+            .settle(&mut d)
+            .iter()
+            .map(|e| (e.subscription, e.count))
+            .collect();
+        assert_eq!(got, vec![(all, 5), (late, 5)]);
         assert!(subs.unsubscribe(groups));
         assert!(!subs.unsubscribe(groups));
     }

@@ -393,7 +393,9 @@ pub unsafe extern "C" fn imconv_remove_listener(sdk: *mut imconv_sdk, listener_i
 /// out, as in `imconv_get_total_unread`), in the write's event batch after
 /// the total; a write that leaves the count as it was raises nothing. Read
 /// the count it starts from with `imconv_get_total_unread` and the same
-/// filter.
+/// filter. Each raised count equals what `imconv_get_total_unread` with
+/// the same filter answers right after that write, however the writes
+/// were grouped into transactions.
 ///
 /// Returns IMCONV_OK; IMCONV_ERR_INVALID_PARAMETERS for a NULL `sdk` or
 /// `out_subscription_id`, or a filter that cannot be read (type other than

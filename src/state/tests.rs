@@ -195,3 +195,68 @@ fn a_temporary_conversation_is_named_after_its_profile() {
         "a profile stores no conversation"
     );
 }
+
+/// The counts a subscription raised, in order.
+fn filtered(done: &Committed<TestView>) -> Vec<u64> {
+    done.outcomes
+        .iter()
+        .filter_map(|o| o.events.as_ref())
+        .flat_map(|e| e.filtered.iter().map(|f| f.count))
+        .collect()
+}
+
+#[test]
+fn a_subscription_counts_each_write_of_a_group_once() {
+    let state = open();
+    state.listeners.add(Arc::new(Quiet));
+    let all = state.subscriptions.subscribe(ListFilter::default());
+    // Three writes committed together: each raises the count after it, as
+    // the total does (0.3.0 read the base after the group and said 3, 4, 5).
+    let done = run(
+        &state,
+        vec![
+            message("c2c_a", "m1", 1),
+            message("c2c_b", "m2", 2),
+            message("c2c_c", "m3", 3),
+        ],
+    );
+    assert_eq!(filtered(&done), [1, 2, 3]);
+    let totals: Vec<u64> = done
+        .outcomes
+        .iter()
+        .filter_map(|o| o.events.as_ref()?.total)
+        .collect();
+    assert_eq!(totals, [1, 2, 3]);
+    assert!(done.outcomes[0].events.as_ref().unwrap().filtered[0].subscription == all);
+    // A clear of everything: the count follows the total to 0.
+    let done = run(
+        &state,
+        vec![Write::MarkRead {
+            scope: crate::write::ReadScope::All,
+            upto: crate::store::ReadUpTo::All,
+        }],
+    );
+    assert_eq!(filtered(&done), [0]);
+    assert_eq!(state.unread_total(&ListFilter::default()).unwrap(), 0);
+}
+
+#[test]
+fn a_subscription_made_with_nobody_listening_stays_exact_through_an_import() {
+    let state = open();
+    run(&state, vec![message("c2c_a", "m1", 1)]);
+    let _all = state.subscriptions.subscribe(ListFilter::default());
+    // Nobody listens: the import replaces rows without reading them, yet
+    // the subscription's count must come out right.
+    let import = |json: &str| Write::Import(json.as_bytes().to_vec());
+    run(
+        &state,
+        vec![
+            import(r#"[{"conversationID":"c2c_a","unreadCount":5}]"#),
+            message("c2c_b", "m2", 2),
+            message("c2c_c", "m3", 3),
+        ],
+    );
+    state.listeners.add(Arc::new(Quiet));
+    let done = run(&state, vec![message("c2c_d", "m4", 4)]);
+    assert_eq!(filtered(&done), [8], "5 + 1 + 1 + 1");
+}

@@ -15,6 +15,7 @@ use crate::model::{
     quote, saturated, Conversation, ConversationId, Kept, ListFilter, Snapshot, Text, MAX_GROUPS,
 };
 use crate::store::{Store, Writer};
+use crate::subscriptions::Deltas;
 
 impl<V: Snapshot> State<V> {
     /// Runs writes in order, each all or nothing, in one transaction: each
@@ -40,13 +41,17 @@ impl<V: Snapshot> State<V> {
         let Some(store) = guard.as_mut() else {
             return fail_all(Error::shutdown());
         };
-        let tracking = !self.listeners.is_empty();
         // Someone listens: the total must be known to report its changes.
-        if tracking {
+        if !self.listeners.is_empty() {
             if let Err(e) = self.ensure_total(store) {
                 return fail_all(e);
             }
         }
+        // Subscriptions' counts are read before anything is written, so
+        // that each write's changes move them from the state it started in.
+        let mut filtered = self.subscriptions.begin(|f| store.unread_total(f));
+        // Someone listens or counts: every write reads what it replaces.
+        let tracking = !self.listeners.is_empty() || filtered.is_some();
         // A write alone needs no unit: the transaction is its unit.
         let units = writes.len() > 1;
         let first_tick = *self.tick.lock();
@@ -133,7 +138,7 @@ impl<V: Snapshot> State<V> {
                     }
                     Outcome {
                         result: Ok(d.count),
-                        events: self.publish(store, d.changes, d.raised),
+                        events: self.publish(d.changes, d.raised, filtered.as_mut()),
                     }
                 }
                 Err(e) => Outcome {
@@ -149,18 +154,18 @@ impl<V: Snapshot> State<V> {
     }
 
     /// After a commit (store lock held): refreshes the cache with one
-    /// write's changes, keeps the unread total, and builds the write's
-    /// events (none when nobody listens or nothing changed).
+    /// write's changes, keeps the unread total and the subscriptions'
+    /// counts, and builds the write's events (none when nobody listens or
+    /// nothing changed).
     pub(super) fn publish(
         &self,
-        store: &Store,
         changes: Vec<Change<V>>,
         raised: Raised,
+        mut filtered: Option<&mut Deltas>,
     ) -> Option<Events<V>> {
         let mut events = Events::default();
         let mut untracked = Vec::new();
         let mut delta: i128 = 0;
-        let mut filtered = self.subscriptions.deltas();
         // A group event names the conversations the write changed, as views.
         let views: Vec<(ConversationId, Arc<V>)> = if raised.groups.is_empty() {
             Vec::new()
@@ -221,9 +226,7 @@ impl<V: Snapshot> State<V> {
                 .refresh(untracked.iter().map(|(id, v)| (id.text(), v.clone())));
         }
         if let Some(f) = filtered {
-            events.filtered = self
-                .subscriptions
-                .settle(f, |filter| store.unread_total(filter));
+            events.filtered = self.subscriptions.settle(f);
         }
         events.sync = raised.sync;
         events.groups = raised
