@@ -880,8 +880,12 @@ int32_t imconv_import_conversations(struct imconv_sdk *sdk,
  `groupReadSequence` for groups) that moves forward is a read on another
  device: the remembered messages and @ mentions it covers stop counting,
  as with `imconv_clean_unread`. `"readMsgID"` reads up to that message,
- as `imconv_mark_read` does (after the element's other fields; a msgID
- that is not a message of the conversation fails the call).
+ as `imconv_mark_read` does, after the element's read positions and
+ before its `unreadCount` (a server computes its count after the
+ receipts it has). A receipt arrives late all the time, so it never
+ fails the sync: one naming a message read and forgotten since changes
+ nothing, and one naming a message never applied to that conversation
+ is passed over (logged at INFO).
  `orderKey`, when named, is taken; else the conversation moves when its
  activity time (newest message or draft) changed. Conversation groups it
  names that do not exist yet are created.
@@ -1827,8 +1831,10 @@ IMCONV_API int32_t imconv_event_fd(struct imconv_sdk *sdk);
 
  Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL,
  invalid or not stored conversation ID, a NULL or empty msgID or one over
- 128 bytes, or a msgID that is not a message of that conversation (the
- message names it). IMCONV_ERR_DATABASE when the store cannot write;
+ 128 bytes, or a msgID that was never applied to that conversation (the
+ message names it). A msgID read and forgotten since (bounded history)
+ is at or before the read position: the call succeeds and changes
+ nothing, as for any earlier message. IMCONV_ERR_DATABASE when the store cannot write;
  IMCONV_ERR_INTERNAL for a caught panic (please report it).
 
  The calling contract of a write (return codes, the one callback, order,

@@ -37,6 +37,7 @@ macro_rules! read_position {
 }
 
 mod applied;
+mod forgotten;
 mod window;
 
 pub use applied::{count_remembered, Applied, AppliedMessage, Marked};
@@ -448,6 +449,7 @@ impl Store {
                 buffer: String::new(),
                 windows: HashMap::new(),
                 blob: Vec::new(),
+                forgotten: Vec::new(),
             };
             let result = f(&mut writer)?;
             writer.flush_windows()?;

@@ -235,8 +235,12 @@ impl Write {
             Write::MarkRead { scope, upto } => mark_read(scope, *upto, txn),
             Write::MarkMessageRead { id, msg_id } => {
                 txn.stored(id)?;
-                let upto = message_position(txn, id, msg_id)?;
-                read_up_to(txn, id, upto)?;
+                match message_position(txn, id, msg_id)? {
+                    Position::At(upto) => read_up_to(txn, id, upto)?,
+                    // Read and at or before the position already.
+                    Position::Forgotten => {}
+                    Position::Unknown => return Err(Position::unknown(id, msg_id)),
+                }
                 Ok(0)
             }
             Write::Draft { id, text } => {

@@ -99,7 +99,8 @@ fn a_forgotten_message_coming_again_changes_nothing() {
         assert_eq!(remembered(&dir, conv), kept, "nothing remembered again");
     }
     // A receipt on a message still in the window is taken; on a forgotten
-    // one it fails, saying why it may be.
+    // one (a late receipt) it succeeds and changes nothing; on one never
+    // applied it fails, saying so.
     write(
         &e,
         Write::MarkMessageRead {
@@ -108,16 +109,30 @@ fn a_forgotten_message_coming_again_changes_nothing() {
         },
     )
     .unwrap();
-    let err = write(
+    let bob = get(&e, "c2c_bob").0.clone();
+    recorder.log.lock().clear();
+    write(
         &e,
         Write::MarkMessageRead {
             id: id("c2c_bob"),
             msg_id: text("c2c_bob-3"),
         },
     )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_bob").0, bob, "a late receipt changes nothing");
+    assert!(recorder.log.lock().is_empty(), "{:?}", recorder.log.lock());
+    let err = write(
+        &e,
+        Write::MarkMessageRead {
+            id: id("c2c_bob"),
+            msg_id: text("c2c_bob-never"),
+        },
+    )
     .unwrap_err();
+    assert_eq!(err.code(), imconv::error::ErrorCode::InvalidParameters);
     assert!(
-        err.message().contains("no longer remembered"),
+        err.message()
+            .contains("\"c2c_bob-never\" was never applied"),
         "{}",
         err.message()
     );

@@ -90,9 +90,9 @@ fn a_sync_element_reads_up_to_its_read_msg_id() {
     )
     .unwrap();
     assert_eq!(unread(&e, "c2c_bob"), 2);
-    let err = sync(&e, r#"[{"conversationID":"c2c_bob","readMsgID":"nope"}]"#).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::InvalidParameters);
-    assert!(err.message().contains("\"nope\""), "{}", err.message());
+    // A receipt for a message never applied here is passed over.
+    sync(&e, r#"[{"conversationID":"c2c_bob","readMsgID":"nope"}]"#).unwrap();
+    assert_eq!(unread(&e, "c2c_bob"), 2);
 }
 
 #[test]
@@ -232,4 +232,109 @@ fn an_exported_conversation_keeps_its_milliseconds_and_read_position() {
     import(&other, &format!("[{json}]")).unwrap();
     messages(&other, QUICK).unwrap();
     assert_eq!(unread(&other, "c2c_bob"), 3 + 2, "imported 3, then q2, q3");
+}
+
+/// Twenty messages from bob, read up to the last: m1..m11 fall out of the
+/// recent window and are forgotten (the window keeps the newest 8 and the
+/// last message).
+fn forgetting(e: &imconv::engine::Engine<View>) {
+    let list: Vec<String> = (1..=20)
+        .map(|i| {
+            format!(
+                r#"{{"conversationID":"c2c_bob","msgID":"m{i}","timestampMs":{},"sender":"bob"}}"#,
+                1_700_000_000_000u64 + i * 1000
+            )
+        })
+        .collect();
+    messages(e, &format!("[{}]", list.join(","))).unwrap();
+    mark_read(e, "c2c_bob", "m20").unwrap();
+    assert_eq!(unread(e, "c2c_bob"), 0);
+}
+
+#[test]
+fn a_late_receipt_for_a_forgotten_message_succeeds_and_changes_nothing() {
+    // Issue 25, item 2: 0.3.0 failed with 6017 here.
+    let e = memory();
+    forgetting(&e);
+    let before = get(&e, "c2c_bob").0.clone();
+    mark_read(&e, "c2c_bob", "m3").unwrap();
+    assert_eq!(get(&e, "c2c_bob").0, before);
+    let err = mark_read(&e, "c2c_bob", "m999").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameters);
+    assert!(err.message().contains("never applied"), "{}", err.message());
+}
+
+#[test]
+fn a_sync_whose_receipt_names_a_forgotten_or_unknown_message_stores_the_rest() {
+    let e = memory();
+    forgetting(&e);
+    // 0.3.0 failed this whole sync: c2c_new was not stored.
+    sync(
+        &e,
+        r#"[{"conversationID":"c2c_new","unreadCount":4},{"conversationID":"c2c_bob","readMsgID":"m3"}]"#,
+    )
+    .unwrap();
+    assert_eq!(unread(&e, "c2c_new"), 4);
+    assert_eq!(unread(&e, "c2c_bob"), 0);
+    // A msgID never applied here is passed over; the element's other
+    // fields apply.
+    sync(
+        &e,
+        r#"[{"conversationID":"c2c_bob","readMsgID":"nowhere","showName":"Bob B"}]"#,
+    )
+    .unwrap();
+    assert_eq!(get(&e, "c2c_bob").0.show_name.as_str(), "Bob B");
+}
+
+#[test]
+fn a_receipt_for_what_the_same_element_just_read_and_forgot_succeeds() {
+    let e = memory();
+    let list: Vec<String> = (1..=20)
+        .map(|i| {
+            format!(
+                r#"{{"conversationID":"c2c_bob","msgID":"m{i}","timestampMs":{},"sender":"bob"}}"#,
+                1_700_000_000_000u64 + i * 1000
+            )
+        })
+        .collect();
+    messages(&e, &format!("[{}]", list.join(","))).unwrap();
+    assert_eq!(unread(&e, "c2c_bob"), 20);
+    // The element's own position reads (and forgets) m1..m11 before its
+    // receipt names m5.
+    sync(
+        &e,
+        r#"[{"conversationID":"c2c_bob","c2cReadTimestamp":1700000019,"readMsgID":"m5"}]"#,
+    )
+    .unwrap();
+    assert_eq!(unread(&e, "c2c_bob"), 1, "m20 is after the position");
+}
+
+#[test]
+fn what_was_forgotten_is_known_after_reopen_and_goes_with_a_delete() {
+    let dir = Scratch::new("forgotten-reopen");
+    let config = || {
+        let mut c = imconv::config::Config::in_memory("me");
+        c.data_dir = Some(dir.to_path_buf());
+        c
+    };
+    {
+        let e = imconv::engine::Engine::<View>::open(&config()).unwrap();
+        forgetting(&e);
+    }
+    let e = imconv::engine::Engine::<View>::open(&config()).unwrap();
+    mark_read(&e, "c2c_bob", "m1").unwrap();
+    write(
+        &e,
+        Write::Delete {
+            ids: ids(&["c2c_bob"]),
+        },
+    )
+    .unwrap();
+    messages(
+        &e,
+        r#"[{"conversationID":"c2c_bob","msgID":"n1","timestampMs":1800000000000,"sender":"bob"}]"#,
+    )
+    .unwrap();
+    let err = mark_read(&e, "c2c_bob", "m1").unwrap_err();
+    assert!(err.message().contains("never applied"), "{}", err.message());
 }

@@ -77,8 +77,12 @@ pub unsafe extern "C" fn imconv_import_conversations(
 /// `groupReadSequence` for groups) that moves forward is a read on another
 /// device: the remembered messages and @ mentions it covers stop counting,
 /// as with `imconv_clean_unread`. `"readMsgID"` reads up to that message,
-/// as `imconv_mark_read` does (after the element's other fields; a msgID
-/// that is not a message of the conversation fails the call).
+/// as `imconv_mark_read` does, after the element's read positions and
+/// before its `unreadCount` (a server computes its count after the
+/// receipts it has). A receipt arrives late all the time, so it never
+/// fails the sync: one naming a message read and forgotten since changes
+/// nothing, and one naming a message never applied to that conversation
+/// is passed over (logged at INFO).
 /// `orderKey`, when named, is taken; else the conversation moves when its
 /// activity time (newest message or draft) changed. Conversation groups it
 /// names that do not exist yet are created.

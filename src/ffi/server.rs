@@ -37,8 +37,10 @@ pub const IMCONV_SYNC_FAILED: i32 = 3;
 ///
 /// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL,
 /// invalid or not stored conversation ID, a NULL or empty msgID or one over
-/// 128 bytes, or a msgID that is not a message of that conversation (the
-/// message names it). IMCONV_ERR_DATABASE when the store cannot write;
+/// 128 bytes, or a msgID that was never applied to that conversation (the
+/// message names it). A msgID read and forgotten since (bounded history)
+/// is at or before the read position: the call succeeds and changes
+/// nothing, as for any earlier message. IMCONV_ERR_DATABASE when the store cannot write;
 /// IMCONV_ERR_INTERNAL for a caught panic (please report it).
 ///
 /// The calling contract of a write (return codes, the one callback, order,

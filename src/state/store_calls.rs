@@ -53,6 +53,9 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     pub fn forget_messages(&mut self, id: &str) -> Result<()> {
         self.w.forget_messages(id)
     }
+    pub fn was_forgotten(&self, conversation_id: &str, msg_id: &str) -> Result<bool> {
+        self.w.was_forgotten(conversation_id, msg_id)
+    }
     pub fn any_applied_message(&self) -> Result<bool> {
         self.w.any_applied_message()
     }

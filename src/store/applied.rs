@@ -41,7 +41,7 @@ pub(super) const MARK_READ_UNPLACED: &str = concat!(
 /// `Retain::forgets` for a window's records.
 const FORGET_READ: &str = "DELETE FROM applied_message WHERE conversation_id = ?1 AND unread = 0 \
      AND msg_id IS NOT ?4 AND CASE WHEN substr(conversation_id, 1, 4) = 'c2c_' OR seq = 0 \
-     THEN timestamp BETWEEN 0 AND ?2 ELSE seq BETWEEN 1 AND ?3 END";
+     THEN timestamp BETWEEN 0 AND ?2 ELSE seq BETWEEN 1 AND ?3 END RETURNING msg_id";
 pub(super) const COUNT_UNREAD: &str =
     "SELECT COUNT(*) FROM applied_message WHERE conversation_id = ?1 AND unread = 1";
 const READ_WINDOW: &str = "SELECT recent FROM conversation WHERE conversation_id = ?1";
@@ -140,11 +140,15 @@ impl Writer<'_> {
             keep: c.last_message.as_ref().map(|m| m.msg_id.as_str()),
         };
         let id = c.id.as_str();
-        let spilled = window.overflow(is_c2c(id), &retain);
+        let mut forgot = Vec::new();
+        let spilled = window.overflow(is_c2c(id), &retain, |m| forgot.push(m));
         window.spilled |= !spilled.is_empty();
         window.dirty = false;
         let any = window.encode(&mut self.blob);
         keep_in_table(self.conn, id, &spilled)?;
+        for m in forgot {
+            self.note_forgotten(id, m);
+        }
         Ok(Some(any))
     }
 
@@ -157,7 +161,7 @@ impl Writer<'_> {
                 continue;
             }
             // The row is not at hand: nothing is forgotten here.
-            let spilled = window.overflow(is_c2c(id), &Retain::nothing());
+            let spilled = window.overflow(is_c2c(id), &Retain::nothing(), |_| {});
             window.spilled |= !spilled.is_empty();
             keep_in_table(self.conn, id, &spilled)?;
             let bytes = window
@@ -168,7 +172,7 @@ impl Writer<'_> {
                 .execute(params![id, bytes])?;
         }
         self.windows.clear();
-        Ok(())
+        self.flush_forgotten()
     }
 
     /// Whether any message is remembered in the table (a fresh store's
@@ -377,12 +381,18 @@ impl Writer<'_> {
         } else {
             read_ms.min(i64::MAX as u64) as i64
         };
-        let n = self.conn.prepare_cached(FORGET_READ)?.execute(params![
-            id,
-            read_ms,
-            read_seq.min(i64::MAX as u64) as i64,
-            keep,
-        ])?;
+        let gone: Vec<String> = self
+            .conn
+            .prepare_cached(FORGET_READ)?
+            .query_map(
+                params![id, read_ms, read_seq.min(i64::MAX as u64) as i64, keep],
+                |r| r.get(0),
+            )?
+            .collect::<rusqlite::Result<_>>()?;
+        let n = gone.len();
+        for m in gone {
+            self.note_forgotten(id, m);
+        }
         // All gone: later messages need not look in the table.
         let left = self
             .conn
@@ -410,10 +420,15 @@ impl Writer<'_> {
         let mut stmt = conn.prepare_cached(
             "DELETE FROM applied_message WHERE conversation_id = ?1 AND msg_id = ?2",
         )?;
+        let mut gone = Vec::new();
         for msg_id in msg_ids.iter().filter(|m| Some(m.as_str()) != keep) {
-            if !window.remove(msg_id) && window.spilled {
-                stmt.execute(params![id, msg_id])?;
+            if window.remove(msg_id) || (window.spilled && stmt.execute(params![id, msg_id])? > 0) {
+                gone.push(msg_id.clone());
             }
+        }
+        drop(stmt);
+        for m in gone {
+            self.note_forgotten(id, m);
         }
         Ok(())
     }

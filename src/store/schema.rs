@@ -119,6 +119,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "ALTER TABLE conversation ADD COLUMN recent BLOB;
      UPDATE conversation SET recent = x'0101'
         WHERE conversation_id IN (SELECT conversation_id FROM applied_message);",
+    // 8: forgotten messages. Bloom filters of the msgIDs bounded history
+    // forgot, per conversation in chunks (see `forgotten`), so that a late
+    // receipt naming one changes nothing instead of failing.
+    "CREATE TABLE forgotten_message (
+        conversation_id TEXT NOT NULL,
+        chunk           INTEGER NOT NULL,
+        n               INTEGER NOT NULL,
+        bits            BLOB NOT NULL,
+        PRIMARY KEY (conversation_id, chunk)
+     ) WITHOUT ROWID;",
 ];
 
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

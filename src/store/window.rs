@@ -147,17 +147,28 @@ impl Window {
     }
 
     /// Trims the window to [`RECENT_KEPT`], oldest first: what `retain`
-    /// forgets goes, the rest is returned to be kept in the table.
-    pub fn overflow(&mut self, c2c: bool, retain: &Retain) -> Vec<Record> {
+    /// forgets goes (its msgID to `forgot`), the rest is returned to be
+    /// kept in the table.
+    pub fn overflow(
+        &mut self,
+        c2c: bool,
+        retain: &Retain,
+        mut forgot: impl FnMut(String),
+    ) -> Vec<Record> {
         let excess = self.records.len().saturating_sub(RECENT_KEPT as usize);
         if excess == 0 {
             return Vec::new();
         }
         self.dirty = true;
-        self.records
-            .drain(..excess)
-            .filter(|r| !retain.forgets(r, c2c))
-            .collect()
+        let mut kept = Vec::new();
+        for r in self.records.drain(..excess) {
+            if retain.forgets(&r, c2c) {
+                forgot(r.msg_id);
+            } else {
+                kept.push(r);
+            }
+        }
+        kept
     }
 
     /// Marks the unread records up to `upto` read, as the table's marking
@@ -391,9 +402,11 @@ mod tests {
             read_seq: 0,
             keep: None,
         };
-        let spilled = w.overflow(true, &retain);
+        let mut forgot = Vec::new();
+        let spilled = w.overflow(true, &retain, |m| forgot.push(m));
         let ids = |v: &[Record]| v.iter().map(|r| r.msg_id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&spilled), ["m2", "m4"]);
+        assert_eq!(forgot, ["m1", "m3"]);
         assert_eq!(w.records.len(), RECENT_KEPT as usize);
         assert_eq!(w.records[0].msg_id, "m5");
         assert_eq!(w.records.last().unwrap().msg_id, "m12");
@@ -402,7 +415,10 @@ mod tests {
         for i in 1..=10 {
             w.insert(rec(&format!("m{i}"), i, 0, false), true);
         }
-        assert_eq!(ids(&w.overflow(true, &Retain::nothing())), ["m1", "m2"]);
+        assert_eq!(
+            ids(&w.overflow(true, &Retain::nothing(), |m| panic!("{m} forgotten"))),
+            ["m1", "m2"]
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct Writer<'t> {
     pub(super) windows: HashMap<String, window::Window>,
     /// Reused for an encoded window.
     pub(super) blob: Vec<u8>,
+    /// msgIDs this unit of work forgot, by conversation (see `forgotten`).
+    pub(super) forgotten: Vec<(String, Vec<String>)>,
 }
 
 impl<'t> Writer<'t> {
@@ -123,6 +125,7 @@ impl<'t> Writer<'t> {
     pub fn rollback_unit(&mut self) -> Result<()> {
         // What the unit changed in its windows is undone with its rows.
         self.windows.clear();
+        self.forgotten.clear();
         self.conn.prepare_cached("ROLLBACK TO unit")?.execute([])?;
         self.release_unit()
     }
@@ -176,7 +179,7 @@ impl<'t> Writer<'t> {
             .execute([id])?;
         tx.prepare_cached("DELETE FROM applied_message WHERE conversation_id = ?1")?
             .execute([id])?;
-        Ok(())
+        self.drop_forgotten(id)
     }
 
     /// Creates or moves a conversation group.

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::{
-    check_pinned, is_newer, message_position, move_to_activity, read_up_to, IMPORT_CHUNK,
+    check_pinned, is_newer, message_position, move_to_activity, read_up_to, Position, IMPORT_CHUNK,
     PIPELINE_BYTES,
 };
 use crate::error::{Error, Result};
@@ -212,10 +212,19 @@ pub(super) fn sync<V: Snapshot>(
             for upto in [read, group_time].into_iter().flatten() {
                 read_up_to(txn, &id, upto)?;
             }
+            // A receipt from another device arrives late all the time: one
+            // naming a forgotten message changes nothing, and one naming a
+            // message never applied here is passed over (logged), never
+            // failing the sync.
             if let Some(msg_id) = p.read_msg_id.take() {
-                let upto = message_position(txn, &id, &msg_id)
-                    .map_err(|e| e.context("field 'readMsgID'"))?;
-                read_up_to(txn, &id, upto)?;
+                match message_position(txn, &id, &msg_id)? {
+                    Position::At(upto) => read_up_to(txn, &id, upto)?,
+                    Position::Forgotten => {}
+                    Position::Unknown => crate::log::info(format_args!(
+                        "sync: {} (field 'readMsgID' of element {i}): passed over",
+                        Position::unknown(&id, &msg_id).message()
+                    )),
+                }
             }
             // The positions are the server's (past 2^63 too, and the other
             // kind's as named), and never move back.

@@ -8,31 +8,54 @@ use crate::model::{quote, ConversationId, GroupAtInfo, LastMessage, Snapshot, Te
 use crate::state::Txn;
 use crate::store::{AppliedMessage, ReadUpTo};
 
+/// Where a receipt's message is (see [`message_position`]).
+pub(super) enum Position {
+    /// A remembered message, or the conversation's last message.
+    At(ReadUpTo),
+    /// Applied once and forgotten since: it was read, at or before the
+    /// read position, so a read up to it changes nothing.
+    Forgotten,
+    /// Never applied to this conversation (as far as the store can tell:
+    /// see `store::forgotten`).
+    Unknown,
+}
+
+impl Position {
+    /// The error for a msgID that was never applied.
+    pub(super) fn unknown(id: &ConversationId, msg_id: &Text) -> Error {
+        Error::invalid_parameters(format!(
+            "msgID {} was never applied to conversation {}",
+            quote(msg_id.as_str()),
+            quote(id.as_str())
+        ))
+    }
+}
+
 /// Where a message of a stored conversation is, as a read position: a
-/// remembered one, or its last message; any other msgID is refused, named.
+/// remembered one, or its last message; a forgotten one, or unknown.
 pub(super) fn message_position<V: Snapshot>(
     txn: &mut Txn<'_, '_, V>,
     id: &ConversationId,
     msg_id: &Text,
-) -> Result<ReadUpTo> {
+) -> Result<Position> {
     if let Some(at) = txn.applied(id.as_str(), msg_id.as_str())? {
-        return Ok(ReadUpTo::Message {
+        return Ok(Position::At(ReadUpTo::Message {
             ms: at.time_ms,
             seq: at.seq,
-        });
+        }));
     }
-    match &txn.stored(id)?.last_message {
-        Some(m) if m.msg_id == *msg_id => Ok(ReadUpTo::Message {
-            ms: m.timestamp_ms,
-            seq: m.seq,
-        }),
-        _ => Err(Error::invalid_parameters(format!(
-            "msgID {} is not a message of conversation {} (never applied, or read and \
-             no longer remembered)",
-            quote(msg_id.as_str()),
-            quote(id.as_str())
-        ))),
+    if let Some(m) = &txn.stored(id)?.last_message {
+        if m.msg_id == *msg_id {
+            return Ok(Position::At(ReadUpTo::Message {
+                ms: m.timestamp_ms,
+                seq: m.seq,
+            }));
+        }
     }
+    if txn.was_forgotten(id.as_str(), msg_id.as_str())? {
+        return Ok(Position::Forgotten);
+    }
+    Ok(Position::Unknown)
 }
 
 /// Whether a message is newer than the last one: by time (milliseconds),

@@ -149,8 +149,10 @@ class Sdk(Instance):
     def mark_read(self, conversation_id: str, msg_id: str) -> None:
         """Marks a stored conversation read up to and including one of its
         messages (a read receipt), by the conversation's own message order;
-        the read position never moves back. InvalidParametersError for a
-        msgID that is not a message of that conversation."""
+        the read position never moves back, so naming an earlier message
+        (one read and forgotten since included) changes nothing.
+        InvalidParametersError for a msgID never applied to that
+        conversation."""
         self._wait(lambda c: self._write(c, "imconv_mark_read", conversation_id.encode(),
                                          msg_id.encode()))
 
