@@ -511,9 +511,10 @@ typedef struct imconv_conversation {
     bool is_pinned;
     /*
      Sort key, larger first (after pinned ones): the activity time (newest
-     message or draft, seconds) in the high 32 bits and an action tick in
-     the low 32 bits, so equal times list the latest action first; or the
-     key an import or sync gave, until the conversation's next activity.
+     message or draft) as `min(second, 2^32 - 1) << 32 | millisecond <<
+     22 | (tick mod 2^22)`, the tick an action counter, so equal times
+     list the latest action first; or the key an import or sync gave,
+     until the conversation's next activity.
      */
     uint64_t order_key;
     /*
@@ -676,7 +677,9 @@ typedef void (*imconv_filtered_unread_callback)(uint64_t subscription_id,
  `imconv_conversation_retain`.
 
  Since 0.3.0, Tencent's other conversation events, in the same batch
- after the list's events and before the total (see each member):
+ (see each member), in this order: the list's events (new, changed,
+ deleted), group events, the sync stage, the total, then subscriptions'
+ counts. They are:
  the host's sync stages (`imconv_report_sync`), the five conversation
  group events raised by the group calls (a membership event names only
  the conversations it changed, and is not raised when it changed none;
@@ -1217,7 +1220,11 @@ int32_t imconv_apply_messages(struct imconv_sdk *sdk,
  The read position follows: c2c_read_timestamp or group_read_sequence
  becomes the position (clearing everything: the last message's), never
  lower than it was, and later messages at or before it do not count as
- unread. @ mentions up to the position go (clearing everything: all of
+ unread. A timestamp covers its whole second: read_timestamp_ms becomes
+ its last millisecond (`.999`), also from inside that second. A clear by
+ sequence reads seq-less messages too and leaves read_timestamp_ms;
+ clearing everything moves it to the last message's time, in one
+ conversation or a scope alike. @ mentions up to the position go (clearing everything: all of
  them, also in conversations with no unread count). Messages applied with
  `imconv_apply_messages` are counted exactly; an unread count that came
  from an import or a sync with no messages behind it is cleared once the

@@ -254,13 +254,12 @@ impl Conversation {
     }
 
     /// Moves a one-to-one read position forward to the whole second `t`
-    /// (Tencent's position): only a later second moves it, so a position
-    /// inside that second set by a message stays exact.
+    /// (Tencent's position), which covers every message of that second:
+    /// the millisecond position becomes its last millisecond (`.999`)
+    /// when behind it, also when it is inside that second already.
     pub fn read_to_second(&mut self, t: u64) {
-        if t > self.c2c_read_timestamp {
-            self.read_ms = self.read_ms.max(ms_covering_second(t));
-            self.c2c_read_timestamp = t;
-        }
+        self.read_ms = self.read_ms.max(ms_covering_second(t));
+        self.c2c_read_timestamp = self.c2c_read_timestamp.max(t);
     }
 
     /// Whether a message is at or before the read position (nothing read

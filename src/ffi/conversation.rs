@@ -122,9 +122,10 @@ pub struct imconv_conversation {
     /// Pinned to the top.
     pub is_pinned: bool,
     /// Sort key, larger first (after pinned ones): the activity time (newest
-    /// message or draft, seconds) in the high 32 bits and an action tick in
-    /// the low 32 bits, so equal times list the latest action first; or the
-    /// key an import or sync gave, until the conversation's next activity.
+    /// message or draft) as `min(second, 2^32 - 1) << 32 | millisecond <<
+    /// 22 | (tick mod 2^22)`, the tick an action counter, so equal times
+    /// list the latest action first; or the key an import or sync gave,
+    /// until the conversation's next activity.
     pub order_key: u64,
     /// Marks (IMCONV_MARK_* bits, custom marks in bits 32-63).
     pub mark_list: *const u64,

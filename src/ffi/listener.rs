@@ -67,7 +67,9 @@ pub type imconv_filtered_unread_callback = Option<
 /// `imconv_conversation_retain`.
 ///
 /// Since 0.3.0, Tencent's other conversation events, in the same batch
-/// after the list's events and before the total (see each member):
+/// (see each member), in this order: the list's events (new, changed,
+/// deleted), group events, the sync stage, the total, then subscriptions'
+/// counts. They are:
 /// the host's sync stages (`imconv_report_sync`), the five conversation
 /// group events raised by the group calls (a membership event names only
 /// the conversations it changed, and is not raised when it changed none;

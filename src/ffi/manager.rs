@@ -121,7 +121,11 @@ pub unsafe extern "C" fn imconv_apply_messages(
 /// The read position follows: c2c_read_timestamp or group_read_sequence
 /// becomes the position (clearing everything: the last message's), never
 /// lower than it was, and later messages at or before it do not count as
-/// unread. @ mentions up to the position go (clearing everything: all of
+/// unread. A timestamp covers its whole second: read_timestamp_ms becomes
+/// its last millisecond (`.999`), also from inside that second. A clear by
+/// sequence reads seq-less messages too and leaves read_timestamp_ms;
+/// clearing everything moves it to the last message's time, in one
+/// conversation or a scope alike. @ mentions up to the position go (clearing everything: all of
 /// them, also in conversations with no unread count). Messages applied with
 /// `imconv_apply_messages` are counted exactly; an unread count that came
 /// from an import or a sync with no messages behind it is cleared once the

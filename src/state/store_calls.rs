@@ -30,7 +30,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     pub fn mark_messages_read(&mut self, id: &str, upto: ReadUpTo) -> Result<Marked> {
         self.w.mark_messages_read(id, upto)
     }
-    pub fn keep_newest_unread(&mut self, id: &str, n: u64) -> Result<u64> {
+    pub fn keep_newest_unread(&mut self, id: &str, n: u64) -> Result<Vec<(u64, i32)>> {
         self.w.keep_newest_unread(id, n)
     }
     pub fn forget_read(

@@ -50,12 +50,12 @@ const KEEP_IN_TABLE: &str =
     "INSERT OR REPLACE INTO applied_message (msg_id, conversation_id, timestamp, seq, unread, at_type) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-/// What marking messages read did: how many, and the sequence of each
-/// that had added an @ entry (one entry per message goes with it).
+/// What marking messages read did: how many, and the sequence and @ type
+/// of each that had added an @ entry (that entry goes with it).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Marked {
     pub count: u64,
-    pub mentions: Vec<u64>,
+    pub mentions: Vec<(u64, i32)>,
     /// The msgIDs marked (not for `ReadUpTo::All`, which marks them all).
     pub msg_ids: Vec<String>,
 }
@@ -201,42 +201,73 @@ impl Writer<'_> {
     }
 
     /// After an authoritative unread count `n` (sync): the newest `n`
-    /// remembered unread messages stay unread, older ones count as read.
-    /// Returns how many remembered messages stay unread.
-    pub fn keep_newest_unread(&mut self, id: &str, n: u64) -> Result<u64> {
+    /// remembered unread messages stay unread, older ones count as read
+    /// (newest by time, then sequence; in a tie, the later arrival in the
+    /// window is newer). Returns the sequence and @ type of each message
+    /// that stopped counting with an @ entry (its entry goes too).
+    pub fn keep_newest_unread(&mut self, id: &str, n: u64) -> Result<Vec<(u64, i32)>> {
+        struct Unread {
+            time_ms: i64,
+            seq: i64,
+            in_table: bool,
+            at_type: i32,
+            msg_id: String,
+        }
         let conn = self.conn;
-        let mut unread: Vec<(i64, i64, bool, String)> = if self.window(id)?.spilled {
+        let table: Vec<Unread> = if self.window(id)?.spilled {
             conn.prepare_cached(
-                "SELECT timestamp, seq, msg_id FROM applied_message \
+                "SELECT timestamp, seq, msg_id, at_type FROM applied_message \
                  WHERE conversation_id = ?1 AND unread = 1",
             )?
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, true, r.get(2)?)))?
+            .query_map([id], |r| {
+                Ok(Unread {
+                    time_ms: r.get(0)?,
+                    seq: r.get(1)?,
+                    in_table: true,
+                    msg_id: r.get(2)?,
+                    at_type: r.get(3)?,
+                })
+            })?
             .collect::<rusqlite::Result<_>>()?
         } else {
             Vec::new()
         };
         let window = self.window(id)?;
-        unread.extend(
-            window
-                .records
-                .iter()
-                .filter(|r| r.unread)
-                .map(|r| (r.time_ms, r.seq as i64, false, r.msg_id.clone())),
-        );
-        unread.sort_unstable_by_key(|u| std::cmp::Reverse((u.0, u.1)));
+        // Latest arrival first: the window's newest, then its older ones,
+        // then the table's (they fell out of the window before), so that
+        // the stable sort keeps the later arrival of a tie.
+        let mut unread: Vec<Unread> = window
+            .records
+            .iter()
+            .rev()
+            .filter(|r| r.unread)
+            .map(|r| Unread {
+                time_ms: r.time_ms,
+                seq: r.seq as i64,
+                in_table: false,
+                at_type: r.at_type,
+                msg_id: r.msg_id.clone(),
+            })
+            .collect();
+        unread.extend(table);
+        unread.sort_by_key(|u| std::cmp::Reverse((u.time_ms, u.seq)));
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         let mut stmt = conn.prepare_cached(
             "UPDATE applied_message SET unread = 0 WHERE conversation_id = ?1 AND msg_id = ?2",
         )?;
-        for (_, _, in_table, msg_id) in unread.iter().skip(n) {
-            if *in_table {
-                stmt.execute([id, msg_id])?;
-            } else if let Some(r) = window.find_mut(msg_id) {
+        let mut mentions = Vec::new();
+        for u in unread.iter().skip(n) {
+            if u.in_table {
+                stmt.execute([id, &u.msg_id])?;
+            } else if let Some(r) = window.find_mut(&u.msg_id) {
                 r.unread = false;
                 window.dirty = true;
             }
+            if u.at_type != 0 {
+                mentions.push((u.seq as u64, u.at_type));
+            }
         }
-        Ok(unread.len().min(n) as u64)
+        Ok(mentions)
     }
 
     /// A remembered message's position changed (a status update brought the
@@ -298,7 +329,7 @@ impl Writer<'_> {
             marked.count += 1;
             if upto != ReadUpTo::All {
                 if r.at_type != 0 {
-                    marked.mentions.push(r.seq);
+                    marked.mentions.push((r.seq, r.at_type));
                 }
                 marked.msg_ids.push(r.msg_id.clone());
             }
@@ -498,8 +529,9 @@ fn mark_rows(
     let mut rows = stmt.query(args)?;
     while let Some(r) = rows.next()? {
         marked.count += 1;
-        if r.get::<_, i32>(1)? != 0 {
-            marked.mentions.push(r.get::<_, i64>(0)? as u64);
+        let at_type: i32 = r.get(1)?;
+        if at_type != 0 {
+            marked.mentions.push((r.get::<_, i64>(0)? as u64, at_type));
         }
         marked.msg_ids.push(r.get(2)?);
     }

@@ -222,17 +222,19 @@ impl<'t> Writer<'t> {
         let (sql, position) = match upto {
             ReadUpTo::All => (
                 "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
-                 AND (unread_count <> 0 OR group_at_info <> '[]' OR (last_message IS NOT NULL AND CASE \
-                   WHEN conv_type = 1 OR COALESCE(json_extract(last_message, '$.seq'), 0) = 0 \
-                   THEN read_ms < COALESCE(json_extract(last_message, '$.timestampMs'), \
-                                           json_extract(last_message, '$.timestamp') * 1000) \
-                   ELSE group_read_sequence < 0 OR group_read_sequence < json_extract(last_message, '$.seq') END))",
+                 AND (unread_count <> 0 OR group_at_info <> '[]' OR (last_message IS NOT NULL AND ( \
+                   read_ms < COALESCE(json_extract(last_message, '$.timestampMs'), \
+                                      json_extract(last_message, '$.timestamp') * 1000) \
+                   OR (conv_type = 2 AND COALESCE(json_extract(last_message, '$.seq'), 0) <> 0 \
+                       AND (group_read_sequence < 0 OR group_read_sequence < json_extract(last_message, '$.seq'))))))",
                 None,
             ),
             ReadUpTo::Timestamp(t) => (
                 "SELECT conversation_id FROM conversation WHERE (?1 IS NULL OR conv_type = ?1) \
                  AND (unread_count <> 0 OR group_at_info <> '[]' \
-                   OR (c2c_read_timestamp >= 0 AND c2c_read_timestamp < ?2))",
+                   OR (c2c_read_timestamp >= 0 AND c2c_read_timestamp < ?2) \
+                   OR (conv_type = 1 AND ?2 > 0 AND read_ms < CASE WHEN ?2 >= 9223372036854775 \
+                     THEN 9223372036854775807 ELSE ?2 * 1000 + 999 END))",
                 Some(t),
             ),
             ReadUpTo::Sequence(s) if s <= i64::MAX as u64 => (

@@ -4,12 +4,14 @@
 use std::collections::HashSet;
 
 use super::{
-    check_pinned, is_newer, message_position, move_to_activity, read_up_to, Position, IMPORT_CHUNK,
-    PIPELINE_BYTES,
+    check_pinned, is_newer, message_position, move_to_activity, read_up_to, remove_mentions,
+    Position, IMPORT_CHUNK, PIPELINE_BYTES,
 };
 use crate::error::{Error, Result};
 use crate::json;
-use crate::model::{order_key, Conversation, ConversationId, ConversationType, Snapshot};
+use crate::model::{
+    ms_covering_second, order_key, Conversation, ConversationId, ConversationType, Snapshot,
+};
 use crate::state::Txn;
 use crate::store::{AppliedMessage, ReadUpTo};
 
@@ -184,8 +186,10 @@ pub(super) fn sync<V: Snapshot>(
                     seq: 0,
                 });
             let read = match id.kind() {
+                // A whole second covers all of it: it moves a position
+                // inside that second to the second's end.
                 ConversationType::C2c => by_time.or(read_ts
-                    .filter(|&t| t > c.c2c_read_timestamp)
+                    .filter(|&t| t > c.c2c_read_timestamp || ms_covering_second(t) > c.read_ms)
                     .map(|t| ReadUpTo::Timestamp(t.min(i64::MAX as u64) as i64))),
                 ConversationType::Group => read_seq
                     .filter(|&s| s > c.group_read_sequence)
@@ -194,6 +198,7 @@ pub(super) fn sync<V: Snapshot>(
             // A group's time position (messages without a sequence) moves too.
             let group_time = by_time.filter(|_| id.kind() == ConversationType::Group);
             let activity = c.activity_ms();
+            let names_at_list = p.group_at_info_list.is_some();
             p.apply_plain_fields(c);
             if c.show_name.is_empty() {
                 let name = txn.fallback_name(&id);
@@ -232,8 +237,14 @@ pub(super) fn sync<V: Snapshot>(
             c.c2c_read_timestamp = c.c2c_read_timestamp.max(read_ts.unwrap_or(0));
             c.group_read_sequence = c.group_read_sequence.max(read_seq.unwrap_or(0));
             if let Some(n) = p.unread_count {
-                txn.keep_newest_unread(id.as_str(), n)?;
-                txn.stored(&id)?.unread_count = n;
+                let stopped = txn.keep_newest_unread(id.as_str(), n)?;
+                let c = txn.stored(&id)?;
+                c.unread_count = n;
+                // A message that stopped counting takes its @ entry with
+                // it, unless the element names the list itself.
+                if !names_at_list {
+                    remove_mentions(c, &stopped);
+                }
             }
             let c = txn.stored(&id)?;
             match p.order_key {

@@ -106,10 +106,16 @@ pub(super) fn apply_message<V: Snapshot>(
         // counts stops counting, and its @ entry goes. It never counts again.
         if retracted && applied.is_some_and(|a| a.unread) {
             c.unread_count = c.unread_count.saturating_sub(1);
+            // Its own entry: the same sequence and @ type (entries of
+            // seq-less messages differ only by type, and equal ones are
+            // interchangeable).
             let seq = m.message.seq;
-            let mentioned = applied.is_some_and(|a| a.at_type != 0);
-            let entry = c.group_at_info_list.iter().position(|a| a.seq == seq);
-            if let (true, Some(i)) = (mentioned, entry) {
+            let at_type = applied.map_or(0, |a| a.at_type);
+            let entry = c
+                .group_at_info_list
+                .iter()
+                .position(|a| a.seq == seq && a.at_type == at_type);
+            if let (true, Some(i)) = (at_type != 0, entry) {
                 c.group_at_info_list = c
                     .group_at_info_list
                     .iter()
@@ -134,9 +140,10 @@ pub(super) fn apply_message<V: Snapshot>(
     }
     // The host's verdict, when given, replaces the engine's own rule of
     // what counts; nothing at or before the read position counts.
-    let counts = m
-        .counts_as_unread
-        .unwrap_or(!m.message.is_self && !m.message.is_read && !retracted);
+    // A deleted or revoked message never counts, whatever the verdict.
+    let counts = !is_withdrawn(&m)
+        && m.counts_as_unread
+            .unwrap_or(!m.message.is_self && !m.message.is_read && !retracted);
     let unread = counts && !read;
     let newer = c
         .last_message
@@ -183,5 +190,10 @@ pub(super) const STATUS_REVOKED: i32 = 6;
 /// A message that must not count (any more): deleted or revoked, or the
 /// host says so.
 pub(super) fn is_retracted(m: &IncomingMessage) -> bool {
-    matches!(m.message.status, STATUS_DELETED | STATUS_REVOKED) || m.counts_as_unread == Some(false)
+    is_withdrawn(m) || m.counts_as_unread == Some(false)
+}
+
+/// Deleted or revoked: it never counts, whatever the host's verdict.
+fn is_withdrawn(m: &IncomingMessage) -> bool {
+    matches!(m.message.status, STATUS_DELETED | STATUS_REVOKED)
 }

@@ -66,15 +66,7 @@ pub(super) fn read_up_to<V: Snapshot>(
     c.unread_count =
         tracked_before.saturating_sub(marked.count) + if covers_last { 0 } else { untracked };
     // Each marked message that had added an @ entry takes it with it.
-    if !marked.mentions.is_empty() {
-        let mut list = c.group_at_info_list.to_vec();
-        for seq in &marked.mentions {
-            if let Some(i) = list.iter().position(|a| a.seq == *seq) {
-                list.remove(i);
-            }
-        }
-        c.group_at_info_list = list.into();
-    }
+    remove_mentions(c, &marked.mentions);
     let group = id.kind() == ConversationType::Group;
     match upto {
         ReadUpTo::All => {
@@ -123,4 +115,23 @@ pub(super) fn read_sequence(c: &mut Conversation, s: u64) {
             .copied()
             .collect();
     }
+}
+
+/// Removes one @ entry per message that stopped counting: the entry of its
+/// sequence and @ type (entries of seq-less messages differ only by type,
+/// and equal ones are interchangeable).
+pub(super) fn remove_mentions(c: &mut Conversation, mentions: &[(u64, i32)]) {
+    if mentions.is_empty() {
+        return;
+    }
+    let mut list = c.group_at_info_list.to_vec();
+    for &(seq, at_type) in mentions {
+        if let Some(i) = list
+            .iter()
+            .position(|a| a.seq == seq && a.at_type == at_type)
+        {
+            list.remove(i);
+        }
+    }
+    c.group_at_info_list = list.into();
 }
