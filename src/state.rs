@@ -41,6 +41,18 @@ pub use txn::*;
 /// Most conversations in one page.
 pub const MAX_PAGE: usize = 1000;
 
+/// A page's count: 1 to [`MAX_PAGE`], else refused (the one page-size
+/// rule of every layer).
+pub fn page_count(count: usize) -> Result<usize> {
+    if (1..=MAX_PAGE).contains(&count) {
+        Ok(count)
+    } else {
+        Err(Error::invalid_parameters(format!(
+            "count must be 1 to {MAX_PAGE} conversations a page (got {count})"
+        )))
+    }
+}
+
 pub struct State<V: Snapshot> {
     /// Reads pages beside the writer (`None` in memory).
     reader: Mutex<Option<Reader>>,
@@ -239,8 +251,8 @@ impl<V: Snapshot> State<V> {
     /// cached are loaded and cached.
     pub fn page(&self, filter: &ListFilter, cursor: &str, count: usize) -> Result<Page<V>> {
         crate::inject::point(crate::inject::Stage::Work);
+        let count = page_count(count)?;
         let after = decode_cursor(cursor)?;
-        let count = count.clamp(1, MAX_PAGE);
         self.with_store(|store| {
             let rows = store.page(filter, after.as_ref(), count + 1)?;
             self.assemble_page(rows, count, cursor, |id| {
@@ -271,11 +283,10 @@ impl<V: Snapshot> State<V> {
         count: usize,
     ) -> Option<Result<Page<V>>> {
         crate::inject::point(crate::inject::Stage::Work);
-        let after = match decode_cursor(cursor) {
-            Ok(after) => after,
+        let (count, after) = match page_count(count).and_then(|n| Ok((n, decode_cursor(cursor)?))) {
+            Ok(read) => read,
             Err(e) => return Some(Err(e)),
         };
-        let count = count.clamp(1, MAX_PAGE);
         let rows = {
             let reader = self.reader.lock();
             let read = if crate::inject::fails(crate::inject::Fault::ReaderPage) {

@@ -145,7 +145,7 @@ fn a_batch_answers_in_request_order_each_once_and_caches_what_it_read() {
 }
 
 #[test]
-fn a_page_refuses_a_bad_cursor_and_keeps_its_count_in_range() {
+fn a_page_refuses_a_bad_cursor_and_a_count_out_of_range() {
     let state = open();
     run(
         &state,
@@ -159,11 +159,23 @@ fn a_page_refuses_a_bad_cursor_and_keeps_its_count_in_range() {
     let e = state.page(&all, "not a cursor", 10).err().unwrap();
     assert_eq!(e.code(), ErrorCode::InvalidParameters);
     assert!(e.message().contains("invalid cursor"), "{}", e.message());
-    // A count of 0 is read as 1; the cursor continues where it stopped.
-    let first = state.page(&all, "", 0).unwrap();
+    // A count out of 1..=1000 is refused, naming it; the cursor continues
+    // where it stopped.
+    for n in [0, MAX_PAGE + 1] {
+        let e = state.page(&all, "", n).err().unwrap();
+        assert_eq!(e.code(), ErrorCode::InvalidParameters);
+        assert!(
+            e.message().contains(&format!(
+                "count must be 1 to 1000 conversations a page (got {n})"
+            )),
+            "{}",
+            e.message()
+        );
+    }
+    let first = state.page(&all, "", 1).unwrap();
     assert_eq!(ids(&first.conversations), ["c2c_c"]);
     assert!(!first.finished);
-    let rest = state.page(&all, &first.next_cursor, MAX_PAGE + 1).unwrap();
+    let rest = state.page(&all, &first.next_cursor, MAX_PAGE).unwrap();
     assert_eq!(ids(&rest.conversations), ["c2c_b", "c2c_a"]);
     assert!(rest.finished);
     // In memory there is no reader connection: the writer's answers.

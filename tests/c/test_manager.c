@@ -265,6 +265,17 @@ static void test_ordering_paging_filters_totals_groups(void) {
     call_wait(&p.done);
     CHECK_INT(p.done.code, IMCONV_ERR_INVALID_PARAMETERS);
     CHECK_CONTAINS(p.done.desc, "cursor");
+    /* One page-size rule: 1 to IMCONV_MAX_PAGE, anything else refused. */
+    size_t counts[] = {0, IMCONV_MAX_PAGE + 1};
+    for (size_t i = 0; i < 2; i++) {
+        call_reset(&p.done);
+        CHECK_INT(imconv_get_conversation_page(sdk, NULL, NULL, counts[i], on_page, on_fail, &p), IMCONV_OK);
+        call_wait(&p.done);
+        CHECK_INT(p.done.code, IMCONV_ERR_INVALID_PARAMETERS);
+        CHECK_CONTAINS(p.done.desc, "count must be 1 to 1000");
+    }
+    page_sync(sdk, NULL, NULL, IMCONV_MAX_PAGE, &p);
+    CHECK_INT(p.finished, 1);
 
     /* Groups. */
     const char *members[] = {"c2c_a", "c2c_e"};

@@ -20,7 +20,7 @@
   interpreter finalizes.
 """
 from ._calls import set_callback_error_handler
-from ._instance import Subscription, version, wait_freed
+from ._instance import MAX_PAGE, Subscription, version, wait_freed
 from .aio import AsyncSdk, EventStream
 from .errors import (ErrorCode, ImconvError, InternalError, InvalidJsonError,
                      InvalidParametersError, QueueFullError, ReadOnlyError, ShutdownError,
@@ -39,5 +39,5 @@ __all__ = [
     "ShutdownError", "StoreLockedError", "WrongProcessError", "QueueFullError",
     "WouldDeadlockError", "ReadOnlyError", "TimeoutError_", "InternalError", "error_text",
     "route_log_to_logging", "disable_log", "set_callback_error_handler",
-    "version", "wait_freed",
+    "version", "wait_freed", "MAX_PAGE",
 ]

@@ -20,6 +20,10 @@ from .errors import ErrorCode, ShutdownError, error_for, error_text
 from .log import disable_log
 from .types import Conversation, Filter, json_array
 
+#: Most conversations in one page (the header's IMCONV_MAX_PAGE): a page's
+#: count (`page_size`) must be 1 to this.
+MAX_PAGE = 1000
+
 Complete = _calls.Complete
 GroupCallback = Callable[[str, List[Conversation]], None]
 _open: "weakref.WeakSet[Instance]" = weakref.WeakSet()
@@ -99,6 +103,11 @@ class Instance:
                     _calls.on_error)
 
     def _page(self, complete: Complete, f: Optional[Filter], cursor: str, count: int) -> None:
+        # The library's one page-size rule, checked before ctypes would
+        # wrap a negative count into a huge size_t.
+        if not 1 <= count <= MAX_PAGE:
+            raise error_for(int(ErrorCode.INVALID_PARAMETERS),
+                            f"count must be 1 to {MAX_PAGE} conversations a page (got {count})")
         self._start(complete, n.lib.imconv_get_conversation_page, c_filter(f), cursor.encode(),
                     count, _calls.on_page, _calls.on_error)
 

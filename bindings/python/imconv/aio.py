@@ -117,7 +117,9 @@ class AsyncSdk(Instance):
 
     async def iter_conversations(self, filter: Optional[Filter] = None,
                                  page_size: int = 100) -> AsyncIterator[Conversation]:
-        """Every conversation that passes `filter`, in list order (`async for`)."""
+        """Every conversation that passes `filter`, in list order (`async for`),
+        read `page_size` (1 to `MAX_PAGE`) at a time; InvalidParametersError
+        for any other `page_size`."""
         cursor = ""
         while True:
             page = await self.get_conversation_page(filter, cursor, page_size)

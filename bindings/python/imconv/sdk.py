@@ -84,14 +84,17 @@ class Sdk(Instance):
     def get_conversation_page(self, filter: Optional[Filter] = None, cursor: str = "",
                               count: int = 100) -> Page:
         """One page of the ordered list (pinned first, then newest): pass
-        `page.next_cursor` for the next one until `page.is_finished`."""
+        `page.next_cursor` for the next one until `page.is_finished`.
+        `count` is 1 to `MAX_PAGE` (1,000); any other is refused with
+        InvalidParametersError."""
         result: Page = self._wait(lambda c: self._page(c, filter, cursor, count))
         return result
 
     def iter_conversations(self, filter: Optional[Filter] = None,
                            page_size: int = 100) -> Iterator[Conversation]:
-        """Every conversation that passes `filter`, in list order, read a
-        page at a time."""
+        """Every conversation that passes `filter`, in list order, read
+        `page_size` (1 to `MAX_PAGE`) at a time; InvalidParametersError for
+        any other `page_size`, before anything is read."""
         cursor = ""
         while True:
             page = self.get_conversation_page(filter, cursor, page_size)

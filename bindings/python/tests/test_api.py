@@ -106,6 +106,19 @@ def test_every_write(sdk: imconv.Sdk) -> None:
     assert ids(list(sdk.iter_conversations())) == ["group_g"]
 
 
+def test_one_page_size_rule(sdk: imconv.Sdk) -> None:
+    # 1 to MAX_PAGE, as the header's IMCONV_MAX_PAGE; anything else is
+    # refused before anything is read (0.3.0 read 0 as 1 and made 2,000
+    # round trips for 2,000 conversations).
+    assert imconv.MAX_PAGE == 1000
+    for bad in (0, -1, imconv.MAX_PAGE + 1):
+        with pytest.raises(imconv.InvalidParametersError, match=f"count must be 1 to 1000.*got {bad}"):
+            sdk.get_conversation_page(count=bad)
+        with pytest.raises(imconv.InvalidParametersError):
+            next(sdk.iter_conversations(page_size=bad))
+    assert len(sdk.get_conversation_page(count=imconv.MAX_PAGE).conversations) == 3
+
+
 def test_conversations_round_trip_as_dataclasses(sdk: imconv.Sdk) -> None:
     before = sdk.get_conversation_list(["c2c_alice", "group_g"])
     with imconv.Sdk("me") as other:

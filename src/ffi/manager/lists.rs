@@ -143,15 +143,15 @@ pub(crate) unsafe fn read_filter(filter: *const imconv_list_filter) -> Result<Li
 /// descending; only those that pass `filter` (NULL: all).
 ///
 /// `cursor`: NULL or "" for the first page, else the `next_cursor` a
-/// previous page returned (opaque text). `count`: 1 to 1000 (0 reads as 1,
-/// more as 1000). Paging is stable: a conversation that moves or is deleted
+/// previous page returned (opaque text). `count`: 1 to 1000
+/// (IMCONV_MAX_PAGE); any other count is refused. Paging is stable: a conversation that moves or is deleted
 /// while you page never makes another one be skipped or returned twice (one
 /// that moves up past the cursor is simply not returned again).
 /// `on_success(conversations, count, next_cursor, is_finished, user_data)`.
 ///
-/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a filter
-/// type other than 0, 1, 2, a cursor that is not one this call returned, or
-/// a string that is not valid UTF-8; IMCONV_ERR_DATABASE when the store
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a count of
+/// 0 or over 1000, a filter type other than 0, 1, 2, a cursor that is not
+/// a well-formed cursor of this call, or a string that is not valid UTF-8; IMCONV_ERR_DATABASE when the store
 /// cannot be read.
 ///
 /// The calling contract of a read (return codes, the one callback, what the
