@@ -12,8 +12,10 @@ coroutine was cancelled still commits (or fails) as a whole; only its
 answer is dropped.
 """
 import asyncio
+import collections
+import weakref
 from types import TracebackType
-from typing import (Any, AsyncIterator, Callable, List, Optional, Sequence, Type)
+from typing import (Any, AsyncIterator, Callable, Deque, List, Optional, Sequence, Type)
 
 from . import _calls
 from ._instance import Complete, Instance, Subscription
@@ -37,7 +39,7 @@ class AsyncSdk(Instance):
         options["delivery"] = "host"
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._fd = -1
-        self._streams: List["EventStream"] = []
+        self._streams: "weakref.WeakSet[EventStream]" = weakref.WeakSet()
         super().__init__(user_id, data_dir, **options)
 
     async def __aenter__(self) -> "AsyncSdk":
@@ -62,9 +64,10 @@ class AsyncSdk(Instance):
         loop = self._loop
         self._detach()
         super().close()
-        streams, self._streams = self._streams, []
+        streams, self._streams = list(self._streams), weakref.WeakSet()
         for stream in streams:
             stream._end(loop)
+        _reap()
 
     def _attach(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
@@ -82,6 +85,7 @@ class AsyncSdk(Instance):
             loop.remove_reader(self._fd)
 
     async def _await(self, start: Callable[[Complete], None]) -> Any:
+        _reap()
         loop = self._attach()
         future = loop.create_future()
 
@@ -237,47 +241,132 @@ class AsyncSdk(Instance):
                                                     before=[group_name.encode()]))
 
 
-    def events(self) -> "EventStream":
+    def events(self, max_queued: int = 10_000) -> "EventStream":
         """The events of every later write as an async iterator:
-        `async for event in sdk.events(): ...` (an `Event` each); it ends
-        when the instance closes or the stream is closed (`aclose()`)."""
-        return EventStream(self)
+        `async with sdk.events() as events: async for event in events: ...`
+        (an `Event` each). It ends when the instance closes, when it is
+        closed (`aclose()`, leaving its `async with` block), when the task
+        reading it is cancelled while it waits, and when it is garbage
+        collected (a `break` out of `async for event in sdk.events()`, or
+        the reading task returning): its listener goes with it.
+
+        At most `max_queued` events wait unread: when a reader falls behind
+        further, the oldest are dropped and the next event it reads is an
+        `Event("gap", total=N)` saying that N events were dropped there
+        (then re-read what it shows: the list, the totals)."""
+        return EventStream(self, max_queued)
 
 
 class EventStream:
-    """The listener events of one `AsyncSdk`, in commit order."""
+    """The listener events of one `AsyncSdk`, in commit order (see
+    `AsyncSdk.events`)."""
 
-    def __init__(self, sdk: AsyncSdk) -> None:
+    def __init__(self, sdk: AsyncSdk, max_queued: int = 10_000) -> None:
+        if max_queued < 1:
+            raise ValueError(f"max_queued must be at least 1 (got {max_queued})")
         self._sdk = sdk
-        self._queue: "asyncio.Queue[Optional[Event]]" = asyncio.Queue()
-        self._subscription: Optional[Subscription] = sdk._add_listener(
-            _calls.events_to(self._queue.put_nowait))
-        sdk._streams.append(self)
+        self._events: Deque[Event] = collections.deque()
+        self._max = max_queued
+        self._dropped = 0
+        self._ended = False
+        self._waiter: "Optional[asyncio.Future[None]]" = None
+        # The listener holds the stream weakly: a stream nobody reads any
+        # more is collected, and its listener removed (see __del__).
+        ref = weakref.ref(self)
+
+        def put(event: Event) -> None:
+            stream = ref()
+            if stream is not None:
+                stream._put(event)
+
+        self._subscription: Optional[Subscription] = sdk._add_listener(_calls.events_to(put))
+        sdk._streams.add(self)
+
+    def _put(self, event: Event) -> None:
+        if self._ended:
+            return
+        if len(self._events) >= self._max:
+            self._events.popleft()
+            self._dropped += 1
+        self._events.append(event)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def __aiter__(self) -> "EventStream":
         return self
 
+    async def __aenter__(self) -> "EventStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def __anext__(self) -> Event:
-        if self._subscription is None and self._queue.empty():
-            raise StopAsyncIteration
-        self._sdk._attach()
-        event = await self._queue.get()
-        if event is None:
-            raise StopAsyncIteration
-        return event
+        while True:
+            if self._dropped:
+                dropped, self._dropped = self._dropped, 0
+                return Event("gap", total=dropped)
+            if self._events:
+                return self._events.popleft()
+            if self._ended:
+                raise StopAsyncIteration
+            loop = self._sdk._attach()
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            except asyncio.CancelledError:
+                # The reader was cancelled: nobody reads this stream now.
+                self._close()
+                raise
+
+    def _close(self) -> None:
+        """Removes the listener; what was queued can still be read."""
+        self._ended = True
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:
+            subscription.remove()
+        self._wake()
 
     def _end(self, loop: Optional[asyncio.AbstractEventLoop]) -> None:
         """The instance closed: the stream ends once what was queued is read."""
         self._subscription = None
+        self._ended = True
         if loop is None or not loop.is_closed():
-            self._queue.put_nowait(None)
+            self._wake()
 
     async def aclose(self) -> None:
         """Stops the stream: removes its listener and drops the events not
         yet read."""
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            subscription.remove()
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)
+        self._close()
+        self._events.clear()
+        self._dropped = 0
+
+    def __del__(self) -> None:
+        # Collected while still listening: remove the listener on the
+        # loop's thread (never here: a collection may run anywhere, even
+        # inside the library's callback or with the instance's lock held).
+        subscription, self._subscription = getattr(self, "_subscription", None), None
+        if subscription is None:
+            return
+        loop = self._sdk._loop
+        try:
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(subscription.remove)
+                return
+        except RuntimeError:
+            pass
+        _orphans.append(subscription)
+
+
+#: Listeners of streams collected with no loop to remove them on: removed by
+#: the next `AsyncSdk` call or close (see `_reap`).
+_orphans: List[Subscription] = []
+
+
+def _reap() -> None:
+    while _orphans:
+        _orphans.pop().remove()

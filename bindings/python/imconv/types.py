@@ -224,11 +224,14 @@ class Event:
     """One listener event, as `AsyncSdk.events()` yields it. `kind` is
     "new", "changed", "deleted", "total_unread"; "sync_start",
     "sync_finish", "sync_failed"; "group_created", "group_deleted",
-    "group_renamed", "added_to_group", "deleted_from_group"; or
-    "unread_count". `conversations` holds the new, changed or grouped ones,
-    `conversation_ids` the deleted ones, `total` the new unread total or a
-    subscription's new count, `group_name` (and `new_group_name` for a
-    rename) the group, `subscription_id` and `filter` the subscription."""
+    "group_renamed", "added_to_group", "deleted_from_group";
+    "unread_count"; or "gap" (the reader fell behind and `total` events
+    were dropped before this point: re-read what they would have told).
+    `conversations` holds the new, changed or grouped ones,
+    `conversation_ids` the deleted ones, `total` the new unread total, a
+    subscription's new count or the events dropped, `group_name` (and
+    `new_group_name` for a rename) the group, `subscription_id` and
+    `filter` the subscription."""
 
     kind: str
     conversations: Tuple[Conversation, ...] = ()
