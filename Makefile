@@ -207,6 +207,14 @@ $(BUILD)/tests-asan/test_cpp: tests/cpp/test_cpp.cpp include/imconv.hpp include/
 	$(CXX) $(CXXFLAGS_T) $(SANITIZE) $< -o $@ $(LINK_DBG)
 
 test-cpp: lib-debug $(BUILD)/tests/test_cpp $(BUILD)/tests-asan/test_cpp
+	@echo "== a discarded imconv::Future does not compile (tests/cpp/discarded_future.cpp)"
+	@mkdir -p $(BUILD)
+	@if $(CXX) $(CXXFLAGS_T) -fsyntax-only tests/cpp/discarded_future.cpp 2> $(BUILD)/discarded_future.log; then \
+	  echo "test-cpp: a discarded Future compiled"; exit 1; fi
+	@grep -q "nodiscard" $(BUILD)/discarded_future.log || \
+	  { cat $(BUILD)/discarded_future.log; echo "test-cpp: refused, but not for [[nodiscard]]"; exit 1; }
+	@echo "== every public C++ name documented"
+	$(PYTHON) tools/check_cpp_docs.py include
 	@echo "== test_cpp"
 	$(BUILD)/tests/test_cpp
 	@echo "== test_cpp (ASan+UBSan)"

@@ -24,9 +24,13 @@ class Sdk {
         }
         host_ = imconv_event_fd(owner_->sdk) >= 0;
     }
+    /// Move-only: one owner frees the instance.
     Sdk(const Sdk &) = delete;
+    /// Move-only.
     Sdk &operator=(const Sdk &) = delete;
+    /// Takes `other`'s instance; `other` is left empty (get() returns null).
     Sdk(Sdk &&other) noexcept : owner_(std::move(other.owner_)), host_(other.host_) {}
+    /// Frees this instance (as the destructor), then takes `other`'s.
     Sdk &operator=(Sdk &&other) noexcept {
         if (this != &other) {
             close();
@@ -42,6 +46,7 @@ class Sdk {
 
     /// The C instance, for code that takes one (null once moved from).
     imconv_sdk *get() const noexcept { return owner_ ? owner_->sdk : nullptr; }
+    /// Whether callbacks run only in dispatch() ("delivery":"host").
     bool host_delivery() const noexcept { return host_; }
 
     // ---- host delivery ------------------------------------------------------
@@ -54,6 +59,9 @@ class Sdk {
 
     // ---- reads ---------------------------------------------------------------
 
+    /// Callback form of the call below: `on_success` runs with its answer, `on_error` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void get_conversation(const std::string &id, std::function<void(const Conversation &)> on_success,
                           ErrorCallback on_error) {
         start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
@@ -62,10 +70,16 @@ class Sdk {
             detail::succeed<std::function<void(const Conversation &)>>(p, [&] { return Conversation(*c); });
         });
     }
+    /// One conversation by ID (getConversation): a stored one, or, for an ID
+    /// that is not stored, a temporary one (is_stored() false). Error
+    /// InvalidParameters for an invalid ID.
     Future<Conversation> get_conversation(const std::string &id) {
         return future<Conversation>([&](auto ok, auto fail) { get_conversation(id, ok, fail); });
     }
 
+    /// Callback form of the call below: `on_success` runs with its answer, `on_error` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void get_conversation_list(const std::vector<std::string> &ids,
                                std::function<void(const std::vector<Conversation> &)> on_success,
                                ErrorCallback on_error) {
@@ -74,6 +88,8 @@ class Sdk {
             return imconv_get_conversation_list(get(), raw.data(), raw.size(), ok, fail, p);
         }, &many);
     }
+    /// Several conversations by ID (getConversationList): the stored ones, in
+    /// request order, each once; IDs not stored are left out.
     Future<std::vector<Conversation>> get_conversation_list(const std::vector<std::string> &ids) {
         return future<std::vector<Conversation>>([&](auto ok, auto fail) { get_conversation_list(ids, ok, fail); });
     }
@@ -89,6 +105,8 @@ class Sdk {
                 p, [&] { return Page{detail::views(cs, n), next ? next : "", finished}; });
         });
     }
+    /// Future form of the call above. `count` is 1 to IMCONV_MAX_PAGE (1000): any other
+    /// fails with InvalidParameters, as in C.
     Future<Page> get_conversation_page(const Filter &filter = {}, const std::string &cursor = "",
                                        size_t count = 100) {
         return future<Page>([&](auto ok, auto fail) { get_conversation_page(filter, cursor, count, ok, fail); });
@@ -118,36 +136,55 @@ class Sdk {
         }
     }
 
+    /// Callback form of the call below: `on_success` runs with its answer, `on_error` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void get_total_unread(const Filter &filter, std::function<void(uint64_t)> on_success, ErrorCallback on_error) {
         imconv_list_filter f = c_filter(filter);
         start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
             return imconv_get_total_unread(get(), &f, ok, fail, p);
         }, [](uint64_t n, void *p) { detail::succeed<std::function<void(uint64_t)>>(p, [&] { return n; }); });
     }
+    /// The unread total of the conversations that pass `filter` (all by
+    /// default), muted ones left out.
     Future<uint64_t> get_total_unread(const Filter &filter = {}) {
         return future<uint64_t>([&](auto ok, auto fail) { get_total_unread(filter, ok, fail); });
     }
 
+    /// Callback form of the call below: `on_success` runs with its answer, `on_error` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void get_groups(std::function<void(const std::vector<std::string> &)> on_success, ErrorCallback on_error) {
         start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
             return imconv_get_groups(get(), ok, fail, p);
         }, &strings);
     }
+    /// The conversation groups' names, in creation order.
     Future<std::vector<std::string>> get_groups() {
         return future<std::vector<std::string>>([&](auto ok, auto fail) { get_groups(ok, fail); });
     }
 
     // ---- writes (each all or nothing, durable when its success runs) ----------
 
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void import_conversations(const std::string &json, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_import_conversations(get(), json.c_str(), cb...); });
     }
+    /// Replaces conversations whole from a JSON array of V2 conversation
+    /// objects (imconv_import_conversations).
     Future<void> import_conversations(const std::string &json) {
         return done([&](auto ok, auto fail) { import_conversations(json, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void sync_conversations(const std::string &json, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_sync_conversations(get(), json.c_str(), cb...); });
     }
+    /// Merges a server's conversations field by field: read positions,
+    /// readMsgID, unreadCount as imconv_sync_conversations says.
     Future<void> sync_conversations(const std::string &json) {
         return done([&](auto ok, auto fail) { sync_conversations(json, ok, fail); });
     }
@@ -156,18 +193,28 @@ class Sdk {
     void sync_snapshot(const std::string &json, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_sync_snapshot(get(), json.c_str(), cb...); });
     }
+    /// Future form of the call above.
     Future<void> sync_snapshot(const std::string &json) {
         return done([&](auto ok, auto fail) { sync_snapshot(json, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void apply_messages(const std::string &json, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_apply_messages(get(), json.c_str(), cb...); });
     }
+    /// Applies a JSON array of messages (imconv_apply_messages): de-duplicated
+    /// by msgID, counted as unread by the README's rules.
     Future<void> apply_messages(const std::string &json) {
         return done([&](auto ok, auto fail) { apply_messages(json, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void update_profiles(const std::string &json, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_update_profiles(get(), json.c_str(), cb...); });
     }
+    /// Records names and avatars of users and groups (imconv_update_profiles).
     Future<void> update_profiles(const std::string &json) {
         return done([&](auto ok, auto fail) { update_profiles(json, ok, fail); });
     }
@@ -176,6 +223,8 @@ class Sdk {
     void mark_read(const std::string &conversation_id, const std::string &msg_id, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_mark_read(get(), conversation_id.c_str(), msg_id.c_str(), cb...); });
     }
+    /// Future form of the call above. Error InvalidParameters for a msgID never applied
+    /// to that conversation; an earlier (or forgotten) one changes nothing.
     Future<void> mark_read(const std::string &conversation_id, const std::string &msg_id) {
         return done([&](auto ok, auto fail) { mark_read(conversation_id, msg_id, ok, fail); });
     }
@@ -184,6 +233,7 @@ class Sdk {
     void report_sync(SyncStage stage, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_report_sync(get(), static_cast<int32_t>(stage), cb...); });
     }
+    /// Future form of the call above.
     Future<void> report_sync(SyncStage stage) {
         return done([&](auto ok, auto fail) { report_sync(stage, ok, fail); });
     }
@@ -194,6 +244,8 @@ class Sdk {
             return imconv_clean_unread(get(), scope.c_str(), clean_timestamp, clean_sequence, cb...);
         });
     }
+    /// Future form of the call above. The order is scope, then timestamp (one-to-one),
+    /// then sequence (groups); all defaulted: clear everything.
     Future<void> clean_unread(const std::string &scope = "", uint64_t clean_timestamp = 0,
                               uint64_t clean_sequence = 0) {
         return done([&](auto ok, auto fail) { clean_unread(scope, clean_timestamp, clean_sequence, ok, fail); });
@@ -202,24 +254,36 @@ class Sdk {
     void set_draft(const std::string &id, const std::string &text, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_set_draft(get(), id.c_str(), text.c_str(), cb...); });
     }
+    /// Future form of the call above.
     Future<void> set_draft(const std::string &id, const std::string &text) {
         return done([&](auto ok, auto fail) { set_draft(id, text, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void pin_conversation(const std::string &id, bool pinned, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_pin_conversation(get(), id.c_str(), pinned, cb...); });
     }
+    /// Pins (or unpins) a stored conversation; at most 50 pinned.
     Future<void> pin_conversation(const std::string &id, bool pinned = true) {
         return done([&](auto ok, auto fail) { pin_conversation(id, pinned, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void set_recv_opt(const std::vector<std::string> &ids, RecvOpt opt, Done ok, ErrorCallback fail) {
         auto raw = detail::c_ids(ids);
         write(ok, fail, [&](auto... cb) {
             return imconv_set_recv_opt(get(), raw.data(), raw.size(), static_cast<int32_t>(opt), cb...);
         });
     }
+    /// Sets how the conversations' messages are received (at most 100 IDs).
     Future<void> set_recv_opt(const std::vector<std::string> &ids, RecvOpt opt) {
         return done([&](auto ok, auto fail) { set_recv_opt(ids, opt, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void set_custom_data(const std::vector<std::string> &ids, const std::string &data, Done ok,
                          ErrorCallback fail) {
         auto raw = detail::c_ids(ids);
@@ -227,6 +291,7 @@ class Sdk {
             return imconv_set_custom_data(get(), raw.data(), raw.size(), data.c_str(), cb...);
         });
     }
+    /// Sets the conversations' custom data (at most 256 bytes, 100 IDs).
     Future<void> set_custom_data(const std::vector<std::string> &ids, const std::string &data) {
         return done([&](auto ok, auto fail) { set_custom_data(ids, data, ok, fail); });
     }
@@ -238,51 +303,78 @@ class Sdk {
             return imconv_mark_conversations(get(), raw.data(), raw.size(), mark, enable, cb...);
         });
     }
+    /// Future form of the call above. `enable` false clears the mark.
     Future<void> mark_conversations(const std::vector<std::string> &ids, uint64_t mark, bool enable = true) {
         return done([&](auto ok, auto fail) { mark_conversations(ids, mark, enable, ok, fail); });
     }
+    /// The same with a built-in Mark.
     Future<void> mark_conversations(const std::vector<std::string> &ids, Mark mark, bool enable = true) {
         return mark_conversations(ids, static_cast<uint64_t>(mark), enable);
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void delete_conversations(const std::vector<std::string> &ids, Done ok, ErrorCallback fail) {
         auto raw = detail::c_ids(ids);
         write(ok, fail, [&](auto... cb) { return imconv_delete_conversations(get(), raw.data(), raw.size(), cb...); });
     }
+    /// Deletes conversations and what is remembered of their messages (at
+    /// most 100 IDs).
     Future<void> delete_conversations(const std::vector<std::string> &ids) {
         return done([&](auto ok, auto fail) { delete_conversations(ids, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void create_group(const std::string &name, const std::vector<std::string> &ids, Done ok, ErrorCallback fail) {
         auto raw = detail::c_ids(ids);
         write(ok, fail, [&](auto... cb) {
             return imconv_create_group(get(), name.c_str(), raw.data(), raw.size(), cb...);
         });
     }
+    /// Creates a conversation group (at most 20; a name of 1 to 32 bytes)
+    /// holding these conversations.
     Future<void> create_group(const std::string &name, const std::vector<std::string> &ids = {}) {
         return done([&](auto ok, auto fail) { create_group(name, ids, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void rename_group(const std::string &old_name, const std::string &new_name, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) {
             return imconv_rename_group(get(), old_name.c_str(), new_name.c_str(), cb...);
         });
     }
+    /// Renames a conversation group.
     Future<void> rename_group(const std::string &old_name, const std::string &new_name) {
         return done([&](auto ok, auto fail) { rename_group(old_name, new_name, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void delete_group(const std::string &name, Done ok, ErrorCallback fail) {
         write(ok, fail, [&](auto... cb) { return imconv_delete_group(get(), name.c_str(), cb...); });
     }
+    /// Deletes a conversation group (its conversations stay).
     Future<void> delete_group(const std::string &name) {
         return done([&](auto ok, auto fail) { delete_group(name, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void add_to_group(const std::string &name, const std::vector<std::string> &ids, Done ok, ErrorCallback fail) {
         auto raw = detail::c_ids(ids);
         write(ok, fail, [&](auto... cb) {
             return imconv_add_to_group(get(), name.c_str(), raw.data(), raw.size(), cb...);
         });
     }
+    /// Puts conversations in a group.
     Future<void> add_to_group(const std::string &name, const std::vector<std::string> &ids) {
         return done([&](auto ok, auto fail) { add_to_group(name, ids, ok, fail); });
     }
+    /// Callback form of the call below: `ok` runs with its answer, `fail` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
     void remove_from_group(const std::string &name, const std::vector<std::string> &ids, Done ok,
                            ErrorCallback fail) {
         auto raw = detail::c_ids(ids);
@@ -290,6 +382,7 @@ class Sdk {
             return imconv_remove_from_group(get(), name.c_str(), raw.data(), raw.size(), cb...);
         });
     }
+    /// Takes conversations out of a group.
     Future<void> remove_from_group(const std::string &name, const std::vector<std::string> &ids) {
         return done([&](auto ok, auto fail) { remove_from_group(name, ids, ok, fail); });
     }
@@ -405,19 +498,30 @@ class Sdk {
                   detail::shielded(pending->sdk, [&] { pending->on_success(); });
               });
     }
-    /// A future for a call started by `begin(on_success, on_error)`.
+    /// A future for a call started by `begin(on_success, on_error)`; a
+    /// failure is kept for it, or reported when it was dropped unread.
     template <typename T, typename Begin> Future<T> future(Begin &&begin) {
         auto promise = std::make_shared<std::promise<T>>();
-        Future<T> f(promise->get_future(), get(), host_);
+        auto outcome = std::make_shared<detail::Outcome>();
+        Future<T> f(promise->get_future(), get(), host_, outcome);
         begin([promise](const T &v) { promise->set_value(v); },
-              [promise](const Error &e) { promise->set_exception(std::make_exception_ptr(e)); });
+              [promise, outcome](const Error &e) {
+                  std::exception_ptr error = std::make_exception_ptr(e);
+                  promise->set_exception(error);
+                  detail::failed(outcome, error);
+              });
         return f;
     }
     template <typename Begin> Future<void> done(Begin &&begin) {
         auto promise = std::make_shared<std::promise<void>>();
-        Future<void> f(promise->get_future(), get(), host_);
+        auto outcome = std::make_shared<detail::Outcome>();
+        Future<void> f(promise->get_future(), get(), host_, outcome);
         begin([promise] { promise->set_value(); },
-              [promise](const Error &e) { promise->set_exception(std::make_exception_ptr(e)); });
+              [promise, outcome](const Error &e) {
+                  std::exception_ptr error = std::make_exception_ptr(e);
+                  promise->set_exception(error);
+                  detail::failed(outcome, error);
+              });
         return f;
     }
     static void many(const imconv_conversation *const *cs, size_t n, void *p) {

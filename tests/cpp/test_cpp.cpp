@@ -211,6 +211,51 @@ static void exceptions_are_reported(const std::string &delivery) {
     CHECK(reported == (std::vector<std::string>{"from a callback", "from a listener"}));
 }
 
+// A Future dropped without get() whose call fails reports the Error to the
+// exception handler, once; one whose call succeeded, or whose get() threw,
+// reports nothing (issue 25, item 10).
+static void dropped_futures_report_failures(const std::string &delivery) {
+    std::mutex lock;
+    std::vector<std::pair<imconv::ErrorCode, std::string>> reported;
+    imconv::set_exception_handler([&](std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const imconv::Error &x) {
+            std::lock_guard<std::mutex> guard(lock);
+            reported.emplace_back(x.code(), x.what());
+        } catch (...) {
+            std::lock_guard<std::mutex> guard(lock);
+            reported.emplace_back(imconv::ErrorCode::Ok, "not an imconv::Error");
+        }
+    });
+    {
+        imconv::Sdk sdk(R"({"user_id":"me","delivery":")" + delivery + R"("})");
+        sdk.import_conversations(SAMPLE).get();
+        // Dropped at once: the failure comes after the drop.
+        (void)sdk.pin_conversation("c2c_not_stored", true);
+        // Dropped after its failure arrived.
+        {
+            imconv::Future<void> f = sdk.pin_conversation("c2c_not_stored_either", true);
+            f.wait();
+        }
+        // Succeeded, dropped: nothing. Failed, get() threw: nothing.
+        (void)sdk.pin_conversation("c2c_alice", true);
+        CHECK(error_of([&] { sdk.pin_conversation("c2c_nor_this", true).get(); }) ==
+              imconv::ErrorCode::InvalidParameters);
+        // Writes answer in order: once this one is back, every failure
+        // above has been delivered (and reported).
+        sdk.set_draft("c2c_bob", "d").get();
+    }
+    imconv::set_exception_handler(nullptr);
+    std::sort(reported.begin(), reported.end());
+    CHECK(reported.size() == 2);
+    for (const auto &r : reported) CHECK(r.first == imconv::ErrorCode::InvalidParameters);
+    if (reported.size() == 2) {
+        CHECK(reported[0].second.find("\"c2c_not_stored\"") != std::string::npos);
+        CHECK(reported[1].second.find("\"c2c_not_stored_either\"") != std::string::npos);
+    }
+}
+
 static void log_version_wait_freed_and_moves() {
     std::mutex lock;
     std::vector<std::string> lines;
@@ -313,6 +358,7 @@ int main() {
         run("every_call", every_call, delivery);
         run("futures_inside_callbacks", futures_inside_callbacks, delivery);
         run("exceptions_are_reported", exceptions_are_reported, delivery);
+        run("dropped_futures_report_failures", dropped_futures_report_failures, delivery);
         run("server_surface", server_surface, delivery);
     }
     run("log_version_wait_freed_and_moves", log_version_wait_freed_and_moves);
