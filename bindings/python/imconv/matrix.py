@@ -29,6 +29,7 @@ deletions; then the state (the token, `m.direct`, mutes, names) is saved to
 `state_path` (atomically). A crash before the save applies the same sync
 again after a restart, which changes nothing (every write is idempotent).
 """
+import importlib
 import json
 import os
 import tempfile
@@ -61,8 +62,10 @@ class HttpxTransport:
     """The default transport: an httpx client with the access token."""
 
     def __init__(self, homeserver: str, access_token: str) -> None:
-        import httpx
-        self._client = httpx.Client(base_url=homeserver.rstrip("/") + "/_matrix/client/v3",
+        # Imported by name: httpx is optional (the `matrix` extra), and the
+        # package type-checks without it.
+        httpx: Any = importlib.import_module("httpx")
+        self._client: Any = httpx.Client(base_url=homeserver.rstrip("/") + "/_matrix/client/v3",
                                     headers={"Authorization": f"Bearer {access_token}"})
 
     def request(self, method: str, path: str, params: Optional[Mapping[str, str]] = None,

@@ -5,7 +5,7 @@ from types import TracebackType
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Type, TypeVar
 
 from . import _calls
-from ._instance import Complete, Instance
+from ._instance import Complete, Instance, park_if_exiting
 from .errors import ImconvError, WouldDeadlockError
 from .types import (Conversation, ConversationsInput, Filter, MessagesInput, Page,
                     ProfilesInput, RecvOpt, SyncStage)
@@ -63,6 +63,7 @@ class Sdk(Instance):
         else:
             done.wait()
         if box[1] is not None:
+            park_if_exiting(box[1])
             raise box[1]
         return box[0]
 

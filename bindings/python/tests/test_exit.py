@@ -54,6 +54,27 @@ in_callback.wait()
 print("done")
 """
 
+#: A threaded app as a new user writes it: daemon threads calling a blocking
+#: Sdk in a loop, catching nothing. 0.3.0 printed a ShutdownError traceback
+#: per thread at exit (4 to 67 lines of stderr a run).
+DAEMON_THREADS_NOT_CATCHING = """
+import threading, imconv
+sdk = imconv.Sdk("me")
+sdk.import_conversations([{"conversationID": "c2c_a"}])
+started = threading.Barrier(5)
+def worker(n):
+    started.wait()
+    i = 0
+    while True:
+        i += 1
+        sdk.apply_messages([{"conversationID": "c2c_a", "msgID": f"m{n}-{i}", "timestamp": i}])
+        sdk.get_conversation("c2c_a")
+for n in range(4):
+    threading.Thread(target=worker, args=(n,), daemon=True).start()
+started.wait()
+print("done")
+"""
+
 SIGINT_WITH_OPEN_ASYNC_SDK = """
 import asyncio, sys, imconv
 async def main():
@@ -98,6 +119,12 @@ def test_exit_is_clean(script: str) -> None:
     outcomes = twenty(script)
     bad = [(rc, err[-400:]) for rc, err in outcomes if rc != 0 or "FATAL" in err]
     assert bad == [], f"{len(bad)} of {RUNS} runs did not exit cleanly: {bad[:2]}"
+
+
+def test_daemon_threads_left_calling_print_nothing_at_exit() -> None:
+    outcomes = twenty(DAEMON_THREADS_NOT_CATCHING)
+    bad = [(rc, err[-400:]) for rc, err in outcomes if rc != 0 or err.strip()]
+    assert bad == [], f"{len(bad)} of {RUNS} runs printed to stderr or failed: {bad[:2]}"
 
 
 def test_sigint_with_an_open_async_sdk() -> None:

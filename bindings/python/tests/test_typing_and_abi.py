@@ -28,6 +28,13 @@ def test_mypy_strict_passes_on_the_package() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_strict_passes_without_the_optional_httpx() -> None:
+    # Third-party packages hidden, as where the `matrix` extra is not
+    # installed (0.3.0 failed: "Cannot find ... module named httpx").
+    result = mypy("--no-site-packages", str(ROOT / "bindings" / "python" / "imconv"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_mypy_strict_flags_a_wrong_argument_in_user_code(tmp_path: Path) -> None:
     script = tmp_path / "app.py"
     script.write_text(
