@@ -7,6 +7,7 @@
 #   make uninstall  remove what make install put there (the same variables)
 #   make header  regenerate include/imconv.h from the Rust sources
 #   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
+#   make bench-python  the Python binding against Python's own sqlite3, same rows, one run
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
 #   make fuzz    fuzz parsers, config and random C ABI call sequences (nightly; skips without it)
 #   make crash-test  SIGKILL a writing child 100 times; check every acknowledged write
@@ -36,7 +37,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -230,6 +231,8 @@ test-python:
 	$(PYTHON) -m venv $(BUILD)/pyvenv
 	$(BUILD)/pyvenv/bin/pip install -q "./bindings/python[matrix]" pytest mypy
 	$(BUILD)/pyvenv/bin/python -m pytest -q -p no:cacheprovider -W error::pytest.PytestUnraisableExceptionWarning bindings/python/tests
+	@echo "== bench-python runs (a short form: 300 conversations, 3 rounds; figures not checked)"
+	$(BUILD)/pyvenv/bin/python benches/python/bench_python.py 300 3
 
 # A wheel that installs and runs without Rust: built by pip (cargo builds
 # the library inside it), then repaired by auditwheel, which tags it for
@@ -459,6 +462,19 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	$(CARGO) bench --bench core -- --warm-up-time 1 --measurement-time 3
 	@$(MAKE) --no-print-directory bench-cpp
 	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json
+
+# The Python binding against Python's own sqlite3 reading the same rows, in
+# alternating rounds of one run (benches/python/bench_python.py): a page of
+# 1,000 (blocking, host delivery, asyncio), the same reading two fields of
+# each, one lookup; medians and ratios. No packages needed: it runs the
+# source tree's package on the release library.
+BENCH_PYTHON_N      ?= 5000
+BENCH_PYTHON_ROUNDS ?= 200
+BENCH_PYTHON_ENV     = PYTHONPATH=$(abspath bindings/python) IMCONV_LIBRARY=$(abspath $(REL_DIR))/libimconv.so
+
+bench-python: lib
+	@mkdir -p $(BENCH_OUT)
+	$(BENCH_PYTHON_ENV) $(PYTHON) benches/python/bench_python.py $(BENCH_PYTHON_N) $(BENCH_PYTHON_ROUNDS) $(BENCH_OUT)/python.jsonl
 
 # The C++ layer against the C API it wraps, in one run (benches/cpp).
 $(BENCH_OUT)/bench_cpp: benches/cpp/bench_cpp.cpp include/imconv.hpp include/imconv_sdk.hpp include/imconv.h | lib

@@ -28,7 +28,8 @@ from .errors import (ErrorCode, ImconvError, InternalError, InvalidJsonError,
                      WrongProcessError, error_text)
 from .log import disable_log, route_log_to_logging
 from .sdk import Sdk
-from .types import (AtType, Conversation, ConversationType, Event, Filter, GroupAtInfo, LogLevel,
+from .conversation import Conversation
+from .types import (AtType, ConversationType, Event, Filter, GroupAtInfo, LogLevel,
                     Mark, Message, NewMessage, Page, Profile, RecvOpt, SyncStage)
 
 __all__ = [

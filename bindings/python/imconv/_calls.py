@@ -16,7 +16,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from . import _native as n
 from .errors import ImconvError, error_for
-from .types import (Conversation, ConversationType, Event, Filter, GroupAtInfo, Message, Page)
+from .conversation import Conversation, conversations_of
+from .types import ConversationType, Event, Filter, Page
 
 Complete = Callable[[Any, Optional[ImconvError]], None]
 ErrorHandler = Callable[[BaseException], None]
@@ -76,66 +77,43 @@ class _Delivering:
 
 def register(instance: int, complete: Complete) -> int:
     """Keeps `complete` until the call's callback runs; returns its token."""
+    # One dict operation each, here and in _answer: atomic without a lock
+    # (the GIL; a free-threaded build locks dicts itself).
     token = next(_tokens)
-    with _lock:
-        _pending[token] = (instance, complete)
+    _pending[token] = (instance, complete)
     return token
 
 
 def forget(token: int) -> None:
     """Drops a call the library refused (no callback will come)."""
-    with _lock:
-        _pending.pop(token, None)
+    _pending.pop(token, None)
 
 
 def _answer(token: Optional[int], make: Callable[[], Any],
             error: Optional[ImconvError] = None) -> None:
-    with _lock:
-        instance, complete = _pending.pop(token or 0)
+    instance, complete = _pending.pop(token or 0)
     try:
         value = make() if error is None else None
     except BaseException as e:  # a view we could not copy: fail the call
         value, error = None, ImconvError(6999, f"the answer could not be read: {e!r}")
-    with _Delivering(instance):
-        try:
-            complete(value, error)
-        except BaseException as e:
-            report(e)
+    # Marks this thread as inside a callback of the instance (see
+    # `delivering`), inline: this runs once per answer.
+    stack: Optional[List[int]] = getattr(_local, "instances", None)
+    if stack is None:
+        stack = _local.instances = []
+    stack.append(instance)
+    try:
+        complete(value, error)
+    except BaseException as e:
+        report(e)
+    finally:
+        stack.pop()
 
 
 # ---- copying views ----------------------------------------------------------
 
 def _s(b: Optional[bytes]) -> str:
     return b.decode() if b else ""
-
-
-def copy_conversation(c: n.CConversation) -> Conversation:
-    """A Python value of a view (copied: the view is only lent)."""
-    m = c.last_message.contents if c.last_message else None
-    try:
-        kind = ConversationType(c.type)
-    except ValueError:
-        kind = ConversationType.UNKNOWN
-    return Conversation(
-        conversation_id=_s(c.conversation_id), type=kind, user_id=_s(c.user_id),
-        group_id=_s(c.group_id), group_type=_s(c.group_type), show_name=_s(c.show_name),
-        face_url=_s(c.face_url), unread_count=c.unread_count, recv_opt=c.recv_opt,
-        last_message=Message(_s(m.msg_id), _s(m.sender), m.timestamp, m.seq, m.status,
-                             m.is_self, m.is_read, _s(m.json), m.timestamp_ms) if m else None,
-        group_at_info_list=[GroupAtInfo(c.group_at_info_list[i].seq,
-                                        c.group_at_info_list[i].at_type)
-                            for i in range(c.group_at_info_count)],
-        draft_text=_s(c.draft_text), draft_timestamp=c.draft_timestamp, is_pinned=c.is_pinned,
-        order_key=c.order_key, mark_list=[c.mark_list[i] for i in range(c.mark_count)],
-        custom_data=_s(c.custom_data),
-        conversation_group_list=[_s(c.conversation_group_list[i])
-                                 for i in range(c.conversation_group_count)],
-        c2c_read_timestamp=c.c2c_read_timestamp, group_read_sequence=c.group_read_sequence,
-        is_stored=c.is_stored, read_timestamp_ms=c.read_timestamp_ms)
-
-
-def _copy_list(views: Any, count: int) -> List[Conversation]:
-    return [copy_conversation(views[i].contents) for i in range(count)]
 
 
 def _copy_strings(strings: Any, count: int) -> List[str]:
@@ -145,14 +123,14 @@ def _copy_strings(strings: Any, count: int) -> List[str]:
 # ---- the call thunks ----------------------------------------------------------
 
 def _on_conversation_py(view: Any, token: Optional[int]) -> None:
-    _answer(token, lambda: copy_conversation(view.contents))
+    _answer(token, lambda: Conversation._of_view(view))
 
 
 on_conversation: Any = n.CONVERSATION_CB(_on_conversation_py)
 
 
 def _on_list_py(views: Any, count: int, token: Optional[int]) -> None:
-    _answer(token, lambda: _copy_list(views, count))
+    _answer(token, lambda: conversations_of(views, count))
 
 
 on_list: Any = n.LIST_CB(_on_list_py)
@@ -160,7 +138,7 @@ on_list: Any = n.LIST_CB(_on_list_py)
 
 def _on_page_py(views: Any, count: int, cursor: Optional[bytes], finished: bool,
             token: Optional[int]) -> None:
-    _answer(token, lambda: Page(_copy_list(views, count), _s(cursor), bool(finished)))
+    _answer(token, lambda: Page(conversations_of(views, count), _s(cursor), bool(finished)))
 
 
 on_page: Any = n.PAGE_CB(_on_page_py)
@@ -242,9 +220,9 @@ def _filter_of(f: Any) -> Filter:
 
 # Each C member's thunk: what it lends, copied into the Python callback's arguments.
 _thunks: Dict[str, Any] = {
-    "on_new": n.LIST_CB(lambda v, k, t: _event(t, "on_new", lambda: (_copy_list(v, k),))),
+    "on_new": n.LIST_CB(lambda v, k, t: _event(t, "on_new", lambda: (conversations_of(v, k),))),
     "on_changed": n.LIST_CB(
-        lambda v, k, t: _event(t, "on_changed", lambda: (_copy_list(v, k),))),
+        lambda v, k, t: _event(t, "on_changed", lambda: (conversations_of(v, k),))),
     "on_deleted": n.STRINGS_CB(
         lambda s, k, t: _event(t, "on_deleted", lambda: (_copy_strings(s, k),))),
     "on_total_unread_changed": n.COUNT_CB(
@@ -264,7 +242,7 @@ _thunks: Dict[str, Any] = {
 for _name in ("on_conversation_group_created", "on_conversations_added_to_group",
               "on_conversations_deleted_from_group"):
     _thunks[_name] = n.GROUP_CONVERSATIONS_CB(
-        lambda g, v, k, t, name=_name: _event(t, name, lambda: (_s(g), _copy_list(v, k))))
+        lambda g, v, k, t, name=_name: _event(t, name, lambda: (_s(g), conversations_of(v, k))))
 
 
 def listener_struct(instance: int, fns: ListenerFns) -> Tuple[n.CListener, int]:

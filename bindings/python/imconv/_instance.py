@@ -18,7 +18,8 @@ from . import _calls
 from . import _native as n
 from .errors import ErrorCode, ShutdownError, error_for, error_text
 from .log import disable_log
-from .types import Conversation, Filter, json_array
+from .conversation import Conversation
+from .types import Filter, json_array
 
 #: Most conversations in one page (the header's IMCONV_MAX_PAGE): a page's
 #: count (`page_size`) must be 1 to this.
@@ -80,6 +81,7 @@ class Instance:
         self._handle: Optional[int] = None
         self._guard = threading.Condition()
         self._busy = 0  # threads inside dispatch(): free waits for them
+        self._closing = False  # close() waits for them: wake it
         handle = ctypes.c_void_p()
         error = ctypes.c_void_p()
         rc = n.lib.imconv_sdk_new(_config(user_id, data_dir, options), ctypes.byref(handle),
@@ -227,18 +229,20 @@ class Instance:
         """Host delivery: runs up to `max_callbacks` waiting callbacks (0: all
         waiting now) on this thread and returns how many ran. Thread
         delivery: returns 0."""
-        with self._guard:
-            if self._handle is None:
-                return 0
+        guard = self._guard
+        with guard:
             handle = self._handle
+            if handle is None:
+                return 0
             self._busy += 1
         try:
             ran: int = n.lib.imconv_dispatch(handle, max_callbacks)
             return ran
         finally:
-            with self._guard:
+            with guard:
                 self._busy -= 1
-                self._guard.notify_all()
+                if self._closing:
+                    guard.notify_all()
 
     def event_fd(self) -> int:
         """Host delivery: a descriptor readable while callbacks wait (poll it,
@@ -254,6 +258,7 @@ class Instance:
         with self._guard:
             handle, self._handle = self._handle, None
             # Another thread inside dispatch() still uses the handle.
+            self._closing = True
             while self._busy and not _calls.delivering(self._key):
                 self._guard.wait()
         if handle is not None:

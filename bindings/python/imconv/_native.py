@@ -41,21 +41,21 @@ class CConversation(ctypes.Structure):
                 ("is_stored", ctypes.c_bool), ("read_timestamp_ms", ctypes.c_uint64)]
 
 
-CONVERSATION_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(CConversation), ctypes.c_void_p)
-LIST_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.POINTER(CConversation)), ctypes.c_size_t,
-                           ctypes.c_void_p)
+# Views come as addresses (c_void_p): `conversation.Conversation` retains
+# each and reads it lazily, so no ctypes object is made per view here.
+CONVERSATION_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+LIST_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
 DONE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 ERROR_CB = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
 STRINGS_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
                               ctypes.c_void_p)
 COUNT_CB = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.c_void_p)
-PAGE_CB = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.POINTER(CConversation)), ctypes.c_size_t,
-                           ctypes.c_char_p, ctypes.c_bool, ctypes.c_void_p)
+PAGE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_bool,
+                           ctypes.c_void_p)
 LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
 EVENT_CB = DONE_CB
-GROUP_CONVERSATIONS_CB = ctypes.CFUNCTYPE(None, ctypes.c_char_p,
-                                          ctypes.POINTER(ctypes.POINTER(CConversation)),
-                                          ctypes.c_size_t, ctypes.c_void_p)
+GROUP_CONVERSATIONS_CB = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
+                                          ctypes.c_void_p)
 GROUP_CB = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_void_p)
 GROUP_RENAMED_CB = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
 
@@ -111,6 +111,8 @@ _declare("imconv_dispatch", SIZE, SDK, SIZE)
 _declare("imconv_event_fd", I32, SDK)
 _declare("imconv_set_log_callback", I32, I32, LOG_CB, VOID)
 _declare("imconv_conversation_to_json", VOID, ctypes.POINTER(CConversation))
+_declare("imconv_conversation_retain", VOID, VOID)
+_declare("imconv_conversation_release", None, VOID)
 _declare("imconv_listener_init", None, ctypes.POINTER(CListener))
 _declare("imconv_add_listener", I32, SDK, ctypes.POINTER(CListener), ctypes.POINTER(U64))
 _declare("imconv_remove_listener", I32, SDK, U64)

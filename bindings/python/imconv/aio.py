@@ -20,7 +20,8 @@ from typing import (Any, AsyncIterator, Callable, Deque, List, Optional, Sequenc
 from . import _calls
 from ._instance import Complete, Instance, Subscription
 from .errors import ImconvError
-from .types import (Conversation, ConversationsInput, Event, Filter, MessagesInput, Page,
+from .conversation import Conversation
+from .types import (ConversationsInput, Event, Filter, MessagesInput, Page,
                     ProfilesInput, RecvOpt, SyncStage)
 
 
@@ -99,6 +100,9 @@ class AsyncSdk(Instance):
                 future.set_result(value)
 
         start(complete)
+        # A cached lookup's answer is often queued before the call returns:
+        # run it now, on this (the loop's) thread, and skip a loop turn.
+        self.dispatch()
         return await future
 
     # ---- reads -----------------------------------------------------------------

@@ -1,13 +1,15 @@
 """`Sdk`: every call of the library, each blocking until its answer."""
 import select
 import threading
+import time
 from types import TracebackType
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Type, TypeVar
 
 from . import _calls
 from ._instance import Complete, Instance, park_if_exiting
 from .errors import ImconvError, WouldDeadlockError
-from .types import (Conversation, ConversationsInput, Filter, MessagesInput, Page,
+from .conversation import Conversation
+from .types import (ConversationsInput, Filter, MessagesInput, Page,
                     ProfilesInput, RecvOpt, SyncStage)
 
 T = TypeVar("T")
@@ -42,7 +44,9 @@ class Sdk(Instance):
             self.close()
 
     def _wait(self, start: Callable[[Complete], None]) -> Any:
-        if not self.host_delivery and _calls.delivering(self._key):
+        if self.host_delivery:
+            return self._wait_dispatching(start)
+        if _calls.delivering(self._key):
             raise WouldDeadlockError(
                 6905, "a blocking call from inside this instance's own callback would wait "
                 "for itself: make the call from another thread, or use the callback form")
@@ -54,18 +58,36 @@ class Sdk(Instance):
             done.set()
 
         start(complete)
-        if self.host_delivery:
-            fd = self.event_fd()
-            while not done.is_set():
-                # Another thread may dispatch our answer: look again now and then.
-                select.select([fd], [], [], 0.05)
-                self.dispatch()
-        else:
-            done.wait()
+        done.wait()
         if box[1] is not None:
             park_if_exiting(box[1])
             raise box[1]
         return box[0]
+
+    def _wait_dispatching(self, start: Callable[[Complete], None]) -> Any:
+        """Host delivery: this thread dispatches until its answer ran. A
+        cached lookup's answer is often queued before the call returns, so
+        it dispatches once before it polls."""
+        box: List[Any] = [False, None, None]
+
+        def complete(value: Any, error: Optional[ImconvError]) -> None:
+            box[0], box[1], box[2] = True, value, error
+
+        start(complete)
+        self.dispatch()
+        if not box[0]:
+            fd = self.event_fd()
+            while not box[0]:
+                # Another thread may dispatch our answer: look again now and then.
+                if fd >= 0:
+                    select.select([fd], [], [], 0.05)
+                else:  # closed meanwhile: the closing thread delivers it
+                    time.sleep(0.001)
+                self.dispatch()
+        if box[2] is not None:
+            park_if_exiting(box[2])
+            raise box[2]
+        return box[1]
 
     # ---- reads -----------------------------------------------------------------
 

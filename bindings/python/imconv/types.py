@@ -1,13 +1,17 @@
 """The values imconv hands out and takes: conversations, messages,
 filters, pages, events, and the enumerations of `imconv.h`.
 
-Values handed out are frozen dataclasses copied from the library's views,
-with the C field names; they stay valid after the instance is closed.
+Values are frozen dataclasses with the C field names; `Conversation`
+(in `conversation`) reads the library's view lazily instead of copying it.
+They stay valid after the instance is closed.
 """
 import json as _json
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+if TYPE_CHECKING:
+    from .conversation import Conversation
 
 
 class ConversationType(IntEnum):
@@ -89,58 +93,6 @@ class GroupAtInfo:
 
 
 @dataclass(frozen=True)
-class Conversation:
-    """A conversation (the C `imconv_conversation`), copied out of the view."""
-
-    conversation_id: str
-    type: ConversationType
-    user_id: str
-    group_id: str
-    group_type: str
-    show_name: str
-    face_url: str
-    unread_count: int
-    recv_opt: int
-    last_message: Optional[Message]
-    group_at_info_list: List[GroupAtInfo] = field(default_factory=list)
-    draft_text: str = ""
-    draft_timestamp: int = 0
-    is_pinned: bool = False
-    order_key: int = 0
-    mark_list: List[int] = field(default_factory=list)
-    custom_data: str = ""
-    conversation_group_list: List[str] = field(default_factory=list)
-    c2c_read_timestamp: int = 0
-    group_read_sequence: int = 0
-    is_stored: bool = False
-    #: The exact read position in milliseconds ("readTimestampMs").
-    read_timestamp_ms: int = 0
-
-    def to_v2(self) -> Dict[str, Any]:
-        """The conversation as a V2 JSON object (what `import_conversations`
-        takes back to the same conversation)."""
-        v2: Dict[str, Any] = {
-            "conversationID": self.conversation_id,
-            "showName": self.show_name, "faceUrl": self.face_url,
-            "unreadCount": self.unread_count, "recvOpt": int(self.recv_opt),
-            "groupAtInfoList": [{"seq": a.seq, "atType": a.at_type}
-                                for a in self.group_at_info_list],
-            "draftText": self.draft_text, "draftTimestamp": self.draft_timestamp,
-            "isPinned": self.is_pinned, "orderKey": self.order_key,
-            "markList": list(self.mark_list), "customData": self.custom_data,
-            "conversationGroupList": list(self.conversation_group_list),
-            "c2cReadTimestamp": self.c2c_read_timestamp,
-            "groupReadSequence": self.group_read_sequence,
-            "readTimestampMs": self.read_timestamp_ms,
-        }
-        if self.group_type:
-            v2["groupType"] = self.group_type
-        if self.last_message is not None:
-            v2["lastMessage"] = _json.loads(self.last_message.json)
-        return v2
-
-
-@dataclass(frozen=True)
 class NewMessage:
     """A message for `apply_messages`: the required fields, the optional
     ones imconv reads, and `fields` for anything else the message carries
@@ -214,7 +166,7 @@ class Filter:
 class Page:
     """One page of the ordered list, and where the next one starts."""
 
-    conversations: List[Conversation]
+    conversations: List["Conversation"]
     next_cursor: str
     is_finished: bool
 
@@ -234,7 +186,7 @@ class Event:
     `filter` the subscription."""
 
     kind: str
-    conversations: Tuple[Conversation, ...] = ()
+    conversations: Tuple["Conversation", ...] = ()
     conversation_ids: Tuple[str, ...] = ()
     total: int = 0
     group_name: str = ""
@@ -245,7 +197,7 @@ class Event:
 
 #: What a write taking a JSON array accepts: the JSON text itself, or a
 #: sequence of objects (dicts, or the matching dataclass).
-ConversationsInput = Union[str, Sequence[Union[Mapping[str, Any], Conversation]]]
+ConversationsInput = Union[str, Sequence[Union[Mapping[str, Any], "Conversation"]]]
 MessagesInput = Union[str, Sequence[Union[Mapping[str, Any], NewMessage]]]
 ProfilesInput = Union[str, Sequence[Union[Mapping[str, Any], Profile]]]
 
