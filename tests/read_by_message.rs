@@ -235,10 +235,9 @@ fn an_exported_conversation_keeps_its_milliseconds_and_read_position() {
     assert_eq!(unread(&other, "c2c_bob"), 3 + 2, "imported 3, then q2, q3");
 }
 
-/// Twenty messages from bob, read up to the last: m1..m11 fall out of the
-/// recent window and are forgotten (the window keeps the newest 8 and the
-/// last message).
-fn forgetting(e: &imconv::engine::Engine<View>) {
+/// Twenty messages from bob, m1 to m20, a second apart from
+/// 1700000001.000.
+fn twenty_from_bob(e: &imconv::engine::Engine<View>) {
     let list: Vec<String> = (1..=20)
         .map(|i| {
             format!(
@@ -248,6 +247,13 @@ fn forgetting(e: &imconv::engine::Engine<View>) {
         })
         .collect();
     messages(e, &format!("[{}]", list.join(","))).unwrap();
+}
+
+/// Twenty messages from bob, read up to the last: m1..m11 fall out of the
+/// recent window and are forgotten (the window keeps the newest 8 and the
+/// last message).
+fn forgetting(e: &imconv::engine::Engine<View>) {
+    twenty_from_bob(e);
     mark_read(e, "c2c_bob", "m20").unwrap();
     assert_eq!(unread(e, "c2c_bob"), 0);
 }
@@ -290,15 +296,7 @@ fn a_sync_whose_receipt_names_a_forgotten_or_unknown_message_stores_the_rest() {
 #[test]
 fn a_receipt_for_what_the_same_element_just_read_and_forgot_succeeds() {
     let e = memory();
-    let list: Vec<String> = (1..=20)
-        .map(|i| {
-            format!(
-                r#"{{"conversationID":"c2c_bob","msgID":"m{i}","timestampMs":{},"sender":"bob"}}"#,
-                1_700_000_000_000u64 + i * 1000
-            )
-        })
-        .collect();
-    messages(&e, &format!("[{}]", list.join(","))).unwrap();
+    twenty_from_bob(&e);
     assert_eq!(unread(&e, "c2c_bob"), 20);
     // The element's own position reads (and forgets) m1..m11 before its
     // receipt names m5.
