@@ -450,9 +450,11 @@ impl Store {
                 windows: HashMap::new(),
                 blob: Vec::new(),
                 forgotten: Vec::new(),
+                forgotten_mark: 0,
             };
             let result = f(&mut writer)?;
             writer.flush_windows()?;
+            writer.flush_forgotten()?;
             result
         };
         tx.commit()?;

@@ -172,7 +172,7 @@ impl Writer<'_> {
                 .execute(params![id, bytes])?;
         }
         self.windows.clear();
-        self.flush_forgotten()
+        Ok(())
     }
 
     /// Whether any message is remembered in the table (a fresh store's

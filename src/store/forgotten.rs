@@ -8,8 +8,10 @@
 //! chunks of [`CHUNK_BYTES`] holding up to [`CHUNK_CAPACITY`] IDs each
 //! (about 1.3 bytes per forgotten message; a full chunk answers a wrong
 //! "forgotten" for under 1% of never-applied IDs). A forgotten message is
-//! never answered "unknown". A unit of work collects what it forgets and
-//! writes it with its windows; a unit undone forgets the list.
+//! never answered "unknown". A transaction collects what it forgets and
+//! writes each conversation's filter once, as it commits (a message that
+//! pushes a read one out of the window costs no filter write of its own);
+//! a unit undone drops what it collected.
 
 use rusqlite::{params, OptionalExtension};
 
@@ -63,19 +65,10 @@ fn insert(bits: &mut [u8], msg_id: &str) {
 }
 
 impl Writer<'_> {
-    /// Records that a message of a conversation was forgotten (written at
-    /// the end of the unit of work).
+    /// Records that a message of a conversation was forgotten (written as
+    /// the transaction commits).
     pub(super) fn note_forgotten(&mut self, conversation_id: &str, msg_id: String) {
-        match self
-            .forgotten
-            .iter_mut()
-            .find(|(c, _)| c == conversation_id)
-        {
-            Some((_, ids)) => ids.push(msg_id),
-            None => self
-                .forgotten
-                .push((conversation_id.to_owned(), vec![msg_id])),
-        }
+        self.forgotten.push((conversation_id.to_owned(), msg_id));
     }
 
     /// Whether a message of a conversation was applied once and forgotten
@@ -85,7 +78,7 @@ impl Writer<'_> {
         if self
             .forgotten
             .iter()
-            .any(|(c, ids)| c == conversation_id && ids.iter().any(|m| m == msg_id))
+            .any(|(c, m)| c == conversation_id && m == msg_id)
         {
             return Ok(true);
         }
@@ -99,13 +92,22 @@ impl Writer<'_> {
         Ok(false)
     }
 
-    /// Writes what this unit forgot into its conversations' filters.
+    /// Writes what this transaction forgot into its conversations'
+    /// filters: one read and one write of each conversation's last chunk.
     pub(super) fn flush_forgotten(&mut self) -> Result<()> {
-        for (id, msg_ids) in std::mem::take(&mut self.forgotten) {
+        let mut all = std::mem::take(&mut self.forgotten);
+        self.forgotten_mark = 0;
+        // By conversation (stable: in the order forgotten within each).
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut rest = all.as_slice();
+        while let Some((id, _)) = rest.first() {
+            let n = rest.iter().take_while(|(c, _)| c == id).count();
+            let (run, tail) = rest.split_at(n);
+            rest = tail;
             let last: Option<(i64, i64, Vec<u8>)> = self
                 .conn
                 .prepare_cached(LAST_CHUNK)?
-                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
             let (mut chunk, mut n, mut bits) = match last {
                 Some((chunk, n, bits)) if bits.len() == CHUNK_BYTES => (chunk, n, bits),
@@ -114,7 +116,7 @@ impl Writer<'_> {
                 None => (0, 0, vec![0; CHUNK_BYTES]),
             };
             let mut put = self.conn.prepare_cached(PUT_CHUNK)?;
-            for msg_id in &msg_ids {
+            for (_, msg_id) in run {
                 if n >= CHUNK_CAPACITY {
                     put.execute(params![id, chunk, n, bits])?;
                     chunk += 1;
@@ -142,6 +144,44 @@ impl Writer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Durability;
+    use crate::store::Store;
+
+    #[test]
+    fn a_unit_undone_forgets_nothing_and_a_transaction_writes_each_filter_once() {
+        let mut s = Store::open(None, Durability::Normal).unwrap();
+        s.write(|w| {
+            w.begin_unit()?;
+            w.note_forgotten("c2c_a", "undone".into());
+            assert!(w.was_forgotten("c2c_a", "undone")?, "seen inside its unit");
+            w.rollback_unit()?;
+            w.begin_unit()?;
+            for i in 0..(CHUNK_CAPACITY + 5) {
+                w.note_forgotten("c2c_a", format!("kept-{i}"));
+            }
+            w.note_forgotten("c2c_b", "other".into());
+            w.release_unit()
+        })
+        .unwrap();
+        s.write(|w| {
+            assert!(!w.was_forgotten("c2c_a", "undone")?);
+            for i in 0..(CHUNK_CAPACITY + 5) {
+                assert!(w.was_forgotten("c2c_a", &format!("kept-{i}"))?, "kept-{i}");
+            }
+            assert!(w.was_forgotten("c2c_b", "other")?);
+            assert!(!w.was_forgotten("c2c_b", "kept-0")?);
+            w.drop_forgotten("c2c_a")?;
+            assert!(!w.was_forgotten("c2c_a", "kept-0")?);
+            Ok(())
+        })
+        .unwrap();
+        // Two chunks for c2c_a (400, then 5) were written; gone with it.
+        let chunks: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM forgotten_message", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(chunks, 1, "c2c_b's one chunk");
+    }
 
     #[test]
     fn a_full_chunk_never_misses_and_rarely_lies() {

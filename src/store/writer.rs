@@ -52,8 +52,12 @@ pub struct Writer<'t> {
     pub(super) windows: HashMap<String, window::Window>,
     /// Reused for an encoded window.
     pub(super) blob: Vec<u8>,
-    /// msgIDs this unit of work forgot, by conversation (see `forgotten`).
-    pub(super) forgotten: Vec<(String, Vec<String>)>,
+    /// msgIDs this transaction forgot (conversation, msgID), written into
+    /// their filters once, as it commits (see `forgotten`).
+    pub(super) forgotten: Vec<(String, String)>,
+    /// How many of `forgotten` were there when the current unit began: a
+    /// unit undone forgets its own.
+    pub(super) forgotten_mark: usize,
 }
 
 impl<'t> Writer<'t> {
@@ -112,6 +116,7 @@ impl<'t> Writer<'t> {
     /// one transaction, each in a unit of its own, so that each stays all or
     /// nothing.
     pub fn begin_unit(&mut self) -> Result<()> {
+        self.forgotten_mark = self.forgotten.len();
         self.conn.prepare_cached("SAVEPOINT unit")?.execute([])?;
         Ok(())
     }
@@ -125,7 +130,7 @@ impl<'t> Writer<'t> {
     pub fn rollback_unit(&mut self) -> Result<()> {
         // What the unit changed in its windows is undone with its rows.
         self.windows.clear();
-        self.forgotten.clear();
+        self.forgotten.truncate(self.forgotten_mark);
         self.conn.prepare_cached("ROLLBACK TO unit")?.execute([])?;
         self.release_unit()
     }
