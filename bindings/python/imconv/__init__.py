@@ -12,7 +12,8 @@
 - Every export of `imconv.h` is reached: lookups, pages, totals, groups,
   every write, listeners, host delivery (`dispatch`, `event_fd`), the log
   (`route_log_to_logging`), `version`, `wait_freed`.
-- Values are frozen dataclasses with the C field names; writes take JSON
+- Values are frozen, with the C field names (`Conversation` reads the
+  library's view lazily; the others are dataclasses); writes take JSON
   text or sequences of dicts / dataclasses (`NewMessage`, `Profile`,
   `Conversation`).
 - A failure raises an `ImconvError` subclass; `.code` is an `ErrorCode`.
