@@ -184,6 +184,52 @@ static void test_unread_subscriptions(void) {
     call_destroy(&c);
 }
 
+static uint64_t total_now;
+static void on_total_now(uint64_t total, void *u) {
+    total_now = total;
+    call_finish(u, 1);
+}
+
+/* Issue 25, item 1, as the report found it through the C ABI: a NULL
+ * filter, one message to each of three conversations issued back to back
+ * (committed together), then a clear of everything. 0.3.0 said 3, 4, 5
+ * and then 2; the subscription must say what imconv_get_total_unread says. */
+static void test_subscriptions_stay_exact_when_writes_commit_together(void) {
+    for (int round = 0; round < 20 && !current_failed; round++) {
+        imconv_sdk *sdk = open_memory();
+        listen_all(sdk);
+        uint64_t all = 0;
+        CHECK_INT(imconv_subscribe_unread_count(sdk, NULL, &all), IMCONV_OK);
+        call cs[3];
+        const char *msgs[3] = {
+            "[{\"conversationID\":\"c2c_a\",\"msgID\":\"1\",\"timestamp\":5}]",
+            "[{\"conversationID\":\"c2c_b\",\"msgID\":\"2\",\"timestamp\":6}]",
+            "[{\"conversationID\":\"c2c_c\",\"msgID\":\"3\",\"timestamp\":7}]",
+        };
+        for (int i = 0; i < 3; i++) {
+            call_init(&cs[i]);
+            CHECK_INT(imconv_apply_messages(sdk, msgs[i], on_done, on_fail, &cs[i]), IMCONV_OK);
+        }
+        for (int i = 0; i < 3; i++) CHECK_INT(done_code(&cs[i]), IMCONV_OK);
+        char log[2048];
+        take_log(log, sizeof log);
+        CHECK(last_subscription == all);
+        CHECK(last_count == 3);
+        call c;
+        call_init(&c);
+        CHECK_INT(WRITE(&c, imconv_clean_unread(sdk, NULL, 0, 0, on_done, on_fail, &c)), IMCONV_OK);
+        call_reset(&c);
+        CHECK_INT(imconv_get_total_unread(sdk, NULL, on_total_now, on_fail, &c), IMCONV_OK);
+        call_wait(&c);
+        CHECK(total_now == 0);
+        CHECK(last_count == total_now);
+        take_log(log, sizeof log);
+        imconv_sdk_free(sdk);
+        for (int i = 0; i < 3; i++) call_destroy(&cs[i]);
+        call_destroy(&c);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s <libimconv.so> <scratch_dir>\n", argv[0]);
@@ -192,5 +238,6 @@ int main(int argc, char **argv) {
     RUN(test_mark_read_by_message);
     RUN(test_sync_stages_and_group_events);
     RUN(test_unread_subscriptions);
+    RUN(test_subscriptions_stay_exact_when_writes_commit_together);
     return test_summary();
 }
