@@ -61,9 +61,13 @@ pub fn create_private_file(path: &Path) -> io::Result<()> {
     }
 }
 
-/// A file's permission bits, when it exists.
+/// Open flag: fail on a symbolic link instead of following it.
+pub const NO_FOLLOW: i32 = libc::O_NOFOLLOW;
+
+/// A file's permission bits, when it exists (a symbolic link's own, never
+/// its target's).
 pub fn mode(path: &Path) -> Option<u32> {
-    std::fs::metadata(path)
+    std::fs::symlink_metadata(path)
         .ok()
         .map(|m| m.permissions().mode() & 0o777)
 }

@@ -192,11 +192,14 @@ impl Store {
             None => (Connection::open_in_memory()?, None),
             Some(dir) => {
                 let (path, lock) = prepare_files(dir, options.read_only)?;
-                let flags = if options.read_only {
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                } else {
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                };
+                // Never through a symbolic link (see `lock::prepare_files`).
+                let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_NOFOLLOW
+                    | if options.read_only {
+                        OpenFlags::SQLITE_OPEN_READ_ONLY
+                    } else {
+                        OpenFlags::SQLITE_OPEN_READ_WRITE
+                    };
                 let conn = Connection::open_with_flags(&path, flags).map_err(|e| {
                     Error::from(e).context(format_args!("opening {}", path.display()))
                 })?;
@@ -233,6 +236,11 @@ impl Store {
                 Some(p) => e.context(p.display()),
                 None => e,
             })?;
+        // A read-only instance's side files: SQLite gave them the
+        // database's mode as it opened them (see `lock::prepare_files`).
+        if let (Some(dir), true) = (dir, options.read_only) {
+            lock::tighten_side_files(dir);
+        }
         // The database and its WAL exist now: their entries in the folder
         // are made durable before any write is acknowledged.
         if let (Some(dir), false) = (dir, options.read_only) {
@@ -417,6 +425,13 @@ impl Store {
     /// memory.
     pub fn reader(&self) -> Result<Option<Reader>> {
         let conn = self.second_connection(OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        if let (Some(conn), Some(dir), true) = (&conn, &self.dir, self.read_only) {
+            // A first read opens the WAL's side files now (SQLite gives an
+            // empty one the database's mode as it opens it): then they are
+            // made owner-only again.
+            conn.query_row("PRAGMA schema_version", [], |_| Ok(()))?;
+            lock::tighten_side_files(dir);
+        }
         Ok(conn.map(|conn| Reader { conn }))
     }
 
@@ -428,7 +443,7 @@ impl Store {
         };
         Ok(Some(Connection::open_with_flags(
             path,
-            flags | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            flags | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW,
         )?))
     }
 

@@ -2,6 +2,7 @@
 //! owner-only permissions, and the move from 0.1.0's folder.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -126,10 +127,54 @@ pub(super) fn tighten(path: &Path, mode: u32) {
     }
 }
 
+/// The store's folder and its files are used only as themselves: a
+/// symbolic link in their place is refused, never followed (it could point
+/// anywhere, and keeping a file owner-only would chmod its target).
+fn refuse_links(dir: &Path) -> Result<()> {
+    let files = ["", "-wal", "-shm"].map(|suffix| dir.join(format!("{DATABASE_FILE}{suffix}")));
+    for path in std::iter::once(dir).chain(files.iter().map(PathBuf::as_path)) {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::new(
+                ErrorCode::Io,
+                format!(
+                    "{} is a symbolic link: a store's folder and files are never used through a \
+                     link (put the folder or file itself there)",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Makes the WAL's side files owner-only again where SQLite gave them a
+/// read-only instance's database mode (it does so to an empty one as it
+/// opens it), through a descriptor opened without following links.
+pub(super) fn tighten_side_files(dir: &Path) {
+    for suffix in ["-wal", "-shm"] {
+        let path = dir.join(format!("{DATABASE_FILE}{suffix}"));
+        if platform::mode(&path).is_some_and(|m| m & 0o077 != 0) {
+            let tightened = OpenOptions::new()
+                .read(true)
+                .custom_flags(platform::NO_FOLLOW)
+                .open(&path)
+                .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)));
+            if let Err(e) = tightened {
+                crate::log::warn(format_args!(
+                    "{} is open to other users and could not be changed: {e}",
+                    path.display()
+                ));
+            }
+        }
+    }
+}
+
 /// Creates the folder and the database file with owner-only permissions
 /// (tightening existing ones), takes the lock, and returns the database's
-/// path.
+/// path. A read-only instance creates only what SQLite would (the WAL's
+/// side files), owner-only too.
 pub(super) fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, StoreLock)> {
+    refuse_links(dir)?;
     let path = dir.join(DATABASE_FILE);
     if read_only {
         if !path.is_file() {
@@ -137,6 +182,12 @@ pub(super) fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, Sto
                 ErrorCode::Io,
                 format!("{}: no store to open read-only", path.display()),
             ));
+        }
+        // SQLite would give them the database's mode (0644 for a database
+        // made readable to others); made first, they are 0600. Where the
+        // folder cannot be written this fails, and SQLite manages alone.
+        for suffix in ["-wal", "-shm"] {
+            let _ = platform::create_private_file(&dir.join(format!("{DATABASE_FILE}{suffix}")));
         }
     } else {
         platform::create_private_dir(dir)
@@ -162,6 +213,7 @@ pub(super) fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, Sto
     let file = OpenOptions::new()
         .read(true)
         .write(!read_only)
+        .custom_flags(platform::NO_FOLLOW)
         .open(&path)
         .map_err(|e| {
             if platform::is_permission_error(&e) {
