@@ -244,12 +244,17 @@ impl Write {
                 Ok(0)
             }
             Write::Draft { id, text } => {
-                let c = txn.stored(id)?;
-                if c.draft_text == *text {
+                if txn.stored(id)?.draft_text == *text {
                     return Ok(0);
                 }
+                let time = if text.is_empty() {
+                    0
+                } else {
+                    draft_time(now_seconds(), txn.newest_activity()?)
+                };
+                let c = txn.stored(id)?;
                 c.draft_text = text.clone();
-                c.draft_timestamp = if text.is_empty() { 0 } else { now_seconds() };
+                c.draft_timestamp = time;
                 move_to_activity(txn, id)?;
                 Ok(0)
             }
@@ -408,6 +413,23 @@ fn check_position(scope: &ReadScope, upto: &ReadUpTo) -> Result<()> {
         Some(why) => Err(Error::invalid_parameters(why)),
         None => Ok(()),
     }
+}
+
+/// How far past the newest activity the store has seen a draft's time may
+/// be (see [`draft_time`]).
+pub const DRAFT_CLOCK_MARGIN_SECONDS: u64 = 24 * 60 * 60;
+
+/// A draft's time: the clock's (`now`), but at most a day past the newest
+/// activity the store has seen, so that a clock far ahead cannot keep a
+/// conversation above newer messages; never 0 (which means "no draft"),
+/// even with a clock before 1970.
+pub fn draft_time(now: u64, newest_activity: u64) -> u64 {
+    let bound = if newest_activity == 0 {
+        u64::MAX
+    } else {
+        newest_activity.saturating_add(DRAFT_CLOCK_MARGIN_SECONDS)
+    };
+    now.min(bound).max(1)
 }
 
 fn now_seconds() -> u64 {

@@ -189,7 +189,10 @@ pub unsafe extern "C" fn imconv_clean_unread(
 }
 
 /// Sets a stored conversation's draft (at most 16 KiB; NULL or "" clears it)
-/// and draft_timestamp (now, in seconds; 0 when cleared). The conversation
+/// and draft_timestamp (now, in seconds, but at most one day past the
+/// newest activity the store has seen, so that a clock far ahead cannot
+/// hold the conversation above newer messages; never 0, which means "no
+/// draft", even with a clock before 1970; 0 when cleared). The conversation
 /// moves to its activity time: the draft's time when later than its newest
 /// message's, else the message's (so clearing a draft moves it back). Setting
 /// the draft it already has changes nothing.

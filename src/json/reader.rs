@@ -182,8 +182,9 @@ impl<'a, 'p> Fields<'a, 'p> {
                 let n = as_number(v, &self.name(field), "an integer")?;
                 n.as_i64().map(Some).ok_or_else(|| {
                     Error::invalid_parameters(format!(
-                        "field '{}' must be an integer that fits in 64 bits (got {n})",
-                        self.name(field)
+                        "field '{}' must be an integer that fits in 64 bits (got {})",
+                        self.name(field),
+                        v.get()
                     ))
                 })
             }
@@ -234,12 +235,20 @@ impl<'a, 'p> Fields<'a, 'p> {
     }
 }
 
+/// A number field's value. One code per kind of bad number: a value that
+/// is not a number is a wrong type, and a number the field cannot hold (too
+/// large for any float, like `1e400`, or out of the field's range) is
+/// IMCONV_ERR_INVALID_PARAMETERS naming the field, never malformed JSON.
 pub(super) fn as_number(v: Raw, name: &str, expected: &str) -> Result<Number> {
     let text = v.get();
     if !matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9')) {
         return Err(wrong_type(name, expected, text));
     }
-    serde_json::from_str(text).map_err(|e| Error::invalid_json(format!("field '{name}': {e}")))
+    serde_json::from_str(text).map_err(|_| {
+        Error::invalid_parameters(format!(
+            "field '{name}' must be {expected} in range (got {text})"
+        ))
+    })
 }
 
 pub(super) fn as_u64(v: Raw, name: &str) -> Result<u64> {
@@ -247,11 +256,16 @@ pub(super) fn as_u64(v: Raw, name: &str) -> Result<u64> {
     if let Ok(n) = v.get().parse::<u64>() {
         return Ok(n);
     }
+    // -0 is 0, as the signed fields read it.
+    if v.get() == "-0" {
+        return Ok(0);
+    }
     let n = as_number(v, name, "an integer")?;
     n.as_u64().ok_or_else(|| {
         Error::invalid_parameters(format!(
-            "field '{name}' must be an integer from 0 to {} (got {n})",
-            u64::MAX
+            "field '{name}' must be an integer from 0 to {} (got {})",
+            u64::MAX,
+            v.get()
         ))
     })
 }

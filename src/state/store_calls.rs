@@ -72,6 +72,9 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     }
 
     // The list.
+    pub fn newest_activity(&self) -> Result<u64> {
+        self.w.newest_activity()
+    }
     pub fn pinned_count(&self) -> Result<u64> {
         self.w.pinned_count()
     }

@@ -289,6 +289,25 @@ impl<'t> Writer<'t> {
         query::groups_with(self.conn)
     }
 
+    /// The newest activity time (seconds) any stored conversation is
+    /// placed by: the high 32 bits of the largest order key (two index
+    /// seeks, pinned and not). 0 for an empty store.
+    pub fn newest_activity(&self) -> Result<u64> {
+        let mut newest = 0;
+        for pinned in [0, 1] {
+            let top: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT MAX(sort_order) FROM conversation WHERE is_pinned = ?1")?
+                .query_row([pinned], |r| r.get(0))?;
+            if let Some(sort) = top {
+                // sort_order is the key with its top bit flipped.
+                let key = (sort as u64) ^ (1 << 63);
+                newest = newest.max(key >> 32);
+            }
+        }
+        Ok(newest)
+    }
+
     pub fn pinned_count(&self) -> Result<u64> {
         let n: i64 = self
             .conn
