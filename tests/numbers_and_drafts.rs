@@ -59,7 +59,11 @@ fn a_draft_time_is_bounded_by_the_newest_activity_and_never_zero() {
     assert_eq!(draft_time(1_000, 0), 1_000, "an empty store bounds nothing");
     assert_eq!(draft_time(5_000_000, 1_000_000), 1_000_000 + day);
     assert_eq!(draft_time(1_000_100, 1_000_000), 1_000_100);
-    assert_eq!(draft_time(0, 0), 1, "a clock before 1970 is never 'no draft'");
+    assert_eq!(
+        draft_time(0, 0),
+        1,
+        "a clock before 1970 is never 'no draft'"
+    );
     assert_eq!(draft_time(0, 1_000_000), 1);
 }
 

@@ -41,10 +41,7 @@ fn refused_as_link(data_dir: &Path, link: &Path) {
     let err = open(data_dir, false).err().expect("a link was followed");
     assert_eq!(err.code(), ErrorCode::Io, "{err}");
     assert!(err.message().contains("is a symbolic link"), "{err}");
-    assert!(
-        err.message().contains(&link.display().to_string()),
-        "{err}"
-    );
+    assert!(err.message().contains(&link.display().to_string()), "{err}");
 }
 
 #[test]
