@@ -390,6 +390,18 @@ typedef unsigned char bool;
 typedef struct imconv_sdk imconv_sdk;
 
 /*
+ Signals success with no value. Runs on the instance's callback thread.
+ */
+typedef void (*imconv_done_callback)(void *user_data);
+
+/*
+ Receives a failure: an IMCONV_ERR_* code and a message that names the
+ problem (NUL-terminated UTF-8, valid until the callback returns; copy it
+ to keep it). Runs on the instance's callback thread.
+ */
+typedef void (*imconv_error_callback)(int32_t code, const char *desc, void *user_data);
+
+/*
  The last message of a conversation, as a summary view. Read-only, owned
  by the library, valid as long as the conversation view that holds it.
  */
@@ -568,18 +580,6 @@ typedef struct imconv_conversation {
      */
     uint64_t read_timestamp_ms;
 } imconv_conversation;
-
-/*
- Signals success with no value. Runs on the instance's callback thread.
- */
-typedef void (*imconv_done_callback)(void *user_data);
-
-/*
- Receives a failure: an IMCONV_ERR_* code and a message that names the
- problem (NUL-terminated UTF-8, valid until the callback returns; copy it
- to keep it). Runs on the instance's callback thread.
- */
-typedef void (*imconv_error_callback)(int32_t code, const char *desc, void *user_data);
 
 /*
  Receives a list of conversations: `count` views (`conversations` may be
@@ -783,6 +783,44 @@ typedef void (*imconv_page_callback)(const struct imconv_conversation *const *co
 #ifdef __cplusplus
 extern "C" {
 #endif /* __cplusplus */
+
+/*
+ Writes a consistent copy of the whole store to `path` while the
+ instance goes on working (an online backup). The backup takes its
+ place in the instance's one write order: it holds exactly the writes
+ accepted before this call (every write acknowledged before it among
+ them) and none accepted after, which wait for it. It is written under
+ a temporary name in the same folder (`.<name>.imconv-backup`), synced,
+ then renamed to `path` (replacing a file there) and the folder synced:
+ `path` is never a partial copy, also across a crash or power cut. The
+ copy is compacted (SQLite's `VACUUM INTO`), owner-only (0600), and is a
+ store on its own. Lookups from the cache go on during it; pages and
+ totals read from the store wait for it.
+
+ `path`: a file path (UTF-8), whose folder must exist; not the store's
+ own files.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL or
+ empty path, or one that is not UTF-8; IMCONV_ERR_IO when its folder
+ does not exist, a folder is at `path`, or the copy cannot be written,
+ synced or renamed (the message names the path and the step);
+ IMCONV_ERR_DATABASE when SQLite cannot make the copy. Returns
+ IMCONV_ERR_READ_ONLY on an instance opened with `"read_only": true`.
+
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `path` is NULL
+ or a NUL-terminated string; the callbacks must not unwind (no C++
+ exception, no longjmp) through the library.
+ */
+IMCONV_API
+int32_t imconv_backup(struct imconv_sdk *sdk,
+                      const char *path,
+                      imconv_done_callback on_success,
+                      imconv_error_callback on_error,
+                      void *user_data);
 
 /*
  Keeps a conversation view valid (and unchanged) after the callback that

@@ -387,6 +387,20 @@ class Sdk {
         return done([&](auto ok, auto fail) { remove_from_group(name, ids, ok, fail); });
     }
 
+    /// Callback form of backup(path) below: `ok` runs once the copy is in
+    /// place, `fail` with its Error. Throws Error when refused at once
+    /// (shutdown, a full queue, a read-only instance).
+    void backup(const std::string &path, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_backup(get(), path.c_str(), cb...); });
+    }
+    /// Writes a consistent copy of the whole store to `path` while the
+    /// instance goes on (imconv_backup): exactly the writes accepted before
+    /// this call; written under a temporary name, synced, renamed into
+    /// place; owner-only; a store of its own.
+    Future<void> backup(const std::string &path) {
+        return done([&](auto ok, auto fail) { backup(path, ok, fail); });
+    }
+
     // ---- listeners ------------------------------------------------------------
 
     /// Registers `listener` for the events of every later write; keep the

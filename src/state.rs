@@ -158,6 +158,13 @@ impl<V: Snapshot> State<V> {
         })
     }
 
+    /// A consistent copy of the whole store, as committed now, to `path`
+    /// (see `Store::backup_to`). Store lock held: no write commits during
+    /// it; reads from the cache go on.
+    pub fn backup(&self, path: &Path) -> Result<()> {
+        self.with_store(|store| store.backup_to(path))
+    }
+
     /// Closes the store; later calls fail with `Shutdown`.
     pub fn close(&self) {
         drop(self.reader.lock().take());

@@ -37,6 +37,7 @@ macro_rules! read_position {
 }
 
 mod applied;
+mod backup;
 mod forgotten;
 mod window;
 

@@ -116,6 +116,10 @@ pub enum Write {
         ids: IdList,
     },
     Profiles(Vec<u8>),
+    /// A consistent copy of the whole store at this point of the write
+    /// order, to a file (see `Store::backup_to`). It runs alone, between
+    /// transactions ([`Write::runs_alone`]), never inside one.
+    Backup(std::path::PathBuf),
     /// The host's sync with its server reached a stage: raised to the
     /// listeners in order with the writes around it.
     ReportSync(SyncStage),
@@ -147,6 +151,12 @@ impl Write {
                 None
             }
             Write::Pin { .. } => None,
+            Write::Backup(path) => {
+                if path.as_os_str().is_empty() {
+                    return Err(Error::invalid_parameters("the backup's path is empty"));
+                }
+                None
+            }
             Write::RecvOpt { ids, opt } => {
                 if !(0..=RECV_OPT_MAX).contains(opt) {
                     return Err(Error::invalid_parameters(format!(
@@ -195,6 +205,12 @@ impl Write {
     }
 
     /// About how much memory the write holds while it waits in the queue.
+    /// Whether it runs alone, outside any transaction (a backup copies
+    /// what the writes before it committed, and nothing of those after).
+    pub fn runs_alone(&self) -> bool {
+        matches!(self, Write::Backup(_))
+    }
+
     pub fn queued_bytes(&self) -> usize {
         let size = match self {
             Write::Import(d)
@@ -223,6 +239,10 @@ impl Write {
         crate::inject::point(crate::inject::Stage::Work);
         match self {
             Write::Import(doc) => import(doc, txn),
+            // The writer runs a backup alone (see `runs_alone`).
+            Write::Backup(_) => Err(Error::internal(
+                "internal error: a backup was given to a transaction",
+            )),
             Write::Sync(doc) => sync(doc, txn, None),
             Write::SyncSnapshot(doc) => sync_snapshot(doc, txn),
             Write::Messages(doc) => {

@@ -80,13 +80,18 @@ pub(super) fn drain<V: Snapshot>(core: &Arc<Core<V>>) {
             let mut group = Vec::new();
             let mut bytes = 0;
             while let Some(item) = q.items.front() {
+                // A backup is a group of its own (see `Write::runs_alone`).
+                let alone = item.op.as_ref().is_ok_and(Write::runs_alone);
                 if !group.is_empty()
-                    && (group.len() == GROUP_WRITES || bytes + item.bytes > GROUP_BYTES)
+                    && (alone || group.len() == GROUP_WRITES || bytes + item.bytes > GROUP_BYTES)
                 {
                     break;
                 }
                 bytes += item.bytes;
                 group.extend(q.items.pop_front());
+                if alone {
+                    break;
+                }
             }
             q.bytes -= bytes;
             let n = group.len() as u64;
@@ -99,6 +104,17 @@ pub(super) fn drain<V: Snapshot>(core: &Arc<Core<V>>) {
         // `transact`) fails the group's calls with INTERNAL, not the queue.
         let _ = catch_unwind(AssertUnwindSafe(move || {
             let mut group = group;
+            if let [Queued {
+                op: Ok(Write::Backup(path)),
+                ..
+            }] = group.as_slice()
+            {
+                let result = core.state.backup(path).map(|()| 0);
+                if let Some(item) = group.pop() {
+                    item.reply.complete(result);
+                }
+                return;
+            }
             let committed = core
                 .state
                 .transact(&mut group, |item, txn| match &mut item.op {

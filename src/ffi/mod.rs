@@ -9,6 +9,7 @@
 
 #![allow(non_camel_case_types)]
 
+pub mod backup;
 pub mod conversation;
 pub mod error;
 mod handle;

@@ -407,6 +407,62 @@ static void test_a_zero_length_database_is_a_new_store(void) {
     call_destroy(&c);
 }
 
+/* ---- an online backup is a whole store of its own -------------------- */
+
+static int copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    int ok = in && out;
+    char buf[8192];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) ok = fwrite(buf, 1, n, out) == n;
+    if (in) fclose(in);
+    if (out) fclose(out);
+    return ok;
+}
+
+static void test_an_online_backup_is_a_whole_store(void) {
+    char config[1024], why[512], copy[1024], missing[1024], restored[1024];
+    config_for(config, sizeof config, "backup", "me", "");
+    imconv_sdk *sdk = NULL;
+    CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
+    if (!sdk) return;
+    call c;
+    call_init(&c);
+    import_sync(sdk, "[{\"conversationID\":\"c2c_a\",\"showName\":\"A\",\"draftText\":\"d\"}]", &c);
+    snprintf(copy, sizeof copy, "%s/backup-copy.db", scratch);
+    CHECK_INT(WRITE(&c, imconv_backup(sdk, copy, on_done, on_fail, &c)), IMCONV_OK);
+    struct stat st;
+    CHECK_INT(stat(copy, &st), 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(st.st_size > 0);
+    /* Refused: no path (through on_error, in order); a missing folder. */
+    CHECK_INT(WRITE(&c, imconv_backup(sdk, NULL, on_done, on_fail, &c)), IMCONV_ERR_INVALID_PARAMETERS);
+    CHECK_CONTAINS(c.desc, "path is NULL");
+    snprintf(missing, sizeof missing, "%s/no-such-folder/copy.db", scratch);
+    CHECK_INT(WRITE(&c, imconv_backup(sdk, missing, on_done, on_fail, &c)), IMCONV_ERR_IO);
+    CHECK_CONTAINS(c.desc, "no-such-folder");
+    imconv_sdk_free(sdk);
+    /* In a fresh store folder, the copy is the user's store. */
+    snprintf(restored, sizeof restored, "%s/restored", scratch);
+    mkdir(restored, 0700);
+    snprintf(restored, sizeof restored, "%s/restored/me", scratch);
+    mkdir(restored, 0700);
+    snprintf(restored, sizeof restored, "%s/restored/me/conversations.db", scratch);
+    CHECK(copy_file(copy, restored));
+    config_for(config, sizeof config, "restored", "me", "");
+    CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
+    if (sdk) {
+        get_sync(sdk, "c2c_a", &c);
+        CHECK_INT(c.count, 1);
+        if (c.count) {
+            CHECK_CONTAINS(c.jsons[0], "\"showName\":\"A\"");
+            CHECK_CONTAINS(c.jsons[0], "\"draftText\":\"d\"");
+        }
+        imconv_sdk_free(sdk);
+    }
+    call_destroy(&c);
+}
+
 /* ---- 6. waiting for an instance freed from a callback --------------- */
 
 typedef struct {
@@ -514,6 +570,7 @@ int main(int argc, char **argv) {
     RUN(test_store_files_are_private_whatever_the_umask);
     RUN(test_a_store_that_cannot_be_written_is_refused_at_open);
     RUN(test_a_zero_length_database_is_a_new_store);
+    RUN(test_an_online_backup_is_a_whole_store);
     RUN(test_an_instance_freed_from_a_callback_can_be_waited_for);
     RUN(test_the_log_goes_to_the_host_callback);
     return test_summary();

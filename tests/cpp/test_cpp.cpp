@@ -12,6 +12,9 @@
 #include <string>
 #include <thread>
 
+#include <cstdlib>  // mkdtemp
+#include <unistd.h> // rmdir
+
 #include "imconv.hpp"
 
 static int failures;
@@ -256,6 +259,36 @@ static void dropped_futures_report_failures(const std::string &delivery) {
     }
 }
 
+// Sdk::backup: a copy while the instance works, and an Error naming a
+// path that cannot be written (issue 26, item 5).
+static void backups(const std::string &delivery) {
+    char folder[] = "/tmp/imconv-cpp-backup-XXXXXX";
+    CHECK(mkdtemp(folder) != nullptr);
+    std::string copy = std::string(folder) + "/copy.db";
+    {
+        imconv::Sdk sdk(R"({"user_id":"me","delivery":")" + delivery + R"("})");
+        sdk.import_conversations(SAMPLE).get();
+        sdk.backup(copy).get();
+        std::FILE *f = std::fopen(copy.c_str(), "rb");
+        CHECK(f != nullptr);
+        if (f) {
+            char magic[16] = {0};
+            CHECK(std::fread(magic, 1, 16, f) == 16);
+            CHECK(std::string(magic, 15) == "SQLite format 3");
+            std::fclose(f);
+        }
+        try {
+            sdk.backup(std::string(folder) + "/missing/copy.db").get();
+            CHECK(!"a backup into a missing folder succeeded");
+        } catch (const imconv::Error &e) {
+            CHECK(e.code() == imconv::ErrorCode::Io);
+            CHECK(std::string(e.what()).find("missing") != std::string::npos);
+        }
+    }
+    std::remove(copy.c_str());
+    rmdir(folder);
+}
+
 static void log_version_wait_freed_and_moves() {
     std::mutex lock;
     std::vector<std::string> lines;
@@ -359,6 +392,7 @@ int main() {
         run("futures_inside_callbacks", futures_inside_callbacks, delivery);
         run("exceptions_are_reported", exceptions_are_reported, delivery);
         run("dropped_futures_report_failures", dropped_futures_report_failures, delivery);
+        run("backups", backups, delivery);
         run("server_surface", server_surface, delivery);
     }
     run("log_version_wait_freed_and_moves", log_version_wait_freed_and_moves);

@@ -13,9 +13,11 @@ answer is dropped.
 """
 import asyncio
 import collections
+import os
 import weakref
 from types import TracebackType
-from typing import (Any, AsyncIterator, Callable, Deque, List, Optional, Sequence, Type)
+from typing import (Any, AsyncIterator, Callable, Deque, List, Optional, Sequence, Type,
+                    Union)
 
 from . import _calls
 from ._instance import Complete, Instance, Subscription
@@ -182,6 +184,11 @@ class AsyncSdk(Instance):
         """See `Sdk.mark_read`."""
         await self._await(lambda c: self._write(c, "imconv_mark_read", conversation_id.encode(),
                                                 msg_id.encode()))
+
+    async def backup(self, path: "Union[str, os.PathLike[str]]") -> None:
+        """See `Sdk.backup`."""
+        await self._await(lambda c: self._write(c, "imconv_backup",
+                                                os.fsencode(os.fspath(path))))
 
     async def report_sync(self, stage: SyncStage) -> None:
         """See `Sdk.report_sync`."""

@@ -1,9 +1,10 @@
 """`Sdk`: every call of the library, each blocking until its answer."""
+import os
 import select
 import threading
 import time
 from types import TracebackType
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Type, TypeVar
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Type, TypeVar, Union
 
 from . import _calls
 from ._instance import Complete, Instance, park_if_exiting
@@ -181,6 +182,16 @@ class Sdk(Instance):
         conversation."""
         self._wait(lambda c: self._write(c, "imconv_mark_read", conversation_id.encode(),
                                          msg_id.encode()))
+
+    def backup(self, path: "Union[str, os.PathLike[str]]") -> None:
+        """Writes a consistent copy of the whole store to `path` while the
+        instance goes on (imconv_backup): it holds exactly the writes
+        accepted before this call, is written under a temporary name,
+        synced and renamed into place (never a partial copy), owner-only,
+        and opens as a store of its own. An error names the path and the step
+        (`ImconvError` with IMCONV_ERR_IO or a `StoreError`); ReadOnlyError
+        on a read-only instance."""
+        self._wait(lambda c: self._write(c, "imconv_backup", os.fsencode(os.fspath(path))))
 
     def report_sync(self, stage: SyncStage) -> None:
         """Reports a stage of the host's sync with its server: the listeners'

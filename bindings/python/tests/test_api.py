@@ -302,3 +302,26 @@ def test_async_stream_ends_when_the_instance_closes() -> None:
 def test_async_sdk_refuses_thread_delivery() -> None:
     with pytest.raises(ValueError):
         imconv.AsyncSdk("me", delivery="thread")
+
+
+def test_backup_copies_the_store_while_it_works(tmp_path: Any) -> None:
+    data = tmp_path / "data"
+    with imconv.Sdk("me", data_dir=data) as sdk:
+        sdk.import_conversations(SAMPLE)
+        sdk.backup(tmp_path / "copy.db")
+        sdk.apply_messages([NewMessage("c2c_zed", "z1", 100)])  # after: not in it
+        with pytest.raises(imconv.ImconvError, match="does not exist"):
+            sdk.backup(tmp_path / "missing" / "copy.db")
+
+        async def main() -> None:
+            async with imconv.AsyncSdk("me", data_dir=tmp_path / "other") as aio:
+                await aio.import_conversations(SAMPLE[:1])
+                await aio.backup(str(tmp_path / "async.db"))
+        asyncio.run(main())
+    import sqlite3
+    db = sqlite3.connect(tmp_path / "copy.db")
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    held = sorted(r[0] for r in db.execute("SELECT conversation_id FROM conversation"))
+    assert held == ["c2c_alice", "c2c_bob", "group_g"]
+    db.close()
+    assert (tmp_path / "async.db").stat().st_size > 0

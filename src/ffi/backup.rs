@@ -1,0 +1,56 @@
+//! Online backup: `imconv_backup`.
+
+use std::ffi::{c_char, c_void};
+use std::path::PathBuf;
+
+use super::import::imconv_done_callback;
+use super::lookup::imconv_error_callback;
+use super::sdk::imconv_sdk;
+use super::{str_arg, write_call};
+use crate::write::Write;
+
+/// Writes a consistent copy of the whole store to `path` while the
+/// instance goes on working (an online backup). The backup takes its
+/// place in the instance's one write order: it holds exactly the writes
+/// accepted before this call (every write acknowledged before it among
+/// them) and none accepted after, which wait for it. It is written under
+/// a temporary name in the same folder (`.<name>.imconv-backup`), synced,
+/// then renamed to `path` (replacing a file there) and the folder synced:
+/// `path` is never a partial copy, also across a crash or power cut. The
+/// copy is compacted (SQLite's `VACUUM INTO`), owner-only (0600), and is a
+/// store on its own. Lookups from the cache go on during it; pages and
+/// totals read from the store wait for it.
+///
+/// `path`: a file path (UTF-8), whose folder must exist; not the store's
+/// own files.
+///
+/// Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a NULL or
+/// empty path, or one that is not UTF-8; IMCONV_ERR_IO when its folder
+/// does not exist, a folder is at `path`, or the copy cannot be written,
+/// synced or renamed (the message names the path and the step);
+/// IMCONV_ERR_DATABASE when SQLite cannot make the copy. Returns
+/// IMCONV_ERR_READ_ONLY on an instance opened with `"read_only": true`.
+///
+/// The calling contract of a write (return codes, the one callback, order,
+/// ownership, threads) is in the header's preamble, "Writes".
+///
+/// # Safety
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; `path` is NULL
+/// or a NUL-terminated string; the callbacks must not unwind (no C++
+/// exception, no longjmp) through the library.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_backup(
+    sdk: *mut imconv_sdk,
+    path: *const c_char,
+    on_success: imconv_done_callback,
+    on_error: imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires: what it points to is read or copied during the call;
+    // the callbacks and user_data are kept for the call's one callback.
+    unsafe {
+        let op = || Ok(Write::Backup(PathBuf::from(str_arg(path, &"path")?)));
+        write_call(sdk, op, on_success, on_error, user_data)
+    }
+}
