@@ -48,6 +48,9 @@ pub struct Config {
     /// Open an existing store to read it only: writes are refused.
     pub read_only: bool,
     pub delivery: Delivery,
+    /// A backup (`imconv_backup`) that replaces the store at open, after it
+    /// was verified (see `store::restore_from_backup`).
+    pub restore_from: Option<PathBuf>,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             read_only: false,
             delivery: Delivery::Thread,
+            restore_from: None,
         }
     }
 
@@ -128,6 +132,13 @@ impl Config {
                         MAX_SYNC_INTERVAL_MS,
                     )?)
                 }
+                "restore_from" => {
+                    let from = string(key, value)?;
+                    if from.is_empty() {
+                        return Err(Error::invalid_parameters("config: 'restore_from' is empty"));
+                    }
+                    config.restore_from = Some(PathBuf::from(from));
+                }
                 "durability" => {
                     config.durability = choice(
                         key,
@@ -137,11 +148,17 @@ impl Config {
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
-                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, delivery)",
+                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, delivery, restore_from)",
                     quote(other)
                 )))
                 }
             }
+        }
+        if config.restore_from.is_some() && (config.data_dir.is_none() || config.read_only) {
+            return Err(Error::invalid_parameters(
+                "config: 'restore_from' replaces a store on disk: it needs 'data_dir', and not \
+                 'read_only'",
+            ));
         }
         let user_id =
             user_id.ok_or_else(|| Error::invalid_parameters("config: 'user_id' is required"))?;

@@ -28,7 +28,9 @@ use crate::events::{Events, Listeners};
 use crate::model::{
     quote, saturated, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text,
 };
-use crate::store::{adopt_legacy_folder, Checkpointer, Cursor, Reader, Store, StoreOptions};
+use crate::store::{
+    adopt_legacy_folder, restore_from_backup, Checkpointer, Cursor, Reader, Store, StoreOptions,
+};
 use crate::subscriptions::Subscriptions;
 
 mod store_calls;
@@ -112,6 +114,9 @@ impl<V: Snapshot> State<V> {
             (&dir, config.legacy_store_dir(), config.read_only)
         {
             adopt_legacy_folder(&legacy, dir)?;
+        }
+        if let (Some(dir), Some(from)) = (&dir, &config.restore_from) {
+            restore_from_backup(dir, from, &config.user_id)?;
         }
         let mut store = Store::open_with(
             dir.as_deref(),

@@ -39,6 +39,7 @@ macro_rules! read_position {
 mod applied;
 mod backup;
 mod forgotten;
+mod restore;
 mod window;
 
 pub use applied::{count_remembered, Applied, AppliedMessage, Marked};
@@ -110,6 +111,7 @@ pub use checkpoint::*;
 pub use codec::*;
 pub use lock::*;
 pub use query::*;
+pub use restore::{restore_from_backup, REPLACED_SUFFIX};
 #[cfg(test)]
 use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use writer::*;

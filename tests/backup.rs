@@ -163,3 +163,110 @@ fn a_backup_that_cannot_be_written_names_the_path_and_changes_nothing() {
     );
     assert_eq!(refused.unwrap_err().code(), ErrorCode::ReadOnly);
 }
+
+fn restoring(data_dir: &Path, from: &Path) -> Config {
+    Config {
+        restore_from: Some(from.to_path_buf()),
+        ..config(data_dir)
+    }
+}
+
+/// A store with c2c_a, backed up to `file`; then c2c_later, after it.
+fn backed_up_then_changed(data: &Path, file: &Path) {
+    let e = Engine::<View>::open(&config(data)).unwrap();
+    import(&e, r#"[{"conversationID":"c2c_a","showName":"A"}]"#).unwrap();
+    backup(&e, file).unwrap();
+    import(&e, r#"[{"conversationID":"c2c_later"}]"#).unwrap();
+}
+
+#[test]
+fn restore_from_replaces_the_store_and_keeps_the_one_it_replaced_aside() {
+    let data = Scratch::create("restore");
+    let out = Scratch::create("restore-out");
+    let file = out.join("copy.db");
+    backed_up_then_changed(&data, &file);
+    for round in 0..2 {
+        let e = Engine::<View>::open(&restoring(&data, &file)).unwrap();
+        assert!(get(&e, "c2c_a").1, "round {round}");
+        assert!(!get(&e, "c2c_later").1, "round {round}: after the backup");
+        import(&e, r#"[{"conversationID":"c2c_new"}]"#).unwrap();
+    }
+    // Opened again as usual: the restored store, with what came since.
+    let e = Engine::<View>::open(&config(&data)).unwrap();
+    assert!(get(&e, "c2c_a").1 && get(&e, "c2c_new").1);
+    drop(e);
+    // One replaced copy is kept, with its WAL beside it as a pair: the
+    // second restore replaced the first restore's store (holding c2c_new).
+    let dir = config(&data).store_dir().unwrap();
+    let replaced = dir.join("conversations.db.replaced");
+    let db = rusqlite::Connection::open(&replaced).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM conversation WHERE conversation_id = 'c2c_new'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn a_backup_that_is_not_a_whole_store_of_this_user_is_refused_and_changes_nothing() {
+    let data = Scratch::create("restore-bad");
+    let out = Scratch::create("restore-bad-out");
+    let file = out.join("copy.db");
+    backed_up_then_changed(&data, &file);
+    let garbage = out.join("garbage.db");
+    fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+    let truncated = out.join("truncated.db");
+    let bytes = fs::read(&file).unwrap();
+    fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let other = Scratch::create("restore-bad-other");
+    let theirs = out.join("theirs.db");
+    {
+        let e = Engine::<View>::open(&Config {
+            data_dir: Some(other.to_path_buf()),
+            ..Config::in_memory("bob")
+        })
+        .unwrap();
+        import(&e, r#"[{"conversationID":"c2c_x"}]"#).unwrap();
+        backup(&e, &theirs).unwrap();
+    }
+    let dir = config(&data).store_dir().unwrap();
+    let before = fs::read(dir.join("conversations.db")).unwrap();
+    for (from, needle) in [
+        (&garbage, "restore_from"),
+        (&truncated, "restore_from"),
+        (&theirs, "belongs to user_id \"bob\""),
+        (&out.join("none.db"), "no such file"),
+    ] {
+        let err = Engine::<View>::open(&restoring(&data, from)).err().unwrap();
+        assert!(err.message().contains(needle), "{}: {err}", from.display());
+        assert!(
+            matches!(err.code(), ErrorCode::Database | ErrorCode::Io),
+            "{err}"
+        );
+        assert_eq!(fs::read(dir.join("conversations.db")).unwrap(), before);
+        assert!(!dir.join("conversations.db.replaced").exists());
+    }
+    let e = Engine::<View>::open(&config(&data)).unwrap();
+    assert!(get(&e, "c2c_later").1, "the store is as it was");
+}
+
+#[test]
+fn a_restore_is_refused_while_the_store_is_open() {
+    let data = Scratch::create("restore-locked");
+    let out = Scratch::create("restore-locked-out");
+    let file = out.join("copy.db");
+    backed_up_then_changed(&data, &file);
+    let open = Engine::<View>::open(&config(&data)).unwrap();
+    let err = Engine::<View>::open(&restoring(&data, &file))
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), ErrorCode::StoreLocked, "{err}");
+    assert!(get(&open, "c2c_later").1);
+    drop(open);
+    let err = Config::parse(r#"{"user_id":"me","restore_from":"/x.db"}"#).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidParameters);
+    assert!(err.message().contains("needs 'data_dir'"), "{err}");
+}

@@ -98,6 +98,16 @@ pub extern "C" fn imconv_version() -> *const c_char {
 ///   crash of the process) or `"full"` (it also survives power loss).
 /// - `"cache_capacity"` (at least 16, default 200000): most conversations
 ///   (and known-missing IDs) kept in memory.
+/// - `"restore_from"` (string; needs `"data_dir"`, not `"read_only"`): a
+///   backup made by `imconv_backup` that replaces the store at this open.
+///   It is verified first (SQLite's integrity check, a schema this version
+///   opens, no other user_id); the store it replaces is moved aside in the
+///   store's folder as `conversations.db.replaced` (with its WAL as
+///   `conversations.db.replaced-wal`; one such copy is kept). It restores
+///   at every open that names it: name it once. A backup that fails its
+///   checks is refused with IMCONV_ERR_DATABASE (IMCONV_ERR_IO when there
+///   is no such file) and the store is left as it was; a store open in
+///   another instance gives IMCONV_ERR_STORE_LOCKED.
 ///
 /// On success returns IMCONV_OK and stores the instance in `*out_sdk`; free
 /// it with `imconv_sdk_free`. On failure returns the code (for example

@@ -130,7 +130,7 @@ pub(super) fn tighten(path: &Path, mode: u32) {
 /// The store's folder and its files are used only as themselves: a
 /// symbolic link in their place is refused, never followed (it could point
 /// anywhere, and keeping a file owner-only would chmod its target).
-fn refuse_links(dir: &Path) -> Result<()> {
+pub(super) fn refuse_links(dir: &Path) -> Result<()> {
     let files = ["", "-wal", "-shm"].map(|suffix| dir.join(format!("{DATABASE_FILE}{suffix}")));
     for path in std::iter::once(dir).chain(files.iter().map(PathBuf::as_path)) {
         if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {

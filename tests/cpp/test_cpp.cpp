@@ -285,8 +285,15 @@ static void backups(const std::string &delivery) {
             CHECK(std::string(e.what()).find("missing") != std::string::npos);
         }
     }
-    std::remove(copy.c_str());
-    rmdir(folder);
+    // Restored with "restore_from" into a store on disk.
+    std::string data = std::string(folder) + "/data";
+    {
+        imconv::Sdk sdk(R"({"user_id":"me","data_dir":")" + data + R"(","restore_from":")" + copy +
+                        R"(","delivery":")" + delivery + R"("})");
+        CHECK(sdk.get_conversation("c2c_alice").get().is_stored());
+    }
+    std::string rm = "rm -rf '" + std::string(folder) + "'";
+    CHECK(std::system(rm.c_str()) == 0);
 }
 
 static void log_version_wait_freed_and_moves() {

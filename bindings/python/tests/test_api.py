@@ -325,3 +325,16 @@ def test_backup_copies_the_store_while_it_works(tmp_path: Any) -> None:
     assert held == ["c2c_alice", "c2c_bob", "group_g"]
     db.close()
     assert (tmp_path / "async.db").stat().st_size > 0
+
+
+def test_restore_from_a_backup(tmp_path: Any) -> None:
+    with imconv.Sdk("me", data_dir=tmp_path / "d") as sdk:
+        sdk.import_conversations(SAMPLE[:1])
+        sdk.backup(tmp_path / "b.db")
+        sdk.import_conversations([{"conversationID": "c2c_later"}])
+    with imconv.Sdk("me", data_dir=tmp_path / "d", restore_from=str(tmp_path / "b.db")) as sdk:
+        assert sdk.get_conversation("c2c_alice").is_stored
+        assert not sdk.get_conversation("c2c_later").is_stored
+    (tmp_path / "bad.db").write_bytes(b"not a store" * 100)
+    with pytest.raises(imconv.StoreError, match="restore_from"):
+        imconv.Sdk("me", data_dir=tmp_path / "d", restore_from=str(tmp_path / "bad.db"))

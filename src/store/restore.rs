@@ -1,0 +1,158 @@
+//! Restoring a backup (`"restore_from"`): the backup is verified, the
+//! store it replaces is moved aside inside the store's folder (one such
+//! copy is kept), and the backup takes the database's name, all under the
+//! store's lock, before the store is opened as usual.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use super::lock::{locked_elsewhere, refuse_links};
+use super::schema::SCHEMA_VERSION;
+use super::DATABASE_FILE;
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::quote;
+use crate::platform;
+
+/// What the replaced store's database and WAL are renamed to (SQLite finds
+/// a database's WAL by its name plus `-wal`, so the two stay a pair).
+pub const REPLACED_SUFFIX: &str = ".replaced";
+
+/// Replaces the store in `dir` with the backup at `from`, for `user_id`.
+/// Refused, with nothing changed, when the backup is not a whole store of
+/// this user (SQLite's integrity check, its schema, its owner) or the
+/// store is open in another instance.
+pub fn restore_from_backup(dir: &Path, from: &Path, user_id: &str) -> Result<()> {
+    verify_backup(from, user_id)?;
+    platform::create_private_dir(dir)
+        .map_err(|e| Error::from(e).context(format_args!("creating {}", dir.display())))?;
+    refuse_links(dir)?;
+    let db = dir.join(DATABASE_FILE);
+    // The lock on the store it replaces, held until the backup is in place.
+    let _lock = lock_existing(&db, dir)?;
+    let tmp = dir.join(format!(".{DATABASE_FILE}.restoring"));
+    let step = |what: &str, e: io::Error| {
+        Error::from(e).context(format_args!(
+            "restoring {} from {}: {what}",
+            dir.display(),
+            from.display()
+        ))
+    };
+    let _ = fs::remove_file(&tmp);
+    copy_synced(from, &tmp).map_err(|e| step("copying the backup", e))?;
+    let replaced = dir.join(format!("{DATABASE_FILE}{REPLACED_SUFFIX}"));
+    let replaced_wal = dir.join(format!("{DATABASE_FILE}{REPLACED_SUFFIX}-wal"));
+    for old in [&replaced, &replaced_wal] {
+        match fs::remove_file(old) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(step("removing the previous replaced copy", e)),
+        }
+    }
+    let wal = dir.join(format!("{DATABASE_FILE}-wal"));
+    if db.exists() {
+        fs::rename(&db, &replaced).map_err(|e| step("moving the store aside", e))?;
+        if wal.exists() {
+            fs::rename(&wal, &replaced_wal).map_err(|e| step("moving its WAL aside", e))?;
+        }
+    }
+    let _ = fs::remove_file(dir.join(format!("{DATABASE_FILE}-shm")));
+    fs::rename(&tmp, &db).map_err(|e| step("putting the backup in place", e))?;
+    platform::sync_dir(dir).map_err(|e| step("syncing the folder", e))?;
+    crate::log::info(format_args!(
+        "restored the store {} from {} (the store it replaced: {})",
+        dir.display(),
+        from.display(),
+        replaced.display()
+    ));
+    Ok(())
+}
+
+/// The backup is a whole store of `user_id`: SQLite's integrity check
+/// passes, its schema is one this version opens, and it belongs to no
+/// other user.
+fn verify_backup(from: &Path, user_id: &str) -> Result<()> {
+    let refused = |why: String| {
+        Error::new(
+            ErrorCode::Database,
+            format!(
+                "restore_from {}: {why}; the store was left as it was",
+                from.display()
+            ),
+        )
+    };
+    if !from.is_file() {
+        return Err(Error::new(
+            ErrorCode::Io,
+            format!("restore_from {}: no such file", from.display()),
+        ));
+    }
+    let conn = Connection::open_with_flags(
+        from,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+    )
+    .map_err(|e| refused(format!("cannot be opened ({e})")))?;
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| refused(format!("is not a store ({e})")))?;
+    if check != "ok" {
+        return Err(refused(format!("is damaged (integrity check: {check})")));
+    }
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if !(1..=SCHEMA_VERSION).contains(&version) {
+        return Err(refused(format!(
+            "has schema version {version}, which this library ({SCHEMA_VERSION}) does not open"
+        )));
+    }
+    let owner: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'user_id'", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| refused(format!("is not a store ({e})")))?;
+    if let Some(owner) = owner.filter(|o| o != user_id) {
+        return Err(refused(format!(
+            "belongs to user_id {}, not {}",
+            quote(&owner),
+            quote(user_id)
+        )));
+    }
+    Ok(())
+}
+
+/// Takes the store's lock on its database when there is one.
+fn lock_existing(db: &Path, dir: &Path) -> Result<Option<File>> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(platform::NO_FOLLOW)
+        .open(db)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::from(e).context(format_args!("opening {}", db.display()))),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Err(locked_elsewhere(dir)),
+        Err(TryLockError::Error(e)) => {
+            Err(Error::from(e).context(format_args!("locking {}", db.display())))
+        }
+    }
+}
+
+/// Copies a file to a new owner-only one, synced.
+fn copy_synced(from: &Path, to: &Path) -> io::Result<()> {
+    let mut source = File::open(from)?;
+    let mut target = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(platform::NO_FOLLOW)
+        .open(to)?;
+    io::copy(&mut source, &mut target)?;
+    target.sync_all()
+}
