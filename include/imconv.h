@@ -1751,7 +1751,10 @@ IMCONV_API const char *imconv_version(void);
  - `"read_only"` (bool, default false): open an existing store to read
    it only; every write call then returns IMCONV_ERR_READ_ONLY. Without
    it, a store that cannot be written is refused with
-   IMCONV_ERR_READ_ONLY.
+   IMCONV_ERR_READ_ONLY. It works on a read-only file system and in a
+   folder the process cannot write (the database read as SQLite's
+   `immutable` when its WAL is absent or empty; a WAL holding writes
+   there is refused with IMCONV_ERR_IO).
  - `"durability"`: `"normal"` (default; a completed import survives a
    crash of the process) or `"full"` (it also survives power loss).
  - `"cache_capacity"` (at least 16, default 200000): most conversations

@@ -160,6 +160,9 @@ pub struct Store {
     /// store. Declared after `conn` so that it is dropped last.
     _lock: Option<StoreLock>,
     read_only: bool,
+    /// Opened as SQLite's `immutable` (a read-only instance where SQLite
+    /// cannot make the WAL's side files: a read-only file system).
+    immutable: bool,
     /// The store's folder (`None` in memory).
     dir: Option<PathBuf>,
 }
@@ -171,6 +174,63 @@ pub struct StoreOptions {
     /// Read what is there and write nothing; several read-only instances
     /// may share a store, never beside one that writes.
     pub read_only: bool,
+}
+
+/// A read-only connection that can read, or the same opened `immutable`:
+/// SQLite reads a WAL-mode database through its `-shm` file, which it
+/// cannot create on a read-only file system (or in a folder it cannot
+/// write). When the WAL is absent or empty the database file is the whole
+/// store, and `immutable` reads it without the side files (nothing can
+/// write it meanwhile: the store's lock is held shared). A WAL that holds
+/// writes cannot be read that way: refused, saying what to do.
+fn read_only_or_immutable(conn: Connection, dir: &Path, path: &Path) -> Result<(Connection, bool)> {
+    let probe = conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0));
+    let Err(first) = probe else {
+        return Ok((conn, false));
+    };
+    drop(conn);
+    let wal = dir.join(format!("{DATABASE_FILE}-wal"));
+    let wal_holds_writes = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+    if wal_holds_writes {
+        return Err(Error::new(
+            ErrorCode::Io,
+            format!(
+                "{}: cannot be read ({first}): its WAL holds writes that SQLite reads through a \
+                 -shm file it cannot create here (a read-only file system, or a folder this \
+                 process cannot write); open it read-write once where it can be written, or copy \
+                 its folder somewhere writable",
+                path.display()
+            ),
+        ));
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_NOFOLLOW
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(immutable_uri(path), flags)
+        .map_err(|e| Error::from(e).context(format_args!("opening {}", path.display())))?;
+    crate::log::info(format_args!(
+        "{}: its folder cannot be written (a read-only file system?): read as it is, without the \
+         WAL's side files",
+        path.display()
+    ));
+    Ok((conn, true))
+}
+
+/// The `file:` URI that opens `path` immutable (bytes outside the URI's
+/// unreserved set percent-encoded).
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
 }
 
 impl Store {
@@ -209,14 +269,24 @@ impl Store {
                 if !options.read_only && conn.is_readonly(rusqlite::DatabaseName::Main)? {
                     return Err(cannot_be_written(&path, "SQLite opened it read-only"));
                 }
-                (conn, Some(lock))
+                let (conn, immutable) = if options.read_only {
+                    read_only_or_immutable(conn, dir, &path)?
+                } else {
+                    (conn, false)
+                };
+                (conn, Some((lock, immutable)))
             }
+        };
+        let (lock, immutable) = match lock {
+            Some((lock, immutable)) => (Some(lock), immutable),
+            None => (None, false),
         };
         let path = dir.map(|d| d.join(DATABASE_FILE));
         let mut store = Store {
             conn,
             _lock: lock,
             read_only: options.read_only,
+            immutable,
             dir: dir.map(Path::to_path_buf),
         };
         if let Some(p) = &path {
@@ -444,10 +514,18 @@ impl Store {
         let Some(path) = self.conn.path().filter(|p| !p.is_empty()) else {
             return Ok(None);
         };
-        Ok(Some(Connection::open_with_flags(
-            path,
-            flags | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW,
-        )?))
+        let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        if self.immutable {
+            let Some(dir) = &self.dir else {
+                return Ok(None);
+            };
+            let uri = immutable_uri(&dir.join(DATABASE_FILE));
+            return Ok(Some(Connection::open_with_flags(
+                uri,
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )?));
+        }
+        Ok(Some(Connection::open_with_flags(path, flags)?))
     }
 
     /// Row changes made through this connection since it opened: what a
