@@ -97,12 +97,6 @@ typedef unsigned char bool;
 
 
 /*
- How far past the newest activity the store has seen a draft's time may
- be (see [`draft_time`]).
- */
-#define DRAFT_CLOCK_MARGIN_SECONDS ((24 * 60) * 60)
-
-/*
  Conversation type: unknown (never returned by imconv).
  */
 #define IMCONV_CONVERSATION_TYPE_UNKNOWN 0
