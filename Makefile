@@ -37,7 +37,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke sync-failure-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -147,7 +147,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conv
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-matrix test-install crash-smoke powerloss-smoke stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-matrix test-install crash-smoke powerloss-smoke sync-failure-test stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices check-links
@@ -354,6 +354,25 @@ powerloss-test: lib-debug $(BUILD)/powerloss/writeback.so $(BUILD)/tests/powerlo
 
 powerloss-smoke:
 	@$(MAKE) --no-print-directory powerloss-test POWERLOSS_ROUNDS=4
+
+# Fail-stop after a failed sync: a child writes through an LD_PRELOAD shim
+# (tests/powerloss/failsync.c) that makes fsync and fdatasync fail with EIO
+# on demand; the write whose sync failed answers IMCONV_ERR_STORE_FAILED
+# ("full") or the periodic WAL sync's failure is told ("normal"), every
+# later write is refused, and after a crash or a free the store holds what
+# was acknowledged and nothing refused (tests/powerloss/sync_failure_test.c).
+$(BUILD)/powerloss/failsync.so: tests/powerloss/failsync.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(CWARN) -D_GNU_SOURCE -O1 -g -shared -fPIC $< -o $@ -ldl
+
+$(BUILD)/tests/sync_failure_test: tests/powerloss/sync_failure_test.c tests/c/testlib.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) $< -o $@ $(LINK_DBG)
+
+sync-failure-test: lib-debug $(BUILD)/powerloss/failsync.so $(BUILD)/tests/sync_failure_test
+	rm -rf $(BUILD)/syncfail-scratch && mkdir -p $(BUILD)/syncfail-scratch
+	$(BUILD)/tests/sync_failure_test $(abspath $(BUILD))/powerloss/failsync.so $(abspath $(BUILD))/syncfail-scratch
+	rm -rf $(BUILD)/syncfail-scratch
 
 # Stress: 8 threads of random calls on two instances that a ninth frees and
 # re-creates; every accepted call gets exactly one callback. `make stress`

@@ -248,6 +248,26 @@ typedef unsigned char bool;
 #define IMCONV_ERR_TIMEOUT 6907
 
 /*
+ The store is damaged (bits changed on the disk, a file cut short or
+ copied half-way): what it holds cannot be trusted, and nothing decoded
+ from damaged bytes is ever answered. The message names the conversation
+ where it is known. From `imconv_sdk_new` with `"on_damage": "fail"` (the
+ default); from a lookup of a damaged conversation; from
+ `imconv_verify_store`. Deleting, importing or syncing that conversation
+ repairs it; `"on_damage": "rebuild"` salvages the rest into a new store.
+ */
+#define IMCONV_ERR_STORE_DAMAGED 6908
+
+/*
+ A write failed to reach the disk (the sync of its commit, or
+ "normal" durability's periodic sync of the WAL, failed): the write may
+ or may not be stored, and the instance refuses every later write with
+ this code until it is freed and the store opened again (fail-stop).
+ Reads go on working. `on_store_error` says so too.
+ */
+#define IMCONV_ERR_STORE_FAILED 6909
+
+/*
  An internal error: a panic inside the library was caught. Please report it.
  */
 #define IMCONV_ERR_INTERNAL 6999
@@ -668,6 +688,18 @@ typedef void (*imconv_filtered_unread_callback)(uint64_t subscription_id,
                                                 void *user_data);
 
 /*
+ A problem of the store: its code (IMCONV_ERR_STORE_DAMAGED or
+ IMCONV_ERR_STORE_FAILED), a message naming it, and the IDs of the
+ conversations it affects (`count` of them; NULL when none). All valid
+ until the callback returns.
+ */
+typedef void (*imconv_store_error_callback)(int32_t code,
+                                            const char *message,
+                                            const char *const *conversation_ids,
+                                            size_t count,
+                                            void *user_data);
+
+/*
  A listener: function pointers (any may be NULL) and the `user_data`
  passed to each. Events run on the instance's callback thread, one at a
  time, in commit order, one batch per write call, delivered before that
@@ -747,6 +779,17 @@ typedef struct imconv_listener {
      (onUnreadMessageCountChangedByFilter).
      */
     imconv_filtered_unread_callback on_unread_count_changed_by_filter;
+    /*
+     The store has a problem, told once per problem (since 0.4.0):
+     IMCONV_ERR_STORE_DAMAGED with the IDs of the damaged conversations
+     (left out of lists and pages, failing their lookups, until a delete,
+     import or sync replaces them; none when the damage is in a part of
+     the store that is no one conversation's), or IMCONV_ERR_STORE_FAILED
+     (a write failed to reach the disk: later writes are refused until
+     the store is opened again). A batch of its own, after the batch of
+     the write (or read) that found it.
+     */
+    imconv_store_error_callback on_store_error;
 } imconv_listener;
 
 /*

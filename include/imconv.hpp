@@ -67,6 +67,8 @@ enum class ErrorCode : int32_t {
     WouldDeadlock = IMCONV_ERR_WOULD_DEADLOCK,
     ReadOnly = IMCONV_ERR_READ_ONLY,
     Timeout = IMCONV_ERR_TIMEOUT,
+    StoreDamaged = IMCONV_ERR_STORE_DAMAGED,
+    StoreFailed = IMCONV_ERR_STORE_FAILED,
     Internal = IMCONV_ERR_INTERNAL,
 };
 /// Compares with the IMCONV_ERR_* macros too.
@@ -385,6 +387,11 @@ struct Listener {
     GroupConversations on_conversations_added_to_group, on_conversations_deleted_from_group;
     /// A subscribed filter's new unread count (Sdk::subscribe_unread_count).
     std::function<void(uint64_t subscription_id, const Filter &, uint64_t count)> on_unread_count_changed_by_filter;
+    /// A problem of the store, told once (imconv_listener's on_store_error):
+    /// ErrorCode::StoreDamaged with the damaged conversations' IDs, or
+    /// ErrorCode::StoreFailed (later writes are refused until reopened).
+    std::function<void(ErrorCode code, const std::string &message, const std::vector<std::string> &ids)>
+        on_store_error;
 };
 
 /// The failure callback of a call's callback form.

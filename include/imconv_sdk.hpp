@@ -464,6 +464,11 @@ class Sdk {
                 L.on_unread_count_changed_by_filter(id, filter, count);
             });
         };
+        l.on_store_error = [](int32_t code, const char *message, const char *const *ids, size_t n, void *u) {
+            event(u, [&](Listener &L) {
+                if (L.on_store_error) L.on_store_error(static_cast<ErrorCode>(code), message, {ids, ids + n});
+            });
+        };
         l.user_data = s.listener_;
         int32_t rc = imconv_add_listener(get(), &l, &s.id_);
         if (rc != IMCONV_OK) {

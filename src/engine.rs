@@ -132,6 +132,18 @@ impl<V: Snapshot> Core<V> {
         self.reads.spawn(move || done.complete(read(&core.state)));
     }
 
+    /// Queues the store's problems waiting to be told, as a batch of their
+    /// own, on the callback thread.
+    fn post_problems(self: &Arc<Self>) {
+        let problems = self.state.health.take();
+        if !problems.is_empty() {
+            self.post_events(crate::events::Events {
+                problems,
+                ..Default::default()
+            });
+        }
+    }
+
     /// Queues a write's events on the callback thread.
     fn post_events(self: &Arc<Self>, events: crate::events::Events<V>) {
         let core = self.clone();
@@ -161,7 +173,16 @@ impl<V: Snapshot> Engine<V> {
                 .map_err(|e| Error::from(e).context("creating the event descriptor"))?,
         };
         let wal_sync = match (config.durability, state.wal_path()) {
-            (Durability::Normal, Some(wal)) => Some(WalSync::new(wal, config.sync_interval)),
+            (Durability::Normal, Some(wal)) => {
+                let health = state.health.clone();
+                Some(WalSync::new(
+                    wal,
+                    config.sync_interval,
+                    Box::new(move |e| {
+                        health.fail(e);
+                    }),
+                ))
+            }
             _ => None,
         };
         let handle = runtime.handle().clone();
@@ -175,6 +196,13 @@ impl<V: Snapshot> Engine<V> {
             spare_lookups: Mutex::new(PendingLookups::default()),
             state,
         });
+        // Problems of the store are told on the callback thread.
+        let weak = Arc::downgrade(&core);
+        core.state.health.set_hook(Box::new(move || {
+            if let Some(core) = weak.upgrade() {
+                core.post_problems();
+            }
+        }));
         Ok(Engine {
             accepting: AtomicBool::new(true),
             read_only: config.read_only,

@@ -24,12 +24,14 @@ pub enum ErrorCode {
     WouldDeadlock = 6905,
     ReadOnly = 6906,
     Timeout = 6907,
+    StoreDamaged = 6908,
+    StoreFailed = 6909,
     Internal = 6999,
 }
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::Ok,
         ErrorCode::InvalidParameters,
         ErrorCode::Database,
@@ -43,6 +45,8 @@ impl ErrorCode {
         ErrorCode::WouldDeadlock,
         ErrorCode::ReadOnly,
         ErrorCode::Timeout,
+        ErrorCode::StoreDamaged,
+        ErrorCode::StoreFailed,
         ErrorCode::Internal,
     ];
 
@@ -77,6 +81,10 @@ impl ErrorCode {
             }
             ErrorCode::ReadOnly => c"the store cannot be written (or was opened read-only)",
             ErrorCode::Timeout => c"the wait timed out",
+            ErrorCode::StoreDamaged => c"the store is damaged: what it holds cannot be trusted",
+            ErrorCode::StoreFailed => {
+                c"a write to the store failed to reach the disk: it may or may not be stored; reopen to see"
+            }
             ErrorCode::Internal => c"internal error (a panic was caught)",
         }
     }
@@ -176,6 +184,8 @@ mod tests {
         assert_eq!(ErrorCode::Shutdown.as_i32(), 6901);
         assert_eq!(ErrorCode::StoreLocked.as_i32(), 6902);
         assert_eq!(ErrorCode::WrongProcess.as_i32(), 6903);
+        assert_eq!(ErrorCode::StoreDamaged.as_i32(), 6908);
+        assert_eq!(ErrorCode::StoreFailed.as_i32(), 6909);
         assert_eq!(ErrorCode::Internal.as_i32(), 6999);
     }
 

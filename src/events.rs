@@ -31,6 +31,20 @@ pub trait Listener<V>: Send + Sync {
     fn on_group(&self, _event: &GroupEvent<Arc<V>>) {}
     /// The unread count of a subscribed filter changed.
     fn on_filtered_unread(&self, _count: &FilteredUnread) {}
+    /// The store has a problem (damage found, a failed sync): told once
+    /// per problem.
+    fn on_store_problem(&self, _problem: &StoreProblem) {}
+}
+
+/// A problem of the store itself, told to listeners once: its code
+/// (`StoreDamaged`, `StoreFailed`), a message, and the conversations it
+/// affects where they are known (damaged ones are left out of lists and
+/// fail their lookups until a write replaces them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreProblem {
+    pub code: crate::error::ErrorCode,
+    pub message: String,
+    pub ids: Vec<String>,
 }
 
 /// A stage of the host's sync with its server (Tencent's onSyncServerStart,
@@ -240,6 +254,8 @@ pub struct Events<V> {
     pub total: Option<u64>,
     /// Subscriptions whose count changed.
     pub filtered: Vec<FilteredUnread>,
+    /// Problems of the store found since the last batch.
+    pub problems: Vec<StoreProblem>,
 }
 
 impl<V> Default for Events<V> {
@@ -252,6 +268,7 @@ impl<V> Default for Events<V> {
             sync: None,
             total: None,
             filtered: Vec::new(),
+            problems: Vec::new(),
         }
     }
 }
@@ -265,6 +282,7 @@ impl<V> Events<V> {
             && self.sync.is_none()
             && self.total.is_none()
             && self.filtered.is_empty()
+            && self.problems.is_empty()
     }
 
     /// Delivers the batch, on the callback thread: to each listener, in the
@@ -293,6 +311,9 @@ impl<V> Events<V> {
             }
             for f in &self.filtered {
                 r.call(|l| l.on_filtered_unread(f));
+            }
+            for p in &self.problems {
+                r.call(|l| l.on_store_problem(p));
             }
         }
     }

@@ -97,9 +97,12 @@ pub fn failure(what: &str, e: &Error) {
         | ErrorCode::QueueFull
         | ErrorCode::WouldDeadlock
         | ErrorCode::Timeout => Level::Warn,
-        ErrorCode::Database | ErrorCode::Io | ErrorCode::OutOfMemory | ErrorCode::Internal => {
-            Level::Error
-        }
+        ErrorCode::Database
+        | ErrorCode::Io
+        | ErrorCode::OutOfMemory
+        | ErrorCode::StoreDamaged
+        | ErrorCode::StoreFailed
+        | ErrorCode::Internal => Level::Error,
         ErrorCode::Shutdown | ErrorCode::Ok => Level::Debug,
     };
     log(level, format_args!("{what}: {e}"));

@@ -33,11 +33,13 @@ use crate::store::{
 };
 use crate::subscriptions::Subscriptions;
 
+mod health;
 mod store_calls;
 #[cfg(test)]
 mod tests;
 mod txn;
 
+pub use health::Health;
 pub use txn::*;
 
 /// Most conversations in one page.
@@ -56,6 +58,9 @@ pub fn page_count(count: usize) -> Result<usize> {
 }
 
 pub struct State<V: Snapshot> {
+    /// Damage found and failed syncs: told once each; a failed sync
+    /// refuses every later write.
+    pub(crate) health: Arc<Health>,
     /// Reads pages beside the writer (`None` in memory).
     reader: Mutex<Option<Reader>>,
     /// Pages the reader answered (the rest went to the writer's connection).
@@ -150,6 +155,7 @@ impl<V: Snapshot> State<V> {
         // connection.
         let reader = Mutex::new(optional("reader", store.reader()));
         Ok(State {
+            health: Arc::default(),
             reader,
             pages_beside_writer: AtomicU64::new(0),
             user_id: config.user_id.clone(),

@@ -217,6 +217,21 @@ fn read_only_or_immutable(conn: Connection, dir: &Path, path: &Path) -> Result<(
     Ok((conn, true))
 }
 
+/// A failed COMMIT: an I/O error there (the WAL's sync, or its write) may
+/// leave the commit's frames in the WAL, to be replayed after a crash, so
+/// its outcome is unknown: `StoreFailed` (the state then fails stop).
+/// Anything else (a full disk, a busy lock) failed before the commit was
+/// written, and is an ordinary failure.
+fn commit_failed(e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::SystemIoFailure) => Error::new(
+            ErrorCode::StoreFailed,
+            format!("committing a write failed ({e}): it may or may not be stored"),
+        ),
+        _ => Error::from(e),
+    }
+}
+
 /// The `file:` URI that opens `path` immutable (bytes outside the URI's
 /// unreserved set percent-encoded).
 fn immutable_uri(path: &Path) -> String {
@@ -553,7 +568,7 @@ impl Store {
             writer.flush_forgotten()?;
             result
         };
-        tx.commit()?;
+        tx.commit().map_err(commit_failed)?;
         Ok(result)
     }
 }

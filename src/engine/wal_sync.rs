@@ -14,17 +14,27 @@ use std::time::Duration;
 
 use tokio::runtime::Handle;
 
+use crate::error::Error;
+
 pub struct WalSync {
     wal: PathBuf,
+    /// A failed sync: the writes since the last one may be lost, so the
+    /// store fails stop (see `state::Health::fail`).
+    on_failure: Box<dyn Fn(&Error) + Send + Sync>,
     interval: Duration,
     /// A sync is scheduled and has not started yet.
     scheduled: AtomicBool,
 }
 
 impl WalSync {
-    pub fn new(wal: PathBuf, interval: Duration) -> Arc<WalSync> {
+    pub fn new(
+        wal: PathBuf,
+        interval: Duration,
+        on_failure: Box<dyn Fn(&Error) + Send + Sync>,
+    ) -> Arc<WalSync> {
         Arc::new(WalSync {
             wal,
+            on_failure,
             interval,
             scheduled: AtomicBool::new(false),
         })
@@ -53,10 +63,13 @@ impl WalSync {
         if let Err(e) = crate::platform::sync_file_data(&self.wal) {
             // The WAL is gone only once the store closed (and checkpointed).
             if e.kind() != std::io::ErrorKind::NotFound {
-                crate::log::error(format_args!(
-                    "syncing {} failed: {e} (writes of the last {} ms are not yet safe from a power cut)",
-                    self.wal.display(),
-                    self.interval.as_millis()
+                (self.on_failure)(&Error::new(
+                    crate::error::ErrorCode::StoreFailed,
+                    format!(
+                        "syncing {} failed: {e} (writes of the last {} ms may be lost in a power cut)",
+                        self.wal.display(),
+                        self.interval.as_millis()
+                    ),
                 ));
             }
         }
@@ -86,7 +99,7 @@ mod tests {
             .enable_time()
             .build()
             .unwrap();
-        let s = WalSync::new(wal, Duration::from_millis(20));
+        let s = WalSync::new(wal, Duration::from_millis(20), Box::new(|_| {}));
         s.note_commit(rt.handle());
         assert!(s.scheduled.load(Ordering::Acquire));
         // More commits meanwhile schedule nothing more.

@@ -42,6 +42,20 @@ pub const IMCONV_ERR_WOULD_DEADLOCK: i32 = 6905;
 pub const IMCONV_ERR_READ_ONLY: i32 = 6906;
 /// `imconv_wait_freed` gave up: a freed instance's thread still runs.
 pub const IMCONV_ERR_TIMEOUT: i32 = 6907;
+/// The store is damaged (bits changed on the disk, a file cut short or
+/// copied half-way): what it holds cannot be trusted, and nothing decoded
+/// from damaged bytes is ever answered. The message names the conversation
+/// where it is known. From `imconv_sdk_new` with `"on_damage": "fail"` (the
+/// default); from a lookup of a damaged conversation; from
+/// `imconv_verify_store`. Deleting, importing or syncing that conversation
+/// repairs it; `"on_damage": "rebuild"` salvages the rest into a new store.
+pub const IMCONV_ERR_STORE_DAMAGED: i32 = 6908;
+/// A write failed to reach the disk (the sync of its commit, or
+/// "normal" durability's periodic sync of the WAL, failed): the write may
+/// or may not be stored, and the instance refuses every later write with
+/// this code until it is freed and the store opened again (fail-stop).
+/// Reads go on working. `on_store_error` says so too.
+pub const IMCONV_ERR_STORE_FAILED: i32 = 6909;
 /// An internal error: a panic inside the library was caught. Please report it.
 pub const IMCONV_ERR_INTERNAL: i32 = 6999;
 
@@ -79,6 +93,8 @@ mod tests {
             (IMCONV_ERR_WOULD_DEADLOCK, ErrorCode::WouldDeadlock),
             (IMCONV_ERR_READ_ONLY, ErrorCode::ReadOnly),
             (IMCONV_ERR_TIMEOUT, ErrorCode::Timeout),
+            (IMCONV_ERR_STORE_DAMAGED, ErrorCode::StoreDamaged),
+            (IMCONV_ERR_STORE_FAILED, ErrorCode::StoreFailed),
             (IMCONV_ERR_INTERNAL, ErrorCode::Internal),
         ];
         assert_eq!(pairs.len(), ErrorCode::ALL.len());

@@ -7,7 +7,7 @@ use super::conversation::{imconv_conversation, ConversationView};
 use super::error::{
     IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_WOULD_DEADLOCK, IMCONV_OK,
 };
-use super::handle::{lend_slice, lend_texts, text_ptr};
+use super::handle::{array_ptr, lend_slice, lend_texts, text_ptr};
 use super::lookup::imconv_conversation_list_callback;
 use super::manager::{
     imconv_count_callback, imconv_list_filter, imconv_list_filter_init,
@@ -15,7 +15,7 @@ use super::manager::{
 };
 use super::sdk::{imconv_sdk, instance};
 use super::{guard, UserData};
-use crate::events::{FilteredUnread, GroupEvent, Listener, Removal, SyncStage};
+use crate::events::{FilteredUnread, GroupEvent, Listener, Removal, StoreProblem, SyncStage};
 use crate::model::{ConversationId, ConversationType, Text};
 
 /// An event with nothing to tell but that it happened.
@@ -115,7 +115,30 @@ pub struct imconv_listener {
     /// A subscribed unread count changed
     /// (onUnreadMessageCountChangedByFilter).
     pub on_unread_count_changed_by_filter: imconv_filtered_unread_callback,
+    /// The store has a problem, told once per problem (since 0.4.0):
+    /// IMCONV_ERR_STORE_DAMAGED with the IDs of the damaged conversations
+    /// (left out of lists and pages, failing their lookups, until a delete,
+    /// import or sync replaces them; none when the damage is in a part of
+    /// the store that is no one conversation's), or IMCONV_ERR_STORE_FAILED
+    /// (a write failed to reach the disk: later writes are refused until
+    /// the store is opened again). A batch of its own, after the batch of
+    /// the write (or read) that found it.
+    pub on_store_error: imconv_store_error_callback,
 }
+
+/// A problem of the store: its code (IMCONV_ERR_STORE_DAMAGED or
+/// IMCONV_ERR_STORE_FAILED), a message naming it, and the IDs of the
+/// conversations it affects (`count` of them; NULL when none). All valid
+/// until the callback returns.
+pub type imconv_store_error_callback = Option<
+    unsafe extern "C-unwind" fn(
+        code: i32,
+        message: *const c_char,
+        conversation_ids: *const *const c_char,
+        count: usize,
+        user_data: *mut c_void,
+    ),
+>;
 
 // SAFETY: repr(C), struct_size first; all-zero is every callback NULL.
 unsafe impl super::Growable for imconv_listener {
@@ -252,6 +275,29 @@ impl Listener<ConversationView> for HostListener {
         // name live across the call.
         unsafe { cb(f.subscription, &filter, f.count, self.user_data.get()) }
     }
+
+    fn on_store_problem(&self, p: &StoreProblem) {
+        let Some(cb) = self.l.on_store_error else {
+            return;
+        };
+        // IDs and message as C strings, lent for the call (an interior NUL,
+        // which no stored ID has, would cut a string short, never fail).
+        let c = |s: &str| CString::new(s.replace('\0', "")).unwrap_or_default();
+        let message = c(&p.message);
+        let ids: Vec<CString> = p.ids.iter().map(|id| c(id)).collect();
+        let ptrs: Vec<*const c_char> = ids.iter().map(|id| id.as_ptr()).collect();
+        // SAFETY: the host's listener function; the strings and the array
+        // live across the call.
+        unsafe {
+            cb(
+                p.code.as_i32(),
+                message.as_ptr(),
+                array_ptr(&ptrs),
+                ptrs.len(),
+                self.user_data.get(),
+            )
+        }
+    }
 }
 
 /// Registers a listener and stores its ID in `*out_listener_id` for
@@ -343,6 +389,7 @@ pub unsafe extern "C" fn imconv_listener_init(listener: *mut imconv_listener) {
                     on_conversations_added_to_group: None,
                     on_conversations_deleted_from_group: None,
                     on_unread_count_changed_by_filter: None,
+                    on_store_error: None,
                 };
             }
         })

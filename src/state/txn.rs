@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::{apply_profile, unread_part, Committed, Outcome, State};
 use crate::cache::Probe;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, GroupEvent, SyncStage};
 use crate::json::ProfileUpdate;
 use crate::model::{
@@ -37,6 +37,11 @@ impl<V: Snapshot> State<V> {
                 .collect(),
             row_changes: 0,
         };
+        // Fail-stop: after a write whose outcome is unknown, nothing is
+        // acknowledged that could build on it.
+        if let Err(e) = self.health.check_writable() {
+            return fail_all(e);
+        }
         let mut guard = self.store.lock();
         let Some(store) = guard.as_mut() else {
             return fail_all(Error::shutdown());
@@ -119,6 +124,10 @@ impl<V: Snapshot> State<V> {
             Ok(())
         });
         if let Err(e) = committed {
+            // The commit's sync failed: its frames may be in the WAL.
+            if e.code() == ErrorCode::StoreFailed {
+                return fail_all(self.health.fail(&e));
+            }
             return fail_all(e);
         }
         let row_changes = store.total_changes() - changes_before;

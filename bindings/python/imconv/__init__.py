@@ -25,7 +25,8 @@ from ._instance import MAX_PAGE, Subscription, version, wait_freed
 from .aio import AsyncSdk, EventStream
 from .errors import (ErrorCode, ImconvError, InternalError, InvalidJsonError,
                      InvalidParametersError, QueueFullError, ReadOnlyError, ShutdownError,
-                     StoreError, StoreLockedError, TimeoutError_, WouldDeadlockError,
+                     StoreDamagedError, StoreError, StoreFailedError, StoreLockedError,
+                     TimeoutError_, WouldDeadlockError,
                      WrongProcessError, error_text)
 from .log import disable_log, route_log_to_logging
 from .sdk import Sdk
@@ -38,6 +39,7 @@ __all__ = [
     "Conversation", "Message", "GroupAtInfo", "NewMessage", "Profile", "Filter", "Page", "Event",
     "ConversationType", "RecvOpt", "AtType", "Mark", "LogLevel", "SyncStage",
     "ErrorCode", "ImconvError", "InvalidParametersError", "InvalidJsonError", "StoreError",
+    "StoreDamagedError", "StoreFailedError",
     "ShutdownError", "StoreLockedError", "WrongProcessError", "QueueFullError",
     "WouldDeadlockError", "ReadOnlyError", "TimeoutError_", "InternalError", "error_text",
     "route_log_to_logging", "disable_log", "set_callback_error_handler",

@@ -12,10 +12,10 @@ import ctypes
 import itertools
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import _native as n
-from .errors import ImconvError, error_for
+from .errors import ErrorCode, ImconvError, error_for
 from .conversation import Conversation, conversations_of
 from .types import ConversationType, Event, Filter, Page
 
@@ -181,6 +181,7 @@ LISTENER_EVENTS = (
     "on_conversation_group_created", "on_conversation_group_deleted",
     "on_conversation_group_name_changed", "on_conversations_added_to_group",
     "on_conversations_deleted_from_group", "on_unread_count_changed_by_filter",
+    "on_store_error",
 )
 
 
@@ -208,6 +209,13 @@ def _event(token: Optional[int], name: str, make: Callable[[], Tuple[Any, ...]])
             fn(*make())
         except BaseException as e:
             report(e)
+
+
+def _code_of(code: int) -> Union[ErrorCode, int]:
+    try:
+        return ErrorCode(code)
+    except ValueError:
+        return code
 
 
 def _filter_of(f: Any) -> Filter:
@@ -238,6 +246,9 @@ _thunks: Dict[str, Any] = {
     "on_unread_count_changed_by_filter": n.FILTERED_UNREAD_CB(
         lambda sid, f, count, t: _event(t, "on_unread_count_changed_by_filter",
                                         lambda: (int(sid), _filter_of(f.contents), int(count)))),
+    "on_store_error": n.STORE_ERROR_CB(
+        lambda code, message, ids, k, t: _event(
+            t, "on_store_error", lambda: (_code_of(code), _s(message), _copy_strings(ids, k)))),
 }
 for _name in ("on_conversation_group_created", "on_conversations_added_to_group",
               "on_conversations_deleted_from_group"):
@@ -282,7 +293,9 @@ def events_to(put: Callable[[Event], None]) -> ListenerFns:
         on_conversations_added_to_group=grouped("added_to_group"),
         on_conversations_deleted_from_group=grouped("deleted_from_group"),
         on_unread_count_changed_by_filter=lambda sid, f, count: put(
-            Event("unread_count", subscription_id=sid, filter=f, total=count)))
+            Event("unread_count", subscription_id=sid, filter=f, total=count)),
+        on_store_error=lambda code, message, ids: put(
+            Event("store_error", conversation_ids=tuple(ids), code=int(code), message=message)))
 
 
 def id_array(ids: Sequence[str]) -> Tuple[Any, int]:

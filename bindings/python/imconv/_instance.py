@@ -177,7 +177,8 @@ class Instance:
             on_conversation_group_name_changed: Optional[Callable[[str, str], None]] = None,
             on_conversations_added_to_group: Optional[GroupCallback] = None,
             on_conversations_deleted_from_group: Optional[GroupCallback] = None,
-            on_unread_count_changed_by_filter: Optional[Callable[[int, Filter, int], None]] = None
+            on_unread_count_changed_by_filter: Optional[Callable[[int, Filter, int], None]] = None,
+            on_store_error: Optional[Callable[[int, str, List[str]], None]] = None
     ) -> "Subscription":
         """Registers callbacks for the events of every later write (on the
         callback thread; with host delivery, on the thread that dispatches,
@@ -186,7 +187,10 @@ class Instance:
         listener's: the list's four; the sync stages `report_sync` raises;
         the five group events (a group name, and the conversations for
         created, added and deleted-from); a subscribed filter's new unread
-        count (`subscribe_unread_count`: its ID, its filter, the count)."""
+        count (`subscribe_unread_count`: its ID, its filter, the count); a
+        problem of the store, told once (`on_store_error`: the ErrorCode,
+        STORE_DAMAGED or STORE_FAILED, a message, the damaged
+        conversations' IDs)."""
         return self._add_listener(_calls.ListenerFns(
             on_new=on_new, on_changed=on_changed, on_deleted=on_deleted,
             on_total_unread_changed=on_total_unread_changed,
@@ -198,7 +202,8 @@ class Instance:
             on_conversation_group_name_changed=on_conversation_group_name_changed,
             on_conversations_added_to_group=on_conversations_added_to_group,
             on_conversations_deleted_from_group=on_conversations_deleted_from_group,
-            on_unread_count_changed_by_filter=on_unread_count_changed_by_filter))
+            on_unread_count_changed_by_filter=on_unread_count_changed_by_filter,
+            on_store_error=on_store_error))
 
     def subscribe_unread_count(self, filter: Optional[Filter] = None) -> int:
         """Subscribes to the unread count of the conversations that pass

@@ -70,6 +70,10 @@ FILTERED_UNREAD_CB = ctypes.CFUNCTYPE(None, ctypes.c_uint64, ctypes.POINTER(CLis
                                       ctypes.c_uint64, ctypes.c_void_p)
 
 
+STORE_ERROR_CB = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_char_p,
+                                  ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t, ctypes.c_void_p)
+
+
 class CListener(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_size_t), ("on_new", LIST_CB), ("on_changed", LIST_CB),
                 ("on_deleted", STRINGS_CB), ("on_total_unread_changed", COUNT_CB),
@@ -81,7 +85,8 @@ class CListener(ctypes.Structure):
                 ("on_conversation_group_name_changed", GROUP_RENAMED_CB),
                 ("on_conversations_added_to_group", GROUP_CONVERSATIONS_CB),
                 ("on_conversations_deleted_from_group", GROUP_CONVERSATIONS_CB),
-                ("on_unread_count_changed_by_filter", FILTERED_UNREAD_CB)]
+                ("on_unread_count_changed_by_filter", FILTERED_UNREAD_CB),
+                ("on_store_error", STORE_ERROR_CB)]
 
 
 SDK = ctypes.c_void_p

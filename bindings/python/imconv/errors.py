@@ -26,6 +26,8 @@ class ErrorCode(IntEnum):
     WOULD_DEADLOCK = 6905
     READ_ONLY = 6906
     TIMEOUT = 6907
+    STORE_DAMAGED = 6908
+    STORE_FAILED = 6909
     INTERNAL = 6999
 
 
@@ -93,6 +95,17 @@ class TimeoutError_(ImconvError, TimeoutError):
     """`wait_freed` gave up: a freed instance's thread still runs."""
 
 
+class StoreDamagedError(StoreError):
+    """The store is damaged: the message names the conversation where it is
+    known. Nothing decoded from damaged bytes is ever answered."""
+
+
+class StoreFailedError(StoreError):
+    """A write failed to reach the disk: it may or may not be stored, and
+    the instance refuses every later write until it is closed and the store
+    opened again. Reads go on working."""
+
+
 class InternalError(ImconvError):
     """A panic inside the library was caught. Please report it."""
 
@@ -110,6 +123,8 @@ _BY_CODE: Dict[int, Type[ImconvError]] = {
     ErrorCode.WOULD_DEADLOCK: WouldDeadlockError,
     ErrorCode.READ_ONLY: ReadOnlyError,
     ErrorCode.TIMEOUT: TimeoutError_,
+    ErrorCode.STORE_DAMAGED: StoreDamagedError,
+    ErrorCode.STORE_FAILED: StoreFailedError,
     ErrorCode.INTERNAL: InternalError,
 }
 

@@ -177,7 +177,9 @@ class Event:
     "new", "changed", "deleted", "total_unread"; "sync_start",
     "sync_finish", "sync_failed"; "group_created", "group_deleted",
     "group_renamed", "added_to_group", "deleted_from_group";
-    "unread_count"; or "gap" (the reader fell behind and `total` events
+    "unread_count"; "store_error" (the store is damaged or failed: `code`
+    is the ErrorCode, `message` says what, `conversation_ids` the damaged
+    conversations); or "gap" (the reader fell behind and `total` events
     were dropped before this point: re-read what they would have told).
     `conversations` holds the new, changed or grouped ones,
     `conversation_ids` the deleted ones, `total` the new unread total, a
@@ -193,6 +195,8 @@ class Event:
     new_group_name: str = ""
     subscription_id: int = 0
     filter: Optional[Filter] = None
+    code: int = 0
+    message: str = ""
 
 
 #: What a write taking a JSON array accepts: the JSON text itself, or a
