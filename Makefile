@@ -37,7 +37,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke sync-failure-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -354,6 +354,17 @@ powerloss-test: lib-debug $(BUILD)/powerloss/writeback.so $(BUILD)/tests/powerlo
 
 powerloss-smoke:
 	@$(MAKE) --no-print-directory powerloss-test POWERLOSS_ROUNDS=4
+
+# The damage corpus at full size (tests/damage.rs): a store of 4,000 known
+# conversations damaged 400 ways (bit flips and bursts over every page,
+# its header, truncations); every answer exactly right or a clean
+# IMCONV_ERR_STORE_DAMAGED. `make test` runs 100 trials at 400.
+DAMAGE_TRIALS ?= 400
+DAMAGE_CONVERSATIONS ?= 4000
+
+damage-test:
+	IMCONV_DAMAGE_TRIALS=$(DAMAGE_TRIALS) IMCONV_DAMAGE_CONVERSATIONS=$(DAMAGE_CONVERSATIONS) \
+	  cargo test --release --test damage -- --nocapture
 
 # Fail-stop after a failed sync: a child writes through an LD_PRELOAD shim
 # (tests/powerloss/failsync.c) that makes fsync and fdatasync fail with EIO

@@ -154,8 +154,18 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl From<rusqlite::Error> for Error {
+    /// SQLite's own finding of damage ("database disk image is malformed",
+    /// "file is not a database") is `StoreDamaged`; the rest `Database`.
     fn from(e: rusqlite::Error) -> Error {
-        Error::new(ErrorCode::Database, format!("database: {e}"))
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                Error::new(
+                    ErrorCode::StoreDamaged,
+                    format!("the store is damaged: {e}"),
+                )
+            }
+            _ => Error::new(ErrorCode::Database, format!("database: {e}")),
+        }
     }
 }
 

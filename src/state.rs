@@ -28,8 +28,10 @@ use crate::events::{Events, Listeners};
 use crate::model::{
     quote, saturated, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text,
 };
+use crate::store::checksum::{damaged_id, index_damage, is_index_damage};
 use crate::store::{
-    adopt_legacy_folder, restore_from_backup, Checkpointer, Cursor, Reader, Store, StoreOptions,
+    adopt_legacy_folder, restore_from_backup, sort_order, Checkpointer, Cursor, Reader, Store,
+    StoreOptions,
 };
 use crate::subscriptions::Subscriptions;
 
@@ -182,10 +184,27 @@ impl<V: Snapshot> State<V> {
         drop(self.store.lock().take());
     }
 
+    /// Runs `f` on the store (its lock held); damage it found is told.
     pub(crate) fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
         let mut guard = self.store.lock();
         let store = guard.as_mut().ok_or_else(Error::shutdown)?;
-        f(store)
+        let result = f(store);
+        self.tell_damage(store, result.as_ref().err());
+        result
+    }
+
+    /// Tells the damage the store passed over, and the damage `failed`
+    /// names (once each).
+    pub(super) fn tell_damage(&self, store: &Store, failed: Option<&Error>) {
+        for id in store.take_repaired() {
+            self.health.repaired(&id);
+        }
+        for e in store.take_damage() {
+            self.health.damaged(damaged_id(&e), &e);
+        }
+        if let Some(e) = failed.filter(|e| e.code() == ErrorCode::StoreDamaged) {
+            self.health.damaged(damaged_id(e), e);
+        }
     }
 
     /// The conversation getConversation answers for an ID that is not
@@ -239,7 +258,14 @@ impl<V: Snapshot> State<V> {
             self.with_store(|store| {
                 for &slot in &unknown {
                     let id = ids.id(unique[slot]);
-                    let v = store.load(id.as_str())?.map(|c| V::build(c, true));
+                    // A damaged one is left out of the list (and told).
+                    let v = match store.load(id.as_str()) {
+                        Err(e) if e.code() == ErrorCode::StoreDamaged => {
+                            self.health.damaged(Some(id.as_str()), &e);
+                            continue;
+                        }
+                        loaded => loaded?.map(|c| V::build(c, true)),
+                    };
                     self.cache.put(id.text(), v.clone());
                     found[slot] = v;
                 }
@@ -266,21 +292,44 @@ impl<V: Snapshot> State<V> {
 
     /// One page of the ordered (and filtered) list, read on the writer's
     /// connection (waiting for a write in progress); conversations not
-    /// cached are loaded and cached.
+    /// cached are loaded and cached. A damaged conversation is left out
+    /// (and told); an order index that disagrees with the rows is rebuilt
+    /// and the page read again.
     pub fn page(&self, filter: &ListFilter, cursor: &str, count: usize) -> Result<Page<V>> {
         crate::inject::point(crate::inject::Stage::Work);
         let count = page_count(count)?;
         let after = decode_cursor(cursor)?;
         self.with_store(|store| {
-            let rows = store.page(filter, after.as_ref(), count + 1)?;
-            self.assemble_page(rows, count, cursor, |id| {
-                let c = store
-                    .load(id)?
-                    .ok_or_else(|| Error::internal(format!("listed conversation {id} vanished")))?;
-                let v = V::build(c, true);
-                self.cache.put(v.conversation().id.text(), Some(v.clone()));
-                Ok(v)
-            })
+            let mut rebuilt = false;
+            loop {
+                let rows = store.page(filter, after.as_ref(), count + 1)?;
+                let page = self.assemble_page(rows, count, cursor, |id| match store.load(id) {
+                    Ok(Some(c)) => {
+                        let v = V::build(c, true);
+                        self.cache.put(v.conversation().id.text(), Some(v.clone()));
+                        Ok(Listed::Found(v))
+                    }
+                    Ok(None) => Ok(Listed::Unlisted),
+                    Err(e) if e.code() == ErrorCode::StoreDamaged => {
+                        self.health.damaged(damaged_id(&e).or(Some(id)), &e);
+                        Ok(Listed::Damaged)
+                    }
+                    Err(e) => Err(e),
+                });
+                match page {
+                    Err(e)
+                        if is_index_damage(&e)
+                            && !rebuilt
+                            && store.can_write()
+                            && !self.health.has_failed() =>
+                    {
+                        self.health.damaged(None, &e);
+                        store.rebuild_order_index()?;
+                        rebuilt = true;
+                    }
+                    page => return page,
+                }
+            }
         })
     }
 
@@ -328,6 +377,8 @@ impl<V: Snapshot> State<V> {
                 }
             }
         };
+        // A view not cached, or not in step with the row the reader read:
+        // the writer's connection answers.
         let page = self
             .assemble_page(rows, count, cursor, |id| {
                 Err(Error::internal(format!("{id} is not cached")))
@@ -339,13 +390,15 @@ impl<V: Snapshot> State<V> {
 
     /// A page from the rows the store listed (one more than `count` tells
     /// whether more follow): views from the cache, probed together, and
-    /// from `miss` for any it lacks.
+    /// from `miss` for any it lacks; a damaged one is left out. Each view
+    /// must be where the order index listed it: else the error says the
+    /// index is damaged (see [`is_index_damage`]).
     fn assemble_page(
         &self,
         mut rows: Vec<Cursor>,
         count: usize,
         cursor: &str,
-        mut miss: impl FnMut(&str) -> Result<Arc<V>>,
+        mut miss: impl FnMut(&str) -> Result<Listed<V>>,
     ) -> Result<Page<V>> {
         let finished = rows.len() <= count;
         rows.truncate(count);
@@ -364,7 +417,19 @@ impl<V: Snapshot> State<V> {
                 }
             });
         for i in missing {
-            conversations[i] = Some(miss(&rows[i].id)?);
+            conversations[i] = match miss(&rows[i].id)? {
+                Listed::Found(v) => Some(v),
+                Listed::Damaged => None,
+                Listed::Unlisted => return Err(index_damage(&rows[i].id)),
+            };
+        }
+        for (row, v) in rows.iter().zip(&conversations) {
+            if let Some(v) = v {
+                let c = v.conversation();
+                if c.is_pinned != row.pinned || sort_order(c.order_key) != row.sort_order {
+                    return Err(index_damage(&row.id));
+                }
+            }
         }
         Ok(Page {
             conversations: conversations.into_iter().flatten().collect(),
@@ -390,6 +455,15 @@ impl<V: Snapshot> State<V> {
     pub fn wal_path(&self) -> Option<std::path::PathBuf> {
         self.with_store(|s| Ok(s.wal_path())).ok().flatten()
     }
+}
+
+/// What a page's listed ID turned out to be.
+enum Listed<V> {
+    Found(Arc<V>),
+    /// Damaged: left out (and told).
+    Damaged,
+    /// Not stored: the index listed what is not there.
+    Unlisted,
 }
 
 /// A connection that is for speed only: its failure to open is logged, and

@@ -38,6 +38,7 @@ macro_rules! read_position {
 
 mod applied;
 mod backup;
+pub mod checksum;
 mod forgotten;
 mod restore;
 mod window;
@@ -140,8 +141,11 @@ const PAGE_AFTER_ALL: &str = "SELECT conversation_id, is_pinned, sort_order FROM
 
 /// The counts a total adds up (summed here, not by SQLite's SUM(), which
 /// fails past 2^63 and cannot add u64 counts).
+/// Whole rows, so that each count is verified before it is added.
 const UNREAD_COUNTS: &str = concat!(
-    "SELECT unread_count FROM conversation WHERE unread_count <> 0 AND recv_opt NOT IN (1, 2, 3) AND ",
+    "SELECT ",
+    columns!(),
+    ", checksum FROM conversation WHERE unread_count <> 0 AND recv_opt NOT IN (1, 2, 3) AND ",
     filter_sql!()
 );
 
@@ -165,6 +169,11 @@ pub struct Store {
     immutable: bool,
     /// The store's folder (`None` in memory).
     dir: Option<PathBuf>,
+    /// Damage that reads passed over (a damaged row left out of a total),
+    /// for the state to tell (see [`Store::take_damage`]).
+    damage: std::cell::RefCell<Vec<Error>>,
+    /// Damaged conversations that committed writes replaced.
+    repaired: std::cell::RefCell<Vec<String>>,
 }
 
 /// How a store is opened.
@@ -303,6 +312,8 @@ impl Store {
             read_only: options.read_only,
             immutable,
             dir: dir.map(Path::to_path_buf),
+            damage: Default::default(),
+            repaired: Default::default(),
         };
         if let Some(p) = &path {
             crate::log::info(format_args!(
@@ -403,6 +414,27 @@ impl Store {
         Ok(())
     }
 
+    /// Whether this store takes writes (not read-only).
+    pub fn can_write(&self) -> bool {
+        !self.read_only
+    }
+
+    /// Rebuilds the order index from the rows (it disagreed with them:
+    /// damaged), in a transaction of its own.
+    pub fn rebuild_order_index(&mut self) -> Result<()> {
+        self.write(|w| Ok(w.conn.execute_batch("REINDEX conversation_order")?))
+    }
+
+    /// The damaged conversations writes replaced since the last call.
+    pub fn take_repaired(&self) -> Vec<String> {
+        std::mem::take(&mut self.repaired.borrow_mut())
+    }
+
+    /// The damage reads passed over since the last call.
+    pub fn take_damage(&self) -> Vec<Error> {
+        std::mem::take(&mut self.damage.borrow_mut())
+    }
+
     /// Loads one conversation, or `None` when it is not stored.
     pub fn load(&self, id: &str) -> Result<Option<Conversation>> {
         load_with(&self.conn, id)
@@ -432,7 +464,11 @@ impl Store {
         let mut rows = stmt.query(params![kind, mark, group, unread, at])?;
         let mut total = 0u128;
         while let Some(row) = rows.next()? {
-            total += row.get::<_, i64>(0)? as u64 as u128;
+            // A damaged conversation is left out of totals, as of lists.
+            match checksum::verify_row(row, ROW_COLUMNS) {
+                Ok(()) => total += row.get::<_, i64>(5)? as u64 as u128,
+                Err(e) => self.damage.borrow_mut().push(e),
+            }
         }
         Ok(total)
     }
@@ -552,6 +588,7 @@ impl Store {
     /// Runs `f` in one transaction, committed when it returns `Ok` and
     /// rolled back (nothing written) when it returns `Err`.
     pub fn write<R>(&mut self, f: impl FnOnce(&mut Writer) -> Result<R>) -> Result<R> {
+        let mut repaired;
         let tx = self.conn.transaction()?;
         let result = {
             let mut writer = Writer {
@@ -562,13 +599,18 @@ impl Store {
                 blob: Vec::new(),
                 forgotten: Vec::new(),
                 forgotten_mark: 0,
+                repaired: Vec::new(),
+                found: Vec::new(),
             };
             let result = f(&mut writer)?;
             writer.flush_windows()?;
             writer.flush_forgotten()?;
+            self.damage.borrow_mut().append(&mut writer.found);
+            repaired = std::mem::take(&mut writer.repaired);
             result
         };
         tx.commit().map_err(commit_failed)?;
+        self.repaired.borrow_mut().append(&mut repaired);
         Ok(result)
     }
 }

@@ -390,7 +390,7 @@ impl Write {
             }
             Write::Delete { ids } => {
                 for i in 0..ids.len() {
-                    txn.entry(&ids.id(i))?.after = None;
+                    txn.entry_replacing(&ids.id(i))?.after = None;
                 }
                 Ok(0)
             }

@@ -217,7 +217,8 @@ fn a_cached_lookup_does_not_touch_sqlite() {
         "INSERT INTO conversation SELECT 'c2c_zz', conv_type, group_type, 'ZZ', face_url, \
          unread_count, recv_opt, last_message, group_at_info, draft_text, draft_timestamp, \
          is_pinned, order_key, mark_list, custom_data, conversation_groups, c2c_read_timestamp, \
-         group_read_sequence, sort_order, read_ms, recent FROM conversation WHERE conversation_id = 'c2c_a'",
+         group_read_sequence, sort_order, read_ms, recent, checksum FROM conversation \
+         WHERE conversation_id = 'c2c_a'",
         [],
     )
     .unwrap();

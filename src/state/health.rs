@@ -81,6 +81,13 @@ impl Health {
         );
     }
 
+    /// A damaged conversation was replaced by a write: damage found in it
+    /// later is a new problem, told again.
+    pub fn repaired(&self, id: &str) {
+        crate::log::info(format_args!("conversation {id}: repaired (replaced whole)"));
+        self.inner.lock().told.remove(&format!("damaged:{id}"));
+    }
+
     /// A write's outcome is unknown (its sync failed): every later write is
     /// refused until the store is opened again. Returns the error the
     /// failed write answers with.

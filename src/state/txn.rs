@@ -123,6 +123,10 @@ impl<V: Snapshot> State<V> {
             }
             Ok(())
         });
+        self.tell_damage(store, committed.as_ref().err());
+        for e in done.iter().filter_map(|d| d.as_ref().err()) {
+            self.tell_damage(store, Some(e));
+        }
         if let Err(e) = committed {
             // The commit's sync failed: its frames may be in the WAL.
             if e.code() == ErrorCode::StoreFailed {
@@ -385,6 +389,25 @@ impl<V: Snapshot> Txn<'_, '_, V> {
         self.entries.last_mut().expect("just pushed")
     }
 
+    /// The conversation for a write that replaces it whole (an import, a
+    /// sync's element, a delete): a damaged one counts as not stored, and
+    /// its row goes now, so that the write repairs it.
+    pub fn entry_replacing(&mut self, id: &ConversationId) -> Result<&mut Entry> {
+        if let Some(&i) = self.index.get(id.as_str()) {
+            return Ok(&mut self.entries[i]);
+        }
+        let current = match self.current(id) {
+            Err(e) if e.code() == ErrorCode::StoreDamaged => {
+                crate::log::warn(format_args!("{}: replaced whole", e.message()));
+                self.w.delete(id.as_str())?;
+                self.w.repaired.push(id.as_str().to_string());
+                None
+            }
+            current => current?,
+        };
+        Ok(self.push(id, Some(current.clone()), current))
+    }
+
     /// A stored conversation, or an error naming the ID.
     pub fn stored(&mut self, id: &ConversationId) -> Result<&mut Conversation> {
         self.entry(id)?.after.as_mut().ok_or_else(|| {
@@ -418,9 +441,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
         let i = match self.index.get(c.id.as_str()) {
             Some(&i) => i,
             None => {
-                let id = c.id.clone();
-                let before = self.current(&id)?;
-                self.push(&id, Some(before), None);
+                self.entry_replacing(&c.id.clone())?;
                 self.entries.len() - 1
             }
         };

@@ -112,7 +112,20 @@ impl Writer<'_> {
                 .optional()?;
             let window = match bytes.flatten() {
                 None => Window::default(),
-                Some(b) => Window::decode(&b).map_err(|e| corrupt("recent", e))?,
+                // A damaged window is dropped, never read: its messages
+                // are forgotten (one delivered again could count again),
+                // the table is looked in, and the write rewrites it.
+                Some(b) => Window::decode(&b).unwrap_or_else(|e| {
+                    self.found.push(super::checksum::damaged(
+                        id,
+                        &format!("its recent window {e}; dropped"),
+                    ));
+                    Window {
+                        spilled: true,
+                        dirty: true,
+                        ..Window::default()
+                    }
+                }),
             };
             self.windows.insert(id.to_owned(), window);
         }

@@ -80,8 +80,8 @@ pub(super) fn encode_list<T>(
 
 pub(super) fn corrupt(column: &str, why: impl std::fmt::Display) -> Error {
     Error::new(
-        ErrorCode::Database,
-        format!("database: stored column '{column}' is corrupt: {why}"),
+        ErrorCode::StoreDamaged,
+        format!("stored column '{column}' is damaged: {why}"),
     )
 }
 
@@ -101,9 +101,13 @@ pub(super) fn column_text(row: &Row, idx: usize, name: &str) -> Result<Text> {
 
 /// Reads one row. The outer result is SQLite's; the inner one is ours (a row
 /// that does not decode is reported as a database error, never a panic).
+/// A row of `SELECT columns!(), checksum`, verified, then decoded.
 pub(super) fn read_row(row: &Row) -> rusqlite::Result<Result<Conversation>> {
-    Ok(decode_row(row))
+    Ok(super::checksum::verify_row(row, ROW_COLUMNS).and_then(|()| decode_row(row)))
 }
+
+/// How many columns `columns!()` names (the checksum follows them).
+pub(super) const ROW_COLUMNS: usize = 20;
 
 pub(super) fn decode_row(row: &Row) -> Result<Conversation> {
     let id: String = row.get(0)?;

@@ -129,7 +129,42 @@ pub(super) const MIGRATIONS: &[&str] = &[
         bits            BLOB NOT NULL,
         PRIMARY KEY (conversation_id, chunk)
      ) WITHOUT ROWID;",
+    // 9: checksums. Every conversation row carries the checksum of its
+    // values (see `checksum`), verified whenever it is read; rows stored
+    // before are summed as they are (`fill_checksums`, in Rust, right
+    // after this migration), and their recent windows rewritten in the
+    // format that carries one.
+    "ALTER TABLE conversation ADD COLUMN checksum INTEGER;",
 ];
+
+/// The migration after which [`fill_checksums`] runs.
+const CHECKSUMS: usize = 9;
+
+/// Sums every row a store made before checksums holds (migration 9).
+fn fill_checksums(tx: &rusqlite::Transaction) -> Result<()> {
+    let mut read = tx.prepare(concat!("SELECT ", columns!(), ", recent FROM conversation"))?;
+    let mut write = tx
+        .prepare("UPDATE conversation SET checksum = ?2, recent = ?3 WHERE conversation_id = ?1")?;
+    let mut rows = read.query([])?;
+    let mut blob = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut sum = super::checksum::Sum::new(super::checksum::ROW);
+        for i in 0..super::ROW_COLUMNS {
+            sum.value(row.get_ref(i)?);
+        }
+        let id: String = row.get(0)?;
+        let recent = match row.get::<_, Option<Vec<u8>>>(super::ROW_COLUMNS)? {
+            None => None,
+            Some(bytes) => {
+                let w = super::window::Window::decode(&bytes)
+                    .map_err(|e| super::corrupt("recent", e))?;
+                w.encode(&mut blob).then(|| blob.clone())
+            }
+        };
+        write.execute(rusqlite::params![id, sum.finish() as i64, recent])?;
+    }
+    Ok(())
+}
 
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -201,6 +236,9 @@ impl Store {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)
                 .map_err(|e| Error::from(e).context(format_args!("migration {}", i + 1)))?;
+            if i + 1 == CHECKSUMS {
+                fill_checksums(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }

@@ -18,7 +18,16 @@ use crate::model::ms_covering_second;
 pub const RECENT_KEPT: i64 = 8;
 
 /// Format of the encoded window (its first byte; flags follow).
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
+/// The format before checksums: the same, without the trailing 8 bytes.
+const FORMAT_UNCHECKED: u8 = 1;
+
+fn window_sum(bytes: &[u8]) -> u64 {
+    let mut sum = super::checksum::Sum::new(super::checksum::WINDOW);
+    sum.bytes(bytes);
+    sum.finish()
+}
+
 /// Flag: some of the conversation's records may be in the table.
 const SPILLED: u8 = 1;
 
@@ -201,15 +210,30 @@ impl Window {
             put_varint(out, r.seq);
             put_varint(out, zigzag(r.at_type as i64) << 1 | r.unread as u64);
         }
+        let sum = window_sum(out);
+        out.extend_from_slice(&sum.to_le_bytes());
         true
     }
 
     /// Reads what [`Window::encode`] wrote.
     pub fn decode(bytes: &[u8]) -> Result<Window, String> {
-        let (&format, rest) = bytes.split_first().ok_or("empty")?;
-        if format != FORMAT {
-            return Err(format!("unknown format {format}"));
-        }
+        let (&format, _) = bytes.split_first().ok_or("empty")?;
+        // Format 2 ends in the checksum of what precedes it; format 1
+        // (before checksums) is read as it is until it is written again.
+        let bytes = match format {
+            FORMAT => {
+                let (body, sum) = bytes
+                    .split_last_chunk::<8>()
+                    .ok_or("shorter than its checksum")?;
+                if u64::from_le_bytes(*sum) != window_sum(body) {
+                    return Err("it fails its checksum".into());
+                }
+                body
+            }
+            FORMAT_UNCHECKED => bytes,
+            _ => return Err(format!("unknown format {format}")),
+        };
+        let rest = &bytes[1..];
         let (&flags, mut rest) = rest.split_first().ok_or("no flags")?;
         if flags & !SPILLED != 0 {
             return Err(format!("unknown flags {flags}"));

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use rusqlite::{params, Connection};
 
-use super::{encode_lists, load_with, query, sort_order, window, ReadUpTo, CREATE_ORDER_INDEX};
+use super::{
+    checksum, encode_lists, load_with, query, sort_order, window, ReadUpTo, CREATE_ORDER_INDEX,
+    ROW_COLUMNS,
+};
 use crate::error::{Error, Result};
 use crate::model::{Conversation, Kept};
 
@@ -14,7 +17,7 @@ use crate::model::{Conversation, Kept};
 pub(super) const UPSERT: &str = concat!(
     "INSERT INTO conversation (",
     columns!(),
-    ", recent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+    ", recent, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?23) \
      ON CONFLICT (conversation_id) DO UPDATE SET conv_type = excluded.conv_type, \
      group_type = excluded.group_type, show_name = excluded.show_name, face_url = excluded.face_url, \
      unread_count = excluded.unread_count, recv_opt = excluded.recv_opt, \
@@ -24,7 +27,7 @@ pub(super) const UPSERT: &str = concat!(
      custom_data = excluded.custom_data, conversation_groups = excluded.conversation_groups, \
      c2c_read_timestamp = excluded.c2c_read_timestamp, \
      group_read_sequence = excluded.group_read_sequence, sort_order = excluded.sort_order, \
-     read_ms = excluded.read_ms, \
+     read_ms = excluded.read_ms, checksum = excluded.checksum, \
      recent = CASE WHEN ?22 THEN excluded.recent ELSE conversation.recent END"
 );
 
@@ -33,14 +36,12 @@ pub(super) const UPSERT: &str = concat!(
 pub(super) const INSERT_NEW: &str = concat!(
     "INSERT INTO conversation (",
     columns!(),
-    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
+    ", checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
      ON CONFLICT (conversation_id) DO NOTHING"
 );
 
-/// What a replaced row keeps (see [`Kept`]).
-pub(super) const READ_KEPT: &str =
-    "SELECT c2c_read_timestamp, group_read_sequence, order_key, read_ms \
-     FROM conversation WHERE conversation_id = ?1";
+/// What a replaced row keeps (see [`Kept`]): the whole row, verified.
+pub(super) const READ_KEPT: &str = query::SELECT_ONE;
 
 /// Writes conversations inside one transaction (see [`super::Store::write`]).
 pub struct Writer<'t> {
@@ -58,6 +59,10 @@ pub struct Writer<'t> {
     /// How many of `forgotten` were there when the current unit began: a
     /// unit undone forgets its own.
     pub(super) forgotten_mark: usize,
+    /// Damaged conversations this transaction replaced whole.
+    pub repaired: Vec<String>,
+    /// Damage the transaction found and passed over (a recent window).
+    pub(super) found: Vec<Error>,
 }
 
 impl<'t> Writer<'t> {
@@ -66,9 +71,10 @@ impl<'t> Writer<'t> {
     pub fn put(&mut self, c: &Conversation) -> Result<()> {
         let window = self.window_for_row(c)?;
         let lists = encode_lists(&mut self.buffer, c);
+        let sum = checksum::of_params(row_params!(c, lists))?;
         let bytes = (window == Some(true)).then_some(self.blob.as_slice());
         self.stmt
-            .execute(row_params!(c, lists, bytes, window.is_some()))?;
+            .execute(row_params!(c, lists, bytes, window.is_some(), sum))?;
         Ok(())
     }
 
@@ -79,8 +85,9 @@ impl<'t> Writer<'t> {
             self.windows.remove(c.id.as_str());
         }
         let lists = encode_lists(&mut self.buffer, c);
+        let sum = checksum::of_params(row_params!(c, lists))?;
         let none: Option<&[u8]> = None;
-        self.stmt.execute(row_params!(c, lists, none, true))?;
+        self.stmt.execute(row_params!(c, lists, none, true, sum))?;
         Ok(())
     }
 
@@ -91,24 +98,39 @@ impl<'t> Writer<'t> {
     /// existed (a first restore pays nothing).
     pub fn insert_or_read(&mut self, c: &Conversation) -> Result<Option<Kept>> {
         let lists = encode_lists(&mut self.buffer, c);
+        let sum = checksum::of_params(row_params!(c, lists))?;
         let inserted = self
             .conn
             .prepare_cached(INSERT_NEW)?
-            .execute(row_params!(c, lists))?;
+            .execute(row_params!(c, lists, sum))?;
         if inserted == 1 {
             return Ok(None);
         }
-        Ok(Some(self.conn.prepare_cached(READ_KEPT)?.query_row(
-            [c.id.as_str()],
-            |r| {
-                Ok(Kept {
-                    c2c_read_timestamp: r.get::<_, i64>(0)? as u64,
-                    group_read_sequence: r.get::<_, i64>(1)? as u64,
-                    order_key: r.get::<_, i64>(2)? as u64,
-                    read_ms: r.get::<_, i64>(3)? as u64,
-                })
-            },
-        )?))
+        // A damaged row keeps nothing: it is replaced whole.
+        let kept = self
+            .conn
+            .prepare_cached(READ_KEPT)?
+            .query_row([c.id.as_str()], |r| {
+                Ok(
+                    checksum::verify_row(r, ROW_COLUMNS).map(|()| -> rusqlite::Result<Kept> {
+                        Ok(Kept {
+                            c2c_read_timestamp: r.get::<_, i64>(16)? as u64,
+                            group_read_sequence: r.get::<_, i64>(17)? as u64,
+                            order_key: r.get::<_, i64>(12)? as u64,
+                            read_ms: r.get::<_, i64>(19)?.max(0) as u64,
+                        })
+                    }),
+                )
+            })?;
+        match kept {
+            Ok(kept) => Ok(Some(kept?)),
+            Err(e) => {
+                crate::log::warn(format_args!("{}: replaced whole", e.message()));
+                self.repaired.push(c.id.as_str().to_string());
+                self.put_replacing(c)?;
+                Ok(None)
+            }
+        }
     }
 
     /// Starts a nested unit inside the transaction: undone alone by

@@ -132,7 +132,7 @@ pub(super) fn sync_snapshot<V: Snapshot>(
     txn.flush()?;
     for id in txn.conversation_ids()? {
         if !named.contains(&id) {
-            txn.entry(&ConversationId::parse(&id)?)?.after = None;
+            txn.entry_replacing(&ConversationId::parse(&id)?)?.after = None;
         }
     }
     Ok(count)
@@ -155,6 +155,8 @@ pub(super) fn sync<V: Snapshot>(
         }
         (|| {
             let id = p.id.clone();
+            // A damaged conversation is replaced by what the server says.
+            txn.entry_replacing(&id)?;
             if let Some(groups) = &p.conversation_group_list {
                 txn.ensure_groups(groups)?;
             }
