@@ -442,6 +442,12 @@ impl<V: Snapshot> Engine<V> {
             .read_later(done, move |state| state.unread_total(&filter));
     }
 
+    /// A full check of the store in the background: the IDs of damaged
+    /// conversations (see [`State::verify`]).
+    pub fn verify_store(&self, done: Completer<Vec<String>>) {
+        self.core.read_later(done, |state| state.verify());
+    }
+
     /// The conversation groups, in creation order.
     pub fn groups(&self, done: Completer<Vec<Text>>) {
         self.core.read_later(done, |state| state.groups());

@@ -44,6 +44,7 @@ mod restore;
 mod window;
 
 pub use applied::{count_remembered, Applied, AppliedMessage, Marked};
+pub use verify::Verified;
 pub use window::RECENT_KEPT;
 
 /// The columns, in the order `decode_row` reads them.
@@ -106,6 +107,7 @@ mod query;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod verify;
 mod writer;
 
 pub use checkpoint::*;
@@ -423,6 +425,11 @@ impl Store {
     /// damaged), in a transaction of its own.
     pub fn rebuild_order_index(&mut self) -> Result<()> {
         self.write(|w| Ok(w.conn.execute_batch("REINDEX conversation_order")?))
+    }
+
+    /// A full check of the store (see `verify`).
+    pub fn verify(&self) -> Result<Verified> {
+        verify::verify_with(&self.conn)
     }
 
     /// The damaged conversations writes replaced since the last call.

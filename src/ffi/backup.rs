@@ -1,12 +1,15 @@
-//! Online backup: `imconv_backup`.
+//! The store's safety: `imconv_backup` (online backup) and
+//! `imconv_verify_store` (a full check).
 
 use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 
+use super::handle::array_ptr;
 use super::import::imconv_done_callback;
 use super::lookup::imconv_error_callback;
+use super::manager::imconv_string_list_callback;
 use super::sdk::imconv_sdk;
-use super::{str_arg, write_call};
+use super::{async_call, str_arg, write_call, CallKind};
 use crate::write::Write;
 
 /// Writes a consistent copy of the whole store to `path` while the
@@ -52,5 +55,64 @@ pub unsafe extern "C" fn imconv_backup(
     unsafe {
         let op = || Ok(Write::Backup(PathBuf::from(str_arg(path, &"path")?)));
         write_call(sdk, op, on_success, on_error, user_data)
+    }
+}
+
+/// Checks the whole store in the background (after an upgrade, or when
+/// the user asks): SQLite's integrity check of every page and index, and
+/// every conversation's row verified and decoded. Answers
+/// `on_success(conversation_ids, count, user_data)` with the IDs of the
+/// damaged conversations (`count` 0 and `conversation_ids` NULL when none),
+/// valid until the callback returns. Each is also told to listeners'
+/// `on_store_error` (once), and so is damage that is no one
+/// conversation's (a page, an index), which the list cannot name: a
+/// sound store answers an empty list and tells nothing. Deleting,
+/// importing or syncing a damaged conversation repairs it.
+///
+/// The check reads one snapshot beside the writer (writes go on; it does
+/// not see those that commit meanwhile) and reads every page of the store
+/// (its cost is measured in the README's "Damage" section).
+///
+/// Errors through `on_error`: IMCONV_ERR_DATABASE when the check cannot
+/// run at all.
+///
+/// The calling contract of a read (return codes, the one callback, what the
+/// callback may keep, threads) is in the header's preamble, "Reads".
+///
+/// # Safety
+/// `sdk` is NULL or a live instance from `imconv_sdk_new`; the callbacks
+/// must not unwind (no C++ exception, no longjmp) through the library.
+#[no_mangle]
+pub unsafe extern "C" fn imconv_verify_store(
+    sdk: *mut imconv_sdk,
+    on_success: imconv_string_list_callback,
+    on_error: imconv_error_callback,
+    user_data: *mut c_void,
+) -> i32 {
+    // SAFETY: every pointer argument is as this function's contract (its
+    // doc) requires; the callbacks and user_data are kept for the call's one
+    // callback.
+    unsafe {
+        async_call(
+            CallKind::Read,
+            sdk,
+            on_success,
+            on_error,
+            user_data,
+            || Ok(()),
+            |engine, (), done| {
+                engine.verify_store(done);
+                Ok(())
+            },
+            |ids: Vec<String>, on_success, user_data| {
+                // The host's callback, with the IDs lent for the call.
+                let ids: Vec<std::ffi::CString> = ids
+                    .into_iter()
+                    .map(|id| std::ffi::CString::new(id.replace('\0', "")).unwrap_or_default())
+                    .collect();
+                let ptrs: Vec<*const c_char> = ids.iter().map(|id| id.as_ptr()).collect();
+                on_success(array_ptr(&ptrs), ptrs.len(), user_data)
+            },
+        )
     }
 }

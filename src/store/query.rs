@@ -223,6 +223,11 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// As [`super::Store::verify`], beside the writer.
+    pub fn verify(&self) -> Result<super::Verified> {
+        super::verify::verify_with(&self.conn)
+    }
+
     /// As [`super::Store::page`].
     pub fn page(
         &self,

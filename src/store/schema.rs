@@ -1,6 +1,8 @@
 //! The schema: forward migrations, the tables the current version needs,
 //! and the checks a store opens with.
 
+use rusqlite::OptionalExtension;
+
 use super::Store;
 use crate::error::{Error, ErrorCode, Result};
 
@@ -204,6 +206,19 @@ impl Store {
         let version: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        // The version is kept twice: in the file's header and in `meta`
+        // (since 9). A header that disagrees with the record is damaged.
+        if let Some(recorded) = self.recorded_version()? {
+            if recorded != version {
+                return Err(Error::new(
+                    ErrorCode::StoreDamaged,
+                    format!(
+                        "the store is damaged: its header says schema version {version}, its \
+                         record says {recorded}"
+                    ),
+                ));
+            }
+        }
         if version > SCHEMA_VERSION {
             return Err(Error::new(
                 ErrorCode::Database,
@@ -240,9 +255,36 @@ impl Store {
                 fill_checksums(&tx)?;
             }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            if i + 1 >= CHECKSUMS {
+                tx.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    [(i + 1) as i64],
+                )?;
+            }
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// The schema version `meta` records (`None` before version 9, or in
+    /// a new store).
+    fn recorded_version(&self) -> Result<Option<i64>> {
+        let has_meta: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'meta')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_meta {
+            return Ok(None);
+        }
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     pub fn schema_version(&self) -> Result<i64> {
