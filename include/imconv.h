@@ -416,6 +416,13 @@ typedef void (*imconv_done_callback)(void *user_data);
 typedef void (*imconv_error_callback)(int32_t code, const char *desc, void *user_data);
 
 /*
+ Receives a list of strings (valid until the callback returns).
+ */
+typedef void (*imconv_string_list_callback)(const char *const *strings,
+                                            size_t count,
+                                            void *user_data);
+
+/*
  The last message of a conversation, as a summary view. Read-only, owned
  by the library, valid as long as the conversation view that holds it.
  */
@@ -604,13 +611,6 @@ typedef struct imconv_conversation {
 typedef void (*imconv_conversation_list_callback)(const struct imconv_conversation *const *conversations,
                                                   size_t count,
                                                   void *user_data);
-
-/*
- Receives a list of strings (valid until the callback returns).
- */
-typedef void (*imconv_string_list_callback)(const char *const *strings,
-                                            size_t count,
-                                            void *user_data);
 
 /*
  Receives a number.
@@ -858,6 +858,38 @@ int32_t imconv_backup(struct imconv_sdk *sdk,
                       imconv_done_callback on_success,
                       imconv_error_callback on_error,
                       void *user_data);
+
+/*
+ Checks the whole store in the background (after an upgrade, or when
+ the user asks): SQLite's integrity check of every page and index, and
+ every conversation's row verified and decoded. Answers
+ `on_success(conversation_ids, count, user_data)` with the IDs of the
+ damaged conversations (`count` 0 and `conversation_ids` NULL when none),
+ valid until the callback returns. Each is also told to listeners'
+ `on_store_error` (once), and so is damage that is no one
+ conversation's (a page, an index), which the list cannot name: a
+ sound store answers an empty list and tells nothing. Deleting,
+ importing or syncing a damaged conversation repairs it.
+
+ The check reads one snapshot beside the writer (writes go on; it does
+ not see those that commit meanwhile) and reads every page of the store
+ (its cost is measured in the README's "Damage" section).
+
+ Errors through `on_error`: IMCONV_ERR_DATABASE when the check cannot
+ run at all.
+
+ The calling contract of a read (return codes, the one callback, what the
+ callback may keep, threads) is in the header's preamble, "Reads".
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; the callbacks
+ must not unwind (no C++ exception, no longjmp) through the library.
+ */
+IMCONV_API
+int32_t imconv_verify_store(struct imconv_sdk *sdk,
+                            imconv_string_list_callback on_success,
+                            imconv_error_callback on_error,
+                            void *user_data);
 
 /*
  Keeps a conversation view valid (and unchanged) after the callback that

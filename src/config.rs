@@ -25,6 +25,17 @@ pub(crate) const MIN_CACHE_CAPACITY: usize = 16;
 pub(crate) const DEFAULT_SYNC_INTERVAL_MS: u64 = 1000;
 pub(crate) const MAX_SYNC_INTERVAL_MS: u64 = 3_600_000;
 
+/// What opening a damaged store does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnDamage {
+    /// Refuse it: `StoreDamaged`, naming the file; nothing is changed.
+    Fail,
+    /// Move the damaged files aside (one such copy kept), salvage every
+    /// readable conversation into a new store, and open that (see
+    /// `store::rebuild_damaged`).
+    Rebuild,
+}
+
 /// Where callbacks run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {
@@ -51,6 +62,7 @@ pub struct Config {
     /// A backup (`imconv_backup`) that replaces the store at open, after it
     /// was verified (see `store::restore_from_backup`).
     pub restore_from: Option<PathBuf>,
+    pub on_damage: OnDamage,
 }
 
 impl Config {
@@ -65,6 +77,7 @@ impl Config {
             read_only: false,
             delivery: Delivery::Thread,
             restore_from: None,
+            on_damage: OnDamage::Fail,
         }
     }
 
@@ -139,6 +152,13 @@ impl Config {
                     }
                     config.restore_from = Some(PathBuf::from(from));
                 }
+                "on_damage" => {
+                    config.on_damage = choice(
+                        key,
+                        value,
+                        &[("fail", OnDamage::Fail), ("rebuild", OnDamage::Rebuild)],
+                    )?
+                }
                 "durability" => {
                     config.durability = choice(
                         key,
@@ -148,7 +168,7 @@ impl Config {
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
-                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, delivery, restore_from)",
+                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, delivery, restore_from, on_damage)",
                     quote(other)
                 )))
                 }

@@ -134,7 +134,12 @@ impl<V: Snapshot> Core<V> {
 
     /// Queues the store's problems waiting to be told, as a batch of their
     /// own, on the callback thread.
+    /// Problems found while no listener is registered wait for the first
+    /// one (a rebuild at open is told that way).
     fn post_problems(self: &Arc<Self>) {
+        if self.state.listeners.is_empty() {
+            return;
+        }
         let problems = self.state.health.take();
         if !problems.is_empty() {
             self.post_events(crate::events::Events {
@@ -455,7 +460,9 @@ impl<V: Snapshot> Engine<V> {
 
     /// Registers a listener; returns its ID for `remove_listener`.
     pub fn add_listener(&self, listener: Arc<dyn Listener<V>>) -> u64 {
-        self.core.state.listeners.add(listener)
+        let id = self.core.state.listeners.add(listener);
+        self.core.post_problems();
+        id
     }
 
     /// Unregisters a listener: after this returns no event reaches it, not

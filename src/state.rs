@@ -22,16 +22,16 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 
 use crate::cache::{Cache, Probe};
-use crate::config::Config;
+use crate::config::{Config, OnDamage};
 use crate::error::{Error, ErrorCode, Result};
-use crate::events::{Events, Listeners};
+use crate::events::{Events, Listeners, StoreProblem};
 use crate::model::{
     quote, saturated, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text,
 };
 use crate::store::checksum::{damaged_id, index_damage, is_index_damage};
 use crate::store::{
-    adopt_legacy_folder, restore_from_backup, sort_order, Checkpointer, Cursor, Reader, Store,
-    StoreOptions,
+    adopt_legacy_folder, rebuild_damaged, restore_from_backup, sort_order, Checkpointer, Cursor,
+    Reader, Store, StoreOptions,
 };
 use crate::subscriptions::Subscriptions;
 
@@ -125,39 +125,43 @@ impl<V: Snapshot> State<V> {
         if let (Some(dir), Some(from)) = (&dir, &config.restore_from) {
             restore_from_backup(dir, from, &config.user_id)?;
         }
-        let mut store = Store::open_with(
-            dir.as_deref(),
-            StoreOptions {
-                durability: config.durability,
-                read_only: config.read_only,
-            },
-        )?;
-        if dir.is_some() {
-            match store.owner()? {
-                Some(owner) if owner != config.user_id => {
-                    return Err(Error::new(
-                        ErrorCode::Database,
-                        format!(
-                            "the store {} belongs to user_id {}, not {}",
-                            dir.as_deref().unwrap_or(Path::new("")).display(),
-                            quote(&owner),
-                            quote(&config.user_id)
+        let health = Arc::new(Health::default());
+        let (store, profiles) = match open_store(config, dir.as_deref()) {
+            Err(e)
+                if e.code() == ErrorCode::StoreDamaged
+                    && config.on_damage == OnDamage::Rebuild
+                    && !config.read_only =>
+            {
+                let Some(dir) = dir.as_deref() else {
+                    return Err(e);
+                };
+                crate::log::warn(format_args!("{}: rebuilding it", e.message()));
+                let rebuilt = rebuild_damaged(dir, &config.user_id, config.durability)?;
+                health.report(
+                    "rebuilt",
+                    StoreProblem {
+                        code: ErrorCode::StoreDamaged,
+                        message: format!(
+                            "the store was damaged ({}) and rebuilt: {} conversations salvaged, \
+                             {} lost (listed); the damaged files are kept as {}: sync with the \
+                             server in full",
+                            e.message(),
+                            rebuilt.salvaged,
+                            rebuilt.lost.len(),
+                            rebuilt.aside.display()
                         ),
-                    ))
-                }
-                None if !config.read_only => store.set_owner(&config.user_id)?,
-                _ => {}
+                        ids: rebuilt.lost,
+                    },
+                );
+                open_store(config, Some(dir))?
             }
-        }
-        let mut profiles = HashMap::new();
-        for (id, name, face) in store.profiles()? {
-            profiles.insert(id, (Text::new(&name)?, Text::new(&face)?));
-        }
+            opened => opened?,
+        };
         // For speed only: without it pages are read on the writer's
         // connection.
         let reader = Mutex::new(optional("reader", store.reader()));
         Ok(State {
-            health: Arc::default(),
+            health,
             reader,
             pages_beside_writer: AtomicU64::new(0),
             user_id: config.user_id.clone(),
@@ -302,19 +306,21 @@ impl<V: Snapshot> State<V> {
         self.with_store(|store| {
             let mut rebuilt = false;
             loop {
-                let rows = store.page(filter, after.as_ref(), count + 1)?;
-                let page = self.assemble_page(rows, count, cursor, |id| match store.load(id) {
-                    Ok(Some(c)) => {
-                        let v = V::build(c, true);
-                        self.cache.put(v.conversation().id.text(), Some(v.clone()));
-                        Ok(Listed::Found(v))
-                    }
-                    Ok(None) => Ok(Listed::Unlisted),
-                    Err(e) if e.code() == ErrorCode::StoreDamaged => {
-                        self.health.damaged(damaged_id(&e).or(Some(id)), &e);
-                        Ok(Listed::Damaged)
-                    }
-                    Err(e) => Err(e),
+                let listed = store.page(filter, after.as_ref(), count + 1);
+                let page = listed.and_then(|rows| {
+                    self.assemble_page(rows, count, cursor, |id| match store.load(id) {
+                        Ok(Some(c)) => {
+                            let v = V::build(c, true);
+                            self.cache.put(v.conversation().id.text(), Some(v.clone()));
+                            Ok(Listed::Found(v))
+                        }
+                        Ok(None) => Ok(Listed::Unlisted),
+                        Err(e) if e.code() == ErrorCode::StoreDamaged => {
+                            self.health.damaged(damaged_id(&e).or(Some(id)), &e);
+                            Ok(Listed::Damaged)
+                        }
+                        Err(e) => Err(e),
+                    })
                 });
                 match page {
                     Err(e)
@@ -485,6 +491,43 @@ impl<V: Snapshot> State<V> {
     pub fn wal_path(&self) -> Option<std::path::PathBuf> {
         self.with_store(|s| Ok(s.wal_path())).ok().flatten()
     }
+}
+
+/// Profiles (name, avatar) by conversation ID.
+type Profiles = HashMap<String, (Text, Text)>;
+
+/// Opens the store and reads what the state keeps of it (its owner
+/// checked, its profiles).
+fn open_store(config: &Config, dir: Option<&Path>) -> Result<(Store, Profiles)> {
+    let mut store = Store::open_with(
+        dir,
+        StoreOptions {
+            durability: config.durability,
+            read_only: config.read_only,
+        },
+    )?;
+    if let Some(dir) = dir {
+        match store.owner()? {
+            Some(owner) if owner != config.user_id => {
+                return Err(Error::new(
+                    ErrorCode::Database,
+                    format!(
+                        "the store {} belongs to user_id {}, not {}",
+                        dir.display(),
+                        quote(&owner),
+                        quote(&config.user_id)
+                    ),
+                ))
+            }
+            None if !config.read_only => store.set_owner(&config.user_id)?,
+            _ => {}
+        }
+    }
+    let mut profiles = HashMap::new();
+    for (id, name, face) in store.profiles()? {
+        profiles.insert(id, (Text::new(&name)?, Text::new(&face)?));
+    }
+    Ok((store, profiles))
 }
 
 /// What a page's listed ID turned out to be.

@@ -102,8 +102,10 @@ macro_rules! filter_sql {
 // The store's parts (declared after the macros they use).
 mod checkpoint;
 mod codec;
+mod integrity;
 mod lock;
 mod query;
+mod salvage;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -115,6 +117,7 @@ pub use codec::*;
 pub use lock::*;
 pub use query::*;
 pub use restore::{restore_from_backup, REPLACED_SUFFIX};
+pub use salvage::{rebuild_damaged, Rebuilt, DAMAGED_SUFFIX};
 #[cfg(test)]
 use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use writer::*;
@@ -226,21 +229,6 @@ fn read_only_or_immutable(conn: Connection, dir: &Path, path: &Path) -> Result<(
         path.display()
     ));
     Ok((conn, true))
-}
-
-/// A failed COMMIT: an I/O error there (the WAL's sync, or its write) may
-/// leave the commit's frames in the WAL, to be replayed after a crash, so
-/// its outcome is unknown: `StoreFailed` (the state then fails stop).
-/// Anything else (a full disk, a busy lock) failed before the commit was
-/// written, and is an ordinary failure.
-fn commit_failed(e: rusqlite::Error) -> Error {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::SystemIoFailure) => Error::new(
-            ErrorCode::StoreFailed,
-            format!("committing a write failed ({e}): it may or may not be stored"),
-        ),
-        _ => Error::from(e),
-    }
 }
 
 /// The `file:` URI that opens `path` immutable (bytes outside the URI's
@@ -389,8 +377,12 @@ impl Store {
             conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         }
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // SQLite checks each cell's size against its page as it reads it:
+        // more damage found by SQLite itself, at a cost too small to see.
+        conn.pragma_update(None, "cell_size_check", true)?;
         self.migrate()?;
-        self.check_schema()
+        self.check_schema()?;
+        self.audit_order_index()
     }
 
     pub fn is_read_only(&self) -> bool {
@@ -414,32 +406,6 @@ impl Store {
             [user_id],
         )?;
         Ok(())
-    }
-
-    /// Whether this store takes writes (not read-only).
-    pub fn can_write(&self) -> bool {
-        !self.read_only
-    }
-
-    /// Rebuilds the order index from the rows (it disagreed with them:
-    /// damaged), in a transaction of its own.
-    pub fn rebuild_order_index(&mut self) -> Result<()> {
-        self.write(|w| Ok(w.conn.execute_batch("REINDEX conversation_order")?))
-    }
-
-    /// A full check of the store (see `verify`).
-    pub fn verify(&self) -> Result<Verified> {
-        verify::verify_with(&self.conn)
-    }
-
-    /// The damaged conversations writes replaced since the last call.
-    pub fn take_repaired(&self) -> Vec<String> {
-        std::mem::take(&mut self.repaired.borrow_mut())
-    }
-
-    /// The damage reads passed over since the last call.
-    pub fn take_damage(&self) -> Vec<Error> {
-        std::mem::take(&mut self.damage.borrow_mut())
     }
 
     /// Loads one conversation, or `None` when it is not stored.
@@ -616,7 +582,7 @@ impl Store {
             repaired = std::mem::take(&mut writer.repaired);
             result
         };
-        tx.commit().map_err(commit_failed)?;
+        tx.commit().map_err(integrity::commit_failed)?;
         self.repaired.borrow_mut().append(&mut repaired);
         Ok(result)
     }

@@ -20,7 +20,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use imconv::config::Config;
+use imconv::config::{Config, OnDamage};
 use imconv::engine::Engine;
 use imconv::error::{ErrorCode, Result};
 use imconv::events::{Listener, StoreProblem};
@@ -263,6 +263,8 @@ struct Tally {
     detected: usize,
     unharmed: usize,
     conversations_lost: usize,
+    rebuilt: usize,
+    rebuilt_lost: usize,
 }
 
 /// The damage of trial `k`: which kind, where.
@@ -302,8 +304,9 @@ fn damage(bytes: &mut Vec<u8>, k: usize, rng: &mut Rng) -> String {
     }
 }
 
-/// Reads the damaged store whole; panics on a wrong answer.
-fn judge(dir: &Path, known: &[Conversation], what: &str, tally: &mut Tally) {
+/// Reads the damaged store whole; panics on a wrong answer. Returns the
+/// IDs that answered exactly (none when refused at open).
+fn judge(dir: &Path, known: &[Conversation], what: &str, tally: &mut Tally) -> Vec<String> {
     let e = match open(dir) {
         Err(err) => {
             assert_eq!(
@@ -312,7 +315,7 @@ fn judge(dir: &Path, known: &[Conversation], what: &str, tally: &mut Tally) {
                 "{what}: refused with {err}"
             );
             tally.refused_at_open += 1;
-            return;
+            return Vec::new();
         }
         Ok(e) => e,
     };
@@ -391,6 +394,63 @@ fn judge(dir: &Path, known: &[Conversation], what: &str, tally: &mut Tally) {
     } else {
         tally.unharmed += 1;
     }
+    readable.keys().map(|id| id.to_string()).collect()
+}
+
+/// The same damage opened with `"on_damage": "rebuild"`: it opens, pages
+/// to the end with exact conversations only, and lists every one that
+/// answered exactly without the rebuild.
+fn judge_rebuild(
+    dir: &Path,
+    known: &[Conversation],
+    readable: &[String],
+    what: &str,
+    tally: &mut Tally,
+) {
+    let e = Engine::<View>::open(&Config {
+        data_dir: Some(dir.to_path_buf()),
+        on_damage: OnDamage::Rebuild,
+        ..Config::in_memory("me")
+    })
+    .unwrap_or_else(|err| panic!("{what}: a rebuild did not open: {err}"));
+    let problems = Arc::new(Problems::default());
+    e.add_listener(problems.clone());
+    let listed = every_page(&e, 97).unwrap_or_else(|err| panic!("{what}: rebuilt pages: {err}"));
+    for c in &listed {
+        assert_eq!(
+            known.iter().find(|k| k.id == c.id),
+            Some(c),
+            "{what}: rebuilt wrongly"
+        );
+    }
+    for id in readable {
+        assert!(
+            listed.iter().any(|c| c.id.as_str() == id),
+            "{what}: the rebuild lost intact {id} (listed {}; told {:?}; lookup {:?})",
+            listed.len(),
+            problems.0.lock(),
+            lookup(&e, id).map(|v| v.1)
+        );
+    }
+    let _ = try_total(&e); // the told problems arrive before this answer
+    if problems
+        .0
+        .lock()
+        .iter()
+        .any(|p| p.message.contains("rebuilt"))
+    {
+        tally.rebuilt += 1;
+        tally.rebuilt_lost += known.len() - listed.len();
+        println!(
+            "{what}: rebuilt, {} of {} conversations salvaged",
+            listed.len(),
+            known.len()
+        );
+        assert!(
+            dir.join("me").join("conversations.db.damaged").exists(),
+            "{what}: nothing kept aside"
+        );
+    }
 }
 
 /// Whether some subset of `parts` sums to `target` (the conversations a
@@ -429,22 +489,60 @@ fn the_damage_corpus_never_gets_a_wrong_answer() {
         let mut bytes = pristine.clone();
         let what = damage(&mut bytes, k, &mut rng);
         fs::write(db_of(&trial), &bytes).unwrap();
-        judge(&trial, &known, &format!("trial {k}: {what}"), &mut tally);
+        let what = format!("trial {k}: {what}");
+        let readable = judge(&trial, &known, &what, &mut tally);
+        fs::remove_dir_all(&trial).unwrap();
+        fs::create_dir_all(trial.join("me")).unwrap();
+        fs::write(db_of(&trial), &bytes).unwrap();
+        judge_rebuild(&trial, &known, &readable, &what, &mut tally);
         tally.trials += 1;
         fs::remove_dir_all(&trial).unwrap();
     }
     println!(
         "damage corpus: {} trials over {} pages ({} conversations): {} refused at open, {} \
-         detected, {} unharmed (damage in unused bytes), {} conversations left out in all",
+         detected, {} unharmed (damage in unused bytes), {} conversations left out in all; \
+         with \"rebuild\": every trial opened, {} rebuilt, losing {} conversations in all",
         tally.trials,
         pristine.len() / 4096,
         n,
         tally.refused_at_open,
         tally.detected,
         tally.unharmed,
-        tally.conversations_lost
+        tally.conversations_lost,
+        tally.rebuilt,
+        tally.rebuilt_lost
     );
 }
 
 /// Fixed: a trial that fails can be run again as it was.
 const SEED: u64 = 0x1da3_a6e5;
+
+#[test]
+fn a_header_whose_schema_version_changed_is_damage_and_rebuilds() {
+    let dir = Scratch::create("damage-header");
+    let known = known_store(&dir, 30);
+    tamper(&dir, "PRAGMA user_version = 2057;");
+    let err = open(&dir).err().expect("a damaged header opened");
+    assert_eq!(err.code(), ErrorCode::StoreDamaged, "{err}");
+    assert!(err.message().contains("conversations.db"), "{err}");
+    // With "rebuild": every conversation salvaged, the damaged file kept.
+    let e = Engine::<View>::open(&Config {
+        data_dir: Some(dir.to_path_buf()),
+        on_damage: OnDamage::Rebuild,
+        ..Config::in_memory("me")
+    })
+    .unwrap();
+    let problems = Arc::new(Problems::default());
+    e.add_listener(problems.clone());
+    assert_eq!(every_page(&e, 7).unwrap(), known);
+    let _ = try_total(&e);
+    let told = problems.0.lock();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0]
+            .message
+            .contains("rebuilt: 30 conversations salvaged, 0 lost"),
+        "{told:?}"
+    );
+    assert!(db_of(&dir).with_extension("db.damaged").exists());
+}

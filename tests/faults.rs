@@ -192,11 +192,18 @@ fn a_newer_or_inconsistent_schema_is_refused() {
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
         conn.pragma_update(None, "user_version", 99).unwrap();
+        conn.execute(
+            "UPDATE meta SET value = 99 WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
     }
     refused(&dir, ErrorCode::Database, &["newer"]);
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
         conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute("DELETE FROM meta WHERE key = 'schema_version'", [])
+            .unwrap();
         conn.execute_batch("DROP TABLE applied_message").unwrap();
     }
     refused(

@@ -43,25 +43,8 @@ pub fn restore_from_backup(dir: &Path, from: &Path, user_id: &str) -> Result<()>
     };
     let _ = fs::remove_file(&tmp);
     copy_synced(from, &tmp).map_err(|e| step("copying the backup", e))?;
-    let replaced = dir.join(format!("{DATABASE_FILE}{REPLACED_SUFFIX}"));
-    let replaced_wal = dir.join(format!("{DATABASE_FILE}{REPLACED_SUFFIX}-wal"));
-    for old in [&replaced, &replaced_wal] {
-        match fs::remove_file(old) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(step("removing the previous replaced copy", e)),
-        }
-    }
-    let wal = dir.join(format!("{DATABASE_FILE}-wal"));
-    if db.exists() {
-        fs::rename(&db, &replaced).map_err(|e| step("moving the store aside", e))?;
-        if wal.exists() {
-            fs::rename(&wal, &replaced_wal).map_err(|e| step("moving its WAL aside", e))?;
-        }
-    }
-    let _ = fs::remove_file(dir.join(format!("{DATABASE_FILE}-shm")));
-    fs::rename(&tmp, &db).map_err(|e| step("putting the backup in place", e))?;
-    platform::sync_dir(dir).map_err(|e| step("syncing the folder", e))?;
+    let replaced =
+        swap_in(dir, &tmp, REPLACED_SUFFIX).map_err(|e| step("putting it in place", e))?;
     crate::log::info(format_args!(
         "restored the store {} from {} (the store it replaced: {})",
         dir.display(),
@@ -69,6 +52,34 @@ pub fn restore_from_backup(dir: &Path, from: &Path, user_id: &str) -> Result<()>
         replaced.display()
     ));
     Ok(())
+}
+
+/// Puts the database file `new` (in `dir`) in place of the store's,
+/// whose database and WAL are moved aside as `<name><suffix>(-wal)`
+/// (replacing an earlier such copy: one is kept), and syncs the folder.
+/// The store's lock must be held. Returns the path of the copy aside.
+pub(super) fn swap_in(dir: &Path, new: &Path, suffix: &str) -> io::Result<std::path::PathBuf> {
+    let db = dir.join(DATABASE_FILE);
+    let aside = dir.join(format!("{DATABASE_FILE}{suffix}"));
+    let aside_wal = dir.join(format!("{DATABASE_FILE}{suffix}-wal"));
+    for old in [&aside, &aside_wal] {
+        match fs::remove_file(old) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let wal = dir.join(format!("{DATABASE_FILE}-wal"));
+    if db.exists() {
+        fs::rename(&db, &aside)?;
+        if wal.exists() {
+            fs::rename(&wal, &aside_wal)?;
+        }
+    }
+    let _ = fs::remove_file(dir.join(format!("{DATABASE_FILE}-shm")));
+    fs::rename(new, &db)?;
+    platform::sync_dir(dir)?;
+    Ok(aside)
 }
 
 /// The backup is a whole store of `user_id`: SQLite's integrity check
@@ -124,7 +135,7 @@ fn verify_backup(from: &Path, user_id: &str) -> Result<()> {
 }
 
 /// Takes the store's lock on its database when there is one.
-fn lock_existing(db: &Path, dir: &Path) -> Result<Option<File>> {
+pub(super) fn lock_existing(db: &Path, dir: &Path) -> Result<Option<File>> {
     let file = match OpenOptions::new()
         .read(true)
         .write(true)

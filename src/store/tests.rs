@@ -374,6 +374,13 @@ fn refuses_a_newer_schema() {
         s.conn
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .unwrap();
+        // As a newer version would: its record says so too.
+        s.conn
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'schema_version'",
+                [SCHEMA_VERSION + 1],
+            )
+            .unwrap();
     }
     let e = Store::open(Some(&dir), Durability::Normal).err().unwrap();
     assert_eq!(e.code(), ErrorCode::Database);

@@ -8,6 +8,7 @@ use super::checksum::verify_row;
 use super::window::Window;
 use super::{decode_row, load_with, ROW_COLUMNS};
 use crate::error::{ErrorCode, Result};
+use crate::model::Conversation;
 
 /// What a full check found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -37,24 +38,12 @@ pub(super) fn verify_with(conn: &Connection) -> Result<Verified> {
             .structure
             .push(format!("the integrity check stopped: {e}")),
     }
-    // Every row, in key order; past a part of the table that cannot be
-    // read, the scan goes on after it (see `skip`), so that one damaged
-    // page does not hide the rest.
     let mut bad_keys = Vec::new();
-    let mut after = String::new();
-    let mut level = 0;
-    while let Err((last, e)) = scan_from(conn, &after, &mut bad_keys) {
-        if found.structure.len() < MAX_FINDINGS {
-            found.structure.push(format!(
-                "the conversation table cannot be read after {after:?}: {e}"
-            ));
+    walk_rows(conn, &mut found.structure, |id, row| {
+        if row.is_none() {
+            bad_keys.push(id);
         }
-        level = if last > after { 0 } else { level + 1 };
-        match skip(&last, level) {
-            Some(next) => after = next,
-            None => break,
-        }
-    }
+    });
     // A damaged row's key may itself be damaged, and read as another
     // conversation's: the names come from the order index, each looked up
     // as a lookup would (verified, a miss confirmed around it).
@@ -90,7 +79,7 @@ pub(super) fn verify_with(conn: &Connection) -> Result<Verified> {
 }
 
 /// Every ID the order index holds (a walk of the index alone).
-fn index_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+pub(super) fn index_ids(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(
         "SELECT conversation_id FROM conversation INDEXED BY conversation_order \
          ORDER BY is_pinned, sort_order, conversation_id",
@@ -116,12 +105,37 @@ fn skip(last: &str, level: usize) -> Option<String> {
     Some(next)
 }
 
-/// Scans the rows after `after` to the end; `Err((last key read, error))`
+/// Every row, in key order: `each(key, the conversation if the row is
+/// sound)`. Past a part of the table that cannot be read, the walk goes on
+/// after it (see `skip`), so that one damaged page does not hide the rest;
+/// what stopped it goes to `problems`.
+pub(super) fn walk_rows(
+    conn: &Connection,
+    problems: &mut Vec<String>,
+    mut each: impl FnMut(String, Option<Conversation>),
+) {
+    let mut after = String::new();
+    let mut level = 0;
+    while let Err((last, e)) = scan_from(conn, &after, &mut each) {
+        if problems.len() < MAX_FINDINGS {
+            problems.push(format!(
+                "the conversation table cannot be read after {after:?}: {e}"
+            ));
+        }
+        level = if last > after { 0 } else { level + 1 };
+        match skip(&last, level) {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+}
+
+/// Walks the rows after `after` to the end; `Err((last key read, error))`
 /// when a read failed.
 fn scan_from(
     conn: &Connection,
     after: &str,
-    damaged: &mut Vec<String>,
+    each: &mut impl FnMut(String, Option<Conversation>),
 ) -> std::result::Result<(), (String, String)> {
     let mut last = after.to_string();
     let fail = |last: &String, e: rusqlite::Error| (last.clone(), e.to_string());
@@ -137,17 +151,17 @@ fn scan_from(
             Ok(v) => String::from_utf8_lossy(v.as_bytes().unwrap_or(b"?")).into_owned(),
             Err(e) => return Err(fail(&last, e)),
         };
-        let sound = verify_row(row, ROW_COLUMNS).is_ok()
-            && decode_row(row).is_ok()
-            && match row.get::<_, Option<Vec<u8>>>(ROW_COLUMNS + 1) {
-                Ok(None) => true,
-                Ok(Some(b)) => Window::decode(&b).is_ok(),
-                Err(_) => false,
-            };
-        if !sound {
-            damaged.push(id.clone());
-        }
-        last = id;
+        let window_sound = match row.get::<_, Option<Vec<u8>>>(ROW_COLUMNS + 1) {
+            Ok(None) => true,
+            Ok(Some(b)) => Window::decode(&b).is_ok(),
+            Err(_) => false,
+        };
+        let sound = verify_row(row, ROW_COLUMNS)
+            .and_then(|()| decode_row(row))
+            .ok()
+            .filter(|_| window_sound);
+        last = id.clone();
+        each(id, sound);
     }
 }
 
