@@ -387,11 +387,12 @@ struct Listener {
     GroupConversations on_conversations_added_to_group, on_conversations_deleted_from_group;
     /// A subscribed filter's new unread count (Sdk::subscribe_unread_count).
     std::function<void(uint64_t subscription_id, const Filter &, uint64_t count)> on_unread_count_changed_by_filter;
+    /// A callback taking a problem of the store: its code, a message, and the IDs it names.
+    using StoreError = std::function<void(ErrorCode, const std::string &, const std::vector<std::string> &)>;
     /// A problem of the store, told once (imconv_listener's on_store_error):
     /// ErrorCode::StoreDamaged with the damaged conversations' IDs, or
     /// ErrorCode::StoreFailed (later writes are refused until reopened).
-    std::function<void(ErrorCode code, const std::string &message, const std::vector<std::string> &ids)>
-        on_store_error;
+    StoreError on_store_error;
 };
 
 /// The failure callback of a call's callback form.

@@ -164,6 +164,20 @@ class Sdk {
         return future<std::vector<std::string>>([&](auto ok, auto fail) { get_groups(ok, fail); });
     }
 
+    /// Callback form of the call below: `on_success` runs with its answer, `on_error` with its
+    /// Error, where the C callbacks run (the callback thread, or dispatch()).
+    /// Throws Error when refused at once (shutdown, a full queue).
+    void verify_store(std::function<void(const std::vector<std::string> &)> on_success, ErrorCallback on_error) {
+        start(std::move(on_success), std::move(on_error), [&](auto ok, auto fail, void *p) {
+            return imconv_verify_store(get(), ok, fail, p);
+        }, &strings);
+    }
+    /// Checks the whole store in the background (imconv_verify_store): the
+    /// IDs of damaged conversations (each also told to on_store_error).
+    Future<std::vector<std::string>> verify_store() {
+        return future<std::vector<std::string>>([&](auto ok, auto fail) { verify_store(ok, fail); });
+    }
+
     // ---- writes (each all or nothing, durable when its success runs) ----------
 
     /// Callback form of the call below: `ok` runs with its answer, `fail` with its

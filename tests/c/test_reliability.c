@@ -463,6 +463,61 @@ static void test_an_online_backup_is_a_whole_store(void) {
     call_destroy(&c);
 }
 
+/* ---- 5b. damage: a full check, refused at open, rebuilt -------------- */
+
+static void on_ids(const char *const *ids, size_t n, void *user_data) {
+    call *c = user_data;
+    c->count = n;
+    if (n) snprintf(c->desc, sizeof c->desc, "%s", ids[0]);
+    call_finish(c, 1);
+}
+
+static void test_a_damaged_store_is_refused_or_rebuilt(void) {
+    char config[1024], why[512], db[1024];
+    config_for(config, sizeof config, "damaged", "me", "");
+    imconv_sdk *sdk = NULL;
+    CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
+    if (!sdk) return;
+    call c;
+    call_init(&c);
+    import_sync(sdk, "[{\"conversationID\":\"c2c_a\",\"showName\":\"A\"},{\"conversationID\":\"c2c_b\"}]", &c);
+    /* A sound store: the full check names nothing. */
+    call_reset(&c);
+    CHECK_INT(imconv_verify_store(sdk, on_ids, on_fail, &c), IMCONV_OK);
+    CHECK_INT(done_code(&c), IMCONV_OK);
+    CHECK_INT(c.count, 0);
+    CHECK_INT(imconv_verify_store(NULL, on_ids, on_fail, &c), IMCONV_ERR_INVALID_PARAMETERS);
+    imconv_sdk_free(sdk);
+    /* Its header's schema version changed: damage. */
+    snprintf(db, sizeof db, "%s/damaged/me/conversations.db", scratch);
+    FILE *f = fopen(db, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        const unsigned char version[4] = {0, 0, 8, 9};
+        CHECK_INT(fseek(f, 60, SEEK_SET), 0);
+        CHECK_INT((int)fwrite(version, 1, 4, f), 4);
+        fclose(f);
+    }
+    CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_ERR_STORE_DAMAGED);
+    CHECK_CONTAINS(why, "conversations.db");
+    config_for(config, sizeof config, "damaged", "me", ",\"on_damage\":\"maybe\"");
+    CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_ERR_INVALID_PARAMETERS);
+    CHECK_CONTAINS(why, "on_damage");
+    config_for(config, sizeof config, "damaged", "me", ",\"on_damage\":\"rebuild\"");
+    CHECK_INT(try_open(config, &sdk, why, sizeof why), IMCONV_OK);
+    if (sdk) {
+        get_sync(sdk, "c2c_a", &c);
+        CHECK_INT(c.count, 1);
+        if (c.count) CHECK_CONTAINS(c.jsons[0], "\"showName\":\"A\"");
+        imconv_sdk_free(sdk);
+    }
+    char aside[1100];
+    snprintf(aside, sizeof aside, "%s.damaged", db);
+    struct stat st;
+    CHECK_INT(stat(aside, &st), 0);
+    call_destroy(&c);
+}
+
 /* ---- 6. waiting for an instance freed from a callback --------------- */
 
 typedef struct {
@@ -571,6 +626,7 @@ int main(int argc, char **argv) {
     RUN(test_a_store_that_cannot_be_written_is_refused_at_open);
     RUN(test_a_zero_length_database_is_a_new_store);
     RUN(test_an_online_backup_is_a_whole_store);
+    RUN(test_a_damaged_store_is_refused_or_rebuilt);
     RUN(test_an_instance_freed_from_a_callback_can_be_waited_for);
     RUN(test_the_log_goes_to_the_host_callback);
     return test_summary();

@@ -291,6 +291,40 @@ static void backups(const std::string &delivery) {
         imconv::Sdk sdk(R"({"user_id":"me","data_dir":")" + data + R"(","restore_from":")" + copy +
                         R"(","delivery":")" + delivery + R"("})");
         CHECK(sdk.get_conversation("c2c_alice").get().is_stored());
+        // A sound store: a full check names nothing (issue 26, item 3).
+        CHECK(sdk.verify_store().get().empty());
+    }
+    // A damaged header (its schema version): refused, then rebuilt with
+    // "on_damage": "rebuild", which on_store_error tells.
+    {
+        std::FILE *f = std::fopen((data + "/me/conversations.db").c_str(), "r+b");
+        CHECK(f != nullptr);
+        if (f) {
+            const unsigned char version[4] = {0, 0, 8, 9};
+            CHECK(std::fseek(f, 60, SEEK_SET) == 0);
+            CHECK(std::fwrite(version, 1, 4, f) == 4);
+            std::fclose(f);
+        }
+    }
+    std::string config = R"({"user_id":"me","data_dir":")" + data + R"(","delivery":")" + delivery + R"(")";
+    try {
+        imconv::Sdk sdk(config + "}");
+        CHECK(!"a damaged store opened");
+    } catch (const imconv::Error &e) {
+        CHECK(e.code() == imconv::ErrorCode::StoreDamaged);
+        CHECK(std::string(e.what()).find("conversations.db") != std::string::npos);
+    }
+    {
+        imconv::Sdk sdk(config + R"(,"on_damage":"rebuild"})");
+        std::vector<std::string> told;
+        imconv::Listener l;
+        l.on_store_error = [&](imconv::ErrorCode code, const std::string &message, const std::vector<std::string> &) {
+            if (code == imconv::ErrorCode::StoreDamaged) told.push_back(message);
+        };
+        auto subscription = sdk.add_listener(l);
+        CHECK(sdk.get_conversation("c2c_alice").get().is_stored());
+        CHECK(told.size() == 1);
+        if (!told.empty()) CHECK(told[0].find("rebuilt") != std::string::npos);
     }
     std::string rm = "rm -rf '" + std::string(folder) + "'";
     CHECK(std::system(rm.c_str()) == 0);

@@ -138,6 +138,9 @@ class Instance:
     def _groups(self, complete: Complete) -> None:
         self._start(complete, n.lib.imconv_get_groups, _calls.on_strings, _calls.on_error)
 
+    def _verify(self, complete: Complete) -> None:
+        self._start(complete, n.lib.imconv_verify_store, _calls.on_strings, _calls.on_error)
+
     def _write(self, complete: Complete, function: str, *args: Any) -> None:
         self._start(complete, getattr(n.lib, function), *args, _calls.on_done, _calls.on_error)
 

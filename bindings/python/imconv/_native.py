@@ -132,6 +132,7 @@ _declare("imconv_get_conversation_page", I32, SDK, ctypes.POINTER(CListFilter), 
 _declare("imconv_get_total_unread", I32, SDK, ctypes.POINTER(CListFilter), COUNT_CB, ERROR_CB,
          VOID)
 _declare("imconv_get_groups", I32, SDK, STRINGS_CB, ERROR_CB, VOID)
+_declare("imconv_verify_store", I32, SDK, STRINGS_CB, ERROR_CB, VOID)
 for _name in ("imconv_import_conversations", "imconv_sync_conversations",
               "imconv_sync_snapshot", "imconv_apply_messages", "imconv_update_profiles"):
     _declare(_name, I32, SDK, STR, *DONE_TAIL)

@@ -149,6 +149,11 @@ class AsyncSdk(Instance):
         result: List[str] = await self._await(self._groups)
         return result
 
+    async def verify_store(self) -> List[str]:
+        """See `Sdk.verify_store`."""
+        result: List[str] = await self._await(self._verify)
+        return result
+
     # ---- writes ----------------------------------------------------------------
 
     async def import_conversations(self, conversations: ConversationsInput) -> None:

@@ -138,6 +138,14 @@ class Sdk(Instance):
         result: List[str] = self._wait(self._groups)
         return result
 
+    def verify_store(self) -> List[str]:
+        """Checks the whole store (imconv_verify_store: SQLite's integrity
+        check, every row verified): the IDs of damaged conversations, each
+        also told to listeners' `on_store_error`. Deleting, importing or
+        syncing one repairs it."""
+        result: List[str] = self._wait(self._verify)
+        return result
+
     # ---- writes (each all or nothing, durable when it returns) ------------------------
 
     def import_conversations(self, conversations: ConversationsInput) -> None:

@@ -338,3 +338,41 @@ def test_restore_from_a_backup(tmp_path: Any) -> None:
     (tmp_path / "bad.db").write_bytes(b"not a store" * 100)
     with pytest.raises(imconv.StoreError, match="restore_from"):
         imconv.Sdk("me", data_dir=tmp_path / "d", restore_from=str(tmp_path / "bad.db"))
+
+
+def test_damage_is_told_contained_and_repaired(tmp_path: Any) -> None:
+    import sqlite3
+    data = tmp_path / "data"
+    with imconv.Sdk("me", data_dir=data) as sdk:
+        sdk.import_conversations(SAMPLE)
+    (path,) = list(data.glob("*/conversations.db"))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE conversation SET show_name = 'B0b' WHERE conversation_id = 'c2c_bob'")
+    db.commit()
+    db.close()
+    told: List[Any] = []
+    with imconv.Sdk("me", data_dir=data) as sdk:
+        with sdk.add_listener(on_store_error=lambda code, message, ids: told.append((code, ids))):
+            with pytest.raises(imconv.StoreDamagedError, match="c2c_bob"):
+                sdk.get_conversation("c2c_bob")
+            listed = sorted(c.conversation_id for c in sdk.get_conversation_page().conversations)
+            assert listed == ["c2c_alice", "group_g"]  # left out, and the page goes on
+            assert sdk.verify_store() == ["c2c_bob"]
+            assert sdk.get_groups() is not None  # the told event precedes this answer
+            assert told == [(imconv.ErrorCode.STORE_DAMAGED, ["c2c_bob"])]
+            sdk.import_conversations([{"conversationID": "c2c_bob", "showName": "Bob"}])
+            assert sdk.get_conversation("c2c_bob").show_name == "Bob"
+            assert sdk.verify_store() == []
+    # A damaged header: refused by default, rebuilt on request.
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 2057")
+    db.close()
+    with pytest.raises(imconv.StoreDamagedError, match="conversations.db"):
+        imconv.Sdk("me", data_dir=data)
+    with imconv.Sdk("me", data_dir=data, on_damage="rebuild") as sdk:
+        events: List[Any] = []
+        with sdk.add_listener(on_store_error=lambda code, message, ids: events.append(message)):
+            assert sdk.get_conversation("c2c_bob").show_name == "Bob"
+            assert sdk.get_groups() is not None
+        assert len(events) == 1 and "rebuilt: 3 conversations salvaged, 0 lost" in events[0]
+    assert (path.parent / "conversations.db.damaged").exists()
