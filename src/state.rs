@@ -63,6 +63,8 @@ pub struct State<V: Snapshot> {
     /// Damage found and failed syncs: told once each; a failed sync
     /// refuses every later write.
     pub(crate) health: Arc<Health>,
+    /// The order index was audited (see [`State::page`]).
+    index_audited: std::sync::atomic::AtomicBool,
     /// Reads pages beside the writer (`None` in memory).
     reader: Mutex<Option<Reader>>,
     /// Pages the reader answered (the rest went to the writer's connection).
@@ -162,6 +164,7 @@ impl<V: Snapshot> State<V> {
         let reader = Mutex::new(optional("reader", store.reader()));
         Ok(State {
             health,
+            index_audited: (config.on_damage == OnDamage::Rebuild && !config.read_only).into(),
             reader,
             pages_beside_writer: AtomicU64::new(0),
             user_id: config.user_id.clone(),
@@ -186,6 +189,16 @@ impl<V: Snapshot> State<V> {
     pub fn close(&self) {
         drop(self.reader.lock().take());
         drop(self.store.lock().take());
+    }
+
+    /// Audits the order index once, before the first page (see
+    /// `Store::audit_order_index`). Store lock held.
+    fn audit_index(&self, store: &mut Store) -> Result<()> {
+        if !self.index_audited.load(Ordering::Acquire) {
+            store.audit_order_index()?;
+            self.index_audited.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Runs `f` on the store (its lock held); damage it found is told.
@@ -304,6 +317,7 @@ impl<V: Snapshot> State<V> {
         let count = page_count(count)?;
         let after = decode_cursor(cursor)?;
         self.with_store(|store| {
+            self.audit_index(store)?;
             let mut rebuilt = false;
             loop {
                 let listed = store.page(filter, after.as_ref(), count + 1);
@@ -360,6 +374,10 @@ impl<V: Snapshot> State<V> {
             Ok(read) => read,
             Err(e) => return Some(Err(e)),
         };
+        // The first page audits the index first, on the writer's side.
+        if !self.index_audited.load(Ordering::Acquire) {
+            return None;
+        }
         let rows = {
             let reader = self.reader.lock();
             let read = if crate::inject::fails(crate::inject::Fault::ReaderPage) {
@@ -522,6 +540,11 @@ fn open_store(config: &Config, dir: Option<&Path>) -> Result<(Store, Profiles)> 
             None if !config.read_only => store.set_owner(&config.user_id)?,
             _ => {}
         }
+    }
+    // Opening to rebuild when damaged: the index is audited now (before
+    // the first page otherwise), so that damage there rebuilds too.
+    if config.on_damage == OnDamage::Rebuild && !config.read_only {
+        store.audit_order_index()?;
     }
     let mut profiles = HashMap::new();
     for (id, name, face) in store.profiles()? {

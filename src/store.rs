@@ -381,8 +381,7 @@ impl Store {
         // more damage found by SQLite itself, at a cost too small to see.
         conn.pragma_update(None, "cell_size_check", true)?;
         self.migrate()?;
-        self.check_schema()?;
-        self.audit_order_index()
+        self.check_schema()
     }
 
     pub fn is_read_only(&self) -> bool {

@@ -52,6 +52,9 @@ fn failures_without_a_caller_are_logged() {
         })
         .unwrap()
     };
+    // The first page audits the order index, on the writer's side; the
+    // next is read beside it.
+    assert_eq!(page(&e).conversations.len(), 3);
     assert_eq!(page(&e).conversations.len(), 3);
     assert_eq!(e.pages_beside_writer(), 1);
     inject::fail_at(Some(Fault::ReaderPage));
