@@ -38,6 +38,7 @@ use crate::state::{Page, State};
 use crate::write::Write;
 
 mod jobs;
+mod problems;
 mod read_pool;
 #[cfg(test)]
 mod tests;
@@ -134,21 +135,6 @@ impl<V: Snapshot> Core<V> {
 
     /// Queues the store's problems waiting to be told, as a batch of their
     /// own, on the callback thread.
-    /// Problems found while no listener is registered wait for the first
-    /// one (a rebuild at open is told that way).
-    fn post_problems(self: &Arc<Self>) {
-        if self.state.listeners.is_empty() {
-            return;
-        }
-        let problems = self.state.health.take();
-        if !problems.is_empty() {
-            self.post_events(crate::events::Events {
-                problems,
-                ..Default::default()
-            });
-        }
-    }
-
     /// Queues a write's events on the callback thread.
     fn post_events(self: &Arc<Self>, events: crate::events::Events<V>) {
         let core = self.clone();
@@ -201,13 +187,7 @@ impl<V: Snapshot> Engine<V> {
             spare_lookups: Mutex::new(PendingLookups::default()),
             state,
         });
-        // Problems of the store are told on the callback thread.
-        let weak = Arc::downgrade(&core);
-        core.state.health.set_hook(Box::new(move || {
-            if let Some(core) = weak.upgrade() {
-                core.post_problems();
-            }
-        }));
+        problems::tell_on_callback_thread(&core);
         Ok(Engine {
             accepting: AtomicBool::new(true),
             read_only: config.read_only,

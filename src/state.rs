@@ -31,17 +31,19 @@ use crate::model::{
 use crate::store::checksum::{damaged_id, index_damage, is_index_damage};
 use crate::store::{
     adopt_legacy_folder, rebuild_damaged, restore_from_backup, sort_order, Checkpointer, Cursor,
-    Reader, Store, StoreOptions,
+    Reader, Store,
 };
 use crate::subscriptions::Subscriptions;
 
 mod health;
+mod opening;
 mod store_calls;
 #[cfg(test)]
 mod tests;
 mod txn;
 
 pub use health::Health;
+use opening::open_store;
 pub use txn::*;
 
 /// Most conversations in one page.
@@ -509,48 +511,6 @@ impl<V: Snapshot> State<V> {
     pub fn wal_path(&self) -> Option<std::path::PathBuf> {
         self.with_store(|s| Ok(s.wal_path())).ok().flatten()
     }
-}
-
-/// Profiles (name, avatar) by conversation ID.
-type Profiles = HashMap<String, (Text, Text)>;
-
-/// Opens the store and reads what the state keeps of it (its owner
-/// checked, its profiles).
-fn open_store(config: &Config, dir: Option<&Path>) -> Result<(Store, Profiles)> {
-    let mut store = Store::open_with(
-        dir,
-        StoreOptions {
-            durability: config.durability,
-            read_only: config.read_only,
-        },
-    )?;
-    if let Some(dir) = dir {
-        match store.owner()? {
-            Some(owner) if owner != config.user_id => {
-                return Err(Error::new(
-                    ErrorCode::Database,
-                    format!(
-                        "the store {} belongs to user_id {}, not {}",
-                        dir.display(),
-                        quote(&owner),
-                        quote(&config.user_id)
-                    ),
-                ))
-            }
-            None if !config.read_only => store.set_owner(&config.user_id)?,
-            _ => {}
-        }
-    }
-    // Opening to rebuild when damaged: the index is audited now (before
-    // the first page otherwise), so that damage there rebuilds too.
-    if config.on_damage == OnDamage::Rebuild && !config.read_only {
-        store.audit_order_index()?;
-    }
-    let mut profiles = HashMap::new();
-    for (id, name, face) in store.profiles()? {
-        profiles.insert(id, (Text::new(&name)?, Text::new(&face)?));
-    }
-    Ok((store, profiles))
 }
 
 /// What a page's listed ID turned out to be.
