@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 
-use super::handle::array_ptr;
+use super::handle::lend_strings;
 use super::import::imconv_done_callback;
 use super::lookup::imconv_error_callback;
 use super::manager::imconv_string_list_callback;
@@ -106,12 +106,9 @@ pub unsafe extern "C" fn imconv_verify_store(
             },
             |ids: Vec<String>, on_success, user_data| {
                 // The host's callback, with the IDs lent for the call.
-                let ids: Vec<std::ffi::CString> = ids
-                    .into_iter()
-                    .map(|id| std::ffi::CString::new(id.replace('\0', "")).unwrap_or_default())
-                    .collect();
-                let ptrs: Vec<*const c_char> = ids.iter().map(|id| id.as_ptr()).collect();
-                on_success(array_ptr(&ptrs), ptrs.len(), user_data)
+                lend_strings(ids.iter().map(String::as_str), |array, n| {
+                    on_success(array, n, user_data)
+                })
             },
         )
     }

@@ -177,6 +177,23 @@ pub(crate) fn lend_texts<'a, R>(
     f(array_ptr(&ptrs), ptrs.len())
 }
 
+/// Lends `strings` to C for the duration of `f`, as NUL-terminated copies
+/// (an interior NUL, which no stored ID has, is dropped): for text that is
+/// not a [`Text`] already (damaged IDs, messages).
+pub(crate) fn lend_strings<'a, R>(
+    strings: impl Iterator<Item = &'a str>,
+    f: impl FnOnce(*const *const c_char, usize) -> R,
+) -> R {
+    let owned: Vec<CString> = strings.map(c_string).collect();
+    let ptrs: Vec<*const c_char> = owned.iter().map(|s| s.as_ptr()).collect();
+    f(array_ptr(&ptrs), ptrs.len())
+}
+
+/// `s` as a C string, interior NULs dropped.
+pub(crate) fn c_string(s: &str) -> CString {
+    CString::new(s.replace('\0', "")).unwrap_or_default()
+}
+
 /// An array for C: NULL when empty (never a dangling non-NULL pointer).
 pub(crate) fn array_ptr<T>(items: &[T]) -> *const T {
     if items.is_empty() {

@@ -7,7 +7,7 @@ use super::conversation::{imconv_conversation, ConversationView};
 use super::error::{
     IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_WOULD_DEADLOCK, IMCONV_OK,
 };
-use super::handle::{array_ptr, lend_slice, lend_texts, text_ptr};
+use super::handle::{c_string, lend_slice, lend_strings, lend_texts, text_ptr};
 use super::lookup::imconv_conversation_list_callback;
 use super::manager::{
     imconv_count_callback, imconv_list_filter, imconv_list_filter_init,
@@ -280,23 +280,18 @@ impl Listener<ConversationView> for HostListener {
         let Some(cb) = self.l.on_store_error else {
             return;
         };
-        // IDs and message as C strings, lent for the call (an interior NUL,
-        // which no stored ID has, would cut a string short, never fail).
-        let c = |s: &str| CString::new(s.replace('\0', "")).unwrap_or_default();
-        let message = c(&p.message);
-        let ids: Vec<CString> = p.ids.iter().map(|id| c(id)).collect();
-        let ptrs: Vec<*const c_char> = ids.iter().map(|id| id.as_ptr()).collect();
-        // SAFETY: the host's listener function; the strings and the array
-        // live across the call.
-        unsafe {
+        let message = c_string(&p.message);
+        // SAFETY: the host's listener function; the message and the IDs
+        // are lent across the call.
+        lend_strings(p.ids.iter().map(String::as_str), |ids, n| unsafe {
             cb(
                 p.code.as_i32(),
                 message.as_ptr(),
-                array_ptr(&ptrs),
-                ptrs.len(),
+                ids,
+                n,
                 self.user_data.get(),
             )
-        }
+        })
     }
 }
 

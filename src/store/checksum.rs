@@ -10,7 +10,7 @@
 //! bytes, always changes the checksum; other damage goes unseen with odds
 //! of 2^-64. It guards against bit rot, not an attacker.
 
-use rusqlite::types::{ToSql, ToSqlOutput, Value, ValueRef};
+use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use rusqlite::Row;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -84,7 +84,7 @@ pub(super) fn of_params(values: &[&dyn ToSql]) -> Result<i64> {
     for v in values {
         match v.to_sql()? {
             ToSqlOutput::Borrowed(r) => sum.value(r),
-            ToSqlOutput::Owned(o) => sum.value(value_ref(&o)),
+            ToSqlOutput::Owned(o) => sum.value(ValueRef::from(&o)),
             _ => {
                 return Err(Error::internal(
                     "internal error: a row value of an unknown kind",
@@ -93,10 +93,6 @@ pub(super) fn of_params(values: &[&dyn ToSql]) -> Result<i64> {
         }
     }
     Ok(sum.finish() as i64)
-}
-
-fn value_ref(v: &Value) -> ValueRef<'_> {
-    ValueRef::from(v)
 }
 
 /// Verifies a row read with its first `n` columns summed and the checksum
