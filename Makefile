@@ -459,21 +459,23 @@ header-compiles:
 BENCH_SIZES ?= 10000 100000 1000000
 BENCH_OUT   := target/bench
 CFLAGS_B    := -std=c11 -O2 -g -D_DEFAULT_SOURCE $(CWARN) -Iinclude
-# The SQLite amalgamation that rusqlite's bundled build compiles: the
-# baseline uses the very same SQLite.
+# The SQLite amalgamation the library compiles (SQLite3 Multiple Ciphers,
+# from the sqlite3mc-src crate): the baseline uses the very same SQLite,
+# unencrypted. Its header is copied in as sqlite3.h.
 SQLITE_DIR = $(shell $(CARGO) metadata --format-version 1 2>/dev/null | $(PYTHON) -c \
-	'import sys, json, os; print([os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["packages"] if p["name"] == "libsqlite3-sys"][0])')/sqlite3
+	'import sys, json, os; print([os.path.dirname(p["manifest_path"]) for p in json.load(sys.stdin)["packages"] if p["name"] == "sqlite3mc-src"][0])')/sqlite3mc
 
 $(BENCH_OUT)/sqlite3.o:
-	@mkdir -p $(dir $@)
-	$(CC) -O2 -DSQLITE_THREADSAFE=1 -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1 -c "$(SQLITE_DIR)/sqlite3.c" -o $@
+	@mkdir -p $(dir $@)/sqlite
+	cp "$(SQLITE_DIR)/sqlite3mc_amalgamation.h" $(BENCH_OUT)/sqlite/sqlite3.h
+	$(CC) -O2 -DSQLITE_THREADSAFE=1 -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1 -c "$(SQLITE_DIR)/sqlite3mc_amalgamation.c" -o $@
 
 $(BENCH_OUT)/bench_imconv: benches/c/bench_imconv.c benches/c/bench_common.h include/imconv.h | lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B) $< -o $@ $(LINK_REL)
 
 $(BENCH_OUT)/bench_sqlite: benches/c/bench_sqlite.c benches/c/bench_common.h $(BENCH_OUT)/sqlite3.o
-	$(CC) $(CFLAGS_B) -I"$(SQLITE_DIR)" $< $(BENCH_OUT)/sqlite3.o -o $@ -lpthread -ldl -lm
+	$(CC) $(CFLAGS_B) -I$(BENCH_OUT)/sqlite $< $(BENCH_OUT)/sqlite3.o -o $@ -lpthread -ldl -lm
 
 BENCH_CACHE_STORE ?= 1000000
 bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite

@@ -1,6 +1,7 @@
 //! Generates the C header into OUT_DIR (never into the source tree);
 //! `make header` copies it to include/imconv.h, and `make test` checks that
-//! the committed copy is current. Also gives the shared library its SONAME.
+//! the committed copy is current. Also gives the shared library its SONAME,
+//! and compiles the SQLite it stores in (see [`compile_sqlite`]).
 
 use std::env;
 use std::path::PathBuf;
@@ -36,9 +37,63 @@ typedef unsigned char bool;
 #endif
 "#;
 
+/// The SQLite the store runs on: SQLite3 Multiple Ciphers, SQLite with page
+/// encryption built in (the amalgamation from the `sqlite3mc-src` crate,
+/// byte for byte as released). rusqlite's `libsqlite3-sys` is told to link
+/// nothing (its `in_gecko` feature): this archive is the one SQLite.
+///
+/// Compiling it takes half a minute, and this script reruns whenever `src`
+/// changes (for the header); so it is compiled once per build folder and
+/// flag set, recorded in a stamp beside the archive.
+fn compile_sqlite(out_dir: &std::path::Path) {
+    // Options as libsqlite3-sys's bundled build had them (those this
+    // library relies on), minus extensions it never uses, plus: temporary
+    // tables and files only ever in memory (so nothing of an encrypted store
+    // reaches a plain temporary file), no loading of extensions, the
+    // `sha3()` function (the key check, see store/keying.rs), and the cipher
+    // scheme new encrypted stores get.
+    const FLAGS: &[&str] = &[
+        "SQLITE_CORE",
+        "SQLITE_THREADSAFE=1",
+        "SQLITE_DEFAULT_FOREIGN_KEYS=1",
+        "SQLITE_ENABLE_API_ARMOR",
+        "SQLITE_USE_URI",
+        "SQLITE_TEMP_STORE=3",
+        "SQLITE_OMIT_LOAD_EXTENSION",
+        "SQLITE_ENABLE_SHA3",
+        "HAVE_USLEEP=1",
+        "HAVE_ISNAN",
+        "HAVE_LOCALTIME_R",
+        "CODEC_TYPE=CODEC_TYPE_CHACHA20",
+    ];
+    let dir = sqlite3mc_src::source_dir();
+    let source = dir.join(sqlite3mc_src::SOURCE_FILE);
+    let stamp = out_dir.join("sqlite3mc.stamp");
+    let want = format!(
+        "{} {} {:?}",
+        sqlite3mc_src::SQLITE3MC_VERSION,
+        env::var("PROFILE").unwrap_or_default(),
+        FLAGS
+    );
+    let archive = out_dir.join("libsqlite3mc.a");
+    if !archive.exists() || std::fs::read_to_string(&stamp).ok().as_deref() != Some(&want) {
+        let mut build = cc::Build::new();
+        build.file(&source).warnings(false).cargo_metadata(false);
+        for flag in FLAGS {
+            build.flag(format!("-D{flag}"));
+        }
+        build.compile("sqlite3mc");
+        std::fs::write(&stamp, &want).expect("writing the SQLite stamp");
+    }
+    println!("cargo:rustc-link-search=native={}", out_dir.display());
+    println!("cargo:rustc-link-lib=static=sqlite3mc");
+    println!("cargo:rerun-if-changed={}", source.display());
+}
+
 fn main() {
     let crate_dir = env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    compile_sqlite(&out_dir);
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
 

@@ -78,7 +78,12 @@ echo "== a fully static consumer (cc -static, the same line)"
 outputs "c2c_alice: Alice" "$tmp/fully_static"
 if ldd "$tmp/fully_static" >/dev/null 2>&1; then echo "the -static consumer is dynamic"; exit 1; fi
 
-echo "== only imconv_* is exported, from the shared library and the archive"
+echo "== the shared library needs the C runtime only (SQLite and its ciphers are compiled in)"
+needed=$(readelf -d "$lib/libimconv.so.$version" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p' |
+  grep -v -E '^(libc|libm|libgcc_s|libpthread|libdl|librt)\.so|^ld-linux' || true)
+test -z "$needed" || { echo "libimconv.so needs: $needed"; exit 1; }
+
+echo "== only imconv_* is exported, from the shared library and the archive (no SQLite, no cipher)"
 others=$(nm -D --defined-only "$lib/libimconv.so.$version" | awk '{print $3}' | grep -v '^imconv_' || true)
 test -z "$others" || { echo "libimconv.so exports: $others" | head -5; exit 1; }
 others=$(nm -g --defined-only "$lib/libimconv.a" 2>/dev/null | awk 'NF==3 {print $3}' | grep -v '^imconv_' || true)
