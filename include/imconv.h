@@ -94,6 +94,11 @@ typedef unsigned char bool;
 #define IMCONV_VERSION_PATCH 0
 
 
+/*
+ Length of a key in bytes (AEGIS-256's key).
+ */
+#define KEY_BYTES 32
+
 
 
 /*
@@ -266,6 +271,16 @@ typedef unsigned char bool;
  Reads go on working. `on_store_error` says so too.
  */
 #define IMCONV_ERR_STORE_FAILED 6909
+
+/*
+ The store cannot be opened with the `"encryption_key"` given: the key is
+ wrong, or missing for an encrypted store, or given for a plain one. The
+ files are left exactly as they were: never taken for damage, never
+ rebuilt. Open with the right key; or, if the key is lost, remove the
+ store with `imconv_delete_store` and sync it again from the server; or
+ open a plain store without a key and encrypt it with `imconv_rekey`.
+ */
+#define IMCONV_ERR_WRONG_KEY 6910
 
 /*
  An internal error: a panic inside the library was caught. Please report it.
@@ -934,6 +949,87 @@ IMCONV_API void imconv_conversation_release(const struct imconv_conversation *co
  `conversation` is NULL or a valid view (see `imconv_conversation`).
  */
 IMCONV_API char *imconv_conversation_to_json(const struct imconv_conversation *conversation);
+
+/*
+ Re-encrypts the instance's store: encrypts a plain store (migration),
+ changes the key of an encrypted one, or (with `new_key_hex` NULL)
+ decrypts it. The instance stays usable: the rekey takes its place in
+ the instance's one write order (writes accepted before it are in the
+ re-encrypted store, those accepted after wait for it and go there);
+ lookups from the cache go on during it; pages and totals read from the
+ store wait for it.
+
+ It writes a whole new database beside the old one (SQLite's `VACUUM
+ INTO`, keyed with the new key), syncs it, and renames it over the
+ database: a crash or power cut at any moment leaves a store that opens
+ with exactly one of the two keys (the old one until the rename, the new
+ one after) and holds every acknowledged write. Until the callback
+ reports success, keep both keys; after it, open with the new key only
+ (keep the new key in the platform's keystore before calling). It
+ needs free disk space for a second copy of the store, and takes about
+ as long as a backup (`imconv_backup`).
+
+ `new_key_hex`: 64 hexadecimal digits (a raw 256-bit key, as
+ `"encryption_key"` in the config), or NULL for a plain store. Read
+ during the call; the library keeps its own copy, wiped when the
+ instance is freed: wipe your buffer when the call returns. Rekeying a
+ plain store with NULL succeeds and changes nothing.
+
+ Errors through `on_error`: IMCONV_ERR_INVALID_PARAMETERS for a key
+ that is not 64 hexadecimal digits (the message never holds the key) or
+ an instance with an in-memory store; IMCONV_ERR_IO when the new copy
+ cannot be written, synced or renamed (the store is left as it was, with
+ its old key); IMCONV_ERR_DATABASE when SQLite cannot make the copy.
+ Returns IMCONV_ERR_READ_ONLY on an instance opened with
+ `"read_only": true`.
+
+ The calling contract of a write (return codes, the one callback, order,
+ ownership, threads) is in the header's preamble, "Writes".
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `new_key_hex` is
+ NULL or a NUL-terminated string; the callbacks must not unwind (no C++
+ exception, no longjmp) through the library.
+ */
+IMCONV_API
+int32_t imconv_rekey(struct imconv_sdk *sdk,
+                     const char *new_key_hex,
+                     imconv_done_callback on_success,
+                     imconv_error_callback on_error,
+                     void *user_data);
+
+/*
+ Removes one user's store whole: the store named by `config_json` (the
+ same JSON as `imconv_sdk_new`'s; `"user_id"` and `"data_dir"` are what
+ count, and no key is needed) is deleted with every file of it (the
+ database, its WAL, its key check, copies kept aside by a rebuild or a
+ restore), and so is a store 0.1.0 kept for the user. For an app whose
+ encryption key is lost (`IMCONV_ERR_WRONG_KEY` at open), or a user who
+ logs out and asks to be forgotten: the next `imconv_sdk_new` starts an
+ empty store, to be filled again from the server. Backups made with
+ `imconv_backup` are the host's files and are not touched.
+
+ The store's folder is first renamed away in one synced step, so a
+ crash or power cut never brings back part of it; what a delete cut
+ short leaves is removed by the next delete or open.
+
+ Returns IMCONV_OK (also when there was no store), or:
+ IMCONV_ERR_STORE_LOCKED while any instance, in this or another process,
+ has the store open (nothing is deleted); IMCONV_ERR_INVALID_JSON or
+ IMCONV_ERR_INVALID_PARAMETERS for a config that `imconv_sdk_new` would
+ refuse, or one without `"data_dir"`; IMCONV_ERR_IO when a file cannot
+ be removed. On failure, when `out_error` is not NULL, `*out_error`
+ receives a message to free with `imconv_string_free` (NULL on
+ success).
+
+ Blocking (it removes files and syncs). Callable from any thread,
+ including from inside a callback.
+
+ # Safety
+ `config_json` is NULL or a NUL-terminated string; `out_error` is NULL or
+ writable.
+ */
+IMCONV_API int32_t imconv_delete_store(const char *config_json, char **out_error);
 
 /*
  Returns a static, NUL-terminated English description of an error code,
@@ -1839,10 +1935,23 @@ IMCONV_API const char *imconv_version(void);
    is no such file) and the store is left as it was; a store open in
    another instance gives IMCONV_ERR_STORE_LOCKED.
 
+ - `"encryption_key"` (string or null; needs `"data_dir"`): 64
+   hexadecimal digits, a raw 256-bit key that the host keeps in the
+   platform's keystore. With it every file of the store is encrypted and
+   every page authenticated (AEGIS-256; no key derivation runs at open),
+   backups made by `imconv_backup` too (they open with the same key). A
+   wrong key, a missing key for an encrypted store, or a key for a plain
+   store is refused with IMCONV_ERR_WRONG_KEY, the files left exactly as
+   they were (never taken for damage, never rebuilt). The library keeps
+   its own copy of the key, wiped when the instance is freed; it is never
+   logged or put in a message. `imconv_rekey` encrypts, changes the key
+   or decrypts; `imconv_delete_store` removes a store whose key is lost.
+
  On success returns IMCONV_OK and stores the instance in `*out_sdk`; free
  it with `imconv_sdk_free`. On failure returns the code (for example
  IMCONV_ERR_STORE_LOCKED when another instance, in this or another
- process, has the same store open; IMCONV_ERR_READ_ONLY for a store that
+ process, has the same store open; IMCONV_ERR_WRONG_KEY for an
+ encryption key that does not open the store; IMCONV_ERR_READ_ONLY for a store that
  cannot be written; IMCONV_ERR_DATABASE for a file that is not a store,
  or one of another user_id), sets `*out_sdk` to NULL and, when
  `out_error` is not NULL, stores a message in `*out_error` that the

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::key::{wipe_string, StoreKey};
 use crate::model::{quote, validate_id_body};
 
 /// How hard a commit tries to reach the disk.
@@ -63,6 +64,9 @@ pub struct Config {
     /// was verified (see `store::restore_from_backup`).
     pub restore_from: Option<PathBuf>,
     pub on_damage: OnDamage,
+    /// The key every file of the store is encrypted with (`None`: a plain
+    /// store).
+    pub encryption_key: Option<StoreKey>,
 }
 
 impl Config {
@@ -78,6 +82,7 @@ impl Config {
             delivery: Delivery::Thread,
             restore_from: None,
             on_damage: OnDamage::Fail,
+            encryption_key: None,
         }
     }
 
@@ -100,10 +105,24 @@ impl Config {
     pub fn parse(json: &str) -> Result<Config> {
         let v: Value = serde_json::from_str(json)
             .map_err(|e| Error::invalid_json(format!("config: malformed JSON: {e}")))?;
-        let Value::Object(map) = v else {
+        let Value::Object(mut map) = v else {
             return Err(Error::invalid_json("config: expected a JSON object"));
         };
         let mut config = Config::in_memory("");
+        // The key's text is taken out first and wiped once read.
+        match map.remove("encryption_key") {
+            Some(Value::String(text)) => {
+                let key = StoreKey::from_hex(&text, "config: 'encryption_key'");
+                wipe_string(text);
+                config.encryption_key = Some(key?);
+            }
+            Some(Value::Null) | None => {}
+            Some(_) => {
+                return Err(Error::invalid_json(
+                    "config: 'encryption_key' must be a string of 64 hexadecimal digits, or null",
+                ))
+            }
+        }
         let mut user_id = None;
         for (key, value) in &map {
             match key.as_str() {
@@ -168,7 +187,7 @@ impl Config {
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
-                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, delivery, restore_from, on_damage)",
+                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, delivery, restore_from, on_damage, encryption_key)",
                     quote(other)
                 )))
                 }
@@ -178,6 +197,12 @@ impl Config {
             return Err(Error::invalid_parameters(
                 "config: 'restore_from' replaces a store on disk: it needs 'data_dir', and not \
                  'read_only'",
+            ));
+        }
+        if config.encryption_key.is_some() && config.data_dir.is_none() {
+            return Err(Error::invalid_parameters(
+                "config: 'encryption_key' encrypts a store on disk: it needs 'data_dir' (a store \
+                 in memory has nothing at rest)",
             ));
         }
         let user_id =

@@ -26,12 +26,13 @@ pub enum ErrorCode {
     Timeout = 6907,
     StoreDamaged = 6908,
     StoreFailed = 6909,
+    WrongKey = 6910,
     Internal = 6999,
 }
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::Ok,
         ErrorCode::InvalidParameters,
         ErrorCode::Database,
@@ -47,6 +48,7 @@ impl ErrorCode {
         ErrorCode::Timeout,
         ErrorCode::StoreDamaged,
         ErrorCode::StoreFailed,
+        ErrorCode::WrongKey,
         ErrorCode::Internal,
     ];
 
@@ -84,6 +86,9 @@ impl ErrorCode {
             ErrorCode::StoreDamaged => c"the store is damaged: what it holds cannot be trusted",
             ErrorCode::StoreFailed => {
                 c"a write to the store failed to reach the disk: it may or may not be stored; reopen to see"
+            }
+            ErrorCode::WrongKey => {
+                c"the store cannot be opened with this encryption key (wrong, missing, or given for a plain store)"
             }
             ErrorCode::Internal => c"internal error (a panic was caught)",
         }
@@ -136,6 +141,13 @@ impl Error {
 
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The same message under another code.
+    pub fn with_code(mut self, code: ErrorCode) -> Error {
+        debug_assert!(code != ErrorCode::Ok);
+        self.code = code;
+        self
     }
 
     /// Prefixes the message with context, keeping the code.
@@ -196,6 +208,7 @@ mod tests {
         assert_eq!(ErrorCode::WrongProcess.as_i32(), 6903);
         assert_eq!(ErrorCode::StoreDamaged.as_i32(), 6908);
         assert_eq!(ErrorCode::StoreFailed.as_i32(), 6909);
+        assert_eq!(ErrorCode::WrongKey.as_i32(), 6910);
         assert_eq!(ErrorCode::Internal.as_i32(), 6999);
     }
 

@@ -4,6 +4,7 @@
 //! - [`error`]: error codes and messages (the one place codes are mapped);
 //!   [`inject`]: panics at named stages of a call, for tests;
 //! - [`model`]: conversation IDs and the conversation record;
+//! - [`key`]: the store's encryption key, kept secret and wiped;
 //! - [`json`], [`config`]: reading and writing JSON, instance options;
 //! - [`store`]: SQLite (schema, migrations, queries);
 //! - [`cache`]: the in-memory cache in front of the store;
@@ -33,6 +34,7 @@ pub mod events;
 pub mod host_thread;
 pub mod inject;
 pub mod json;
+pub mod key;
 pub mod log;
 pub mod model;
 pub mod platform;

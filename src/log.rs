@@ -96,7 +96,8 @@ pub fn failure(what: &str, e: &Error) {
         | ErrorCode::WrongProcess
         | ErrorCode::QueueFull
         | ErrorCode::WouldDeadlock
-        | ErrorCode::Timeout => Level::Warn,
+        | ErrorCode::Timeout
+        | ErrorCode::WrongKey => Level::Warn,
         ErrorCode::Database
         | ErrorCode::Io
         | ErrorCode::OutOfMemory

@@ -25,6 +25,7 @@ use crate::cache::{Cache, Probe};
 use crate::config::{Config, OnDamage};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Events, Listeners, StoreProblem};
+use crate::key::StoreKey;
 use crate::model::{
     quote, saturated, Conversation, ConversationId, IdList, ListFilter, Snapshot, Text,
 };
@@ -43,6 +44,7 @@ mod tests;
 mod txn;
 
 pub use health::Health;
+pub use opening::delete_user_store;
 use opening::open_store;
 pub use txn::*;
 
@@ -127,7 +129,7 @@ impl<V: Snapshot> State<V> {
             adopt_legacy_folder(&legacy, dir)?;
         }
         if let (Some(dir), Some(from)) = (&dir, &config.restore_from) {
-            restore_from_backup(dir, from, &config.user_id)?;
+            restore_from_backup(dir, from, &config.user_id, config.encryption_key.as_ref())?;
         }
         let health = Arc::new(Health::default());
         let (store, profiles) = match open_store(config, dir.as_deref()) {
@@ -140,7 +142,12 @@ impl<V: Snapshot> State<V> {
                     return Err(e);
                 };
                 crate::log::warn(format_args!("{}: rebuilding it", e.message()));
-                let rebuilt = rebuild_damaged(dir, &config.user_id, config.durability)?;
+                let rebuilt = rebuild_damaged(
+                    dir,
+                    &config.user_id,
+                    config.durability,
+                    config.encryption_key.as_ref(),
+                )?;
                 health.report(
                     "rebuilt",
                     StoreProblem {
@@ -185,6 +192,21 @@ impl<V: Snapshot> State<V> {
     /// it; reads from the cache go on.
     pub fn backup(&self, path: &Path) -> Result<()> {
         self.with_store(|store| store.backup_to(path))
+    }
+
+    /// Re-encrypts the store with `key` (`None`: plain; see
+    /// `Store::rekey`), in the write order. The reader connection closes
+    /// first and opens again after; the caller has closed the checkpoint
+    /// connection (and opens a new one after, with [`State::checkpointer`]).
+    /// Lookups from the cache go on meanwhile.
+    pub fn rekey(&self, key: Option<StoreKey>) -> Result<()> {
+        self.with_store(|store| {
+            let mut reader = self.reader.lock();
+            drop(reader.take());
+            let result = store.rekey(key);
+            *reader = optional("reader", store.reader());
+            result
+        })
     }
 
     /// Closes the store; later calls fail with `Shutdown`.

@@ -20,6 +20,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::config::Durability;
 use crate::error::{Error, ErrorCode, Result};
+use crate::key::StoreKey;
 use crate::model::{Conversation, ListFilter};
 use crate::platform;
 
@@ -39,7 +40,9 @@ macro_rules! read_position {
 mod applied;
 mod backup;
 pub mod checksum;
+mod delete;
 mod forgotten;
+mod rekey;
 mod restore;
 mod window;
 
@@ -103,6 +106,7 @@ macro_rules! filter_sql {
 mod checkpoint;
 mod codec;
 mod integrity;
+pub mod keying;
 mod lock;
 mod query;
 mod salvage;
@@ -114,6 +118,7 @@ mod writer;
 
 pub use checkpoint::*;
 pub use codec::*;
+pub use delete::{delete_store, remove_leftover};
 pub use lock::*;
 pub use query::*;
 pub use restore::{restore_from_backup, REPLACED_SUFFIX};
@@ -165,10 +170,13 @@ const MAX_ORDER: &str = "SELECT MAX(m) FROM ( \
 
 pub struct Store {
     conn: Connection,
+    /// The key its connections are keyed with (`None`: a plain store).
+    key: Option<StoreKey>,
     /// Held, never read: dropping it (after the connection) releases the
     /// store. Declared after `conn` so that it is dropped last.
     _lock: Option<StoreLock>,
     read_only: bool,
+    durability: Durability,
     /// Opened as SQLite's `immutable` (a read-only instance where SQLite
     /// cannot make the WAL's side files: a read-only file system).
     immutable: bool,
@@ -183,11 +191,13 @@ pub struct Store {
 
 /// How a store is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StoreOptions {
+pub struct StoreOptions<'k> {
     pub durability: Durability,
     /// Read what is there and write nothing; several read-only instances
     /// may share a store, never beside one that writes.
     pub read_only: bool,
+    /// The key of an encrypted store (see `keying`).
+    pub key: Option<&'k StoreKey>,
 }
 
 /// A read-only connection that can read, or the same opened `immutable`:
@@ -197,7 +207,12 @@ pub struct StoreOptions {
 /// store, and `immutable` reads it without the side files (nothing can
 /// write it meanwhile: the store's lock is held shared). A WAL that holds
 /// writes cannot be read that way: refused, saying what to do.
-fn read_only_or_immutable(conn: Connection, dir: &Path, path: &Path) -> Result<(Connection, bool)> {
+fn read_only_or_immutable(
+    conn: Connection,
+    dir: &Path,
+    path: &Path,
+    key: Option<&StoreKey>,
+) -> Result<(Connection, bool)> {
     let probe = conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0));
     let Err(first) = probe else {
         return Ok((conn, false));
@@ -223,6 +238,7 @@ fn read_only_or_immutable(conn: Connection, dir: &Path, path: &Path) -> Result<(
         | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(immutable_uri(path), flags)
         .map_err(|e| Error::from(e).context(format_args!("opening {}", path.display())))?;
+    keying::key_connection(&conn, key)?;
     crate::log::info(format_args!(
         "{}: its folder cannot be written (a read-only file system?): read as it is, without the \
          WAL's side files",
@@ -234,6 +250,14 @@ fn read_only_or_immutable(conn: Connection, dir: &Path, path: &Path) -> Result<(
 /// The `file:` URI that opens `path` immutable (bytes outside the URI's
 /// unreserved set percent-encoded).
 fn immutable_uri(path: &Path) -> String {
+    let mut uri = immutable_uri_base(path);
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// The `file:` URI of `path`, without parameters (bytes outside the URI's
+/// unreserved set percent-encoded; never a quote).
+fn immutable_uri_base(path: &Path) -> String {
     use std::os::unix::ffi::OsStrExt;
     let mut uri = String::from("file:");
     for &b in path.as_os_str().as_bytes() {
@@ -243,7 +267,6 @@ fn immutable_uri(path: &Path) -> String {
             uri.push_str(&format!("%{b:02X}"));
         }
     }
-    uri.push_str("?immutable=1");
     uri
 }
 
@@ -256,6 +279,7 @@ impl Store {
             StoreOptions {
                 durability,
                 read_only: false,
+                key: None,
             },
         )
     }
@@ -269,6 +293,12 @@ impl Store {
             None => (Connection::open_in_memory()?, None),
             Some(dir) => {
                 let (path, lock) = prepare_files(dir, options.read_only)?;
+                if !options.read_only {
+                    // What a rekey cut short left (the lock is held).
+                    let _ = std::fs::remove_dir_all(dir.join(rekey::REKEY_DIR));
+                }
+                let kind = keying::file_kind(&path)?;
+                keying::refuse_mismatch(kind, options.key, &path)?;
                 // Never through a symbolic link (see `lock::prepare_files`).
                 let flags = OpenFlags::SQLITE_OPEN_NO_MUTEX
                     | OpenFlags::SQLITE_OPEN_NOFOLLOW
@@ -280,14 +310,16 @@ impl Store {
                 let conn = Connection::open_with_flags(&path, flags).map_err(|e| {
                     Error::from(e).context(format_args!("opening {}", path.display()))
                 })?;
+                keying::key_connection(&conn, options.key)?;
                 if !options.read_only && conn.is_readonly(rusqlite::DatabaseName::Main)? {
                     return Err(cannot_be_written(&path, "SQLite opened it read-only"));
                 }
                 let (conn, immutable) = if options.read_only {
-                    read_only_or_immutable(conn, dir, &path)?
+                    read_only_or_immutable(conn, dir, &path, options.key)?
                 } else {
                     (conn, false)
                 };
+                keying::confirm_key(&conn, kind, options.key, dir, options.read_only)?;
                 (conn, Some((lock, immutable)))
             }
         };
@@ -298,8 +330,10 @@ impl Store {
         let path = dir.map(|d| d.join(DATABASE_FILE));
         let mut store = Store {
             conn,
+            key: options.key.cloned(),
             _lock: lock,
             read_only: options.read_only,
+            durability: options.durability,
             immutable,
             dir: dir.map(Path::to_path_buf),
             damage: Default::default(),
@@ -319,12 +353,10 @@ impl Store {
         // A file that is not a store (garbage, another program's database,
         // a broken schema) is refused here, naming the file, rather than
         // failing later on some write.
-        store
-            .configure(dir.is_some(), options)
-            .map_err(|e| match &path {
-                Some(p) => e.context(p.display()),
-                None => e,
-            })?;
+        store.configure().map_err(|e| match &path {
+            Some(p) => e.context(p.display()),
+            None => e,
+        })?;
         // A read-only instance's side files: SQLite gave them the
         // database's mode as it opened them (see `lock::prepare_files`).
         if let (Some(dir), true) = (dir, options.read_only) {
@@ -348,9 +380,18 @@ impl Store {
         }
     }
 
-    fn configure(&mut self, on_disk: bool, options: StoreOptions) -> Result<()> {
+    fn configure(&mut self) -> Result<()> {
+        self.configure_connection()?;
+        self.migrate()?;
+        self.check_schema()
+    }
+
+    /// The settings of the writer's connection (at open, and after a rekey
+    /// opened it again).
+    fn configure_connection(&mut self) -> Result<()> {
         let conn = &self.conn;
-        if on_disk && !options.read_only {
+        let on_disk = self.dir.is_some();
+        if on_disk && !self.read_only {
             let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::new(
@@ -359,7 +400,7 @@ impl Store {
                 ));
             }
         }
-        let sync = match options.durability {
+        let sync = match self.durability {
             Durability::Normal => "NORMAL",
             Durability::Full => "FULL",
         };
@@ -368,7 +409,7 @@ impl Store {
         // each; a savepoint's journal stays in memory instead of spilling
         // to a temporary file.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
-        if on_disk && !options.read_only {
+        if on_disk && !self.read_only {
             // Checkpoints run on a connection of their own, off the writer
             // (see [`Checkpointer`]); the writer checkpoints by itself only
             // as a backstop, should the WAL grow this far regardless.
@@ -380,8 +421,7 @@ impl Store {
         // SQLite checks each cell's size against its page as it reads it:
         // more damage found by SQLite itself, at a cost too small to see.
         conn.pragma_update(None, "cell_size_check", true)?;
-        self.migrate()?;
-        self.check_schema()
+        Ok(())
     }
 
     pub fn is_read_only(&self) -> bool {
@@ -543,12 +583,13 @@ impl Store {
                 return Ok(None);
             };
             let uri = immutable_uri(&dir.join(DATABASE_FILE));
-            return Ok(Some(Connection::open_with_flags(
-                uri,
-                flags | OpenFlags::SQLITE_OPEN_URI,
-            )?));
+            let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
+            keying::key_connection(&conn, self.key.as_ref())?;
+            return Ok(Some(conn));
         }
-        Ok(Some(Connection::open_with_flags(path, flags)?))
+        let conn = Connection::open_with_flags(path, flags)?;
+        keying::key_connection(&conn, self.key.as_ref())?;
+        Ok(Some(conn))
     }
 
     /// Row changes made through this connection since it opened: what a

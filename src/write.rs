@@ -120,6 +120,10 @@ pub enum Write {
     /// order, to a file (see `Store::backup_to`). It runs alone, between
     /// transactions ([`Write::runs_alone`]), never inside one.
     Backup(std::path::PathBuf),
+    /// The store re-encrypted with this key (`None`: plain; see
+    /// `Store::rekey`), at this point of the write order. It runs alone,
+    /// like a backup. `Option` so that the writer can take the key out.
+    Rekey(Option<crate::key::StoreKey>),
     /// The host's sync with its server reached a stage: raised to the
     /// listeners in order with the writes around it.
     ReportSync(SyncStage),
@@ -151,6 +155,7 @@ impl Write {
                 None
             }
             Write::Pin { .. } => None,
+            Write::Rekey(_) => None,
             Write::Backup(path) => {
                 if path.as_os_str().is_empty() {
                     return Err(Error::invalid_parameters("the backup's path is empty"));
@@ -208,7 +213,7 @@ impl Write {
     /// Whether it runs alone, outside any transaction (a backup copies
     /// what the writes before it committed, and nothing of those after).
     pub fn runs_alone(&self) -> bool {
-        matches!(self, Write::Backup(_))
+        matches!(self, Write::Backup(_) | Write::Rekey(_))
     }
 
     pub fn queued_bytes(&self) -> usize {
@@ -240,8 +245,8 @@ impl Write {
         match self {
             Write::Import(doc) => import(doc, txn),
             // The writer runs a backup alone (see `runs_alone`).
-            Write::Backup(_) => Err(Error::internal(
-                "internal error: a backup was given to a transaction",
+            Write::Backup(_) | Write::Rekey(_) => Err(Error::internal(
+                "internal error: a backup or rekey was given to a transaction",
             )),
             Write::Sync(doc) => sync(doc, txn, None),
             Write::SyncSnapshot(doc) => sync_snapshot(doc, txn),

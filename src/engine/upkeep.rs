@@ -63,6 +63,12 @@ impl Upkeep {
     pub(super) fn close(&self) {
         drop(self.checkpoints.conn.lock().take());
     }
+
+    /// Takes a new checkpoint connection (after a rekey replaced the
+    /// database).
+    pub(super) fn reopen(&self, checkpointer: Option<Checkpointer>) {
+        *self.checkpoints.conn.lock() = checkpointer;
+    }
 }
 
 impl Checkpoints {

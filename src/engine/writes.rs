@@ -80,7 +80,7 @@ pub(super) fn drain<V: Snapshot>(core: &Arc<Core<V>>) {
             let mut group = Vec::new();
             let mut bytes = 0;
             while let Some(item) = q.items.front() {
-                // A backup is a group of its own (see `Write::runs_alone`).
+                // A backup or a rekey is a group of its own (see `Write::runs_alone`).
                 let alone = item.op.as_ref().is_ok_and(Write::runs_alone);
                 if !group.is_empty()
                     && (alone || group.len() == GROUP_WRITES || bytes + item.bytes > GROUP_BYTES)
@@ -110,6 +110,23 @@ pub(super) fn drain<V: Snapshot>(core: &Arc<Core<V>>) {
             }] = group.as_slice()
             {
                 let result = core.state.backup(path).map(|()| 0);
+                if let Some(item) = group.pop() {
+                    item.reply.complete(result);
+                }
+                return;
+            }
+            if let [Queued {
+                op: Ok(Write::Rekey(key)),
+                ..
+            }] = group.as_mut_slice()
+            {
+                // Every connection to the old database closes first (see
+                // `Store::rekey`); the checkpoint connection opens again on
+                // the new one.
+                let key = key.take();
+                core.upkeep.close();
+                let result = core.state.rekey(key).map(|()| 0);
+                core.upkeep.reopen(core.state.checkpointer());
                 if let Some(item) = group.pop() {
                     item.reply.complete(result);
                 }

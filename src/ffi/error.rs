@@ -56,6 +56,13 @@ pub const IMCONV_ERR_STORE_DAMAGED: i32 = 6908;
 /// this code until it is freed and the store opened again (fail-stop).
 /// Reads go on working. `on_store_error` says so too.
 pub const IMCONV_ERR_STORE_FAILED: i32 = 6909;
+/// The store cannot be opened with the `"encryption_key"` given: the key is
+/// wrong, or missing for an encrypted store, or given for a plain one. The
+/// files are left exactly as they were: never taken for damage, never
+/// rebuilt. Open with the right key; or, if the key is lost, remove the
+/// store with `imconv_delete_store` and sync it again from the server; or
+/// open a plain store without a key and encrypt it with `imconv_rekey`.
+pub const IMCONV_ERR_WRONG_KEY: i32 = 6910;
 /// An internal error: a panic inside the library was caught. Please report it.
 pub const IMCONV_ERR_INTERNAL: i32 = 6999;
 
@@ -95,6 +102,7 @@ mod tests {
             (IMCONV_ERR_TIMEOUT, ErrorCode::Timeout),
             (IMCONV_ERR_STORE_DAMAGED, ErrorCode::StoreDamaged),
             (IMCONV_ERR_STORE_FAILED, ErrorCode::StoreFailed),
+            (IMCONV_ERR_WRONG_KEY, ErrorCode::WrongKey),
             (IMCONV_ERR_INTERNAL, ErrorCode::Internal),
         ];
         assert_eq!(pairs.len(), ErrorCode::ALL.len());

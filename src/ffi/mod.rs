@@ -11,6 +11,7 @@
 
 pub mod backup;
 pub mod conversation;
+pub mod encryption;
 pub mod error;
 mod handle;
 pub mod import;

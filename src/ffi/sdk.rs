@@ -112,10 +112,23 @@ pub extern "C" fn imconv_version() -> *const c_char {
 ///   is no such file) and the store is left as it was; a store open in
 ///   another instance gives IMCONV_ERR_STORE_LOCKED.
 ///
+/// - `"encryption_key"` (string or null; needs `"data_dir"`): 64
+///   hexadecimal digits, a raw 256-bit key that the host keeps in the
+///   platform's keystore. With it every file of the store is encrypted and
+///   every page authenticated (AEGIS-256; no key derivation runs at open),
+///   backups made by `imconv_backup` too (they open with the same key). A
+///   wrong key, a missing key for an encrypted store, or a key for a plain
+///   store is refused with IMCONV_ERR_WRONG_KEY, the files left exactly as
+///   they were (never taken for damage, never rebuilt). The library keeps
+///   its own copy of the key, wiped when the instance is freed; it is never
+///   logged or put in a message. `imconv_rekey` encrypts, changes the key
+///   or decrypts; `imconv_delete_store` removes a store whose key is lost.
+///
 /// On success returns IMCONV_OK and stores the instance in `*out_sdk`; free
 /// it with `imconv_sdk_free`. On failure returns the code (for example
 /// IMCONV_ERR_STORE_LOCKED when another instance, in this or another
-/// process, has the same store open; IMCONV_ERR_READ_ONLY for a store that
+/// process, has the same store open; IMCONV_ERR_WRONG_KEY for an
+/// encryption key that does not open the store; IMCONV_ERR_READ_ONLY for a store that
 /// cannot be written; IMCONV_ERR_DATABASE for a file that is not a store,
 /// or one of another user_id), sets `*out_sdk` to NULL and, when
 /// `out_error` is not NULL, stores a message in `*out_error` that the

@@ -8,19 +8,43 @@ use std::path::Path;
 use crate::config::{Config, OnDamage};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{quote, Text};
-use crate::store::{Store, StoreOptions};
+use crate::store::{delete_store, remove_leftover, Store, StoreOptions};
 
 /// Profiles (name, avatar) by conversation ID.
 pub(super) type Profiles = HashMap<String, (Text, Text)>;
 
+/// Removes one user's store whole (see `store::delete_store`): its folder,
+/// and a folder 0.1.0 kept for the user (which the next open would adopt).
+/// Returns whether there was a store.
+pub fn delete_user_store(config: &Config) -> Result<bool> {
+    let Some(dir) = config.store_dir() else {
+        return Err(Error::invalid_parameters(
+            "config has no 'data_dir': a store in memory has nothing to delete",
+        ));
+    };
+    let mut deleted = false;
+    if let Some(legacy) = config.legacy_store_dir() {
+        if legacy.join("conversations.db").is_file() {
+            deleted |= delete_store(&legacy)?;
+        }
+    }
+    deleted |= delete_store(&dir)?;
+    Ok(deleted)
+}
+
 /// Opens the store and reads what the state keeps of it (its owner
 /// checked, its profiles).
 pub(super) fn open_store(config: &Config, dir: Option<&Path>) -> Result<(Store, Profiles)> {
+    if let (Some(dir), false) = (dir, config.read_only) {
+        remove_leftover(dir)
+            .map_err(|e| Error::from(e).context("removing what a store's delete left"))?;
+    }
     let mut store = Store::open_with(
         dir,
         StoreOptions {
             durability: config.durability,
             read_only: config.read_only,
+            key: config.encryption_key.as_ref(),
         },
     )?;
     if let Some(dir) = dir {

@@ -210,14 +210,25 @@ pub(super) fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, Sto
             format!("{} is not a regular file", path.display()),
         ));
     }
+    let lock = lock_opened(&path, dir, read_only)?;
+    Ok((path, lock))
+}
+
+/// Locks a database file that only this instance knows yet (a rekey's new
+/// database, before it takes the store's name).
+pub(super) fn lock_file(path: &Path) -> Result<StoreLock> {
+    lock_opened(path, path.parent().unwrap_or(Path::new(".")), false)
+}
+
+fn lock_opened(path: &Path, dir: &Path, read_only: bool) -> Result<StoreLock> {
     let file = OpenOptions::new()
         .read(true)
         .write(!read_only)
         .custom_flags(platform::NO_FOLLOW)
-        .open(&path)
+        .open(path)
         .map_err(|e| {
             if platform::is_permission_error(&e) {
-                cannot_be_written(&path, e)
+                cannot_be_written(path, e)
             } else {
                 Error::from(e).context(format_args!("opening {}", path.display()))
             }
@@ -239,5 +250,5 @@ pub(super) fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, Sto
         s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     });
-    Ok((path, StoreLock { _file: file, slot }))
+    Ok(StoreLock { _file: file, slot })
 }

@@ -10,10 +10,12 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use super::keying::{file_kind, key_connection, refuse_mismatch, FileKind};
 use super::lock::{locked_elsewhere, refuse_links};
 use super::schema::SCHEMA_VERSION;
 use super::DATABASE_FILE;
 use crate::error::{Error, ErrorCode, Result};
+use crate::key::StoreKey;
 use crate::model::quote;
 use crate::platform;
 
@@ -25,8 +27,15 @@ pub const REPLACED_SUFFIX: &str = ".replaced";
 /// Refused, with nothing changed, when the backup is not a whole store of
 /// this user (SQLite's integrity check, its schema, its owner) or the
 /// store is open in another instance.
-pub fn restore_from_backup(dir: &Path, from: &Path, user_id: &str) -> Result<()> {
-    verify_backup(from, user_id)?;
+/// An encrypted backup opens with `key` (the store's key when the backup
+/// was made); a key that does not open it is refused as `WrongKey`.
+pub fn restore_from_backup(
+    dir: &Path,
+    from: &Path,
+    user_id: &str,
+    key: Option<&StoreKey>,
+) -> Result<()> {
+    verify_backup(from, user_id, key)?;
     platform::create_private_dir(dir)
         .map_err(|e| Error::from(e).context(format_args!("creating {}", dir.display())))?;
     refuse_links(dir)?;
@@ -85,7 +94,7 @@ pub(super) fn swap_in(dir: &Path, new: &Path, suffix: &str) -> io::Result<std::p
 /// The backup is a whole store of `user_id`: SQLite's integrity check
 /// passes, its schema is one this version opens, and it belongs to no
 /// other user.
-fn verify_backup(from: &Path, user_id: &str) -> Result<()> {
+fn verify_backup(from: &Path, user_id: &str, key: Option<&StoreKey>) -> Result<()> {
     let refused = |why: String| {
         Error::new(
             ErrorCode::Database,
@@ -106,9 +115,19 @@ fn verify_backup(from: &Path, user_id: &str) -> Result<()> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )
     .map_err(|e| refused(format!("cannot be opened ({e})")))?;
+    let kind = file_kind(from)?;
+    refuse_mismatch(kind, key, from)
+        .map_err(|e| refused(e.message().to_string()).with_code(e.code()))?;
+    key_connection(&conn, key)?;
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| refused(format!("is not a store ({e})")))?;
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) if kind == FileKind::Encrypted => {
+                refused("does not open with this encryption_key".to_string())
+                    .with_code(ErrorCode::WrongKey)
+            }
+            _ => refused(format!("is not a store ({e})")),
+        })?;
     if check != "ok" {
         return Err(refused(format!("is damaged (integrity check: {check})")));
     }

@@ -19,12 +19,14 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::keying::key_connection;
 use super::lock::refuse_links;
 use super::restore::{lock_existing, swap_in};
 use super::verify::{index_ids, walk_rows};
 use super::{load_with, Store, StoreOptions, DATABASE_FILE};
 use crate::config::Durability;
 use crate::error::{Error, Result};
+use crate::key::StoreKey;
 use crate::model::Conversation;
 
 /// What the damaged files are renamed to.
@@ -43,7 +45,15 @@ pub struct Rebuilt {
 }
 
 /// Rebuilds the damaged store in `dir` for `user_id`.
-pub fn rebuild_damaged(dir: &Path, user_id: &str, durability: Durability) -> Result<Rebuilt> {
+/// An encrypted store (`key`) is read as it is (its header is ciphertext
+/// but for the salt and the fields that stay clear: nothing to mend) and
+/// rebuilt encrypted with the same key.
+pub fn rebuild_damaged(
+    dir: &Path,
+    user_id: &str,
+    durability: Durability,
+    key: Option<&StoreKey>,
+) -> Result<Rebuilt> {
     refuse_links(dir)?;
     let db = dir.join(DATABASE_FILE);
     let _lock = lock_existing(&db, dir)?;
@@ -58,8 +68,8 @@ pub fn rebuild_damaged(dir: &Path, user_id: &str, durability: Durability) -> Res
     let _ = fs::remove_dir_all(&source);
     crate::platform::create_private_dir(&source).map_err(|e| step("making a work folder", e))?;
     let copy = source.join(DATABASE_FILE);
-    copy_mended(&db, &copy).map_err(|e| step("copying the damaged store", e))?;
-    let (conversations, mut lost, groups) = read_what_can_be_read(&copy);
+    copy_mended(&db, &copy, key.is_none()).map_err(|e| step("copying the damaged store", e))?;
+    let (conversations, mut lost, groups) = read_what_can_be_read(&copy, key);
     let _ = fs::remove_dir_all(&source);
     {
         let mut fresh = Store::open_with(
@@ -67,6 +77,7 @@ pub fn rebuild_damaged(dir: &Path, user_id: &str, durability: Durability) -> Res
             StoreOptions {
                 durability,
                 read_only: false,
+                key,
             },
         )?;
         fresh.set_owner(user_id)?;
@@ -111,9 +122,9 @@ pub fn rebuild_damaged(dir: &Path, user_id: &str, durability: Durability) -> Res
 /// flipped bit in the page size or text encoding would make SQLite read
 /// nothing), and the header's page count marked stale (SQLite then goes
 /// by the file's size).
-fn copy_mended(db: &Path, to: &Path) -> std::io::Result<()> {
+fn copy_mended(db: &Path, to: &Path, mend: bool) -> std::io::Result<()> {
     let mut bytes = fs::read(db)?;
-    if bytes.len() >= 100 {
+    if mend && bytes.len() >= 100 {
         bytes[..16].copy_from_slice(b"SQLite format 3\0");
         bytes[16..18].copy_from_slice(&4096u16.to_be_bytes());
         bytes[18..24].copy_from_slice(&[2, 2, 0, 64, 32, 32]);
@@ -136,11 +147,17 @@ fn copy_mended(db: &Path, to: &Path) -> std::io::Result<()> {
 
 /// The intact conversations, the IDs named but unreadable, and the group
 /// names (in their recorded order, then any other the conversations name).
-fn read_what_can_be_read(db: &Path) -> (Vec<Conversation>, Vec<String>, Vec<String>) {
+fn read_what_can_be_read(
+    db: &Path,
+    key: Option<&StoreKey>,
+) -> (Vec<Conversation>, Vec<String>, Vec<String>) {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NOFOLLOW;
     let Ok(conn) = Connection::open_with_flags(db, flags) else {
         return Default::default();
     };
+    if key_connection(&conn, key).is_err() {
+        return Default::default();
+    }
     let mut found: BTreeMap<String, Conversation> = BTreeMap::new();
     let mut lost = Vec::new();
     let mut problems = Vec::new();

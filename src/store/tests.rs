@@ -122,6 +122,7 @@ fn checkpoints_run_beside_the_writer_and_the_wal_starts_over() {
         StoreOptions {
             durability: Durability::Normal,
             read_only: true,
+            key: None,
         },
     )
     .unwrap();
