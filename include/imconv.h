@@ -94,11 +94,6 @@ typedef unsigned char bool;
 #define IMCONV_VERSION_PATCH 0
 
 
-/*
- Length of a key in bytes (AEGIS-256's key).
- */
-#define KEY_BYTES 32
-
 
 
 /*
