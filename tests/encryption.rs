@@ -7,6 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use imconv::config::{Config, OnDamage};
@@ -208,6 +209,10 @@ fn rekey_encrypts_changes_the_key_and_decrypts_with_the_instance_in_use() {
         );
     }
     assert_eq!(open(&data, None).err().unwrap().code(), ErrorCode::WrongKey);
+    for (path, _) in files(&store_dir(&data)) {
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", path.display());
+    }
     let e = open(&data, Some(KEY_A)).unwrap();
     assert_eq!(get(&e, "c2c_bob").0.show_name.as_str(), "Bob Secretname");
     rekey(&e, Some(KEY_B)).unwrap();
@@ -279,4 +284,176 @@ fn delete_store_is_refused_while_open_and_removes_the_store_whole() {
     // A new store, with the new key.
     let e = Engine::<View>::open(&lost).unwrap();
     assert!(all_ids(&e, &Default::default()).is_empty());
+}
+
+/// Each text in UTF-8, UTF-16LE and UTF-16BE.
+fn encodings(text: &str) -> Vec<Vec<u8>> {
+    let le: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+    let be: Vec<u8> = text.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+    vec![text.as_bytes().to_vec(), le, be]
+}
+
+/// Every file under `dir` holds none of `texts` in any encoding; returns
+/// how many files were searched.
+fn assert_unreadable(dir: &Path, texts: &[&str]) -> usize {
+    let all = files(dir);
+    for (path, bytes) in &all {
+        for text in texts {
+            for needle in encodings(text) {
+                assert!(
+                    !contains(bytes, &needle),
+                    "{} holds {text:?}",
+                    path.display()
+                );
+            }
+        }
+    }
+    all.len()
+}
+
+/// Item 7: known texts written through every write call, the store's files
+/// as a crash leaves them (copied while the instance runs, its WAL full),
+/// that copy recovered and written again, a backup, and a rebuild's files
+/// moved aside: no file under `data_dir` holds any of them.
+#[test]
+fn nothing_written_is_readable_in_any_file_of_an_encrypted_store() {
+    const TEXTS: &[&str] = &[
+        "c2c_secretuser",
+        "group_secretclub",
+        "Secret Showname",
+        "secret-face.png",
+        "secret message text",
+        "secret-msg-id",
+        "secret draft text",
+        "secret custom data",
+        "Secret Group Name",
+        "Renamed Secret Group",
+        "Secret Profile Name",
+    ];
+    let data = Scratch::new("enc-unreadable");
+    let live = data.join("live");
+    let e = open(&live, Some(KEY_A)).unwrap();
+    import_ok(
+        &e,
+        r#"[{"conversationID":"c2c_secretuser","showName":"Secret Showname","faceUrl":"secret-face.png"},
+            {"conversationID":"group_secretclub","showName":"Secret Showname"}]"#,
+    );
+    messages(
+        &e,
+        &format!(
+            "[{}]",
+            msg(
+                "c2c_secretuser",
+                "secret-msg-id",
+                10,
+                0,
+                r#","text":"secret message text""#
+            )
+        ),
+    )
+    .unwrap();
+    sync(
+        &e,
+        r#"[{"conversationID":"group_secretclub","showName":"Secret Showname","unreadCount":2}]"#,
+    )
+    .unwrap();
+    for op in [
+        Write::Draft {
+            id: id("c2c_secretuser"),
+            text: text("secret draft text"),
+        },
+        Write::Pin {
+            id: id("c2c_secretuser"),
+            pinned: true,
+        },
+        Write::CustomData {
+            ids: ids(&["c2c_secretuser"]),
+            data: text("secret custom data"),
+        },
+        Write::Mark {
+            ids: ids(&["group_secretclub"]),
+            mark: 1,
+            enable: true,
+        },
+        Write::CreateGroup {
+            name: text("Secret Group Name"),
+            ids: ids(&["c2c_secretuser"]),
+        },
+        Write::CreateGroup {
+            name: text("Other Group"),
+            ids: ids(&["group_secretclub"]),
+        },
+        Write::RenameGroup {
+            from: text("Other Group"),
+            to: text("Renamed Secret Group"),
+        },
+        Write::MarkMessageRead {
+            id: id("c2c_secretuser"),
+            msg_id: text("secret-msg-id"),
+        },
+        Write::Profiles(br#"[{"userID":"secretuser","showName":"Secret Profile Name"}]"#.to_vec()),
+    ] {
+        write(&e, op).unwrap();
+    }
+    // A crash now: the files as they are (WAL and shared memory included).
+    let crashed = data.join("crashed");
+    copy_dir(&store_dir(&live), &store_dir(&crashed));
+    assert!(store_dir(&crashed).join("conversations.db-wal").exists());
+    let searched = assert_unreadable(&crashed, TEXTS);
+    assert!(searched >= 3, "{searched} files");
+    write(&e, Write::Backup(data.join("live").join("backup.db"))).unwrap();
+    drop(e);
+    // The crashed copy recovers with its key, has everything, takes more.
+    let e = open(&crashed, Some(KEY_A)).unwrap();
+    let c = get(&e, "c2c_secretuser").0.clone();
+    assert_eq!(c.draft_text.as_str(), "secret draft text");
+    assert_eq!(c.custom_data.as_str(), "secret custom data");
+    write(
+        &e,
+        Write::Delete {
+            ids: ids(&["group_secretclub"]),
+        },
+    )
+    .unwrap();
+    drop(e);
+    // A rebuild moves the damaged files aside (the first page damaged).
+    let db = store_dir(&crashed).join("conversations.db");
+    let mut bytes = fs::read(&db).unwrap();
+    bytes[300] ^= 0x40;
+    fs::write(&db, &bytes).unwrap();
+    drop(
+        Engine::<View>::open(&Config {
+            on_damage: OnDamage::Rebuild,
+            ..config(&crashed, Some(KEY_A))
+        })
+        .unwrap(),
+    );
+    assert!(store_dir(&crashed)
+        .join("conversations.db.damaged")
+        .exists());
+    assert!(data.join("live").join("backup.db").exists());
+    let searched = assert_unreadable(&data, TEXTS);
+    assert!(searched >= 6, "{searched} files");
+    // The same texts are there in a plain store (the search can find them).
+    let plain = data.join("plain");
+    let e = open(&plain, None).unwrap();
+    import_ok(
+        &e,
+        r#"[{"conversationID":"c2c_secretuser","showName":"Secret Showname"}]"#,
+    );
+    drop(e);
+    let found = files(&plain)
+        .values()
+        .any(|b| contains(b, b"Secret Showname"));
+    assert!(found, "the search does not find a plain store's text");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            fs::copy(&path, to.join(path.file_name().unwrap())).unwrap();
+        }
+    }
 }

@@ -20,6 +20,7 @@
 
 use std::fs;
 use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
@@ -67,7 +68,10 @@ impl Store {
         let copied = self
             .copy_keyed(&fresh, new.as_ref())
             .and_then(|()| {
-                fs::File::open(&fresh)
+                // Owner-only like the store (SQLite made it with the umask's
+                // mode), synced before it takes the database's name.
+                fs::set_permissions(&fresh, fs::Permissions::from_mode(0o600))
+                    .and_then(|()| fs::File::open(&fresh))
                     .and_then(|f| f.sync_all())
                     .and_then(|()| platform::sync_dir(&work))
                     .map_err(|e| step("syncing the new database", e))
