@@ -45,12 +45,16 @@ const KEY_CHECK_TEXT: &[u8] = b"imconv store key check";
 pub(super) enum FileKind {
     /// Missing or empty: a new store, made encrypted or plain as keyed.
     New,
-    /// A plain SQLite database (or one whose header is damaged: damage is
-    /// for the store's own checks to tell).
+    /// A plain SQLite database: its header starts with SQLite's magic text.
     Plain,
     /// An encrypted database: the magic text is not there, and the
     /// header's bytes that stay clear say "AEGIS's reserved bytes".
     Encrypted,
+    /// Neither: a plain database whose header is damaged, or an encrypted
+    /// one whose clear bytes are. Opened with a key, it is taken as
+    /// encrypted (the key check tells damage from a wrong key); without,
+    /// as plain, unless a key check says the store is encrypted.
+    Unknown,
 }
 
 pub(super) fn file_kind(path: &Path) -> Result<FileKind> {
@@ -63,13 +67,9 @@ pub(super) fn file_kind(path: &Path) -> Result<FileKind> {
     .map_err(|e| Error::from(e).context(format_args!("reading {}", path.display())))?;
     Ok(match read {
         0 => FileKind::New,
-        24 if &head[..16] != b"SQLite format 3\0"
-            && head[20] == RESERVED_BYTES
-            && head[21..24] == [64, 32, 32] =>
-        {
-            FileKind::Encrypted
-        }
-        _ => FileKind::Plain,
+        _ if head.starts_with(b"SQLite format 3\0") => FileKind::Plain,
+        24 if head[20] == RESERVED_BYTES && head[21..24] == [64, 32, 32] => FileKind::Encrypted,
+        _ => FileKind::Unknown,
     })
 }
 
@@ -86,6 +86,11 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Refuses a key that cannot fit the file, before SQLite opens it.
 pub(super) fn refuse_mismatch(kind: FileKind, key: Option<&StoreKey>, path: &Path) -> Result<()> {
+    let checked = path.with_file_name(KEY_CHECK_FILE).exists();
+    let kind = match kind {
+        FileKind::Unknown if key.is_none() && checked => FileKind::Encrypted,
+        other => other,
+    };
     match (kind, key) {
         (FileKind::Plain, Some(_)) => Err(Error::new(
             ErrorCode::WrongKey,
@@ -160,7 +165,7 @@ pub(super) fn confirm_key(
             Ok(())
         }
         Err(e)
-            if kind == FileKind::Encrypted
+            if matches!(kind, FileKind::Encrypted | FileKind::Unknown)
                 && e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
         {
             if read_key_check(dir).as_deref() == Some(check_of(key)?.as_str()) {
