@@ -37,7 +37,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_encryption test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-writes fuzz fuzz-smoke crash-test crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-writes fuzz fuzz-smoke crash-test crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -496,6 +496,27 @@ $(BENCH_OUT)/bench_imconv: benches/c/bench_imconv.c benches/c/bench_common.h inc
 $(BENCH_OUT)/bench_sqlite: benches/c/bench_sqlite.c benches/c/bench_common.h $(BENCH_OUT)/sqlite3.o
 	$(CC) $(CFLAGS_B) -I$(BENCH_OUT)/sqlite $< $(BENCH_OUT)/sqlite3.o -o $@ -lpthread -ldl -lm
 
+# Encryption's cost: plain against encrypted stores, alternating, one run.
+BENCH_ENCRYPTION_SIZE ?= 100000
+
+$(BENCH_OUT)/bench_encryption: benches/c/bench_encryption.c benches/c/bench_common.h include/imconv.h | lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_B) -Wno-unused-function $< -o $@ $(LINK_REL)
+
+bench-encryption: lib $(BENCH_OUT)/bench_encryption
+	rm -rf $(BENCH_OUT)/scratch-enc && mkdir -p $(BENCH_OUT)/scratch-enc
+	$(BENCH_OUT)/bench_encryption $(abspath $(BENCH_OUT))/scratch-enc $(BENCH_ENCRYPTION_SIZE) $(BENCH_OUT)/results.jsonl
+	rm -rf $(BENCH_OUT)/scratch-enc
+
+# The cipher candidates on the bench's SQLite (the library's amalgamation).
+$(BENCH_OUT)/bench_ciphers: benches/c/bench_ciphers.c benches/c/bench_common.h $(BENCH_OUT)/sqlite3.o
+	$(CC) $(CFLAGS_B) -Wno-unused-function -I$(BENCH_OUT)/sqlite $< $(BENCH_OUT)/sqlite3.o -o $@ -lpthread -lm
+
+bench-ciphers: $(BENCH_OUT)/bench_ciphers
+	rm -rf $(BENCH_OUT)/scratch-ciphers && mkdir -p $(BENCH_OUT)/scratch-ciphers
+	$(BENCH_OUT)/bench_ciphers $(BENCH_OUT)/scratch-ciphers 100000
+	rm -rf $(BENCH_OUT)/scratch-ciphers
+
 BENCH_CACHE_STORE ?= 1000000
 bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	@rm -f $(BENCH_OUT)/results.jsonl
@@ -512,6 +533,8 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	$(CARGO) bench --bench history -- 1000000 1000 $(abspath $(BENCH_OUT))/results.jsonl
 	$(CARGO) bench --bench core -- --warm-up-time 1 --measurement-time 3
 	@$(MAKE) --no-print-directory bench-cpp
+	@$(MAKE) --no-print-directory bench-ciphers
+	@$(MAKE) --no-print-directory bench-encryption
 	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json
 
 # The Python binding against Python's own sqlite3 reading the same rows, in

@@ -69,6 +69,7 @@ enum class ErrorCode : int32_t {
     Timeout = IMCONV_ERR_TIMEOUT,
     StoreDamaged = IMCONV_ERR_STORE_DAMAGED,
     StoreFailed = IMCONV_ERR_STORE_FAILED,
+    WrongKey = IMCONV_ERR_WRONG_KEY,
     Internal = IMCONV_ERR_INTERNAL,
 };
 /// Compares with the IMCONV_ERR_* macros too.

@@ -415,6 +415,32 @@ class Sdk {
         return done([&](auto ok, auto fail) { backup(path, ok, fail); });
     }
 
+    /// Callback form of rekey(new_key_hex) below: `ok` runs once the store
+    /// is under its new key, `fail` with its Error. Throws Error when
+    /// refused at once (shutdown, a full queue, a read-only instance).
+    void rekey(const char *new_key_hex, Done ok, ErrorCallback fail) {
+        write(ok, fail, [&](auto... cb) { return imconv_rekey(get(), new_key_hex, cb...); });
+    }
+    /// Re-encrypts the store (imconv_rekey): `new_key_hex` is 64 hex digits,
+    /// or nullptr to decrypt; a plain store is encrypted. In the write order,
+    /// the instance usable; a crash leaves a store that opens with exactly
+    /// one of the two keys. Wipe your copy of the key after the call.
+    Future<void> rekey(const char *new_key_hex) {
+        return done([&](auto ok, auto fail) { rekey(new_key_hex, ok, fail); });
+    }
+    /// Removes one user's store whole (imconv_delete_store; blocking): for a
+    /// lost key, or a user who asks to be forgotten. Throws Error (for
+    /// example ErrorCode::StoreLocked while any instance has it open).
+    static void delete_store(const std::string &config_json) {
+        char *error = nullptr;
+        int32_t rc = imconv_delete_store(config_json.c_str(), &error);
+        if (rc != IMCONV_OK) {
+            std::string message = error ? error : imconv_error_str(rc);
+            imconv_string_free(error);
+            throw Error(rc, message);
+        }
+    }
+
     // ---- listeners ------------------------------------------------------------
 
     /// Registers `listener` for the events of every later write; keep the

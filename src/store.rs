@@ -320,6 +320,7 @@ impl Store {
                     (conn, false)
                 };
                 keying::confirm_key(&conn, kind, options.key, dir, options.read_only)?;
+                keying::size_cache(&conn, options.key)?;
                 (conn, Some((lock, immutable)))
             }
         };
@@ -585,10 +586,12 @@ impl Store {
             let uri = immutable_uri(&dir.join(DATABASE_FILE));
             let conn = Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?;
             keying::key_connection(&conn, self.key.as_ref())?;
+            keying::size_cache(&conn, self.key.as_ref())?;
             return Ok(Some(conn));
         }
         let conn = Connection::open_with_flags(path, flags)?;
         keying::key_connection(&conn, self.key.as_ref())?;
+        keying::size_cache(&conn, self.key.as_ref())?;
         Ok(Some(conn))
     }
 

@@ -153,6 +153,7 @@ impl Store {
         keying::key_connection(&conn, key.as_ref())?;
         let kind = keying::file_kind(&path)?;
         keying::confirm_key(&conn, kind, key.as_ref(), dir, false)?;
+        keying::size_cache(&conn, key.as_ref())?;
         self.conn = conn;
         self.key = key;
         self.configure_connection()

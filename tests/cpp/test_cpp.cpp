@@ -427,6 +427,52 @@ template <typename F, typename... A> static void run(const char *name, F f, A...
     std::printf("%s %s\n", failures == before ? "ok  " : "FAIL", label.c_str());
 }
 
+// Encryption at rest (issue 27): a key in the config, Sdk::rekey, a wrong
+// key as ErrorCode::WrongKey, Sdk::delete_store.
+static void encryption(const std::string &delivery) {
+    char folder[] = "/tmp/imconv-cpp-enc-XXXXXX";
+    CHECK(mkdtemp(folder) != nullptr);
+    const char *key_a = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const char *key_b = "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
+    std::string base = R"({"user_id":"me","data_dir":")" + std::string(folder) + R"(","delivery":")" + delivery + "\"";
+    auto with_key = [&](const char *key) { return base + R"(,"encryption_key":")" + key + "\"}"; };
+    {
+        imconv::Sdk sdk(base + "}");
+        sdk.import_conversations(SAMPLE).get();
+        sdk.rekey(key_a).get();
+        CHECK(sdk.get_conversation("c2c_alice").get().is_stored());
+        try {
+            imconv::Sdk::delete_store(base + "}");
+            CHECK(!"an open store was deleted");
+        } catch (const imconv::Error &e) {
+            CHECK(e.code() == imconv::ErrorCode::StoreLocked);
+        }
+    }
+    try {
+        imconv::Sdk sdk(with_key(key_b));
+        CHECK(!"a wrong key opened the store");
+    } catch (const imconv::Error &e) {
+        CHECK(e.code() == imconv::ErrorCode::WrongKey);
+        CHECK(std::string(e.what()).find("0102030405") == std::string::npos);
+    }
+    {
+        imconv::Sdk sdk(with_key(key_a));
+        CHECK(sdk.get_conversation("c2c_alice").get().is_stored());
+        sdk.rekey(nullptr).get();
+    }
+    {
+        imconv::Sdk sdk(base + "}");
+        CHECK(sdk.get_conversation("c2c_alice").get().is_stored());
+    }
+    imconv::Sdk::delete_store(base + "}");
+    {
+        imconv::Sdk sdk(base + "}");
+        CHECK(!sdk.get_conversation("c2c_alice").get().is_stored());
+    }
+    std::string rm = "rm -rf '" + std::string(folder) + "'";
+    CHECK(std::system(rm.c_str()) == 0);
+}
+
 int main() {
     for (const char *delivery : {"thread", "host"}) {
         run("every_call", every_call, delivery);
@@ -434,6 +480,7 @@ int main() {
         run("exceptions_are_reported", exceptions_are_reported, delivery);
         run("dropped_futures_report_failures", dropped_futures_report_failures, delivery);
         run("backups", backups, delivery);
+        run("encryption", encryption, delivery);
         run("server_surface", server_surface, delivery);
     }
     run("log_version_wait_freed_and_moves", log_version_wait_freed_and_moves);

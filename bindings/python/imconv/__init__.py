@@ -27,9 +27,9 @@ from .errors import (ErrorCode, ImconvError, InternalError, InvalidJsonError,
                      InvalidParametersError, QueueFullError, ReadOnlyError, ShutdownError,
                      StoreDamagedError, StoreError, StoreFailedError, StoreLockedError,
                      TimeoutError_, WouldDeadlockError,
-                     WrongProcessError, error_text)
+                     WrongKeyError, WrongProcessError, error_text)
 from .log import disable_log, route_log_to_logging
-from .sdk import Sdk
+from .sdk import Sdk, delete_store
 from .conversation import Conversation
 from .types import (AtType, ConversationType, Event, Filter, GroupAtInfo, LogLevel,
                     Mark, Message, NewMessage, Page, Profile, RecvOpt, SyncStage)
@@ -39,7 +39,7 @@ __all__ = [
     "Conversation", "Message", "GroupAtInfo", "NewMessage", "Profile", "Filter", "Page", "Event",
     "ConversationType", "RecvOpt", "AtType", "Mark", "LogLevel", "SyncStage",
     "ErrorCode", "ImconvError", "InvalidParametersError", "InvalidJsonError", "StoreError",
-    "StoreDamagedError", "StoreFailedError",
+    "StoreDamagedError", "StoreFailedError", "WrongKeyError", "delete_store",
     "ShutdownError", "StoreLockedError", "WrongProcessError", "QueueFullError",
     "WouldDeadlockError", "ReadOnlyError", "TimeoutError_", "InternalError", "error_text",
     "route_log_to_logging", "disable_log", "set_callback_error_handler",

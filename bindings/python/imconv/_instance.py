@@ -55,11 +55,38 @@ def _close_all_at_exit() -> None:
 atexit.register(_close_all_at_exit)
 
 
+def key_hex(key: "Union[bytes, bytearray, str, None]", what: str) -> Optional[str]:
+    """An encryption key as the library takes it: 32 raw bytes (as a
+    keystore hands them out) become 64 hex digits; a str is passed as it is
+    (the library checks it); None stays None."""
+    if key is None or isinstance(key, str):
+        return key
+    if isinstance(key, (bytes, bytearray)):
+        if len(key) != 32:
+            raise error_for(int(ErrorCode.INVALID_PARAMETERS),
+                            f"{what} must be 32 bytes (a raw 256-bit key), not {len(key)}")
+        return bytes(key).hex()
+    raise error_for(int(ErrorCode.INVALID_PARAMETERS),
+                    f"{what} must be bytes, a hex str or None, not {type(key).__name__}")
+
+
 def _config(user_id: str, data_dir: "Optional[Union[str, os.PathLike[str]]]", options: Any) -> bytes:
     config = {"user_id": user_id, **options}
     if data_dir is not None:
         config["data_dir"] = os.fspath(data_dir)
+    if "encryption_key" in config:
+        config["encryption_key"] = key_hex(config["encryption_key"], "encryption_key")
     return _json.dumps(config).encode()
+
+
+def delete_store(user_id: str, data_dir: "Union[str, os.PathLike[str]]") -> None:
+    """See `imconv.delete_store`."""
+    error = ctypes.c_void_p()
+    rc = n.lib.imconv_delete_store(_config(user_id, data_dir, {}), ctypes.byref(error))
+    if rc != 0:
+        text = ctypes.cast(error, ctypes.c_char_p).value if error.value else None
+        n.lib.imconv_string_free(error)
+        raise error_for(rc, text.decode() if text else error_text(rc))
 
 
 def c_filter(f: Optional[Filter]) -> Any:

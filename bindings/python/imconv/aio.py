@@ -20,7 +20,7 @@ from typing import (Any, AsyncIterator, Callable, Deque, List, Optional, Sequenc
                     Union)
 
 from . import _calls
-from ._instance import Complete, Instance, Subscription
+from ._instance import Complete, Instance, Subscription, key_hex
 from .errors import ImconvError
 from .conversation import Conversation
 from .types import (ConversationsInput, Event, Filter, MessagesInput, Page,
@@ -194,6 +194,12 @@ class AsyncSdk(Instance):
         """See `Sdk.backup`."""
         await self._await(lambda c: self._write(c, "imconv_backup",
                                                 os.fsencode(os.fspath(path))))
+
+    async def rekey(self, new_key: "Union[bytes, bytearray, str, None]") -> None:
+        """See `Sdk.rekey`."""
+        text = key_hex(new_key, "new_key")
+        arg = text.encode() if text is not None else None
+        await self._await(lambda c: self._write(c, "imconv_rekey", arg))
 
     async def report_sync(self, stage: SyncStage) -> None:
         """See `Sdk.report_sync`."""

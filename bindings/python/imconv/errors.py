@@ -28,6 +28,7 @@ class ErrorCode(IntEnum):
     TIMEOUT = 6907
     STORE_DAMAGED = 6908
     STORE_FAILED = 6909
+    WRONG_KEY = 6910
     INTERNAL = 6999
 
 
@@ -106,6 +107,13 @@ class StoreFailedError(StoreError):
     opened again. Reads go on working."""
 
 
+class WrongKeyError(StoreError):
+    """The store does not open with the `encryption_key` given (wrong,
+    missing for an encrypted store, or given for a plain one). Its files
+    were left exactly as they were. A lost key: `imconv.delete_store`, then
+    sync again from the server."""
+
+
 class InternalError(ImconvError):
     """A panic inside the library was caught. Please report it."""
 
@@ -125,6 +133,7 @@ _BY_CODE: Dict[int, Type[ImconvError]] = {
     ErrorCode.TIMEOUT: TimeoutError_,
     ErrorCode.STORE_DAMAGED: StoreDamagedError,
     ErrorCode.STORE_FAILED: StoreFailedError,
+    ErrorCode.WRONG_KEY: WrongKeyError,
     ErrorCode.INTERNAL: InternalError,
 }
 

@@ -7,7 +7,8 @@ from types import TracebackType
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Type, TypeVar, Union
 
 from . import _calls
-from ._instance import Complete, Instance, park_if_exiting
+from ._instance import Complete, Instance, key_hex, park_if_exiting
+from ._instance import delete_store as _delete_store
 from .errors import ImconvError, WouldDeadlockError
 from .conversation import Conversation
 from .types import (ConversationsInput, Filter, MessagesInput, Page,
@@ -201,6 +202,17 @@ class Sdk(Instance):
         on a read-only instance."""
         self._wait(lambda c: self._write(c, "imconv_backup", os.fsencode(os.fspath(path))))
 
+    def rekey(self, new_key: "Union[bytes, bytearray, str, None]") -> None:
+        """Re-encrypts the store (imconv_rekey): `new_key` is 32 raw bytes
+        or 64 hex digits; None decrypts it; a plain store is encrypted. It
+        takes its place in the write order and the instance stays usable; a
+        crash leaves a store that opens with exactly one of the two keys.
+        InvalidParametersError for a malformed key (never echoed);
+        ReadOnlyError on a read-only instance."""
+        text = key_hex(new_key, "new_key")
+        arg = text.encode() if text is not None else None
+        self._wait(lambda c: self._write(c, "imconv_rekey", arg))
+
     def report_sync(self, stage: SyncStage) -> None:
         """Reports a stage of the host's sync with its server: the listeners'
         `on_sync_server_start`/`_finish`/`_failed` run, in order with the
@@ -264,3 +276,11 @@ class Sdk(Instance):
 
 
 __all__ = ["Sdk"]
+
+
+def delete_store(user_id: str, data_dir: "Union[str, os.PathLike[str]]") -> None:
+    """Removes one user's store whole (imconv_delete_store; blocking): for a
+    lost encryption key (`WrongKeyError` at open), or a user who asks to be
+    forgotten. StoreLockedError while any instance, in any process, has it
+    open; nothing there is not an error."""
+    _delete_store(user_id, data_dir)

@@ -376,3 +376,44 @@ def test_damage_is_told_contained_and_repaired(tmp_path: Any) -> None:
             assert sdk.get_groups() is not None
         assert len(events) == 1 and "rebuilt: 3 conversations salvaged, 0 lost" in events[0]
     assert (path.parent / "conversations.db.damaged").exists()
+
+
+def test_encryption_at_rest_key_rekey_and_delete(tmp_path: Any) -> None:
+    key = bytes(range(32))
+    other = "ff" * 32
+    data = tmp_path / "data"
+    with imconv.Sdk("me", data_dir=data, encryption_key=key) as sdk:
+        sdk.import_conversations([{"conversationID": "c2c_zed", "showName": "Zed Hiddenname"}])
+    for f in (data / "me").iterdir():
+        assert b"Hiddenname" not in f.read_bytes(), f
+    with pytest.raises(imconv.WrongKeyError) as wrong:
+        imconv.Sdk("me", data_dir=data, encryption_key=other)
+    assert wrong.value.code == imconv.ErrorCode.WRONG_KEY
+    assert other not in str(wrong.value) and key.hex() not in str(wrong.value)
+    with pytest.raises(imconv.WrongKeyError):
+        imconv.Sdk("me", data_dir=data)
+    with pytest.raises(imconv.InvalidParametersError, match="32 bytes"):
+        imconv.Sdk("me", data_dir=data, encryption_key=b"short")
+    # The key as hex works as well as bytes; rekey to another, then plain.
+    with imconv.Sdk("me", data_dir=data, encryption_key=key.hex()) as sdk:
+        sdk.rekey(other)
+        assert sdk.get_conversation("c2c_zed").show_name == "Zed Hiddenname"
+        with pytest.raises(imconv.StoreLockedError):
+            imconv.delete_store("me", data)
+    with imconv.Sdk("me", data_dir=data, encryption_key=other) as sdk:
+        sdk.rekey(None)
+    with imconv.Sdk("me", data_dir=data) as sdk:
+        assert sdk.get_conversation("c2c_zed").is_stored
+
+    async def rekey_async() -> None:
+        async with imconv.AsyncSdk("me", data_dir=data) as asdk:
+            await asdk.rekey(key)
+
+    asyncio.run(rekey_async())
+    with pytest.raises(imconv.WrongKeyError):
+        imconv.Sdk("me", data_dir=data)
+    # A lost key: delete the store and start over.
+    imconv.delete_store("me", data)
+    assert not (data / "me").exists()
+    with imconv.Sdk("me", data_dir=data, encryption_key=other) as sdk:
+        assert not sdk.get_conversation("c2c_zed").is_stored

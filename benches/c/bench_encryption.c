@@ -1,0 +1,235 @@
+/* Encryption's cost (issue 27, item 6): the same work on a plain store and
+ * on an encrypted one, in one run, alternating plain and encrypted rounds
+ * so that the machine's noise falls on both alike. Per path, the median of
+ * the rounds for each mode and their ratio (encrypted / plain: above 1 is
+ * the cost).
+ *   bench_encryption <scratch_dir> <size> <results.jsonl>
+ * Paths: import (calls of 1,000), open to the first answered lookup,
+ * lookups that miss the cache (a cache of 16 conversations: each reads the
+ * store), the first page of 100 and every page to the end, apply_messages
+ * (calls of 100 messages), and lookups from the cache (which never reach
+ * the store: unchanged by design, measured to show it).
+ */
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "bench_common.h"
+#include "imconv.h"
+
+#define KEY "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e0123456789abcdef0123456789abcdef"
+#define KEY2 "7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a0123456789abcdef0123456789abcdef"
+enum { MODES = 2, PATHS = 8 };
+static const char *path_names[PATHS] = {
+    "import", "open_to_first_lookup", "uncached_lookup", "first_page_of_100",
+    "all_pages_of_100", "apply_messages", "cached_lookup", "rekey_whole_store"};
+static const char *path_units[PATHS] = {"ms", "ms", "us", "us", "ms", "ms", "us", "ms"};
+
+static imconv_sdk *sdk;
+static long size;
+static char **ids;
+static atomic_long completed;
+static char cursor[256];
+static int finished;
+
+static void on_one(const imconv_conversation *c, void *u) {
+    (void)c, (void)u;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_done(void *u) {
+    (void)u;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_page(const imconv_conversation *const *c, size_t n, const char *next, bool fin,
+                    void *u) {
+    (void)c, (void)n, (void)u;
+    snprintf(cursor, sizeof cursor, "%s", next);
+    finished = fin;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_fail(int32_t code, const char *desc, void *u) {
+    (void)u;
+    fprintf(stderr, "callback error %d: %s\n", code, desc);
+    exit(1);
+}
+static void wait_for(long target) {
+    while (atomic_load_explicit(&completed, memory_order_acquire) < target) sched_yield();
+}
+
+static void open_store(const char *dir, int encrypted, long cache) {
+    char config[1024], *error = NULL;
+    snprintf(config, sizeof config,
+             "{\"user_id\":\"bench\",\"data_dir\":\"%s/%s\",\"cache_capacity\":%ld%s}", dir,
+             encrypted ? "encrypted" : "plain", cache,
+             encrypted ? ",\"encryption_key\":\"" KEY "\"" : "");
+    if (imconv_sdk_new(config, &sdk, &error) != IMCONV_OK) {
+        fprintf(stderr, "imconv_sdk_new: %s\n", error);
+        exit(1);
+    }
+}
+
+static void get(const char *id) {
+    long target = atomic_load(&completed) + 1;
+    if (imconv_get_conversation(sdk, id, on_one, on_fail, NULL) != IMCONV_OK) exit(1);
+    wait_for(target);
+}
+
+static double import_all(void) {
+    enum { BATCH = 1000 };
+    size_t cap = BATCH * 900;
+    char *doc = malloc(cap);
+    record r;
+    double spent = 0;
+    for (long start = 0; start < size; start += BATCH) {
+        size_t len = 0;
+        doc[len++] = '[';
+        for (long i = start; i < start + BATCH && i < size; i++) {
+            make_record(i, &r);
+            len += (size_t)snprintf(
+                doc + len, cap - len,
+                "%s{\"conversationID\":\"%s\",\"showName\":\"%s\",\"faceUrl\":\"%s\","
+                "\"groupType\":\"%s\",\"unreadCount\":%ld,\"orderKey\":%ld,\"lastMessage\":%s}",
+                i > start ? "," : "", r.id, r.show_name, r.face_url, r.group_type, r.unread,
+                r.order_key, r.last_message);
+        }
+        doc[len++] = ']';
+        doc[len] = '\0';
+        long target = atomic_load(&completed) + 1;
+        double t0 = now_s();
+        if (imconv_import_conversations(sdk, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
+        wait_for(target);
+        spent += now_s() - t0;
+    }
+    free(doc);
+    return spent * 1e3;
+}
+
+static double page_once(void) {
+    long target = atomic_load(&completed) + 1;
+    double t0 = now_s();
+    if (imconv_get_conversation_page(sdk, NULL, cursor, 100, on_page, on_fail, NULL) != IMCONV_OK)
+        exit(1);
+    wait_for(target);
+    return now_s() - t0;
+}
+
+static double apply_messages(long calls) {
+    char doc[100 * 300];
+    double t0 = now_s();
+    for (long k = 0; k < calls; k++) {
+        size_t len = 0;
+        doc[len++] = '[';
+        for (int m = 0; m < 100; m++) {
+            long i = (long)(next_random() % (uint64_t)size);
+            len += (size_t)snprintf(doc + len, sizeof doc - len,
+                                    "%s{\"conversationID\":\"%s\",\"msgID\":\"e%ld-%d\","
+                                    "\"timestamp\":%ld,\"seq\":%ld,\"text\":\"hello\"}",
+                                    m ? "," : "", ids[i], k, m, 1800000000L + k, k * 100 + m + 1);
+        }
+        doc[len++] = ']';
+        doc[len] = '\0';
+        long target = atomic_load(&completed) + 1;
+        if (imconv_apply_messages(sdk, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
+        wait_for(target);
+    }
+    return (now_s() - t0) * 1e3;
+}
+
+/* One round of every path for one mode, into v[path]. */
+static void round_of(const char *dir, int encrypted, double *v) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/%s'", dir, encrypted ? "encrypted" : "plain");
+    if (system(cmd) != 0) exit(1);
+    open_store(dir, encrypted, 2 * size + 1000);
+    v[0] = import_all();
+    imconv_sdk_free(sdk);
+
+    double t0 = now_s();
+    open_store(dir, encrypted, 16);
+    get(ids[size / 2]);
+    v[1] = (now_s() - t0) * 1e3;
+    enum { MISSES = 4000 };
+    double *lat = malloc(MISSES * sizeof *lat);
+    for (int s = 0; s < MISSES; s++) {
+        const char *id = ids[next_random() % (uint64_t)size];
+        double t = now_s();
+        get(id);
+        lat[s] = (now_s() - t) * 1e6;
+    }
+    v[2] = percentile(lat, MISSES, 0.5);
+    free(lat);
+    cursor[0] = '\0';
+    v[3] = page_once() * 1e6;
+    double pages = 0;
+    cursor[0] = '\0';
+    do pages += page_once();
+    while (!finished);
+    v[4] = pages * 1e3;
+    v[5] = apply_messages(size >= 100000 ? 200 : 50);
+    imconv_sdk_free(sdk);
+
+    open_store(dir, encrypted, 2 * size + 1000);
+    for (long i = 0; i < size; i++) get(ids[i]);
+    enum { HITS = 20000 };
+    lat = malloc(HITS * sizeof *lat);
+    for (int s = 0; s < HITS; s++) {
+        const char *id = ids[next_random() % (uint64_t)size];
+        double t = now_s();
+        get(id);
+        lat[s] = (now_s() - t) * 1e6;
+    }
+    v[6] = percentile(lat, HITS, 0.5);
+    free(lat);
+    /* A rekey of the whole store: to another key, or plain to encrypted. */
+    long target = atomic_load(&completed) + 1;
+    t0 = now_s();
+    if (imconv_rekey(sdk, encrypted ? KEY2 : KEY, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
+    wait_for(target);
+    v[7] = (now_s() - t0) * 1e3;
+    imconv_sdk_free(sdk);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
+        return 2;
+    }
+    size = atol(argv[2]);
+    results = fopen(argv[3], "a");
+    ids = malloc((size_t)size * sizeof *ids);
+    for (long i = 0; i < size; i++) {
+        char buf[40];
+        conversation_id(i, buf, sizeof buf);
+        ids[i] = strdup(buf);
+    }
+    double v[MODES][PATHS][ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int m = 0; m < MODES; m++) {
+            int mode = (round + m) % 2; /* alternate which goes first */
+            double one[PATHS];
+            round_of(argv[1], mode, one);
+            for (int p = 0; p < PATHS; p++) v[mode][p][round] = one[p];
+        }
+    }
+    printf("\nencryption's cost, %ld conversations, median of %d rounds (plain and encrypted "
+           "alternating)\n\n",
+           size, ROUNDS);
+    printf("| %-22s | %14s | %14s | %17s |\n", "path", "plain", "encrypted", "encrypted / plain");
+    printf("|------------------------|----------------|----------------|-------------------|\n");
+    for (int p = 0; p < PATHS; p++) {
+        implementation = "imconv";
+        char metric[80];
+        snprintf(metric, sizeof metric, "plain_%s", path_names[p]);
+        report(metric, size, path_units[p], v[0][p], ROUNDS);
+        snprintf(metric, sizeof metric, "encrypted_%s", path_names[p]);
+        report(metric, size, path_units[p], v[1][p], ROUNDS);
+        double plain = percentile(v[0][p], ROUNDS, 0.5), enc = percentile(v[1][p], ROUNDS, 0.5);
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%.3g %s", plain, path_units[p]);
+        snprintf(b, sizeof b, "%.3g %s", enc, path_units[p]);
+        printf("| %-22s | %14s | %14s | %16.2fx |\n", path_names[p], a, b, enc / plain);
+    }
+    for (long i = 0; i < size; i++) free(ids[i]);
+    free(ids);
+    fclose(results);
+    return 0;
+}
