@@ -174,8 +174,11 @@ pub(super) fn confirm_key(
     let path = dir.join(DATABASE_FILE);
     match probe {
         Ok(_) => {
-            if !read_only && read_key_check(dir).as_deref() != Some(check_of(key)?.as_str()) {
-                write_key_check(dir, key)?;
+            if !read_only {
+                let check = check_of(conn, key)?;
+                if read_key_check(dir).as_deref() != Some(check.as_str()) {
+                    write_key_check(dir, &check)?;
+                }
             }
             Ok(())
         }
@@ -183,7 +186,10 @@ pub(super) fn confirm_key(
             if matches!(kind, FileKind::Encrypted | FileKind::Unknown)
                 && e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
         {
-            if read_key_check(dir).as_deref() == Some(check_of(key)?.as_str()) {
+            // The store's connection cannot run a statement now (its first
+            // page does not decrypt): the check is computed in memory.
+            let memory = Connection::open_in_memory()?;
+            if read_key_check(dir).as_deref() == Some(check_of(&memory, key)?.as_str()) {
                 Err(Error::new(
                     ErrorCode::StoreDamaged,
                     format!(
@@ -213,9 +219,8 @@ pub(super) fn wrong_key(path: &Path) -> Error {
 }
 
 /// The key check of `key`: SHA3-256 of the key and a fixed text, in hex
-/// (computed by SQLite's `sha3()`, on a connection in memory).
-fn check_of(key: &StoreKey) -> Result<String> {
-    let conn = Connection::open_in_memory()?;
+/// (computed by SQLite's `sha3()` on `conn`, which reads nothing).
+fn check_of(conn: &Connection, key: &StoreKey) -> Result<String> {
     let mut input = Vec::with_capacity(key.bytes().len() + KEY_CHECK_TEXT.len());
     input.extend_from_slice(key.bytes());
     input.extend_from_slice(KEY_CHECK_TEXT);
@@ -230,10 +235,9 @@ fn read_key_check(dir: &Path) -> Option<String> {
     std::fs::read_to_string(dir.join(KEY_CHECK_FILE)).ok()
 }
 
-/// Writes the key check whole (a new file renamed over the old, synced),
-/// owner-only.
-pub(super) fn write_key_check(dir: &Path, key: &StoreKey) -> Result<()> {
-    let text = check_of(key)?;
+/// Writes the key check `text` whole (a new file renamed over the old,
+/// synced), owner-only.
+fn write_key_check(dir: &Path, text: &str) -> Result<()> {
     let path = dir.join(KEY_CHECK_FILE);
     let fresh = dir.join(format!("{KEY_CHECK_FILE}.new"));
     let written = (|| -> io::Result<()> {
