@@ -6,7 +6,9 @@
 //! store opens with), `lock` (the folder: lock, permissions, legacy move),
 //! `codec` (a conversation to its row and back), `query` (one row, ordered
 //! pages, the reader connection), `writer` (rows within a transaction),
-//! `applied` and `window` (remembered messages), `checkpoint`.
+//! `applied` and `window` (remembered messages), `checkpoint`,
+//! `connection` (the writer's settings, the immutable fallback), `keying`,
+//! `rekey` and `delete` (encryption at rest, a store's removal).
 //!
 //! Layout on disk: `<store folder>/conversations.db` (plus SQLite's `-wal`
 //! and `-shm` files), owner-only, and locked for the life of the instance
@@ -19,7 +21,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::config::Durability;
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, Result};
 use crate::key::StoreKey;
 use crate::model::{Conversation, ListFilter};
 use crate::platform;
@@ -105,6 +107,7 @@ macro_rules! filter_sql {
 // The store's parts (declared after the macros they use).
 mod checkpoint;
 mod codec;
+mod connection;
 mod integrity;
 pub mod keying;
 mod lock;
@@ -118,6 +121,7 @@ mod writer;
 
 pub use checkpoint::*;
 pub use codec::*;
+use connection::{immutable_uri, immutable_uri_base, read_only_or_immutable};
 pub use delete::{delete_store, remove_leftover};
 pub use lock::*;
 pub use query::*;
@@ -198,76 +202,6 @@ pub struct StoreOptions<'k> {
     pub read_only: bool,
     /// The key of an encrypted store (see `keying`).
     pub key: Option<&'k StoreKey>,
-}
-
-/// A read-only connection that can read, or the same opened `immutable`:
-/// SQLite reads a WAL-mode database through its `-shm` file, which it
-/// cannot create on a read-only file system (or in a folder it cannot
-/// write). When the WAL is absent or empty the database file is the whole
-/// store, and `immutable` reads it without the side files (nothing can
-/// write it meanwhile: the store's lock is held shared). A WAL that holds
-/// writes cannot be read that way: refused, saying what to do.
-fn read_only_or_immutable(
-    conn: Connection,
-    dir: &Path,
-    path: &Path,
-    key: Option<&StoreKey>,
-) -> Result<(Connection, bool)> {
-    let probe = conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0));
-    let Err(first) = probe else {
-        return Ok((conn, false));
-    };
-    drop(conn);
-    let wal = dir.join(format!("{DATABASE_FILE}-wal"));
-    let wal_holds_writes = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
-    if wal_holds_writes {
-        return Err(Error::new(
-            ErrorCode::Io,
-            format!(
-                "{}: cannot be read ({first}): its WAL holds writes that SQLite reads through a \
-                 -shm file it cannot create here (a read-only file system, or a folder this \
-                 process cannot write); open it read-write once where it can be written, or copy \
-                 its folder somewhere writable",
-                path.display()
-            ),
-        ));
-    }
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_NOFOLLOW
-        | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(immutable_uri(path), flags)
-        .map_err(|e| Error::from(e).context(format_args!("opening {}", path.display())))?;
-    keying::key_connection(&conn, key)?;
-    crate::log::info(format_args!(
-        "{}: its folder cannot be written (a read-only file system?): read as it is, without the \
-         WAL's side files",
-        path.display()
-    ));
-    Ok((conn, true))
-}
-
-/// The `file:` URI that opens `path` immutable (bytes outside the URI's
-/// unreserved set percent-encoded).
-fn immutable_uri(path: &Path) -> String {
-    let mut uri = immutable_uri_base(path);
-    uri.push_str("?immutable=1");
-    uri
-}
-
-/// The `file:` URI of `path`, without parameters (bytes outside the URI's
-/// unreserved set percent-encoded; never a quote).
-fn immutable_uri_base(path: &Path) -> String {
-    use std::os::unix::ffi::OsStrExt;
-    let mut uri = String::from("file:");
-    for &b in path.as_os_str().as_bytes() {
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            uri.push(b as char);
-        } else {
-            uri.push_str(&format!("%{b:02X}"));
-        }
-    }
-    uri
 }
 
 impl Store {
@@ -379,50 +313,6 @@ impl Store {
             (Some(dir), false) => Some(dir.join(format!("{DATABASE_FILE}-wal"))),
             _ => None,
         }
-    }
-
-    fn configure(&mut self) -> Result<()> {
-        self.configure_connection()?;
-        self.migrate()?;
-        self.check_schema()
-    }
-
-    /// The settings of the writer's connection (at open, and after a rekey
-    /// opened it again).
-    fn configure_connection(&mut self) -> Result<()> {
-        let conn = &self.conn;
-        let on_disk = self.dir.is_some();
-        if on_disk && !self.read_only {
-            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Error::new(
-                    ErrorCode::Database,
-                    format!("database: could not switch to WAL mode (got {mode})"),
-                ));
-            }
-        }
-        let sync = match self.durability {
-            Durability::Normal => "NORMAL",
-            Durability::Full => "FULL",
-        };
-        conn.pragma_update(None, "synchronous", sync)?;
-        // Writes queued together share a transaction with one savepoint
-        // each; a savepoint's journal stays in memory instead of spilling
-        // to a temporary file.
-        conn.pragma_update(None, "temp_store", "MEMORY")?;
-        if on_disk && !self.read_only {
-            // Checkpoints run on a connection of their own, off the writer
-            // (see [`Checkpointer`]); the writer checkpoints by itself only
-            // as a backstop, should the WAL grow this far regardless.
-            conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
-            // A WAL that grew (a burst) is cut back when it starts over.
-            conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
-        }
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // SQLite checks each cell's size against its page as it reads it:
-        // more damage found by SQLite itself, at a cost too small to see.
-        conn.pragma_update(None, "cell_size_check", true)?;
-        Ok(())
     }
 
     pub fn is_read_only(&self) -> bool {

@@ -3,16 +3,13 @@
 //! who asks to be forgotten).
 
 use std::ffi::{c_char, c_void};
-use std::ptr;
 
-use super::error::{IMCONV_ERR_INTERNAL, IMCONV_OK};
-use super::handle::give_string;
+use super::error::IMCONV_OK;
 use super::import::imconv_done_callback;
 use super::lookup::imconv_error_callback;
 use super::sdk::imconv_sdk;
-use super::{guard, str_arg, write_call};
+use super::{str_arg, with_out_error, write_call};
 use crate::config::Config;
-use crate::error::Error;
 use crate::key::StoreKey;
 use crate::state::delete_user_store;
 use crate::write::Write;
@@ -113,29 +110,12 @@ pub unsafe extern "C" fn imconv_delete_store(
     config_json: *const c_char,
     out_error: *mut *mut c_char,
 ) -> i32 {
-    // SAFETY (the writes below): `out_error` is NULL or writable (this
-    // function's contract), and checked for NULL.
-    let fail = |error: Error| -> i32 {
-        crate::log::failure("imconv_delete_store failed", &error);
-        if !out_error.is_null() {
-            // SAFETY: see above.
-            unsafe { *out_error = give_string(error.message().to_string()) };
-        }
-        error.code().as_i32()
-    };
-    guard(IMCONV_ERR_INTERNAL, || {
-        if !out_error.is_null() {
-            // SAFETY: see above.
-            unsafe { *out_error = ptr::null_mut() };
-        }
-        // SAFETY: `config_json` is NULL or a C string (this function's
-        // contract).
-        let deleted = unsafe { str_arg(config_json, &"config_json") }
-            .and_then(Config::parse)
-            .and_then(|config| delete_user_store(&config));
-        match deleted {
-            Ok(_) => IMCONV_OK,
-            Err(e) => fail(e),
-        }
-    })
+    // SAFETY: `out_error` is NULL or writable and `config_json` NULL or a
+    // C string (this function's contract).
+    unsafe {
+        with_out_error("imconv_delete_store failed", out_error, || {
+            let config = Config::parse(str_arg(config_json, &"config_json")?)?;
+            delete_user_store(&config).map(|_| IMCONV_OK)
+        })
+    }
 }

@@ -53,6 +53,34 @@ fn guard<R>(on_panic: R, body: impl FnOnce() -> R) -> R {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(on_panic)
 }
 
+/// The frame of a blocking export that reports failure through
+/// `out_error`: `*out_error` is cleared, `body` runs under the panic guard,
+/// and its failure is logged (as `what`) and handed to the host as a
+/// message for `imconv_string_free`; returns its code.
+///
+/// # Safety
+/// `out_error` is NULL or writable.
+unsafe fn with_out_error(
+    what: &str,
+    out_error: *mut *mut c_char,
+    body: impl FnOnce() -> Result<i32>,
+) -> i32 {
+    guard(error::IMCONV_ERR_INTERNAL, || {
+        if !out_error.is_null() {
+            // SAFETY: not NULL, so writable (this function's contract).
+            unsafe { *out_error = std::ptr::null_mut() };
+        }
+        body().unwrap_or_else(|error| {
+            crate::log::failure(what, &error);
+            if !out_error.is_null() {
+                // SAFETY: as above.
+                unsafe { *out_error = handle::give_string(error.message().to_string()) };
+            }
+            error.code().as_i32()
+        })
+    })
+}
+
 /// The host's `user_data`: passed back untouched, never dereferenced.
 #[derive(Clone, Copy)]
 struct UserData(*mut c_void);

@@ -10,8 +10,8 @@ use super::error::{
     IMCONV_ERR_INTERNAL, IMCONV_ERR_INVALID_PARAMETERS, IMCONV_ERR_SHUTDOWN, IMCONV_ERR_TIMEOUT,
     IMCONV_ERR_WOULD_DEADLOCK, IMCONV_ERR_WRONG_PROCESS, IMCONV_OK,
 };
-use super::handle::{borrow, give_string, hold, into_raw, take};
-use super::{guard, str_arg};
+use super::handle::{borrow, hold, into_raw, take};
+use super::{guard, str_arg, with_out_error};
 use crate::config::Config;
 use crate::dispatch::{join_stopped, Joined};
 use crate::engine::Engine;
@@ -146,37 +146,19 @@ pub unsafe extern "C" fn imconv_sdk_new(
     out_sdk: *mut *mut imconv_sdk,
     out_error: *mut *mut c_char,
 ) -> i32 {
-    // SAFETY (the writes below): `out_error` and `out_sdk` are NULL or
-    // writable (this function's contract), and each is checked for NULL.
-    let fail = |error: Error| -> i32 {
-        crate::log::failure("imconv_sdk_new failed", &error);
-        if !out_error.is_null() {
-            // SAFETY: see above.
-            unsafe { *out_error = give_string(error.message().to_string()) };
-        }
-        error.code().as_i32()
-    };
-    guard(IMCONV_ERR_INTERNAL, || {
-        if !out_error.is_null() {
-            // SAFETY: see above.
-            unsafe { *out_error = ptr::null_mut() };
-        }
-        if out_sdk.is_null() {
-            return fail(Error::invalid_parameters("out_sdk is NULL"));
-        }
-        // SAFETY: see above.
-        unsafe { *out_sdk = ptr::null_mut() };
-        // SAFETY: `config_json` is NULL or a C string (this function's
-        // contract).
-        match unsafe { create(config_json) } {
-            Ok(sdk) => {
-                // SAFETY: see above.
-                unsafe { *out_sdk = into_raw(sdk) };
-                IMCONV_OK
+    // SAFETY: `out_error` and `out_sdk` are NULL or writable, and
+    // `config_json` NULL or a C string (this function's contract); `out_sdk`
+    // is checked for NULL before each write.
+    unsafe {
+        with_out_error("imconv_sdk_new failed", out_error, || {
+            if out_sdk.is_null() {
+                return Err(Error::invalid_parameters("out_sdk is NULL"));
             }
-            Err(e) => fail(e),
-        }
-    })
+            *out_sdk = ptr::null_mut();
+            *out_sdk = into_raw(create(config_json)?);
+            Ok(IMCONV_OK)
+        })
+    }
 }
 
 /// # Safety

@@ -122,7 +122,7 @@ fn verify_backup(from: &Path, user_id: &str, key: Option<&StoreKey>) -> Result<(
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::NotADatabase) if kind != FileKind::Plain => {
+            Some(rusqlite::ErrorCode::NotADatabase) if key.is_some() && kind != FileKind::Plain => {
                 refused("does not open with this encryption_key".to_string())
                     .with_code(ErrorCode::WrongKey)
             }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::ErrorCode;
 use crate::json::parse_conversations;
 use crate::model::{ConversationId, Text};
 
