@@ -44,16 +44,6 @@ impl StoreKey {
         Ok(StoreKey { bytes })
     }
 
-    /// A key from raw bytes (tests, and a rekey's new key).
-    pub fn from_bytes(raw: [u8; KEY_BYTES]) -> StoreKey {
-        let mut raw = raw;
-        let key = StoreKey {
-            bytes: Box::new(raw),
-        };
-        wipe(&mut raw);
-        key
-    }
-
     /// The key as SQLite3 Multiple Ciphers takes a raw key (no key
     /// derivation): `raw:` and 64 hex digits, in a text wiped when dropped.
     pub fn raw_text(&self) -> Secret {

@@ -234,8 +234,6 @@ fn rekey_encrypts_changes_the_key_and_decrypts_with_the_instance_in_use() {
 
 #[test]
 fn a_bad_new_key_is_refused_naming_it_without_echoing_it() {
-    let data = Scratch::new("enc-badkey");
-    let e = open(&data, None).unwrap();
     let err = StoreKey::from_hex(&KEY_A[..10], "new_key_hex").unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidParameters);
     assert!(
@@ -251,7 +249,6 @@ fn a_bad_new_key_is_refused_naming_it_without_echoing_it() {
         "{}",
         err.message()
     );
-    drop(e);
 }
 
 #[test]

@@ -31,11 +31,11 @@ pub fn delete_store(dir: &Path) -> Result<bool> {
         return Ok(false);
     }
     refuse_links(dir)?;
-    let _lock = lock_existing(&dir.join(DATABASE_FILE), dir)?;
+    let lock = lock_existing(&dir.join(DATABASE_FILE), dir)?;
     let doomed = doomed_name(dir);
     fs::rename(dir, &doomed).map_err(|e| step("renaming it away", e))?;
     platform::sync_dir(parent).map_err(|e| step("syncing its parent folder", e))?;
-    drop(_lock);
+    drop(lock);
     fs::remove_dir_all(&doomed).map_err(|e| step("removing its files", e))?;
     platform::sync_dir(parent).map_err(|e| step("syncing its parent folder", e))?;
     crate::log::info(format_args!("deleted the store {}", dir.display()));
