@@ -97,6 +97,12 @@ typedef unsigned char bool;
 
 
 /*
+ Rows kept: a shared instance that falls further behind (suspended for
+ that many changes) reloads whole instead of reading the log.
+ */
+#define CHANGES_KEPT 100000
+
+/*
  Conversation type: unknown (never returned by imconv).
  */
 #define IMCONV_CONVERSATION_TYPE_UNKNOWN 0
@@ -276,6 +282,23 @@ typedef unsigned char bool;
  open a plain store without a key and encrypt it with `imconv_rekey`.
  */
 #define IMCONV_ERR_WRONG_KEY 6910
+
+/*
+ A `"shared"` store's write lock (or, rarely, its read snapshot) stayed
+ taken by another process for longer than the busy bound (5 s): a
+ process stopped (SIGSTOP, a debugger) or hung in the middle of a write.
+ Nothing of the call was done; retry later. Never returned for a store
+ that is not shared.
+ */
+#define IMCONV_ERR_STORE_BUSY 6911
+
+/*
+ The instance is suspended (`imconv_suspend`): it holds no lock and no
+ file of the store, and every call that needs the store is refused with
+ this code (a read accepted just before the suspension fails with it in
+ its `on_error`) until `imconv_resume`.
+ */
+#define IMCONV_ERR_SUSPENDED 6912
 
 /*
  An internal error: a panic inside the library was caught. Please report it.
@@ -2147,6 +2170,61 @@ int32_t imconv_report_sync(struct imconv_sdk *sdk,
  not yet freed.
  */
 IMCONV_API void imconv_string_free(char *s);
+
+/*
+ Suspends an instance: it finishes the writes it accepted before (their
+ callbacks follow as usual), syncs its WAL, and closes every connection,
+ file descriptor and lock it holds on the store, so that a suspended
+ process never blocks another (on iOS, a suspended app that holds a lock
+ on a file in an App Group container is killed: exception 0xdead10cc).
+ Call it when the app is about to be suspended (iOS:
+ `applicationDidEnterBackground`, inside a background task), for a
+ `"shared"` store or not.
+
+ While suspended, every call that needs the store is refused at once
+ with IMCONV_ERR_SUSPENDED (its callbacks are not called); a read
+ accepted just before the suspension fails with it through `on_error`.
+ Listeners stay registered; nothing is delivered to them until
+ `imconv_resume`. Suspending a suspended instance does nothing.
+
+ Returns IMCONV_OK when every file is closed, IMCONV_ERR_SHUTDOWN once
+ the instance is being freed, IMCONV_ERR_INVALID_PARAMETERS for NULL.
+ On failure, when `out_error` is not NULL, `*out_error` receives a
+ message to free with `imconv_string_free` (NULL on success).
+
+ Blocking: it waits for the write being committed (bounded by the busy
+ bound, 5 s, when another process holds the write lock). Callable from
+ any thread, also from inside a callback.
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `out_error` is
+ NULL or writable.
+ */
+IMCONV_API int32_t imconv_suspend(struct imconv_sdk *sdk, char **out_error);
+
+/*
+ Resumes a suspended instance: opens the store again (with the config it
+ was created with), catches up with what other instances wrote
+ meanwhile (a `"shared"` store: listeners receive those events, before
+ any later call's; a store that is not shared is read again whole, and
+ listeners hear only of totals that moved), and accepts calls again.
+ Resuming an instance that is not suspended does nothing.
+
+ Returns IMCONV_OK, or the code `imconv_sdk_new` would give: for
+ example IMCONV_ERR_STORE_LOCKED when an instance that is not shared
+ took the store meanwhile, IMCONV_ERR_WRONG_KEY after a rekey by
+ another instance. On failure the instance stays suspended (call again
+ later, or free it); when `out_error` is not NULL, `*out_error`
+ receives a message to free with `imconv_string_free`.
+
+ Blocking (it opens the store and reads what changed). Callable from
+ any thread, also from inside a callback.
+
+ # Safety
+ `sdk` is NULL or a live instance from `imconv_sdk_new`; `out_error` is
+ NULL or writable.
+ */
+IMCONV_API int32_t imconv_resume(struct imconv_sdk *sdk, char **out_error);
 
 #ifdef __cplusplus
 }  /* extern "C" */

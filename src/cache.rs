@@ -310,6 +310,14 @@ impl<V> Cache<V> {
         }
     }
 
+    /// Forgets everything (another process rewrote the store: see
+    /// `state::shared`). Call only with the store's lock held.
+    pub fn clear(&self) {
+        let mut table = self.table.write();
+        table.entries.clear();
+        table.slots = vec![EMPTY; 16];
+    }
+
     /// Frees an eighth of the capacity: the entries read least recently
     /// (of equal stamps, the first inserted). One pass to find the cut, one
     /// to keep the rest: linear in the capacity, once per eighth of it.

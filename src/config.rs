@@ -59,6 +59,9 @@ pub struct Config {
     pub cache_capacity: usize,
     /// Open an existing store to read it only: writes are refused.
     pub read_only: bool,
+    /// Several instances, in this and other processes, open the store at
+    /// once; each sees the others' writes (see `store::changes`).
+    pub shared: bool,
     pub delivery: Delivery,
     /// A backup (`imconv_backup`) that replaces the store at open, after it
     /// was verified (see `store::restore_from_backup`).
@@ -79,6 +82,7 @@ impl Config {
             sync_interval: std::time::Duration::from_millis(DEFAULT_SYNC_INTERVAL_MS),
             cache_capacity: DEFAULT_CACHE_CAPACITY,
             read_only: false,
+            shared: false,
             delivery: Delivery::Thread,
             restore_from: None,
             on_damage: OnDamage::Fail,
@@ -146,6 +150,11 @@ impl Config {
                         Error::invalid_json("config: 'read_only' must be true or false")
                     })?
                 }
+                "shared" => {
+                    config.shared = value.as_bool().ok_or_else(|| {
+                        Error::invalid_json("config: 'shared' must be true or false")
+                    })?
+                }
                 "worker_threads" => {
                     return Err(Error::invalid_parameters(
                         "config: 'worker_threads' was removed in 0.2.0 (every write runs on one \
@@ -187,7 +196,7 @@ impl Config {
                 }
                 other => {
                     return Err(Error::invalid_parameters(format!(
-                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, delivery, restore_from, on_damage, encryption_key)",
+                    "config: unknown key {} (known: user_id, data_dir, durability, sync_interval_ms, cache_capacity, read_only, shared, delivery, restore_from, on_damage, encryption_key)",
                     quote(other)
                 )))
                 }
@@ -197,6 +206,12 @@ impl Config {
             return Err(Error::invalid_parameters(
                 "config: 'restore_from' replaces a store on disk: it needs 'data_dir', and not \
                  'read_only'",
+            ));
+        }
+        if config.shared && (config.data_dir.is_none() || config.restore_from.is_some()) {
+            return Err(Error::invalid_parameters(
+                "config: 'shared' opens a store on disk beside other instances: it needs \
+                 'data_dir', and not 'restore_from' (which replaces the store under them)",
             ));
         }
         if config.encryption_key.is_some() && config.data_dir.is_none() {

@@ -29,7 +29,7 @@ use tokio::runtime::{Handle, Runtime};
 
 use crate::cache::Probe;
 use crate::config::{Config, Delivery, Durability};
-use crate::dispatch::{guarded, wait_on, Completer, Dispatcher, Poster};
+use crate::dispatch::{Completer, Dispatcher, Poster};
 use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Listener, Removal};
 use crate::inject::{self, Stage};
@@ -40,6 +40,8 @@ use crate::write::Write;
 mod jobs;
 mod problems;
 mod read_pool;
+mod shutdown;
+mod suspension;
 #[cfg(test)]
 mod tests;
 mod upkeep;
@@ -99,6 +101,14 @@ struct Core<V: Snapshot> {
     /// last answered group, reused so that the path allocates nothing.
     lookups: Mutex<PendingLookups<V>>,
     spare_lookups: Mutex<PendingLookups<V>>,
+    /// Shared: the idle watcher (see `suspension`), and whether its
+    /// catch-up is queued.
+    watcher: Mutex<Option<suspension::Watcher>>,
+    catching: AtomicBool,
+    /// Suspended, or suspending: calls are refused.
+    suspending: AtomicBool,
+    /// Signalled when the writer's drain ends.
+    drained: parking_lot::Condvar,
 }
 
 impl<V: Snapshot> Core<V> {
@@ -106,7 +116,8 @@ impl<V: Snapshot> Core<V> {
     /// instance is shutting down, right here: see [`ReadPool::settle`]).
     fn load_later(self: &Arc<Self>, id: ConversationId, done: Completer<Arc<V>>) {
         let core = self.clone();
-        self.reads.spawn(move || done.complete(core.state.load(id)));
+        self.reads
+            .spawn(move || done.complete(core.fresh().and_then(|()| core.state.load(id))));
     }
 
     /// [`State::page`] on the blocking pool, answering `done` (as
@@ -119,8 +130,12 @@ impl<V: Snapshot> Core<V> {
         done: Completer<Page<V>>,
     ) {
         let core = self.clone();
-        self.reads
-            .spawn(move || done.complete(core.state.page(&filter, &cursor, count)));
+        self.reads.spawn(move || {
+            done.complete(
+                core.fresh()
+                    .and_then(|()| core.state.page(&filter, &cursor, count)),
+            )
+        });
     }
 
     /// Any other read on the blocking pool (as `load_later`).
@@ -130,7 +145,8 @@ impl<V: Snapshot> Core<V> {
         read: impl FnOnce(&State<V>) -> Result<T> + Send + 'static,
     ) {
         let core = self.clone();
-        self.reads.spawn(move || done.complete(read(&core.state)));
+        self.reads
+            .spawn(move || done.complete(core.fresh().and_then(|()| read(&core.state))));
     }
 
     /// Queues the store's problems waiting to be told, as a batch of their
@@ -185,8 +201,13 @@ impl<V: Snapshot> Engine<V> {
             upkeep: Upkeep::new(handle.clone(), state.checkpointer(), wal_sync),
             lookups: Mutex::new(PendingLookups::default()),
             spare_lookups: Mutex::new(PendingLookups::default()),
+            watcher: Mutex::new(None),
+            catching: AtomicBool::new(false),
+            suspending: AtomicBool::new(false),
+            drained: parking_lot::Condvar::new(),
             state,
         });
+        *core.watcher.lock() = suspension::start_watcher(&core)?;
         problems::tell_on_callback_thread(&core);
         Ok(Engine {
             accepting: AtomicBool::new(true),
@@ -215,6 +236,7 @@ impl<V: Snapshot> Engine<V> {
         T: Send + 'static,
         F: FnOnce(Result<T>) + Send + 'static,
     {
+        self.refuse_if_suspended()?;
         self.dispatcher
             .read_completer(MAX_QUEUED_READS, deliver)
             .map_err(|waiting| {
@@ -256,6 +278,13 @@ impl<V: Snapshot> Engine<V> {
     /// [`ConversationId::check`], so that the call copies it only once.
     pub fn get_checked(&self, id: &str, done: Completer<Arc<V>>) {
         inject::point(Stage::Accept);
+        // Another process wrote: caught up on the blocking pool first.
+        if self.core.state.is_stale() {
+            return match ConversationId::parse(id) {
+                Ok(id) => self.core.load_later(id, done),
+                Err(e) => done.complete(Err(e)),
+            };
+        }
         if self.dispatcher.is_host_delivery() {
             // The host counts callbacks (`imconv_dispatch(max)`), so each
             // lookup is its own job: probed here, queued finished (read on
@@ -294,7 +323,7 @@ impl<V: Snapshot> Engine<V> {
     /// pool.
     pub fn get_many(&self, ids: IdList, done: Completer<Vec<Arc<V>>>) {
         inject::point(Stage::Accept);
-        if ids.len() <= LARGE_BATCH {
+        if ids.len() <= LARGE_BATCH && !self.core.state.is_stale() {
             let mut all_known = true;
             let mut found = Vec::with_capacity(ids.len());
             let probed = self
@@ -355,6 +384,10 @@ impl<V: Snapshot> Engine<V> {
 
     fn enqueue(&self, op: Result<Write>, reply: Reply) -> Result<()> {
         inject::point(Stage::Accept);
+        if let Err(e) = self.refuse_if_suspended() {
+            reply.cancel();
+            return Err(e);
+        }
         if self.read_only {
             reply.cancel();
             return Err(Error::new(
@@ -408,7 +441,7 @@ impl<V: Snapshot> Engine<V> {
     /// callbacks, and a job must be one).
     pub fn page(&self, filter: ListFilter, cursor: String, count: usize, done: Completer<Page<V>>) {
         inject::point(Stage::Accept);
-        if !self.dispatcher.is_host_delivery() {
+        if !self.dispatcher.is_host_delivery() && !self.core.state.is_stale() {
             return self.dispatcher.execute(Box::new(PageJob {
                 core: self.core.clone(),
                 filter,
@@ -502,89 +535,5 @@ impl<V: Snapshot> Engine<V> {
     /// [`crate::cache::Cache::inserted`]).
     pub fn cache_inserts(&self) -> u64 {
         self.core.state.cache.inserted()
-    }
-
-    /// Shuts down and waits: stops accepting calls, fails the queued writes
-    /// with `Shutdown`, lets the one being committed finish, delivers every
-    /// callback, joins every thread and closes the store. From a thread
-    /// where waiting could deadlock it does what `close` does instead.
-    pub fn shutdown(&self) {
-        self.close(Box::new(|| {}));
-    }
-
-    /// Shuts down; runs `finally` once the last callback was delivered and
-    /// every thread but the callback thread is gone. Returns true when all
-    /// of that happened before it returned (the callback thread was joined
-    /// too). From the callback thread itself, or where the callback thread
-    /// waits (directly or through other instances) for this thread, it
-    /// cannot wait: it returns false at once, and the callback thread does
-    /// the rest after its current callback and then exits.
-    pub fn close(&self, finally: Box<dyn FnOnce() + Send>) -> bool {
-        self.accepting.store(false, Ordering::Release);
-        let stop = {
-            let (runtime, core) = (self.runtime.clone(), self.core.clone());
-            // The library's own work runs under a panic guard; what
-            // delivers the host's callbacks (run_all, stop_and_join) must
-            // not, so this function has no guard around it (see `dispatch`).
-            move || {
-                guarded(|| stop_runtime(&runtime, &core));
-            }
-        };
-        // The store closes only once everything owed was delivered: a read
-        // still queued for the delivering thread runs there, on the store.
-        let core = self.core.clone();
-        let finally: Box<dyn FnOnce() + Send> = Box::new(move || {
-            guarded(|| {
-                core.upkeep.close();
-                core.state.close()
-            });
-            guarded(finally);
-        });
-        if self.dispatcher.is_host_delivery() && !self.is_callback_thread() {
-            // The host delivers: what is owed is delivered right here.
-            stop.clone()();
-            self.dispatcher.run_all();
-            finally();
-            return true;
-        }
-        if let (false, Some(thread_id)) = (self.is_callback_thread(), self.dispatcher.thread_id()) {
-            let joined = wait_on(thread_id, || {
-                stop.clone()();
-                self.dispatcher.stop_and_join();
-            });
-            if joined.is_some() {
-                finally();
-                return true;
-            }
-            // The stop above did not run: the callback thread does it.
-        }
-        self.dispatcher.stop_soon(Box::new(stop), finally);
-        false
-    }
-}
-
-/// Stops taking writes and fails those still queued with `Shutdown`; lets
-/// every read already handed to the blocking pool finish (later ones run on
-/// the thread that delivers, see [`read_pool`]); dropping the
-/// runtime then waits for the write being committed and joins the
-/// runtime's threads. The store stays open for the deliveries still owed:
-/// `close` closes it after them.
-fn stop_runtime<V: Snapshot>(runtime: &Mutex<Option<Runtime>>, core: &Core<V>) {
-    let queued = {
-        let mut q = core.writes.lock();
-        q.closed = true;
-        std::mem::take(&mut q.items)
-    };
-    drop(queued);
-    core.reads.settle();
-    let rt = runtime.lock().take();
-    drop(rt);
-}
-
-impl<V: Snapshot> Drop for Engine<V> {
-    fn drop(&mut self) {
-        if self.runtime.lock().is_some() && !self.is_callback_thread() {
-            self.shutdown();
-        }
     }
 }

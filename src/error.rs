@@ -7,6 +7,11 @@
 use std::ffi::CStr;
 use std::fmt;
 
+/// How long a connection waits for a lock another connection holds (SQLite's
+/// busy timeout) before its call fails with [`ErrorCode::StoreBusy`]: the
+/// bound on how long a stopped or hung process can block another's writes.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A stable error code. The numeric values are part of the public contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(i32)]
@@ -27,12 +32,14 @@ pub enum ErrorCode {
     StoreDamaged = 6908,
     StoreFailed = 6909,
     WrongKey = 6910,
+    StoreBusy = 6911,
+    Suspended = 6912,
     Internal = 6999,
 }
 
 impl ErrorCode {
     /// Every code, for tables and tests.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::Ok,
         ErrorCode::InvalidParameters,
         ErrorCode::Database,
@@ -49,6 +56,8 @@ impl ErrorCode {
         ErrorCode::StoreDamaged,
         ErrorCode::StoreFailed,
         ErrorCode::WrongKey,
+        ErrorCode::StoreBusy,
+        ErrorCode::Suspended,
         ErrorCode::Internal,
     ];
 
@@ -90,6 +99,10 @@ impl ErrorCode {
             ErrorCode::WrongKey => {
                 c"the store cannot be opened with this encryption key (wrong, missing, or given for a plain store)"
             }
+            ErrorCode::StoreBusy => {
+                c"the store is busy: another process has held its write lock too long (stopped or hung?)"
+            }
+            ErrorCode::Suspended => c"the instance is suspended (imconv_suspend): call imconv_resume first",
             ErrorCode::Internal => c"internal error (a panic was caught)",
         }
     }
@@ -174,6 +187,18 @@ impl From<rusqlite::Error> for Error {
                 Error::new(
                     ErrorCode::StoreDamaged,
                     format!("the store is damaged: {e}"),
+                )
+            }
+            // The busy timeout ran out: another process held the write lock
+            // (see [`BUSY_TIMEOUT`]).
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Error::new(
+                    ErrorCode::StoreBusy,
+                    format!(
+                        "the store is busy: another process held its write lock for more than \
+                         {} s (a process stopped or hung while writing?): retry later ({e})",
+                        BUSY_TIMEOUT.as_secs()
+                    ),
                 )
             }
             _ => Error::new(ErrorCode::Database, format!("database: {e}")),

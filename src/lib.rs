@@ -18,7 +18,8 @@
 //!   runtime, dispatcher, read pool, the write queue, checkpoints and syncs;
 //! - [`ffi`]: the C ABI, the only code with `extern "C"` and raw pointers.
 
-// `unsafe` lives only in the C ABI and the host thread's start and join,
+// `unsafe` lives only in the C ABI, the host thread's start and join, and
+// the shared change counter's mapping (`shared_map`),
 // each block with a SAFETY comment; everything else is safe Rust.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -38,6 +39,8 @@ pub mod key;
 pub mod log;
 pub mod model;
 pub mod platform;
+#[allow(unsafe_code)]
+pub mod shared_map;
 pub mod state;
 pub mod store;
 pub mod subscriptions;

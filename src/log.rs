@@ -97,7 +97,9 @@ pub fn failure(what: &str, e: &Error) {
         | ErrorCode::QueueFull
         | ErrorCode::WouldDeadlock
         | ErrorCode::Timeout
-        | ErrorCode::WrongKey => Level::Warn,
+        | ErrorCode::WrongKey
+        | ErrorCode::StoreBusy
+        | ErrorCode::Suspended => Level::Warn,
         ErrorCode::Database
         | ErrorCode::Io
         | ErrorCode::OutOfMemory

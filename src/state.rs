@@ -38,6 +38,8 @@ use crate::subscriptions::Subscriptions;
 
 mod health;
 mod opening;
+mod publish;
+mod shared;
 mod store_calls;
 #[cfg(test)]
 mod tests;
@@ -46,6 +48,7 @@ mod txn;
 pub use health::Health;
 pub use opening::delete_user_store;
 use opening::open_store;
+pub use shared::suspended;
 pub use txn::*;
 
 /// Most conversations in one page.
@@ -92,6 +95,12 @@ pub struct State<V: Snapshot> {
     /// Profiles (name, avatar) by conversation ID: temporary conversations
     /// are built from them on the callback thread.
     profiles: RwLock<HashMap<String, (Text, Text)>>,
+    /// `"shared"`: how this instance follows the others (see `shared`).
+    sharing: Option<shared::Sharing>,
+    /// Suspended (`State::suspend`): the store is closed until resumed.
+    suspended: std::sync::atomic::AtomicBool,
+    /// What the store was opened with, to open it again on resume.
+    config: Config,
 }
 
 /// A page of the ordered list.
@@ -109,6 +118,9 @@ pub struct Committed<V> {
     /// Rows the commit changed (0 when it failed): what the WAL grew by,
     /// for the engine's checkpoints and syncs.
     pub row_changes: u64,
+    /// Shared: the events of other processes' writes, caught up before
+    /// this transaction (delivered before its own).
+    pub foreign: Option<Events<V>>,
 }
 
 /// What one write of a group produced.
@@ -168,6 +180,10 @@ impl<V: Snapshot> State<V> {
             }
             opened => opened?,
         };
+        let sharing = match (&dir, config.shared) {
+            (Some(dir), true) => Some(shared::Sharing::open(dir, &store)?),
+            _ => None,
+        };
         // For speed only: without it pages are read on the writer's
         // connection.
         let reader = Mutex::new(optional("reader", store.reader()));
@@ -184,6 +200,9 @@ impl<V: Snapshot> State<V> {
             subscriptions: Subscriptions::default(),
             total_unread: Mutex::new(None),
             profiles: RwLock::new(profiles),
+            sharing,
+            suspended: false.into(),
+            config: config.clone(),
         })
     }
 
@@ -200,6 +219,12 @@ impl<V: Snapshot> State<V> {
     /// connection (and opens a new one after, with [`State::checkpointer`]).
     /// Lookups from the cache go on meanwhile.
     pub fn rekey(&self, key: Option<StoreKey>) -> Result<()> {
+        if self.sharing.is_some() {
+            return Err(Error::invalid_parameters(
+                "a \"shared\" store is not rekeyed: other processes have it open with its key; \
+                 rekey it from an instance opened without \"shared\" while no other is open",
+            ));
+        }
         self.with_store(|store| {
             let mut reader = self.reader.lock();
             drop(reader.take());
@@ -228,10 +253,19 @@ impl<V: Snapshot> State<V> {
     /// Runs `f` on the store (its lock held); damage it found is told.
     pub(crate) fn with_store<R>(&self, f: impl FnOnce(&mut Store) -> Result<R>) -> Result<R> {
         let mut guard = self.store.lock();
-        let store = guard.as_mut().ok_or_else(Error::shutdown)?;
+        let store = guard.as_mut().ok_or_else(|| self.closed())?;
         let result = f(store);
         self.tell_damage(store, result.as_ref().err());
         result
+    }
+
+    /// Why the store is not there: suspended, or closed for good.
+    pub(super) fn closed(&self) -> Error {
+        if self.is_suspended() {
+            shared::suspended()
+        } else {
+            Error::shutdown()
+        }
     }
 
     /// Tells the damage the store passed over, and the damage `failed`

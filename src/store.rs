@@ -41,6 +41,7 @@ macro_rules! read_position {
 
 mod applied;
 mod backup;
+pub mod changes;
 pub mod checksum;
 mod delete;
 mod forgotten;
@@ -202,6 +203,9 @@ pub struct StoreOptions<'k> {
     pub read_only: bool,
     /// The key of an encrypted store (see `keying`).
     pub key: Option<&'k StoreKey>,
+    /// Opened `"shared"`: beside other shared instances, in any process
+    /// (see `lock::LockMode` and `changes`).
+    pub shared: bool,
 }
 
 impl Store {
@@ -214,6 +218,7 @@ impl Store {
                 durability,
                 read_only: false,
                 key: None,
+                shared: false,
             },
         )
     }
@@ -226,7 +231,12 @@ impl Store {
         let (conn, lock) = match dir {
             None => (Connection::open_in_memory()?, None),
             Some(dir) => {
-                let (path, lock) = prepare_files(dir, options.read_only)?;
+                let mode = match (options.shared, options.read_only) {
+                    (true, _) => LockMode::Shared,
+                    (false, true) => LockMode::ReadOnly,
+                    (false, false) => LockMode::Exclusive,
+                };
+                let (path, lock) = prepare_files(dir, options.read_only, mode)?;
                 if !options.read_only {
                     // What a rekey cut short left (the lock is held).
                     let _ = std::fs::remove_dir_all(dir.join(rekey::REKEY_DIR));
@@ -292,6 +302,13 @@ impl Store {
             Some(p) => e.context(p.display()),
             None => e,
         })?;
+        if let (Some(_), false) = (dir, options.read_only) {
+            if options.shared {
+                store.ensure_change_log()?;
+            } else {
+                store.log_reset()?;
+            }
+        }
         // A read-only instance's side files: SQLite gave them the
         // database's mode as it opened them (see `lock::prepare_files`).
         if let (Some(dir), true) = (dir, options.read_only) {
@@ -493,13 +510,19 @@ impl Store {
 
     /// Runs `f` in one transaction, committed when it returns `Ok` and
     /// rolled back (nothing written) when it returns `Err`.
+    /// The write lock is taken as the transaction begins (`IMMEDIATE`), or
+    /// was by [`Store::begin_write`]: what it reads is what it writes over.
     pub fn write<R>(&mut self, f: impl FnOnce(&mut Writer) -> Result<R>) -> Result<R> {
         let mut repaired;
-        let tx = self.conn.transaction()?;
+        if self.conn.is_autocommit() {
+            self.begin_write()?;
+        }
+        // Rolled back unless it commits (a failure, or a panic that unwinds).
+        let tx = OpenWrite { conn: &self.conn };
         let result = {
             let mut writer = Writer {
-                conn: &tx,
-                stmt: tx.prepare_cached(UPSERT)?,
+                conn: &self.conn,
+                stmt: self.conn.prepare_cached(UPSERT)?,
                 buffer: String::new(),
                 windows: HashMap::new(),
                 blob: Vec::new(),
@@ -518,5 +541,25 @@ impl Store {
         tx.commit().map_err(integrity::commit_failed)?;
         self.repaired.borrow_mut().append(&mut repaired);
         Ok(result)
+    }
+}
+
+/// An open write transaction: committed by `commit`, else rolled back.
+struct OpenWrite<'c> {
+    conn: &'c Connection,
+}
+
+impl OpenWrite<'_> {
+    /// A failed COMMIT may leave the transaction open: `drop` rolls it back.
+    fn commit(self) -> rusqlite::Result<()> {
+        self.conn.execute_batch("COMMIT")
+    }
+}
+
+impl Drop for OpenWrite<'_> {
+    fn drop(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }

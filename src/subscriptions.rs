@@ -162,6 +162,28 @@ impl Subscriptions {
         }
         events
     }
+
+    /// Another process changed the store (see `state::shared`): every
+    /// known count is read again; returns the ones that moved. A count
+    /// that cannot be read is forgotten (read again before the next write).
+    pub fn recount(
+        &self,
+        mut count_now: impl FnMut(&ListFilter) -> Result<u128>,
+    ) -> Vec<FilteredUnread> {
+        let mut events = Vec::new();
+        for s in self.list.lock().iter_mut() {
+            let Some(known) = s.count else { continue };
+            s.count = count_now(&s.filter).ok();
+            if let Some(now) = s.count.filter(|&n| saturated(n) != saturated(known)) {
+                events.push(FilteredUnread {
+                    subscription: s.id,
+                    filter: s.filter.clone(),
+                    count: saturated(now),
+                });
+            }
+        }
+        events
+    }
 }
 
 #[cfg(test)]

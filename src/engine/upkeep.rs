@@ -64,6 +64,11 @@ impl Upkeep {
         drop(self.checkpoints.conn.lock().take());
     }
 
+    /// "normal" durability's WAL sync, if any.
+    pub(super) fn wal_sync(&self) -> Option<&Arc<WalSync>> {
+        self.wal_sync.as_ref()
+    }
+
     /// Takes a new checkpoint connection (after a rekey replaced the
     /// database).
     pub(super) fn reopen(&self, checkpointer: Option<Checkpointer>) {

@@ -24,6 +24,9 @@ pub struct WalSync {
     interval: Duration,
     /// A sync is scheduled and has not started yet.
     scheduled: AtomicBool,
+    /// Suspended: the store's files stay closed, the sync does nothing
+    /// (the suspension synced last).
+    paused: AtomicBool,
 }
 
 impl WalSync {
@@ -37,6 +40,7 @@ impl WalSync {
             on_failure,
             interval,
             scheduled: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
         })
     }
 
@@ -57,9 +61,17 @@ impl WalSync {
         });
     }
 
+    /// While paused (suspended), syncs do nothing.
+    pub fn pause(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
+    }
+
     /// Syncs the WAL now. Commits from here on schedule the next sync.
     pub fn sync(&self) {
         self.scheduled.store(false, Ordering::Release);
+        if self.paused.load(Ordering::Acquire) {
+            return;
+        }
         if let Err(e) = crate::platform::sync_file_data(&self.wal) {
             // The WAL is gone only once the store closed (and checkpointed).
             if e.kind() != std::io::ErrorKind::NotFound {

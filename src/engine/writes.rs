@@ -75,6 +75,7 @@ pub(super) fn drain<V: Snapshot>(core: &Arc<Core<V>>) {
             let mut q = core.writes.lock();
             if q.items.is_empty() || q.closed {
                 q.draining = false;
+                core.drained.notify_all();
                 return;
             }
             let mut group = Vec::new();
@@ -142,6 +143,9 @@ pub(super) fn drain<V: Snapshot>(core: &Arc<Core<V>>) {
                     Err(e) => Err(e.clone()),
                 });
             core.upkeep.after_commit(committed.row_changes);
+            if let Some(events) = committed.foreign {
+                core.post_events(events);
+            }
             for (item, outcome) in group.drain(..).zip(committed.outcomes) {
                 if let Some(events) = outcome.events {
                     core.post_events(events);

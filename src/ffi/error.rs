@@ -63,6 +63,17 @@ pub const IMCONV_ERR_STORE_FAILED: i32 = 6909;
 /// store with `imconv_delete_store` and sync it again from the server; or
 /// open a plain store without a key and encrypt it with `imconv_rekey`.
 pub const IMCONV_ERR_WRONG_KEY: i32 = 6910;
+/// A `"shared"` store's write lock (or, rarely, its read snapshot) stayed
+/// taken by another process for longer than the busy bound (5 s): a
+/// process stopped (SIGSTOP, a debugger) or hung in the middle of a write.
+/// Nothing of the call was done; retry later. Never returned for a store
+/// that is not shared.
+pub const IMCONV_ERR_STORE_BUSY: i32 = 6911;
+/// The instance is suspended (`imconv_suspend`): it holds no lock and no
+/// file of the store, and every call that needs the store is refused with
+/// this code (a read accepted just before the suspension fails with it in
+/// its `on_error`) until `imconv_resume`.
+pub const IMCONV_ERR_SUSPENDED: i32 = 6912;
 /// An internal error: a panic inside the library was caught. Please report it.
 pub const IMCONV_ERR_INTERNAL: i32 = 6999;
 
@@ -103,6 +114,8 @@ mod tests {
             (IMCONV_ERR_STORE_DAMAGED, ErrorCode::StoreDamaged),
             (IMCONV_ERR_STORE_FAILED, ErrorCode::StoreFailed),
             (IMCONV_ERR_WRONG_KEY, ErrorCode::WrongKey),
+            (IMCONV_ERR_STORE_BUSY, ErrorCode::StoreBusy),
+            (IMCONV_ERR_SUSPENDED, ErrorCode::Suspended),
             (IMCONV_ERR_INTERNAL, ErrorCode::Internal),
         ];
         assert_eq!(pairs.len(), ErrorCode::ALL.len());

@@ -22,6 +22,7 @@ pub mod manager;
 pub mod sdk;
 pub mod server;
 pub mod string;
+pub mod suspension;
 
 use crate::write::Write;
 use std::ffi::{c_char, c_void, CStr, CString};
@@ -44,6 +45,7 @@ pub use manager::*;
 pub use sdk::*;
 pub use server::*;
 pub use string::*;
+pub use suspension::*;
 
 /// Runs the body of an export; a panic becomes `on_panic` instead of
 /// unwinding into C (which would abort the host).

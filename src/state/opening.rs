@@ -45,6 +45,7 @@ pub(super) fn open_store(config: &Config, dir: Option<&Path>) -> Result<(Store, 
             durability: config.durability,
             read_only: config.read_only,
             key: config.encryption_key.as_ref(),
+            shared: config.shared,
         },
     )?;
     if let Some(dir) = dir {

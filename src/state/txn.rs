@@ -6,16 +6,13 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use super::{apply_profile, unread_part, Committed, Outcome, State};
+use super::{apply_profile, Committed, Outcome, State};
 use crate::cache::Probe;
 use crate::error::{Error, ErrorCode, Result};
-use crate::events::{Events, GroupEvent, SyncStage};
+use crate::events::{GroupEvent, SyncStage};
 use crate::json::ProfileUpdate;
-use crate::model::{
-    quote, saturated, Conversation, ConversationId, Kept, ListFilter, Snapshot, Text, MAX_GROUPS,
-};
-use crate::store::{Store, Writer};
-use crate::subscriptions::Deltas;
+use crate::model::{quote, Conversation, ConversationId, Kept, Snapshot, Text, MAX_GROUPS};
+use crate::store::Writer;
 
 impl<V: Snapshot> State<V> {
     /// Runs writes in order, each all or nothing, in one transaction: each
@@ -36,6 +33,7 @@ impl<V: Snapshot> State<V> {
                 })
                 .collect(),
             row_changes: 0,
+            foreign: None,
         };
         // Fail-stop: after a write whose outcome is unknown, nothing is
         // acknowledged that could build on it.
@@ -44,19 +42,44 @@ impl<V: Snapshot> State<V> {
         }
         let mut guard = self.store.lock();
         let Some(store) = guard.as_mut() else {
-            return fail_all(Error::shutdown());
+            return fail_all(self.closed());
         };
+        // Shared: under the write lock, before anything is read, what the
+        // other processes committed (its events go first).
+        let shared = self.sharing.is_some();
+        let mut foreign = None;
+        if shared {
+            let caught = store
+                .begin_write()
+                .and_then(|()| self.catch_up_locked(store))
+                .and_then(|events| {
+                    *self.tick.lock() = store.order_tick()?;
+                    Ok(events)
+                });
+            match caught {
+                Ok(events) => foreign = self.owed(events),
+                Err(e) => {
+                    store.abandon_write();
+                    return fail_all(e);
+                }
+            }
+        }
         // Someone listens: the total must be known to report its changes.
         if !self.listeners.is_empty() {
             if let Err(e) = self.ensure_total(store) {
-                return fail_all(e);
+                store.abandon_write();
+                return Committed {
+                    foreign,
+                    ..fail_all(e)
+                };
             }
         }
         // Subscriptions' counts are read before anything is written, so
         // that each write's changes move them from the state it started in.
         let mut filtered = self.subscriptions.begin(|f| store.unread_total(f));
-        // Someone listens or counts: every write reads what it replaces.
-        let tracking = !self.listeners.is_empty() || filtered.is_some();
+        // Someone listens or counts, or another process may (shared):
+        // every write reads what it replaces.
+        let tracking = shared || !self.listeners.is_empty() || filtered.is_some();
         // A write alone needs no unit: the transaction is its unit.
         let units = writes.len() > 1;
         let first_tick = *self.tick.lock();
@@ -64,6 +87,7 @@ impl<V: Snapshot> State<V> {
         let mut pending = Pending::default();
         let mut done: Vec<std::result::Result<Done<V>, Error>> = Vec::with_capacity(writes.len());
         let changes_before = store.total_changes();
+        let mut logged = None;
         let committed = store.write(|w| {
             for write in writes.iter_mut() {
                 if units {
@@ -121,6 +145,16 @@ impl<V: Snapshot> State<V> {
             if tick != first_tick {
                 w.set_order_tick(tick)?;
             }
+            logged = self.log_writes(
+                w,
+                done.iter().flatten().map(|d| {
+                    (
+                        d.changes.as_slice(),
+                        d.profiles.as_slice(),
+                        d.raised.groups.as_slice(),
+                    )
+                }),
+            )?;
             Ok(())
         });
         self.tell_damage(store, committed.as_ref().err());
@@ -129,10 +163,18 @@ impl<V: Snapshot> State<V> {
         }
         if let Err(e) = committed {
             // The commit's sync failed: its frames may be in the WAL.
-            if e.code() == ErrorCode::StoreFailed {
-                return fail_all(self.health.fail(&e));
-            }
-            return fail_all(e);
+            let e = if e.code() == ErrorCode::StoreFailed {
+                self.health.fail(&e)
+            } else {
+                e
+            };
+            return Committed {
+                foreign,
+                ..fail_all(e)
+            };
+        }
+        if let Some(seq) = logged {
+            self.published(seq);
         }
         let row_changes = store.total_changes() - changes_before;
         *self.tick.lock() = tick;
@@ -163,102 +205,8 @@ impl<V: Snapshot> State<V> {
         Committed {
             outcomes,
             row_changes,
+            foreign,
         }
-    }
-
-    /// After a commit (store lock held): refreshes the cache with one
-    /// write's changes, keeps the unread total and the subscriptions'
-    /// counts, and builds the write's events (none when nobody listens or
-    /// nothing changed).
-    pub(super) fn publish(
-        &self,
-        changes: Vec<Change<V>>,
-        raised: Raised,
-        mut filtered: Option<&mut Deltas>,
-    ) -> Option<Events<V>> {
-        let mut events = Events::default();
-        let mut untracked = Vec::new();
-        let mut delta: i128 = 0;
-        // A group event names the conversations the write changed, as views.
-        let views: Vec<(ConversationId, Arc<V>)> = if raised.groups.is_empty() {
-            Vec::new()
-        } else {
-            changes
-                .iter()
-                .filter_map(|c| Some((c.id.clone(), c.after.clone()?)))
-                .collect()
-        };
-        for c in changes {
-            let Some(before) = c.before else {
-                // Written without reading what it replaced (an import with
-                // nobody listening): refresh what the cache holds.
-                if let Some(after) = c.after {
-                    untracked.push((c.id, after));
-                }
-                if let Some(f) = &mut filtered {
-                    f.untracked();
-                }
-                continue;
-            };
-            let after = c.after.as_deref().map(V::conversation);
-            delta += unread_part(after) as i128 - unread_part(before.as_ref()) as i128;
-            if let Some(f) = &mut filtered {
-                f.add(before.as_ref(), after);
-            }
-            match c.after {
-                Some(view) => {
-                    self.cache.put(c.id.text(), Some(view.clone()));
-                    if before.is_some() {
-                        events.changed.push(view)
-                    } else {
-                        events.new.push(view)
-                    }
-                }
-                None => {
-                    self.cache.put(c.id.text(), None);
-                    events.deleted.push(c.id);
-                }
-            }
-        }
-        {
-            let mut total = self.total_unread.lock();
-            if !untracked.is_empty() {
-                *total = None;
-            } else if let (Some(t), d) = (*total, delta) {
-                if d != 0 {
-                    let now = (t as i128 + d).max(0) as u128;
-                    *total = Some(now);
-                    if saturated(now) != saturated(t) {
-                        events.total = Some(saturated(now));
-                    }
-                }
-            }
-        }
-        if !untracked.is_empty() {
-            self.cache
-                .refresh(untracked.iter().map(|(id, v)| (id.text(), v.clone())));
-        }
-        if let Some(f) = filtered {
-            events.filtered = self.subscriptions.settle(f);
-        }
-        events.sync = raised.sync;
-        events.groups = raised
-            .groups
-            .into_iter()
-            .map(|g| g.map(|id| views.iter().find(|(v, _)| *v == id).map(|(_, v)| v.clone())))
-            .filter(|g| !g.is_empty())
-            .collect();
-        (!events.is_empty() && !self.listeners.is_empty()).then_some(events)
-    }
-
-    /// Learns the unread total (it reads every row) when it is not known.
-    /// Store lock held.
-    pub(super) fn ensure_total(&self, store: &Store) -> Result<()> {
-        let mut total = self.total_unread.lock();
-        if total.is_none() {
-            *total = Some(store.unread_total(&ListFilter::default())?);
-        }
-        Ok(())
     }
 }
 
@@ -273,16 +221,16 @@ pub(super) struct Done<V> {
 /// Events a write raises itself, beside the changes of its conversations.
 #[derive(Default)]
 pub(super) struct Raised {
-    groups: Vec<GroupEvent<ConversationId>>,
-    sync: Option<SyncStage>,
+    pub(super) groups: Vec<GroupEvent<ConversationId>>,
+    pub(super) sync: Option<SyncStage>,
 }
 
 /// A conversation a write changed: as it was (outer `None`: not read) and
 /// its new view (`None`: deleted).
 pub(super) struct Change<V> {
-    id: ConversationId,
-    before: Option<Option<Conversation>>,
-    after: Option<Arc<V>>,
+    pub(super) id: ConversationId,
+    pub(super) before: Option<Option<Conversation>>,
+    pub(super) after: Option<Arc<V>>,
 }
 
 /// The changes of the earlier writes of a group, committed with it but not

@@ -119,7 +119,7 @@ impl Store {
             // A WAL that grew (a burst) is cut back when it starts over.
             conn.pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)?;
         }
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.busy_timeout(crate::error::BUSY_TIMEOUT)?;
         // SQLite checks each cell's size against its page as it reads it:
         // more damage found by SQLite itself, at a cost too small to see.
         conn.pragma_update(None, "cell_size_check", true)?;

@@ -56,8 +56,23 @@ pub fn adopt_legacy_folder(legacy: &Path, dir: &Path) -> Result<()> {
 /// descriptor is listed in `LOCK_FDS`, and the library's fork handler
 /// closes the child's copies (`close_lock_fds_in_child`).
 pub struct StoreLock {
-    _file: File,
-    slot: Option<usize>,
+    /// The database file, and for a shared or read-only instance the file
+    /// that marks its mode (see [`LockMode`]), each with its fork slot.
+    held: Vec<(File, Option<usize>)>,
+}
+
+/// How an instance holds its store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// Alone: `flock` exclusive on the database (no other instance).
+    Exclusive,
+    /// Read-only, not shared: shared on the database and on the folder;
+    /// other such instances may read beside it, nothing else.
+    ReadOnly,
+    /// `"shared"` (read-write or read-only): shared on the database and
+    /// on the change counter's file; other shared instances may open
+    /// beside it, nothing else.
+    Shared,
 }
 
 /// Descriptors of the store locks held in this process (-1: free slot),
@@ -80,9 +95,22 @@ pub fn close_lock_fds_in_child(mut close: impl FnMut(i32)) {
 
 impl Drop for StoreLock {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot {
-            LOCK_FDS[slot].store(-1, Ordering::Release);
+        for (_, slot) in &self.held {
+            if let Some(slot) = slot {
+                LOCK_FDS[*slot].store(-1, Ordering::Release);
+            }
         }
+    }
+}
+
+impl StoreLock {
+    fn hold(&mut self, file: File) {
+        let fd = platform::raw_fd(&file);
+        let slot = LOCK_FDS.iter().position(|s| {
+            s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        });
+        self.held.push((file, slot));
     }
 }
 
@@ -131,7 +159,8 @@ pub(super) fn tighten(path: &Path, mode: u32) {
 /// symbolic link in their place is refused, never followed (it could point
 /// anywhere, and keeping a file owner-only would chmod its target).
 pub(super) fn refuse_links(dir: &Path) -> Result<()> {
-    let files = ["", "-wal", "-shm"].map(|suffix| dir.join(format!("{DATABASE_FILE}{suffix}")));
+    let files =
+        ["", "-wal", "-shm", "-changes"].map(|suffix| dir.join(format!("{DATABASE_FILE}{suffix}")));
     for path in std::iter::once(dir).chain(files.iter().map(PathBuf::as_path)) {
         if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
             return Err(Error::new(
@@ -173,7 +202,11 @@ pub(super) fn tighten_side_files(dir: &Path) {
 /// (tightening existing ones), takes the lock, and returns the database's
 /// path. A read-only instance creates only what SQLite would (the WAL's
 /// side files), owner-only too.
-pub(super) fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, StoreLock)> {
+pub(super) fn prepare_files(
+    dir: &Path,
+    read_only: bool,
+    mode: LockMode,
+) -> Result<(PathBuf, StoreLock)> {
     refuse_links(dir)?;
     let path = dir.join(DATABASE_FILE);
     if read_only {
@@ -210,17 +243,94 @@ pub(super) fn prepare_files(dir: &Path, read_only: bool) -> Result<(PathBuf, Sto
             format!("{} is not a regular file", path.display()),
         ));
     }
-    let lock = lock_opened(&path, dir, read_only)?;
+    let mut lock = lock_opened(&path, dir, read_only, mode != LockMode::Exclusive)?;
+    match mode {
+        LockMode::Exclusive => {}
+        // Each mode marks itself, then checks that the other is not there
+        // (in that order on both sides: two that open at once cannot both
+        // miss each other).
+        LockMode::ReadOnly => {
+            lock.hold(lock_marker(dir, dir)?);
+            refuse_marked(&dir.join(super::changes::CHANGES_FILE), dir, "shared")?;
+        }
+        LockMode::Shared => {
+            let counter = dir.join(super::changes::CHANGES_FILE);
+            if !counter.exists() {
+                platform::create_private_file(&counter).map_err(|e| {
+                    Error::from(e).context(format_args!("creating {}", counter.display()))
+                })?;
+            }
+            lock.hold(lock_marker(&counter, dir)?);
+            refuse_marked(dir, dir, "read-only (not shared)")?;
+        }
+    }
     Ok((path, lock))
+}
+
+/// Opens `path` (a file, or the store's folder) and locks it shared: the
+/// mark of an instance's mode.
+fn lock_marker(path: &Path, dir: &Path) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(platform::NO_FOLLOW)
+        .open(path)
+        .map_err(|e| Error::from(e).context(format_args!("opening {}", path.display())))?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(locked_elsewhere(dir)),
+        Err(TryLockError::Error(e)) => {
+            Err(Error::from(e).context(format_args!("locking {}", path.display())))
+        }
+    }
+}
+
+/// Fails when an instance of the other mode holds its mark on `path`: the
+/// mark is taken exclusive and let go at once. Two instances of one mode
+/// that check at the same moment collide for microseconds, so a refusal
+/// is believed only when it lasts (50 tries 1 ms apart).
+fn refuse_marked(path: &Path, dir: &Path, other: &str) -> Result<()> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(platform::NO_FOLLOW)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::from(e).context(format_args!("opening {}", path.display()))),
+    };
+    for _ in 0..50 {
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.unlock();
+                return Ok(());
+            }
+            Err(TryLockError::WouldBlock) => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(Error::from(e).context(format_args!("locking {}", path.display())))
+            }
+        }
+    }
+    Err(Error::new(
+        ErrorCode::StoreLocked,
+        format!(
+            "the store {} is open {other} in another instance (in this or another process): \
+             instances of a store are all \"shared\" or none is",
+            dir.display()
+        ),
+    ))
 }
 
 /// Locks a database file that only this instance knows yet (a rekey's new
 /// database, before it takes the store's name).
 pub(super) fn lock_file(path: &Path) -> Result<StoreLock> {
-    lock_opened(path, path.parent().unwrap_or(Path::new(".")), false)
+    lock_opened(path, path.parent().unwrap_or(Path::new(".")), false, false)
 }
 
-fn lock_opened(path: &Path, dir: &Path, read_only: bool) -> Result<StoreLock> {
+/// `shared`: `flock` shared (read-only and shared instances), else
+/// exclusive.
+fn lock_opened(path: &Path, dir: &Path, read_only: bool, shared: bool) -> Result<StoreLock> {
     let file = OpenOptions::new()
         .read(true)
         .write(!read_only)
@@ -233,7 +343,7 @@ fn lock_opened(path: &Path, dir: &Path, read_only: bool) -> Result<StoreLock> {
                 Error::from(e).context(format_args!("opening {}", path.display()))
             }
         })?;
-    let locked = if read_only {
+    let locked = if shared {
         file.try_lock_shared()
     } else {
         file.try_lock()
@@ -245,10 +355,7 @@ fn lock_opened(path: &Path, dir: &Path, read_only: bool) -> Result<StoreLock> {
             return Err(Error::from(e).context(format_args!("locking {}", path.display())))
         }
     }
-    let fd = platform::raw_fd(&file);
-    let slot = LOCK_FDS.iter().position(|s| {
-        s.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    });
-    Ok(StoreLock { _file: file, slot })
+    let mut lock = StoreLock { held: Vec::new() };
+    lock.hold(file);
+    Ok(lock)
 }

@@ -78,6 +78,7 @@ pub fn rebuild_damaged(
                 durability,
                 read_only: false,
                 key,
+                shared: false,
             },
         )?;
         fresh.set_owner(user_id)?;

@@ -124,6 +124,7 @@ fn checkpoints_run_beside_the_writer_and_the_wal_starts_over() {
             durability: Durability::Normal,
             read_only: true,
             key: None,
+            shared: false,
         },
     )
     .unwrap();
