@@ -248,7 +248,15 @@ impl Store {
             ));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction()?;
+            // Under the write lock, and only if no other process (shared
+            // instances opening at once) ran it meanwhile.
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let now: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now > i as i64 {
+                continue;
+            }
             tx.execute_batch(sql)
                 .map_err(|e| Error::from(e).context(format_args!("migration {}", i + 1)))?;
             if i + 1 == CHECKSUMS {
