@@ -11,6 +11,7 @@
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
 #   make fuzz    fuzz parsers, config and random C ABI call sequences (nightly; skips without it)
 #   make crash-test  SIGKILL a writing child 100 times; check every acknowledged write
+#   make shared-crash-test  the same with 2 and 3 writer processes on one "shared" store, 102 rounds
 #   make powerloss-test  cut the power (a write-back cache, then SIGKILL) 100 times per durability
 #   make stress  8 threads of random calls while instances are freed and re-created
 #   make valgrind  the C tests under valgrind's memcheck
@@ -37,7 +38,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_encryption test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-writes fuzz fuzz-smoke crash-test crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-writes fuzz fuzz-smoke crash-test crash-smoke shared-crash-test shared-crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -147,7 +148,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conv
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-matrix test-install crash-smoke rekey-crash-smoke powerloss-smoke sync-failure-test stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-matrix test-install crash-smoke shared-crash-smoke rekey-crash-smoke powerloss-smoke sync-failure-test stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices check-links
@@ -325,6 +326,20 @@ crash-test: lib-debug $(BUILD)/tests/crash_test
 
 crash-smoke:
 	@$(MAKE) --no-print-directory crash-test CRASH_ROUNDS=10
+
+# The same with two and three writer processes on one "shared" store
+# (issue 28): one of them killed at a random moment, the others must go
+# on; then every writer's acknowledged writes are checked. `make
+# shared-crash-test` runs 102 rounds; `make test` 10 (shared-crash-smoke).
+SHARED_ROUNDS ?= 102
+
+shared-crash-test: lib-debug $(BUILD)/tests/crash_test
+	rm -rf $(BUILD)/shared-crash && mkdir -p $(BUILD)/shared-crash
+	$(BUILD)/tests/crash_test $(abspath $(DBG_DIR))/libimconv.so $(BUILD)/shared-crash $(SHARED_ROUNDS) 3
+	rm -rf $(BUILD)/shared-crash
+
+shared-crash-smoke:
+	@$(MAKE) --no-print-directory shared-crash-test SHARED_ROUNDS=10
 
 # A rekey killed at random moments (tests/c/rekey_crash_test.c): the store
 # opens with exactly one of the two keys and keeps every acknowledged

@@ -8,17 +8,25 @@
  *   - acknowledged deletes stay deleted;
  *   - the unread total equals a recount of the conversations.
  * Run as
- *   crash_test <path/to/libimconv.so> <scratch_dir> [rounds]
- * The child is this program run again (`--child <dir> <first>`), so it
- * starts from a fresh process image.
+ *   crash_test <path/to/libimconv.so> <scratch_dir> [rounds] [writers]
+ * The child is this program run again (`--child <dir> <first> <shared>`),
+ * so it starts from a fresh process image.
+ *
+ * With writers > 1 (a "shared" store, issue 28) each round starts two or
+ * three writing children on one store, each with writes of its own (and
+ * messages to the same 20 conversations), kills one of them at a random
+ * moment, checks that every other goes on acknowledging writes (a kill
+ * never blocks another), then kills the rest and checks every child's
+ * writes as above.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
 
 #include "testlib.h"
 
-enum { IN_FLIGHT = 8, PER_ROUND = 100000 };
+enum { IN_FLIGHT = 8, PER_ROUND = 100000, SLICE = 50000 };
 
 /* ---- the child ------------------------------------------------------- */
 
@@ -81,20 +89,28 @@ static int32_t issue(imconv_sdk *sdk, uint64_t n) {
     }
 }
 
-static int child(const char *dir, uint64_t first) {
+static void store_config(char *config, size_t size, const char *dir, int shared) {
+    snprintf(config, size, "{\"user_id\":\"me\",\"data_dir\":\"%s\",\"shared\":%s}", dir,
+             shared ? "true" : "false");
+}
+
+static int child(const char *dir, uint64_t first, int shared) {
     ack_fd = 3;
     char config[1024], *error = NULL;
-    snprintf(config, sizeof config, "{\"user_id\":\"me\",\"data_dir\":\"%s\"}", dir);
+    store_config(config, sizeof config, dir, shared);
     imconv_sdk *sdk = NULL;
     if (imconv_sdk_new(config, &sdk, &error) != IMCONV_OK) {
         fprintf(stderr, "child: %s\n", error);
         return 2;
     }
-    for (uint64_t n = first; n < first + PER_ROUND; n++) {
+    uint64_t count = shared ? SLICE - 2 * IN_FLIGHT : PER_ROUND;
+    for (uint64_t n = first; n < first + count; n++) {
         while (atomic_load(&in_flight) >= IN_FLIGHT) sleep_ms(0);
         atomic_fetch_add(&in_flight, 1);
         if (issue(sdk, n) != IMCONV_OK) return 5;
     }
+    /* Beside other writers, its slice done: it waits to be killed. */
+    while (shared) pause();
     imconv_sdk_free(sdk);
     return 0;
 }
@@ -139,10 +155,12 @@ static int exists(imconv_sdk *sdk, const char *id, call *c) {
 /* Checks writes [from, upto) against what the store holds now. */
 /* acked[n]: write n was acknowledged; issued[n]: it may have been issued
    (and so may have committed without its acknowledgement arriving). */
+static int shared_store; /* writers > 1: every instance is "shared" */
+
 static int check_store(const char *dir, const uint8_t *acked, const uint8_t *issued, uint64_t from,
                        uint64_t upto, long *checks) {
     char config[1024], *error = NULL;
-    snprintf(config, sizeof config, "{\"user_id\":\"me\",\"data_dir\":\"%s\"}", dir);
+    store_config(config, sizeof config, dir, shared_store);
     imconv_sdk *sdk = NULL;
     if (imconv_sdk_new(config, &sdk, &error) != IMCONV_OK) {
         fprintf(stderr, "reopen: %s\n", error);
@@ -256,9 +274,137 @@ static int check_store(const char *dir, const uint8_t *acked, const uint8_t *iss
     return ok;
 }
 
+/* ---- several writers on one shared store ----------------------------- */
+
+typedef struct {
+    pid_t pid;
+    int fd; /* the read end of its acknowledgements, non-blocking */
+    uint64_t first, highest, acks;
+} writer;
+
+static pid_t start_writer(const char *self, const char *dir, uint64_t first, int *read_fd) {
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    char from[32];
+    snprintf(from, sizeof from, "%llu", (unsigned long long)first);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        if (fds[1] != 3) {
+            dup2(fds[1], 3);
+            close(fds[1]);
+        }
+        execl(self, self, "--child", dir, from, "1", (char *)NULL);
+        _exit(99);
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    *read_fd = fds[0];
+    return pid;
+}
+
+/* Reads what a writer acknowledged so far. */
+static void drain_acks(writer *w, uint8_t *acked, uint64_t cap, long *total) {
+    uint64_t n;
+    while (read(w->fd, &n, sizeof n) == sizeof n) {
+        if (n >= cap) continue;
+        acked[n] = 1;
+        w->acks++;
+        (*total)++;
+        if (n + 1 > w->highest) w->highest = n + 1;
+    }
+}
+
+static int shared_rounds(const char *self, const char *scratch, int rounds, int most) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/crash", scratch);
+    shared_store = 1;
+    enum { CAP = 1 << 24, MOST = 3 };
+    if (most > MOST) most = MOST;
+    uint8_t *acked = calloc(CAP, 1), *issued = calloc(CAP, 1);
+    uint64_t (*ranges)[2] = calloc((size_t)rounds * MOST, sizeof *ranges);
+    size_t nranges = 0;
+    uint64_t next = 0;
+    long writes_acked = 0, checks = 0, kills = 0;
+    srand((unsigned)time(NULL));
+    current_test = "crash_test (shared)";
+    for (int round = 0; round < rounds; round++) {
+        int count = 2 + round % (most - 1); /* two, then three, ... */
+        if (next + (uint64_t)count * SLICE > CAP) break;
+        writer w[MOST];
+        memset(w, 0, sizeof w);
+        for (int k = 0; k < count; k++) {
+            w[k].first = w[k].highest = next + (uint64_t)k * SLICE;
+            w[k].pid = start_writer(self, dir, w[k].first, &w[k].fd);
+            if (w[k].pid < 0) return 1;
+        }
+        sleep_ms(20 + rand() % 200);
+        int victim = rand() % count;
+        kill(w[victim].pid, SIGKILL);
+        waitpid(w[victim].pid, NULL, 0);
+        kills++;
+        /* Every other writer goes on: one more acknowledgement each. */
+        for (int k = 0; k < count; k++) {
+            if (k == victim) continue;
+            drain_acks(&w[k], acked, CAP, &writes_acked);
+            uint64_t before = w[k].acks;
+            for (int waited = 0; w[k].acks == before; waited++) {
+                int status = 0;
+                if (waitpid(w[k].pid, &status, WNOHANG) == w[k].pid) {
+                    fprintf(stderr, "round %d: writer %d ended (%d) after another was killed\n",
+                            round, k, status);
+                    return 1;
+                }
+                if (waited > 60000) {
+                    fprintf(stderr, "round %d: writer %d acknowledged nothing in 60 s after "
+                                    "another was killed\n", round, k);
+                    return 1;
+                }
+                sleep_ms(1);
+                drain_acks(&w[k], acked, CAP, &writes_acked);
+            }
+        }
+        for (int k = 0; k < count; k++) {
+            if (k != victim) {
+                kill(w[k].pid, SIGKILL);
+                waitpid(w[k].pid, NULL, 0);
+            }
+        }
+        for (int k = 0; k < count; k++) {
+            drain_acks(&w[k], acked, CAP, &writes_acked);
+            close(w[k].fd);
+            uint64_t upto = w[k].highest + IN_FLIGHT;
+            for (uint64_t i = w[k].first; i < upto; i++) issued[i] = 1;
+            ranges[nranges][0] = w[k].first;
+            ranges[nranges][1] = upto;
+            nranges++;
+            if (!check_store(dir, acked, issued, w[k].first, upto, &checks)) {
+                fprintf(stderr, "round %d: writer %d's writes are wrong after the kills\n", round, k);
+                return 1;
+            }
+        }
+        next += (uint64_t)count * SLICE;
+    }
+    for (size_t r = 0; r < nranges; r++) {
+        if (!check_store(dir, acked, issued, ranges[r][0], ranges[r][1], &checks)) {
+            fprintf(stderr, "final check: the store is wrong\n");
+            return 1;
+        }
+    }
+    printf("shared crash test: %d rounds of 2-%d writers, %ld kills, %ld writes acknowledged, "
+           "%ld checks passed\n", rounds, most, kills, writes_acked, checks);
+    printf("%d passed, 0 failed\n", rounds);
+    free(acked);
+    free(issued);
+    free(ranges);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc == 4 && strcmp(argv[1], "--child") == 0)
-        return child(argv[2], strtoull(argv[3], NULL, 10));
+    if (argc == 5 && strcmp(argv[1], "--child") == 0)
+        return child(argv[2], strtoull(argv[3], NULL, 10), atoi(argv[4]));
+    if (argc > 4 && atoi(argv[4]) > 1) return shared_rounds(argv[0], argv[2], atoi(argv[3]), atoi(argv[4]));
     if (argc < 3) {
         fprintf(stderr, "usage: %s <libimconv.so> <scratch_dir> [rounds]\n", argv[0]);
         return 2;
@@ -288,7 +434,7 @@ int main(int argc, char **argv) {
                 dup2(fds[1], 3);
                 close(fds[1]);
             }
-            execl(argv[0], argv[0], "--child", dir, first, (char *)NULL);
+            execl(argv[0], argv[0], "--child", dir, first, "0", (char *)NULL);
             _exit(99);
         }
         close(fds[1]);
