@@ -70,6 +70,8 @@ enum class ErrorCode : int32_t {
     StoreDamaged = IMCONV_ERR_STORE_DAMAGED,
     StoreFailed = IMCONV_ERR_STORE_FAILED,
     WrongKey = IMCONV_ERR_WRONG_KEY,
+    StoreBusy = IMCONV_ERR_STORE_BUSY,
+    Suspended = IMCONV_ERR_SUSPENDED,
     Internal = IMCONV_ERR_INTERNAL,
 };
 /// Compares with the IMCONV_ERR_* macros too.

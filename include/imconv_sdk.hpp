@@ -428,6 +428,15 @@ class Sdk {
     Future<void> rekey(const char *new_key_hex) {
         return done([&](auto ok, auto fail) { rekey(new_key_hex, ok, fail); });
     }
+    /// Lets go of every file and lock of the store (imconv_suspend;
+    /// blocking): the writes accepted before finish first; until resume()
+    /// every call is refused with ErrorCode::Suspended. Throws Error.
+    void suspend() { blocking(imconv_suspend); }
+    /// Opens the store again and catches up with what other processes
+    /// wrote meanwhile (imconv_resume; blocking; listeners hear of it).
+    /// Throws Error (the instance then stays suspended).
+    void resume() { blocking(imconv_resume); }
+
     /// Removes one user's store whole (imconv_delete_store; blocking): for a
     /// lost key, or a user who asks to be forgotten. Throws Error (for
     /// example ErrorCode::StoreLocked while any instance has it open).
@@ -442,6 +451,19 @@ class Sdk {
     }
 
     // ---- listeners ------------------------------------------------------------
+
+  private:
+    void blocking(int32_t (*call)(imconv_sdk *, char **)) {
+        char *error = nullptr;
+        int32_t rc = call(get(), &error);
+        if (rc != IMCONV_OK) {
+            std::string message = error ? error : imconv_error_str(rc);
+            imconv_string_free(error);
+            throw Error(rc, message);
+        }
+    }
+
+  public:
 
     /// Registers `listener` for the events of every later write; keep the
     /// returned Subscription as long as you want them (it removes the

@@ -254,6 +254,9 @@ impl Store {
                 let conn = Connection::open_with_flags(&path, flags).map_err(|e| {
                     Error::from(e).context(format_args!("opening {}", path.display()))
                 })?;
+                // Before its first read: another process (a shared store)
+                // may be creating or migrating it.
+                conn.busy_timeout(crate::error::BUSY_TIMEOUT)?;
                 keying::key_connection(&conn, options.key)?;
                 if !options.read_only && conn.is_readonly(rusqlite::DatabaseName::Main)? {
                     return Err(cannot_be_written(&path, "SQLite opened it read-only"));
@@ -497,6 +500,7 @@ impl Store {
             return Ok(Some(conn));
         }
         let conn = Connection::open_with_flags(path, flags)?;
+        conn.busy_timeout(crate::error::BUSY_TIMEOUT)?;
         keying::key_connection(&conn, self.key.as_ref())?;
         keying::size_cache(&conn, self.key.as_ref())?;
         Ok(Some(conn))

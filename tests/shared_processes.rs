@@ -454,3 +454,36 @@ fn signal(pid: i32, signal: i32) -> i32 {
         .map(|s| if s.success() { 0 } else { -1 })
         .unwrap_or(-1)
 }
+
+#[test]
+fn a_resumed_instance_hears_what_another_process_wrote_meanwhile() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    let data = Scratch::create("shared-resume-events");
+    let app = Engine::<View>::open(&config(&data)).unwrap();
+    let rec = std::sync::Arc::new(Recorder::default());
+    app.add_listener(rec.clone());
+    assert_eq!(total(&app, ListFilter::default()), 0);
+    app.suspend().unwrap();
+    let mut extension = Proc::start(&data);
+    assert_eq!(extension.ask("msg c2c_a m1 100"), "ok");
+    assert_eq!(extension.ask("total"), "1");
+    assert_eq!(extension.ask("free"), "ok");
+    app.resume().unwrap();
+    let start = std::time::Instant::now();
+    while rec.log.lock().len() < 2 {
+        assert!(start.elapsed().as_secs() < 60, "{:?}", rec.log.lock());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(*rec.log.lock(), ["new c2c_a", "total 1"]);
+    // Not suspended, idle: the watcher delivers.
+    assert_eq!(extension.ask("open"), "ok");
+    assert_eq!(extension.ask("msg c2c_a m2 200"), "ok");
+    let start = std::time::Instant::now();
+    while rec.log.lock().len() < 4 {
+        assert!(start.elapsed().as_secs() < 60, "{:?}", rec.log.lock());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(rec.log.lock()[2..], ["changed c2c_a", "total 2"]);
+}

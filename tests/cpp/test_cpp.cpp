@@ -473,6 +473,41 @@ static void encryption(const std::string &delivery) {
     CHECK(std::system(rm.c_str()) == 0);
 }
 
+// Two shared instances of one store (issue 28); one suspended.
+static void shared_store(const std::string &delivery) {
+    char folder[] = "/tmp/imconv-cpp-shared-XXXXXX";
+    CHECK(mkdtemp(folder) != nullptr);
+    std::string config = R"({"user_id":"me","shared":true,"data_dir":")" + std::string(folder) +
+                         R"(","delivery":")" + delivery + "\"}";
+    {
+        imconv::Sdk app(config);
+        imconv::Sdk extension(config);
+        CHECK(app.get_total_unread().get() == 0);
+        extension.import_conversations(SAMPLE).get();
+        // The other instance's write, at the next call.
+        CHECK(app.get_conversation("c2c_alice").get().is_stored());
+        CHECK(app.get_total_unread().get() == extension.get_total_unread().get());
+        app.suspend();
+        try {
+            (void)app.get_total_unread().get();
+            CHECK(!"a suspended instance answered");
+        } catch (const imconv::Error &e) {
+            CHECK(e.code() == imconv::ErrorCode::Suspended);
+        }
+        extension.delete_conversations({"c2c_alice"}).get();
+        app.resume();
+        CHECK(!app.get_conversation("c2c_alice").get().is_stored());
+        try {
+            imconv::Sdk alone(R"({"user_id":"me","data_dir":")" + std::string(folder) + "\"}");
+            CHECK(!"an instance that is not shared opened beside shared ones");
+        } catch (const imconv::Error &e) {
+            CHECK(e.code() == imconv::ErrorCode::StoreLocked);
+        }
+    }
+    std::string rm = "rm -rf '" + std::string(folder) + "'";
+    CHECK(std::system(rm.c_str()) == 0);
+}
+
 int main() {
     for (const char *delivery : {"thread", "host"}) {
         run("every_call", every_call, delivery);
@@ -481,6 +516,7 @@ int main() {
         run("dropped_futures_report_failures", dropped_futures_report_failures, delivery);
         run("backups", backups, delivery);
         run("encryption", encryption, delivery);
+        run("shared_store", shared_store, delivery);
         run("server_surface", server_surface, delivery);
     }
     run("log_version_wait_freed_and_moves", log_version_wait_freed_and_moves);

@@ -25,8 +25,8 @@ from ._instance import MAX_PAGE, Subscription, version, wait_freed
 from .aio import AsyncSdk, EventStream
 from .errors import (ErrorCode, ImconvError, InternalError, InvalidJsonError,
                      InvalidParametersError, QueueFullError, ReadOnlyError, ShutdownError,
-                     StoreDamagedError, StoreError, StoreFailedError, StoreLockedError,
-                     TimeoutError_, WouldDeadlockError,
+                     StoreBusyError, StoreDamagedError, StoreError, StoreFailedError,
+                     StoreLockedError, SuspendedError, TimeoutError_, WouldDeadlockError,
                      WrongKeyError, WrongProcessError, error_text)
 from .log import disable_log, route_log_to_logging
 from .sdk import Sdk, delete_store
@@ -40,6 +40,7 @@ __all__ = [
     "ConversationType", "RecvOpt", "AtType", "Mark", "LogLevel", "SyncStage",
     "ErrorCode", "ImconvError", "InvalidParametersError", "InvalidJsonError", "StoreError",
     "StoreDamagedError", "StoreFailedError", "WrongKeyError", "delete_store",
+    "StoreBusyError", "SuspendedError",
     "ShutdownError", "StoreLockedError", "WrongProcessError", "QueueFullError",
     "WouldDeadlockError", "ReadOnlyError", "TimeoutError_", "InternalError", "error_text",
     "route_log_to_logging", "disable_log", "set_callback_error_handler",

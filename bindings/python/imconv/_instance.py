@@ -127,6 +127,30 @@ class Instance:
         """True once `close` ran."""
         return self._handle is None
 
+    def suspend(self) -> None:
+        """Lets go of every file and lock of the store (imconv_suspend;
+        blocking): the writes accepted before finish first. Until `resume()`
+        every call raises `SuspendedError`. For an app the system suspends
+        while other processes use the store (`shared=True`)."""
+        self._blocking("imconv_suspend")
+
+    def resume(self) -> None:
+        """Opens the store again and catches up with what other processes
+        wrote meanwhile (imconv_resume; blocking): listeners hear of it.
+        On failure (`StoreLockedError`, ...) the instance stays suspended."""
+        self._blocking("imconv_resume")
+
+    def _blocking(self, function: str) -> None:
+        error = ctypes.c_void_p()
+        with self._guard:
+            handle = self._handle
+            rc = (getattr(n.lib, function)(handle, ctypes.byref(error)) if handle is not None
+                  else int(ErrorCode.SHUTDOWN))
+        if rc != 0:
+            text = ctypes.cast(error, ctypes.c_char_p).value if error.value else None
+            n.lib.imconv_string_free(error)
+            raise error_for(rc, text.decode() if text else error_text(rc))
+
     def _start(self, complete: Complete, call: Callable[..., int], *args: Any) -> None:
         token = _calls.register(self._key, complete)
         with self._guard:  # close() cannot free the instance under a call

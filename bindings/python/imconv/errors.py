@@ -29,6 +29,8 @@ class ErrorCode(IntEnum):
     STORE_DAMAGED = 6908
     STORE_FAILED = 6909
     WRONG_KEY = 6910
+    STORE_BUSY = 6911
+    SUSPENDED = 6912
     INTERNAL = 6999
 
 
@@ -114,6 +116,16 @@ class WrongKeyError(StoreError):
     sync again from the server."""
 
 
+class StoreBusyError(StoreError):
+    """A `shared` store's write lock stayed taken by another process past
+    the busy bound (5 s): a process stopped or hung while writing. Nothing
+    was done; retry later."""
+
+
+class SuspendedError(ImconvError):
+    """The instance is suspended (`suspend()`): call `resume()` first."""
+
+
 class InternalError(ImconvError):
     """A panic inside the library was caught. Please report it."""
 
@@ -134,6 +146,8 @@ _BY_CODE: Dict[int, Type[ImconvError]] = {
     ErrorCode.STORE_DAMAGED: StoreDamagedError,
     ErrorCode.STORE_FAILED: StoreFailedError,
     ErrorCode.WRONG_KEY: WrongKeyError,
+    ErrorCode.STORE_BUSY: StoreBusyError,
+    ErrorCode.SUSPENDED: SuspendedError,
     ErrorCode.INTERNAL: InternalError,
 }
 

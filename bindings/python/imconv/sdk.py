@@ -23,7 +23,9 @@ class Sdk(Instance):
     `Sdk(user_id, data_dir=None, **options)`: `data_dir` None keeps the
     store in memory; the options are those of `imconv_sdk_new`'s config
     (`durability`, `sync_interval_ms`, `cache_capacity`, `read_only`,
-    `delivery`). With `delivery="host"` no callback runs on a library
+    `shared`, `delivery`, ...). With `shared=True` several instances, in
+    this and other processes, use one store; `suspend()` and `resume()`
+    let go of it while the process is suspended. With `delivery="host"` no callback runs on a library
     thread: a blocking call runs the callbacks on the calling thread while it
     waits, and `dispatch()` runs those of calls made elsewhere (listeners).
 

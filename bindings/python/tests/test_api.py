@@ -3,6 +3,7 @@ and asyncio: values, typed inputs, listeners and event streams, pages,
 errors by kind, the log, and callback exceptions."""
 import asyncio
 import json
+import os
 import logging
 import threading
 from typing import Any, List
@@ -417,3 +418,42 @@ def test_encryption_at_rest_key_rekey_and_delete(tmp_path: Any) -> None:
     assert not (data / "me").exists()
     with imconv.Sdk("me", data_dir=data, encryption_key=other) as sdk:
         assert not sdk.get_conversation("c2c_zed").is_stored
+
+
+def test_shared_store_two_processes_suspend_and_resume(tmp_path: Any) -> None:
+    """`shared=True`: another process writes the store while this one is
+    open, then while it is suspended; each write is seen (and heard)."""
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent(f"""
+        import imconv, sys
+        with imconv.Sdk("me", {str(tmp_path)!r}, shared=True) as s:
+            s.apply_messages([imconv.NewMessage(conversation_id=sys.argv[1], msg_id=sys.argv[2],
+                                                timestamp=int(sys.argv[3]))])
+            print(s.get_total_unread())
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+
+    def other_process(conv: str, msg: str, ts: int) -> str:
+        done = subprocess.run([sys.executable, "-c", script, conv, msg, str(ts)], env=env,
+                              capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    heard: List[str] = []
+    with imconv.Sdk("me", tmp_path, shared=True) as app:
+        app.add_listener(on_new=lambda convs: heard.extend(c.conversation_id for c in convs))
+        assert app.get_total_unread() == 0
+        assert other_process("c2c_alice", "m1", 100) == "1"
+        # Seen at the next call, linearizably.
+        assert app.get_conversation("c2c_alice").unread_count == 1
+        app.suspend()
+        with pytest.raises(imconv.SuspendedError):
+            app.get_total_unread()
+        assert other_process("c2c_bob", "b1", 200) == "2"
+        app.resume()
+        assert app.get_total_unread() == 2
+        assert "c2c_bob" in heard
+    with pytest.raises(imconv.StoreLockedError):
+        with imconv.Sdk("me", tmp_path, shared=True):
+            imconv.Sdk("me", tmp_path)
