@@ -97,12 +97,6 @@ typedef unsigned char bool;
 
 
 /*
- Rows kept: a shared instance that falls further behind (suspended for
- that many changes) reloads whole instead of reading the log.
- */
-#define CHANGES_KEPT 100000
-
-/*
  Conversation type: unknown (never returned by imconv).
  */
 #define IMCONV_CONVERSATION_TYPE_UNKNOWN 0
