@@ -38,7 +38,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_encryption test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-writes fuzz fuzz-smoke crash-test crash-smoke shared-crash-test shared-crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-shared bench-writes fuzz fuzz-smoke crash-test crash-smoke shared-crash-test shared-crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -523,6 +523,17 @@ bench-encryption: lib $(BENCH_OUT)/bench_encryption
 	$(BENCH_OUT)/bench_encryption $(abspath $(BENCH_OUT))/scratch-enc $(BENCH_ENCRYPTION_SIZE) $(BENCH_OUT)/results.jsonl
 	rm -rf $(BENCH_OUT)/scratch-enc
 
+# What sharing a store costs (issue 28): alone against "shared", one run.
+BENCH_SHARED_SIZE ?= 10000
+$(BENCH_OUT)/bench_shared: benches/c/bench_shared.c benches/c/bench_common.h include/imconv.h | lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_B) -Wno-unused-function $< -o $@ $(LINK_REL)
+
+bench-shared: lib $(BENCH_OUT)/bench_shared
+	rm -rf $(BENCH_OUT)/scratch-shared && mkdir -p $(BENCH_OUT)/scratch-shared
+	$(BENCH_OUT)/bench_shared $(abspath $(BENCH_OUT))/scratch-shared $(BENCH_SHARED_SIZE) $(BENCH_OUT)/results.jsonl
+	rm -rf $(BENCH_OUT)/scratch-shared
+
 # The cipher candidates on the bench's SQLite (the library's amalgamation).
 $(BENCH_OUT)/bench_ciphers: benches/c/bench_ciphers.c benches/c/bench_common.h $(BENCH_OUT)/sqlite3.o
 	$(CC) $(CFLAGS_B) -Wno-unused-function -I$(BENCH_OUT)/sqlite $< $(BENCH_OUT)/sqlite3.o -o $@ -lpthread -lm
@@ -550,6 +561,7 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	@$(MAKE) --no-print-directory bench-cpp
 	@$(MAKE) --no-print-directory bench-ciphers
 	@$(MAKE) --no-print-directory bench-encryption
+	@$(MAKE) --no-print-directory bench-shared
 	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json
 
 # The Python binding against Python's own sqlite3 reading the same rows, in

@@ -475,6 +475,7 @@ impl<V: Snapshot> Engine<V> {
     pub fn add_listener(&self, listener: Arc<dyn Listener<V>>) -> u64 {
         let id = self.core.state.listeners.add(listener);
         self.core.post_problems();
+        self.wake_watcher();
         id
     }
 
@@ -491,7 +492,9 @@ impl<V: Snapshot> Engine<V> {
     /// `Listener::on_filtered_unread` with the new count. Returns the
     /// subscription's ID.
     pub fn subscribe_unread(&self, filter: ListFilter) -> u64 {
-        self.core.state.subscriptions.subscribe(filter)
+        let id = self.core.state.subscriptions.subscribe(filter);
+        self.wake_watcher();
+        id
     }
 
     /// Ends a subscription; false when there is none with that ID.

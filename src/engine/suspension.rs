@@ -83,17 +83,20 @@ pub(super) fn start_watcher<V: Snapshot>(core: &Arc<Core<V>>) -> Result<Option<W
             let Some(sharing) = watching.state.sharing() else {
                 return;
             };
-            let mut seen = sharing.map().counter();
             while !stopping.load(Ordering::Acquire) {
-                sharing.map().wait_while(seen);
-                seen = sharing.map().counter();
-                if !stopping.load(Ordering::Acquire)
-                    && watching.state.is_stale()
-                    && !watching.state.is_suspended()
-                    && watching.listening()
-                {
+                // Nobody to tell: no wake-up per write (the next call
+                // catches up); adding a listener unparks it.
+                if !watching.listening() {
+                    std::thread::park();
+                    continue;
+                }
+                // Read before the check: a change after it moves the
+                // counter past `seen`, and the wait returns at once.
+                let seen = sharing.map().counter();
+                if watching.state.is_stale() && !watching.state.is_suspended() {
                     watching.catch_up_later();
                 }
+                sharing.map().wait_while(seen);
             }
         })
         .map_err(|e| Error::from(e).context("starting the watcher thread"))?;
@@ -107,6 +110,7 @@ impl<V: Snapshot> Engine<V> {
             return;
         };
         w.stop.store(true, Ordering::Release);
+        w.thread.thread().unpark();
         if let Some(s) = core.state.sharing() {
             s.map().wake_all();
         }
@@ -160,6 +164,13 @@ impl<V: Snapshot> Engine<V> {
         self.core.suspending.store(false, Ordering::Release);
         crate::log::info(format_args!("resumed"));
         Ok(())
+    }
+
+    /// Someone may listen now: the idle watcher starts watching.
+    pub(super) fn wake_watcher(&self) {
+        if let Some(w) = self.core.watcher.lock().as_ref() {
+            w.thread.thread().unpark();
+        }
     }
 
     /// `Suspended` while the instance is suspended (calls are refused).

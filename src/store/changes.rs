@@ -2,8 +2,9 @@
 //! appends what it changed (inside its own transaction, so a change is
 //! logged if and only if it committed), and the other instances read the
 //! rows past the last one they applied to catch their caches, totals and
-//! listeners up. `seq` only grows (AUTOINCREMENT: never reused, even after
-//! the oldest rows are trimmed); the counter in `conversations.db-changes`
+//! listeners up. `seq` (the rowid) only grows: only the oldest rows are
+//! ever deleted, so the newest stays and no seq is handed out twice (no
+//! AUTOINCREMENT: it would write `sqlite_sequence` with every row); the counter in `conversations.db-changes`
 //! (see `crate::shared_map`) tells that there is something to read.
 //!
 //! The table exists once a shared instance opened the store read-write. A
@@ -11,7 +12,7 @@
 //! opens alone, and logs one `Reset` as it opens, so that a shared
 //! instance suspended meanwhile reloads everything as it resumes.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 use super::{Store, Writer};
 use crate::error::Result;
@@ -24,7 +25,7 @@ pub const CHANGES_FILE: &str = "conversations.db-changes";
 pub const CHANGES_KEPT: u64 = 100_000;
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS change_log ( \
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, \
+    seq INTEGER PRIMARY KEY, \
     kind INTEGER NOT NULL, \
     id TEXT NOT NULL, \
     existed INTEGER NOT NULL, \
@@ -133,14 +134,9 @@ impl Store {
         if !self.has_change_log()? {
             return Ok(0);
         }
-        let last: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let last: Option<i64> =
+            self.conn
+                .query_row("SELECT MAX(seq) FROM change_log", [], |r| r.get(0))?;
         Ok(last.unwrap_or(0) as u64)
     }
 

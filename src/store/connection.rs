@@ -94,7 +94,7 @@ impl Store {
         let conn = &self.conn;
         let on_disk = self.dir.is_some();
         if on_disk && !self.read_only {
-            let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+            let mode = switch_to_wal(conn)?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::new(
                     ErrorCode::Database,
@@ -124,5 +124,25 @@ impl Store {
         // more damage found by SQLite itself, at a cost too small to see.
         conn.pragma_update(None, "cell_size_check", true)?;
         Ok(())
+    }
+}
+
+/// `PRAGMA journal_mode=WAL`, retried while another process switches the
+/// same new store (two shared instances creating it at once: each holds
+/// a read lock and wants the exclusive one, and SQLite answers one of them
+/// BUSY at once rather than wait in a deadlock; its lock is gone then, so
+/// the other switches, and the retry finds WAL).
+fn switch_to_wal(conn: &Connection) -> Result<String> {
+    let start = std::time::Instant::now();
+    loop {
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && start.elapsed() < crate::error::BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            done => return Ok(done?),
+        }
     }
 }

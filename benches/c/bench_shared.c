@@ -1,0 +1,252 @@
+/* What sharing a store costs (issue 28, item 5): the same work on an
+ * instance opened alone and on one opened "shared" (whose every call
+ * first compares the mapped change counter, and whose every write logs
+ * its changes and publishes them), in one run, alternating the two modes
+ * round by round. Per path, the median of the rounds for each and their
+ * ratio (shared / alone: above 1 is the cost).
+ *   bench_shared <scratch_dir> <size> <results.jsonl>
+ * Paths: a cached single lookup and a cached batch of 100 (the hot path:
+ * one atomic load more), apply_messages (calls of 100 messages), one
+ * write per call (a draft), and the CPU an idle instance with a listener
+ * uses in one second (with "shared": its watcher thread sleeping on the
+ * counter).
+ */
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+
+#include "bench_common.h"
+#include "imconv.h"
+
+enum { MODES = 2, PATHS = 5 };
+static const char *path_names[PATHS] = {"cached_lookup", "cached_batch_of_100", "apply_messages",
+                                        "one_write_per_call", "idle_cpu_per_second"};
+static const char *path_units[PATHS] = {"us", "us", "ms", "us", "ms"};
+
+static imconv_sdk *sdk;
+static long size;
+static char **ids;
+static atomic_long completed;
+static char cursor[256];
+static int finished;
+
+static void on_one(const imconv_conversation *c, void *u) {
+    (void)c, (void)u;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_done(void *u) {
+    (void)u;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_page(const imconv_conversation *const *c, size_t n, const char *next, bool fin,
+                    void *u) {
+    (void)c, (void)n, (void)u;
+    snprintf(cursor, sizeof cursor, "%s", next);
+    finished = fin;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_fail(int32_t code, const char *desc, void *u) {
+    (void)u;
+    fprintf(stderr, "callback error %d: %s\n", code, desc);
+    exit(1);
+}
+static void wait_for(long target) {
+    while (atomic_load_explicit(&completed, memory_order_acquire) < target) sched_yield();
+}
+
+static void open_store(const char *dir, int shared, long cache) {
+    char config[1024], *error = NULL;
+    snprintf(config, sizeof config,
+             "{\"user_id\":\"bench\",\"data_dir\":\"%s/%s\",\"cache_capacity\":%ld,"
+             "\"shared\":%s}",
+             dir, shared ? "shared" : "alone", cache, shared ? "true" : "false");
+    if (imconv_sdk_new(config, &sdk, &error) != IMCONV_OK) {
+        fprintf(stderr, "imconv_sdk_new: %s\n", error);
+        exit(1);
+    }
+}
+
+static void get(const char *id) {
+    long target = atomic_load(&completed) + 1;
+    if (imconv_get_conversation(sdk, id, on_one, on_fail, NULL) != IMCONV_OK) exit(1);
+    wait_for(target);
+}
+
+static double import_all(void) {
+    enum { BATCH = 1000 };
+    size_t cap = BATCH * 900;
+    char *doc = malloc(cap);
+    record r;
+    double spent = 0;
+    for (long start = 0; start < size; start += BATCH) {
+        size_t len = 0;
+        doc[len++] = '[';
+        for (long i = start; i < start + BATCH && i < size; i++) {
+            make_record(i, &r);
+            len += (size_t)snprintf(
+                doc + len, cap - len,
+                "%s{\"conversationID\":\"%s\",\"showName\":\"%s\",\"faceUrl\":\"%s\","
+                "\"groupType\":\"%s\",\"unreadCount\":%ld,\"orderKey\":%ld,\"lastMessage\":%s}",
+                i > start ? "," : "", r.id, r.show_name, r.face_url, r.group_type, r.unread,
+                r.order_key, r.last_message);
+        }
+        doc[len++] = ']';
+        doc[len] = '\0';
+        long target = atomic_load(&completed) + 1;
+        double t0 = now_s();
+        if (imconv_import_conversations(sdk, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
+        wait_for(target);
+        spent += now_s() - t0;
+    }
+    free(doc);
+    return spent * 1e3;
+}
+
+static double page_once(void) {
+    long target = atomic_load(&completed) + 1;
+    double t0 = now_s();
+    if (imconv_get_conversation_page(sdk, NULL, cursor, 100, on_page, on_fail, NULL) != IMCONV_OK)
+        exit(1);
+    wait_for(target);
+    return now_s() - t0;
+}
+
+static double apply_messages(long calls) {
+    char doc[100 * 300];
+    double t0 = now_s();
+    for (long k = 0; k < calls; k++) {
+        size_t len = 0;
+        doc[len++] = '[';
+        for (int m = 0; m < 100; m++) {
+            long i = (long)(next_random() % (uint64_t)size);
+            len += (size_t)snprintf(doc + len, sizeof doc - len,
+                                    "%s{\"conversationID\":\"%s\",\"msgID\":\"e%ld-%d\","
+                                    "\"timestamp\":%ld,\"seq\":%ld,\"text\":\"hello\"}",
+                                    m ? "," : "", ids[i], k, m, 1800000000L + k, k * 100 + m + 1);
+        }
+        doc[len++] = ']';
+        doc[len] = '\0';
+        long target = atomic_load(&completed) + 1;
+        if (imconv_apply_messages(sdk, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
+        wait_for(target);
+    }
+    return (now_s() - t0) * 1e3;
+}
+
+static void on_list(const imconv_conversation *const *c, size_t n, void *u) {
+    (void)c, (void)n, (void)u;
+    atomic_fetch_add_explicit(&completed, 1, memory_order_release);
+}
+static void on_new(const imconv_conversation *const *c, size_t n, void *u) { (void)c, (void)n, (void)u; }
+
+static double cpu_seconds(void) {
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)r.ru_utime.tv_sec + (double)r.ru_utime.tv_usec / 1e6 +
+           (double)r.ru_stime.tv_sec + (double)r.ru_stime.tv_usec / 1e6;
+}
+
+/* One round of every path for one mode, into v[path]. */
+static void round_of(const char *dir, int shared, double *v) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/%s'", dir, shared ? "shared" : "alone");
+    if (system(cmd) != 0) exit(1);
+    open_store(dir, shared, 2 * size + 1000);
+    import_all();
+    for (long i = 0; i < size; i++) get(ids[i]);
+    enum { HITS = 20000, BATCHES = 2000 };
+    double *lat = malloc(HITS * sizeof *lat);
+    for (int s = 0; s < HITS; s++) {
+        const char *id = ids[next_random() % (uint64_t)size];
+        double t = now_s();
+        get(id);
+        lat[s] = (now_s() - t) * 1e6;
+    }
+    v[0] = percentile(lat, HITS, 0.5);
+    const char *batch[100];
+    for (int s = 0; s < BATCHES; s++) {
+        for (int k = 0; k < 100; k++) batch[k] = ids[next_random() % (uint64_t)size];
+        long target = atomic_load(&completed) + 1;
+        double t = now_s();
+        if (imconv_get_conversation_list(sdk, batch, 100, on_list, on_fail, NULL) != IMCONV_OK)
+            exit(1);
+        wait_for(target);
+        lat[s] = (now_s() - t) * 1e6;
+    }
+    v[1] = percentile(lat, BATCHES, 0.5);
+    v[2] = apply_messages(50);
+    enum { WRITES = 2000 };
+    for (int s = 0; s < WRITES; s++) {
+        long target = atomic_load(&completed) + 1;
+        char draft[32];
+        snprintf(draft, sizeof draft, "draft %d", s);
+        double t = now_s();
+        if (imconv_set_draft(sdk, ids[s % size], draft, on_done, on_fail, NULL) != IMCONV_OK)
+            exit(1);
+        wait_for(target);
+        lat[s] = (now_s() - t) * 1e6;
+    }
+    v[3] = percentile(lat, WRITES, 0.5);
+    free(lat);
+    imconv_listener listener;
+    imconv_listener_init(&listener);
+    listener.on_new = on_new;
+    uint64_t id;
+    imconv_add_listener(sdk, &listener, &id);
+    /* After the last write's upkeep ("normal" durability syncs the WAL
+       up to 1 s after it). */
+    usleep(1500 * 1000);
+    double cpu = cpu_seconds(), t0 = now_s();
+    usleep(1000 * 1000);
+    v[4] = (cpu_seconds() - cpu) / (now_s() - t0) * 1e3;
+    imconv_sdk_free(sdk);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
+        return 2;
+    }
+    size = atol(argv[2]);
+    results = fopen(argv[3], "a");
+    ids = malloc((size_t)size * sizeof *ids);
+    for (long i = 0; i < size; i++) {
+        char buf[40];
+        conversation_id(i, buf, sizeof buf);
+        ids[i] = strdup(buf);
+    }
+    double v[MODES][PATHS][ROUNDS];
+    for (int round = 0; round < ROUNDS; round++) {
+        for (int m = 0; m < MODES; m++) {
+            int mode = (round + m) % 2; /* alternate which goes first */
+            double one[PATHS];
+            round_of(argv[1], mode, one);
+            for (int p = 0; p < PATHS; p++) v[mode][p][round] = one[p];
+        }
+    }
+    printf("\nsharing's cost, %ld conversations, median of %d rounds (alone and shared "
+           "alternating)\n\n",
+           size, ROUNDS);
+    printf("| %-22s | %14s | %14s | %15s |\n", "path", "alone", "shared", "shared / alone");
+    printf("|------------------------|----------------|----------------|-----------------|\n");
+    for (int p = 0; p < PATHS; p++) {
+        implementation = "imconv";
+        char metric[80];
+        snprintf(metric, sizeof metric, "alone_%s", path_names[p]);
+        report(metric, size, path_units[p], v[0][p], ROUNDS);
+        snprintf(metric, sizeof metric, "shared_%s", path_names[p]);
+        report(metric, size, path_units[p], v[1][p], ROUNDS);
+        double alone = percentile(v[0][p], ROUNDS, 0.5), shared = percentile(v[1][p], ROUNDS, 0.5);
+        char a[32], b[32];
+        snprintf(a, sizeof a, "%.3g %s", alone, path_units[p]);
+        snprintf(b, sizeof b, "%.3g %s", shared, path_units[p]);
+        if (p == PATHS - 1)
+            printf("| %-22s | %14s | %14s | %15s |\n", path_names[p], a, b, "(absolute)");
+        else
+            printf("| %-22s | %14s | %14s | %14.2fx |\n", path_names[p], a, b, shared / alone);
+    }
+    for (long i = 0; i < size; i++) free(ids[i]);
+    free(ids);
+    fclose(results);
+    return 0;
+}
