@@ -31,8 +31,7 @@ use crate::model::{
 };
 use crate::store::checksum::{damaged_id, index_damage, is_index_damage};
 use crate::store::{
-    adopt_legacy_folder, rebuild_damaged, restore_from_backup, sort_order, Checkpointer, Cursor,
-    Reader, Store,
+    adopt_legacy_folder, rebuild_damaged, restore_from_backup, sort_order, Cursor, Reader, Store,
 };
 use crate::subscriptions::Subscriptions;
 
@@ -44,6 +43,7 @@ mod store_calls;
 #[cfg(test)]
 mod tests;
 mod txn;
+mod upkeep;
 
 pub use health::Health;
 pub use opening::delete_user_store;
@@ -518,54 +518,6 @@ impl<V: Snapshot> State<V> {
             next_cursor,
             finished,
         })
-    }
-
-    /// A full check of the store, beside the writer where it can be (a
-    /// store in memory is checked under the store's lock): the damaged
-    /// conversations' IDs. Each is told (once), and so is damage that is
-    /// no one conversation's.
-    pub fn verify(&self) -> Result<Vec<String>> {
-        let beside = {
-            let reader = self.reader.lock();
-            reader.as_ref().map(Reader::verify)
-        };
-        let found = match beside {
-            Some(found) => found?,
-            None => self.with_store(|store| store.verify())?,
-        };
-        for id in &found.damaged {
-            let e = crate::store::checksum::damaged(id, "found by a full check");
-            self.health.damaged(Some(id), &e);
-        }
-        if !found.structure.is_empty() {
-            let e = Error::new(
-                ErrorCode::StoreDamaged,
-                format!(
-                    "the store is damaged: a full check found: {}",
-                    found.structure.join("; ")
-                ),
-            );
-            self.health.damaged(None, &e);
-        }
-        Ok(found.damaged)
-    }
-
-    /// The conversation groups' names, in creation order.
-    pub fn groups(&self) -> Result<Vec<Text>> {
-        let groups = self.with_store(|store| store.groups())?;
-        groups.iter().map(|(name, _)| Text::new(name)).collect()
-    }
-
-    /// A second connection for WAL checkpoints, off the writer (`None` in
-    /// memory, or when it cannot be opened: the instance then works
-    /// without it, and SQLite checkpoints on the writer's connection).
-    pub fn checkpointer(&self) -> Option<Checkpointer> {
-        optional("checkpoint", self.with_store(|s| s.checkpointer()))
-    }
-
-    /// The store's WAL file (`None` in memory).
-    pub fn wal_path(&self) -> Option<std::path::PathBuf> {
-        self.with_store(|s| Ok(s.wal_path())).ok().flatten()
     }
 }
 
