@@ -7,7 +7,7 @@
 //!
 //! Idle instances sleep on the counter itself (a futex on Linux: no thread
 //! runs while nothing is written) and a writer wakes them only when some
-//! sleep (`waiters`). Elsewhere the sleep is a poll (see [`POLL`]).
+//! sleep (`waiters`). Elsewhere the sleep is a poll (every 50 ms: `POLL`).
 //!
 //! Everything here is the `unsafe` needed to map the page and wait on it.
 

@@ -72,7 +72,7 @@ impl<V: Snapshot> Engine<V> {
 
 /// Stops taking writes and fails those still queued with `Shutdown`; lets
 /// every read already handed to the blocking pool finish (later ones run on
-/// the thread that delivers, see [`read_pool`]); dropping the
+/// the thread that delivers, see [`super::read_pool`]); dropping the
 /// runtime then waits for the write being committed and joins the
 /// runtime's threads. The store stays open for the deliveries still owed:
 /// `close` closes it after them.
