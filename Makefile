@@ -514,7 +514,7 @@ $(BENCH_OUT)/bench_sqlite: benches/c/bench_sqlite.c benches/c/bench_common.h $(B
 # Encryption's cost: plain against encrypted stores, alternating, one run.
 BENCH_ENCRYPTION_SIZE ?= 100000
 
-$(BENCH_OUT)/bench_encryption: benches/c/bench_encryption.c benches/c/bench_common.h include/imconv.h | lib
+$(BENCH_OUT)/bench_encryption: benches/c/bench_encryption.c benches/c/bench_calls.h benches/c/bench_common.h include/imconv.h | lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B) -Wno-unused-function $< -o $@ $(LINK_REL)
 
@@ -525,7 +525,7 @@ bench-encryption: lib $(BENCH_OUT)/bench_encryption
 
 # What sharing a store costs (issue 28): alone against "shared", one run.
 BENCH_SHARED_SIZE ?= 10000
-$(BENCH_OUT)/bench_shared: benches/c/bench_shared.c benches/c/bench_common.h include/imconv.h | lib
+$(BENCH_OUT)/bench_shared: benches/c/bench_shared.c benches/c/bench_calls.h benches/c/bench_common.h include/imconv.h | lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B) -Wno-unused-function $< -o $@ $(LINK_REL)
 
