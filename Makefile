@@ -36,7 +36,7 @@ LINK_REL = -L$(REL_DIR) -limconv -Wl,-rpath,$(abspath $(REL_DIR)) -lpthread
 LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
-C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_encryption test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
+C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_encryption test_shared test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
 .PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-shared bench-writes fuzz fuzz-smoke crash-test crash-smoke shared-crash-test shared-crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
