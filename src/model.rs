@@ -116,6 +116,9 @@ pub struct Kept {
     pub read_ms: u64,
     pub group_read_sequence: u64,
     pub order_key: u64,
+    /// Not kept: the replaced conversation's part of the unread total
+    /// (what a shared store's change log records of it).
+    pub unread_part: u64,
 }
 
 impl Kept {
@@ -125,6 +128,7 @@ impl Kept {
             read_ms: c.read_ms,
             group_read_sequence: c.group_read_sequence,
             order_key: c.order_key,
+            unread_part: unread_part(c.unread_count, c.recv_opt),
         }
     }
 
@@ -138,6 +142,16 @@ impl Kept {
         if placed && order_time(new.order_key) == order_time(self.order_key) {
             new.order_key = self.order_key;
         }
+    }
+}
+
+/// A conversation's part of the unread total: its unread count, unless
+/// its receive option keeps it out of the total (1-3: not notified).
+pub fn unread_part(unread_count: u64, recv_opt: i32) -> u64 {
+    if matches!(recv_opt, 1..=3) {
+        0
+    } else {
+        unread_count
     }
 }
 

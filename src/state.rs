@@ -554,10 +554,7 @@ fn decode_cursor(cursor: &str) -> Result<Option<Cursor>> {
 
 /// A conversation's part of the unread total: none when muted.
 fn unread_part(c: Option<&Conversation>) -> u64 {
-    match c {
-        Some(c) if !matches!(c.recv_opt, 1..=3) => c.unread_count,
-        _ => 0,
-    }
+    c.map_or(0, |c| crate::model::unread_part(c.unread_count, c.recv_opt))
 }
 
 /// A profile's name (the user or group ID when empty) and avatar.

@@ -192,6 +192,9 @@ pub struct Store {
     damage: std::cell::RefCell<Vec<Error>>,
     /// Damaged conversations that committed writes replaced.
     repaired: std::cell::RefCell<Vec<String>>,
+    /// The change log is known to exist (it is never dropped): a shared
+    /// write's check for others' changes is then one query.
+    change_log: std::cell::Cell<bool>,
 }
 
 /// How a store is opened.
@@ -286,6 +289,7 @@ impl Store {
             dir: dir.map(Path::to_path_buf),
             damage: Default::default(),
             repaired: Default::default(),
+            change_log: Default::default(),
         };
         if let Some(p) = &path {
             crate::log::info(format_args!(

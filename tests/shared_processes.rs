@@ -64,6 +64,27 @@ fn serve(data: &Path) {
                     pinned: *on == "1",
                 },
             )),
+            // A snapshot of one conversation from the server: replaces it
+            // whole (no listener here: written without reading it first,
+            // what it replaced logged from the row read on conflict).
+            (Some(e), ["import", conv, unread, pinned]) => status(try_write(
+                e,
+                Write::Import(
+                    format!(
+                        r#"[{{"conversationID":"{conv}","unreadCount":{unread},"isPinned":{}}}]"#,
+                        *pinned == "1"
+                    )
+                    .into_bytes(),
+                ),
+            )),
+            // A server sync naming only the unread count.
+            (Some(e), ["sync", conv, unread]) => status(try_write(
+                e,
+                Write::Sync(
+                    format!(r#"[{{"conversationID":"{conv}","unreadCount":{unread}}}]"#)
+                        .into_bytes(),
+                ),
+            )),
             (Some(e), ["delete", conv]) => {
                 status(try_write(e, Write::Delete { ids: ids(&[conv]) }))
             }
@@ -196,6 +217,9 @@ struct Conv {
     /// How many of them are read.
     read: usize,
     pinned: bool,
+    /// The unread count a snapshot or sync set (conversations only those
+    /// write: `messages` stays empty).
+    counted: usize,
 }
 
 struct Model {
@@ -205,7 +229,7 @@ struct Model {
 
 impl Model {
     fn unread(c: &Conv) -> usize {
-        c.messages.len() - c.read
+        c.counted + c.messages.len() - c.read
     }
 }
 
@@ -224,7 +248,17 @@ impl Rng {
 fn model_checked_run(processes: usize, steps: usize, seed: u64) {
     let data = Scratch::create(&format!("shared-model-{processes}-{seed}"));
     let mut procs: Vec<Proc> = (0..processes).map(|_| Proc::start(&data)).collect();
-    let convs = ["c2c_a", "c2c_b", "group_g", "c2c_c"];
+    // Messages and reads go to the first four, snapshots and syncs to the
+    // last two; pins and deletes to any.
+    let convs = [
+        "c2c_a",
+        "c2c_b",
+        "group_g",
+        "c2c_c",
+        "c2c_snap",
+        "group_snap",
+    ];
+    let (by_message, by_server) = convs.split_at(4);
     let mut m = Model {
         convs: BTreeMap::new(),
         next_ts: 1000,
@@ -234,7 +268,13 @@ fn model_checked_run(processes: usize, steps: usize, seed: u64) {
         let p = rng.next(processes);
         let conv = convs[rng.next(convs.len())].to_string();
         let ctx = format!("seed {seed}, step {step}, process {p}");
-        match rng.next(10) {
+        let op = rng.next(12);
+        let conv = match op {
+            0..=5 => by_message[rng.next(by_message.len())].to_string(),
+            10 | 11 => by_server[rng.next(by_server.len())].to_string(),
+            _ => conv,
+        };
+        match op {
             0..=3 => {
                 m.next_ts += 1;
                 let msg = format!("m{}", m.next_ts);
@@ -275,6 +315,25 @@ fn model_checked_run(processes: usize, steps: usize, seed: u64) {
                 let answer = procs[p].ask(&format!("delete {conv}"));
                 assert_eq!(answer, "ok", "{ctx}");
                 m.convs.remove(&conv);
+            }
+            10 => {
+                let (unread, pinned) = (rng.next(5), rng.next(2) == 1);
+                let answer = procs[p].ask(&format!("import {conv} {unread} {}", u8::from(pinned)));
+                assert_eq!(answer, "ok", "{ctx}");
+                m.convs.insert(
+                    conv.clone(),
+                    Conv {
+                        counted: unread,
+                        pinned,
+                        ..Conv::default()
+                    },
+                );
+            }
+            11 => {
+                let unread = rng.next(5);
+                let answer = procs[p].ask(&format!("sync {conv} {unread}"));
+                assert_eq!(answer, "ok", "{ctx}");
+                m.convs.entry(conv.clone()).or_default().counted = unread;
             }
             _ => {
                 // A process frees its instance and opens a new one.

@@ -152,6 +152,21 @@ impl<V: Snapshot> State<V> {
         Ok(events)
     }
 
+    /// [`State::catch_up_locked`] for a write, under the write lock: the
+    /// order tick is read again only when another process wrote (a lone
+    /// write's check is then one query: the log's last seq).
+    pub(super) fn catch_up_to_write(&self, store: &Store) -> Result<Events<V>> {
+        let Some(sharing) = &self.sharing else {
+            return Ok(Events::default());
+        };
+        let pos = sharing.pos.load(Ordering::Acquire);
+        let events = self.catch_up_locked(store)?;
+        if sharing.pos.load(Ordering::Acquire) != pos {
+            *self.tick.lock() = store.order_tick()?;
+        }
+        Ok(events)
+    }
+
     /// The logged changes into the cache, profiles, total and
     /// subscriptions, and their events.
     fn apply_logged(
@@ -289,33 +304,33 @@ impl<V: Snapshot> State<V> {
         if self.sharing.is_none() {
             return Ok(None);
         }
-        let mut last = None;
+        let mut rows = Vec::new();
         for (changes, profiles, groups) in writes {
             for c in changes {
                 let before = c.before.as_ref().and_then(Option::as_ref);
                 let after = c.after.as_deref().map(V::conversation);
-                last = Some(w.log_change(&LoggedChange {
+                rows.push(LoggedChange {
                     seq: 0,
                     kind: ChangeKind::Conversation,
                     id: c.id.as_str().to_string(),
-                    existed: before.is_some(),
-                    unread_before: unread_part(before),
+                    existed: before.is_some() || c.replaced.is_some(),
+                    unread_before: c.replaced.unwrap_or_else(|| unread_part(before)),
                     unread_after: unread_part(after),
                     payload: None,
-                })?);
+                });
             }
             for p in profiles {
-                last = Some(w.log_change(&logged(
+                rows.push(logged(
                     ChangeKind::Profile,
                     p.conversation_id.as_str(),
                     None,
-                ))?);
+                ));
             }
             for g in groups {
-                last = Some(w.log_change(&logged(ChangeKind::Group, "", Some(encode_group(g))))?);
+                rows.push(logged(ChangeKind::Group, "", Some(encode_group(g))));
             }
         }
-        Ok(last)
+        w.log_changes(&rows)
     }
 
     /// After a commit that logged up to `seq`: this instance has it (all

@@ -51,11 +51,7 @@ impl<V: Snapshot> State<V> {
         if shared {
             let caught = store
                 .begin_write()
-                .and_then(|()| self.catch_up_locked(store))
-                .and_then(|events| {
-                    *self.tick.lock() = store.order_tick()?;
-                    Ok(events)
-                });
+                .and_then(|()| self.catch_up_to_write(store));
             match caught {
                 Ok(events) => foreign = self.owed(events),
                 Err(e) => {
@@ -77,9 +73,10 @@ impl<V: Snapshot> State<V> {
         // Subscriptions' counts are read before anything is written, so
         // that each write's changes move them from the state it started in.
         let mut filtered = self.subscriptions.begin(|f| store.unread_total(f));
-        // Someone listens or counts, or another process may (shared):
-        // every write reads what it replaces.
-        let tracking = shared || !self.listeners.is_empty() || filtered.is_some();
+        // Someone listens or counts: every write reads what it replaces
+        // (shared or not: an untracked import still logs what it replaced
+        // counted, from the row it read on conflict).
+        let tracking = !self.listeners.is_empty() || filtered.is_some();
         // A write alone needs no unit: the transaction is its unit.
         let units = writes.len() > 1;
         let first_tick = *self.tick.lock();
@@ -231,6 +228,8 @@ pub(super) struct Change<V> {
     pub(super) id: ConversationId,
     pub(super) before: Option<Option<Conversation>>,
     pub(super) after: Option<Arc<V>>,
+    /// See [`Entry::replaced`].
+    pub(super) replaced: Option<u64>,
 }
 
 /// The changes of the earlier writes of a group, committed with it but not
@@ -271,6 +270,10 @@ pub struct Entry {
     pub id: ConversationId,
     pub before: Option<Option<Conversation>>,
     pub after: Option<Conversation>,
+    /// Replaced without being read ([`Txn::replace`] untracked): the
+    /// stored conversation it replaced counted this much in the unread
+    /// total (`None`: there was none, or `before` says).
+    pub replaced: Option<u64>,
     /// Written to the store as it is now.
     written: bool,
 }
@@ -332,6 +335,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
             id: id.clone(),
             before,
             after,
+            replaced: None,
             written: false,
         });
         self.entries.last_mut().expect("just pushed")
@@ -371,7 +375,9 @@ impl<V: Snapshot> Txn<'_, '_, V> {
     pub fn replace(&mut self, c: Conversation, placed: bool) -> Result<()> {
         let mut c = c;
         if !self.tracking {
+            let mut replaced = None;
             if let Some(kept) = self.w.insert_or_read(&c)? {
+                replaced = Some(kept.unread_part);
                 kept.keep_in(&mut c, placed);
                 self.w.put_replacing(&c)?;
             }
@@ -381,6 +387,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
                 id: c.id.clone(),
                 before: None,
                 after: Some(c),
+                replaced,
                 written: true,
             });
             return Ok(());
@@ -429,6 +436,7 @@ impl<V: Snapshot> Txn<'_, '_, V> {
                 id: e.id,
                 before: e.before,
                 after: e.after.map(|c| V::build(c, true)),
+                replaced: e.replaced,
             })
             .collect()
     }

@@ -12,8 +12,6 @@
 //! opens alone, and logs one `Reset` as it opens, so that a shared
 //! instance suspended meanwhile reloads everything as it resumes.
 
-use rusqlite::params;
-
 use super::{Store, Writer};
 use crate::error::Result;
 
@@ -122,11 +120,16 @@ impl Store {
     }
 
     fn has_change_log(&self) -> Result<bool> {
-        Ok(self.conn.query_row(
+        if self.change_log.get() {
+            return Ok(true);
+        }
+        let exists = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'change_log')",
             [],
             |r| r.get(0),
-        )?)
+        )?;
+        self.change_log.set(exists);
+        Ok(exists)
     }
 
     /// The last logged seq (0: none, or no log).
@@ -134,9 +137,10 @@ impl Store {
         if !self.has_change_log()? {
             return Ok(0);
         }
-        let last: Option<i64> =
-            self.conn
-                .query_row("SELECT MAX(seq) FROM change_log", [], |r| r.get(0))?;
+        let last: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT MAX(seq) FROM change_log")?
+            .query_row([], |r| r.get(0))?;
         Ok(last.unwrap_or(0) as u64)
     }
 
@@ -201,30 +205,128 @@ impl Store {
     }
 }
 
+/// Rows one INSERT of [`Writer::log_changes`] carries (an import of
+/// thousands logs them 64 at a time: a fraction of one statement each).
+const ROWS_PER_INSERT: usize = 64;
+
+fn insert_rows(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO change_log (kind, id, existed, unread_before, unread_after, payload) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?)");
+    }
+    sql
+}
+
 impl Writer<'_> {
-    /// Logs one change; returns its seq.
-    pub fn log_change(&self, change: &LoggedChange) -> Result<u64> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO change_log (kind, id, existed, unread_before, unread_after, payload) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                change.kind as i64,
-                change.id,
-                change.existed,
-                clamp(change.unread_before),
-                clamp(change.unread_after),
-                change.payload
-            ])?;
-        let seq = self.conn.last_insert_rowid() as u64;
+    /// Logs the changes, in order; returns the last one's seq (`None`:
+    /// none given).
+    pub fn log_changes(&self, changes: &[LoggedChange]) -> Result<Option<u64>> {
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let full = insert_rows(ROWS_PER_INSERT);
+        for chunk in changes.chunks(ROWS_PER_INSERT) {
+            let sql;
+            let sql = if chunk.len() == ROWS_PER_INSERT {
+                &full
+            } else {
+                sql = insert_rows(chunk.len());
+                &sql
+            };
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 6);
+            let numbers: Vec<[i64; 4]> = chunk
+                .iter()
+                .map(|c| {
+                    [
+                        c.kind as i64,
+                        i64::from(c.existed),
+                        clamp(c.unread_before),
+                        clamp(c.unread_after),
+                    ]
+                })
+                .collect();
+            for (c, n) in chunk.iter().zip(&numbers) {
+                params.extend_from_slice(&[&n[0], &c.id, &n[1], &n[2], &n[3], &c.payload]);
+            }
+            stmt.execute(params.as_slice())?;
+        }
+        // Each row took the rowid after the largest (the write lock is
+        // held): they are consecutive.
+        let last = self.conn.last_insert_rowid() as u64;
+        let before_first = last.saturating_sub(changes.len() as u64);
         // Trimmed now and then, as the log passes a multiple of 1,024.
-        if seq.is_multiple_of(1024) && seq > CHANGES_KEPT {
+        if last / 1024 != before_first / 1024 && last > CHANGES_KEPT {
             self.conn.execute(
                 "DELETE FROM change_log WHERE seq <= ?1",
-                [clamp(seq - CHANGES_KEPT)],
+                [clamp(last - CHANGES_KEPT)],
             )?;
         }
-        Ok(seq)
+        Ok(Some(last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Durability;
+
+    fn row(n: u64) -> LoggedChange {
+        LoggedChange {
+            seq: 0,
+            kind: ChangeKind::Conversation,
+            id: format!("c2c_{n}"),
+            existed: n.is_multiple_of(2),
+            unread_before: n % 3,
+            unread_after: n % 5,
+            payload: n.is_multiple_of(7).then(|| format!("p{n}")),
+        }
+    }
+
+    #[test]
+    fn rows_are_logged_in_order_and_the_oldest_trimmed_past_the_bound() {
+        let mut s = Store::open(None, Durability::Normal).unwrap();
+        s.ensure_change_log().unwrap();
+        // One row, then a write of 130 (two full INSERTs and a short one).
+        let last = s.write(|w| w.log_changes(&[row(1)])).unwrap();
+        assert_eq!(last, Some(1));
+        let rows: Vec<LoggedChange> = (2..132).map(row).collect();
+        assert_eq!(s.write(|w| w.log_changes(&rows)).unwrap(), Some(131));
+        assert_eq!(s.write(|w| w.log_changes(&[])).unwrap(), None);
+        let Since::Changes(read) = s.changes_since(1).unwrap() else {
+            panic!("expected changes");
+        };
+        assert_eq!(read.len(), 130);
+        for (i, c) in read.iter().enumerate() {
+            let n = i as u64 + 2;
+            assert_eq!((c.seq, c), (n, &LoggedChange { seq: n, ..row(n) }));
+        }
+        // Past CHANGES_KEPT the oldest go, as the log passes a multiple of
+        // 1,024: a reader that far behind reloads, a recent one reads on.
+        let total = CHANGES_KEPT + 3 * 1024;
+        let mut next = 132;
+        while next <= total {
+            let upto = (next + 5000).min(total + 1);
+            let rows: Vec<LoggedChange> = (next..upto).map(row).collect();
+            s.write(|w| w.log_changes(&rows)).unwrap();
+            next = upto;
+        }
+        assert_eq!(s.last_change().unwrap(), total);
+        let oldest: i64 = s
+            .conn
+            .query_row("SELECT MIN(seq) FROM change_log", [], |r| r.get(0))
+            .unwrap();
+        let oldest = oldest as u64;
+        assert!(oldest > total - CHANGES_KEPT - 1024 && oldest <= total - CHANGES_KEPT + 1);
+        assert!(matches!(s.changes_since(1).unwrap(), Since::Reload(l) if l == total));
+        let Since::Changes(recent) = s.changes_since(total - 10).unwrap() else {
+            panic!("expected changes");
+        };
+        assert_eq!(recent.len(), 10);
     }
 }

@@ -118,6 +118,10 @@ impl<'t> Writer<'t> {
                             group_read_sequence: r.get::<_, i64>(17)? as u64,
                             order_key: r.get::<_, i64>(12)? as u64,
                             read_ms: r.get::<_, i64>(19)?.max(0) as u64,
+                            unread_part: crate::model::unread_part(
+                                r.get::<_, i64>(5)?.max(0) as u64,
+                                r.get(6)?,
+                            ),
                         })
                     }),
                 )

@@ -83,6 +83,12 @@ def delete_store(user_id: str, data_dir: "Union[str, os.PathLike[str]]") -> None
     """See `imconv.delete_store`."""
     error = ctypes.c_void_p()
     rc = n.lib.imconv_delete_store(_config(user_id, data_dir, {}), ctypes.byref(error))
+    _raise_out_error(rc, error)
+
+
+def _raise_out_error(rc: int, error: ctypes.c_void_p) -> None:
+    """Raises the exception for `rc`, with the out-error's message (freed
+    here) when the C call gave one; nothing for IMCONV_OK."""
     if rc != 0:
         text = ctypes.cast(error, ctypes.c_char_p).value if error.value else None
         n.lib.imconv_string_free(error)
@@ -113,10 +119,7 @@ class Instance:
         error = ctypes.c_void_p()
         rc = n.lib.imconv_sdk_new(_config(user_id, data_dir, options), ctypes.byref(handle),
                                   ctypes.byref(error))
-        if rc != 0:
-            text = ctypes.cast(error, ctypes.c_char_p).value if error.value else None
-            n.lib.imconv_string_free(error)
-            raise error_for(rc, text.decode() if text else error_text(rc))
+        _raise_out_error(rc, error)
         self._handle = handle.value
         self._key = id(self)
         self.host_delivery = options.get("delivery") == "host"
@@ -146,10 +149,7 @@ class Instance:
             handle = self._handle
             rc = (getattr(n.lib, function)(handle, ctypes.byref(error)) if handle is not None
                   else int(ErrorCode.SHUTDOWN))
-        if rc != 0:
-            text = ctypes.cast(error, ctypes.c_char_p).value if error.value else None
-            n.lib.imconv_string_free(error)
-            raise error_for(rc, text.decode() if text else error_text(rc))
+        _raise_out_error(rc, error)
 
     def _start(self, complete: Complete, call: Callable[..., int], *args: Any) -> None:
         token = _calls.register(self._key, complete)
