@@ -267,7 +267,7 @@ test-wheel: wheel
 # The README's and docs/bindings.md's code blocks marked as snippets,
 # compiled and run as they are written (tools/readme_snippets.py).
 test-readme: lib
-	$(PYTHON) tools/readme_snippets.py . README.md docs/bindings.md
+	$(PYTHON) tools/readme_snippets.py . README.md $(sort $(wildcard docs/*.md))
 
 # The Matrix reference adapter against a live Synapse: a pinned
 # matrix-synapse from PyPI in $(BUILD)/matrix-venv (with httpx, the

@@ -900,7 +900,7 @@ int32_t imconv_backup(struct imconv_sdk *sdk,
 
  The check reads one snapshot beside the writer (writes go on; it does
  not see those that commit meanwhile) and reads every page of the store
- (its cost is measured in the README's "Damage" section).
+ (its cost is measured in docs/store.md, "Damage").
 
  Errors through `on_error`: IMCONV_ERR_DATABASE when the check cannot
  run at all.
@@ -1054,7 +1054,7 @@ IMCONV_API const char *imconv_error_str(int32_t code);
 
 /*
  Imports conversations, replacing what is stored: `json_array` is a JSON
- array of conversation objects with Tencent's V2 field names (see README).
+ array of conversation objects with Tencent's V2 field names (see docs/syncing.md).
  Each object replaces the stored conversation with its `conversationID`
  whole (fields it does not name are reset), and what is remembered of the
  replaced conversation's messages is forgotten; within one array a later
@@ -1397,7 +1397,7 @@ int32_t imconv_get_conversation_list(struct imconv_sdk *sdk,
  optional `"atType"` (0 to 3, any conversation type) replaces what
  `groupAtUserList` gives (0: no mention). Read messages at or before the
  read position are not remembered beyond the conversation's last message
- and 8 newest (see the README's retention rule); coming again they
+ and 8 newest (see docs/store.md, "Retention"); coming again they
  change nothing.
 
  A msgID applied to the conversation before (in this call or an earlier

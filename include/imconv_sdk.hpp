@@ -218,7 +218,7 @@ class Sdk {
         write(ok, fail, [&](auto... cb) { return imconv_apply_messages(get(), json.c_str(), cb...); });
     }
     /// Applies a JSON array of messages (imconv_apply_messages): de-duplicated
-    /// by msgID, counted as unread by the README's rules.
+    /// by msgID, counted as unread by the rules of docs/writing.md.
     Future<void> apply_messages(const std::string &json) {
         return done([&](auto ok, auto fail) { apply_messages(json, ok, fail); });
     }

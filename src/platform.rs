@@ -5,7 +5,9 @@
 //! Unix-only piece is the fork handler, in `ffi/sdk.rs` (it is C ABI).
 
 #[cfg(not(unix))]
-compile_error!("imconv needs a Unix system (Linux, Android, macOS): see the README's Portability");
+compile_error!(
+    "imconv needs a Unix system (Linux, Android, macOS): see docs/internals.md, Portability"
+);
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;

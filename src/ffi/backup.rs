@@ -71,7 +71,7 @@ pub unsafe extern "C" fn imconv_backup(
 ///
 /// The check reads one snapshot beside the writer (writes go on; it does
 /// not see those that commit meanwhile) and reads every page of the store
-/// (its cost is measured in the README's "Damage" section).
+/// (its cost is measured in docs/store.md, "Damage").
 ///
 /// Errors through `on_error`: IMCONV_ERR_DATABASE when the check cannot
 /// run at all.

@@ -11,7 +11,7 @@ use crate::write::Write;
 pub type imconv_done_callback = Option<unsafe extern "C-unwind" fn(user_data: *mut c_void)>;
 
 /// Imports conversations, replacing what is stored: `json_array` is a JSON
-/// array of conversation objects with Tencent's V2 field names (see README).
+/// array of conversation objects with Tencent's V2 field names (see docs/syncing.md).
 /// Each object replaces the stored conversation with its `conversationID`
 /// whole (fields it does not name are reset), and what is remembered of the
 /// replaced conversation's messages is forgotten; within one array a later

@@ -77,7 +77,7 @@ unsafe impl Sync for UserDataSync {}
 /// Runs when the library is unloaded (`dlclose`, or a program's exit):
 /// the memory the library holds for the process's life is given back where
 /// it can be (the panic hook). What cannot (parking_lot's table of parked
-/// threads) is documented in the README's Known limits.
+/// threads) is documented in docs/internals.md, "Known limits".
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[used]
 #[link_section = ".fini_array"]

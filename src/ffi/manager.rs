@@ -61,7 +61,7 @@ pub use lists::*;
 /// optional `"atType"` (0 to 3, any conversation type) replaces what
 /// `groupAtUserList` gives (0: no mention). Read messages at or before the
 /// read position are not remembered beyond the conversation's last message
-/// and 8 newest (see the README's retention rule); coming again they
+/// and 8 newest (see docs/store.md, "Retention"); coming again they
 /// change nothing.
 ///
 /// A msgID applied to the conversation before (in this call or an earlier

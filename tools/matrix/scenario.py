@@ -240,16 +240,16 @@ def main() -> int:
             failures += compare(f"round 3 {mode}", sdk, server_view(alice2, direct), names)
         for _, sdk, _ in runs:
             sdk.close()
-        # The README's example, as written, against this server.
+        # The guide's example (docs/syncing.md), as written, against this server.
         root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
         readme = subprocess.run(
             [sys.executable, os.path.join(root, "tools", "readme_snippets.py"), "--needs",
-             "synapse", root, "README.md"], capture_output=True, text=True,
+             "synapse", root, os.path.join("docs", "syncing.md")], capture_output=True, text=True,
             env={**os.environ, "MATRIX_HOMESERVER": server.url, "MATRIX_USER": "alice",
                  "MATRIX_PASSWORD": "secret-pw"})
         print(readme.stdout.strip())
         if readme.returncode != 0 or "1 ran" not in readme.stdout:
-            print(f"  the README's Matrix example failed:\n{readme.stderr[-2000:]}")
+            print(f"  the guide's Matrix example failed:\n{readme.stderr[-2000:]}")
             failures += 1
     finally:
         server.stop()

@@ -6,7 +6,7 @@ saved token) and returns when everything is committed; `run()` loops, and
 `AsyncMatrixSync` is the same over an `AsyncSdk` for asyncio apps. HTTP goes
 through httpx (`pip install imconv[matrix]`), or any `transport` you pass.
 
-The mapping (see the README's "A Matrix homeserver" section):
+The mapping (see docs/syncing.md, "A Matrix homeserver"):
 - rooms in `m.direct` are `c2c_<user ID>`, other rooms `group_<room ID>`;
   the name is `m.room.name`, else the DM partner's or the heroes' display
   names; the avatar is `m.room.avatar`, else the DM partner's;
