@@ -1932,6 +1932,21 @@ IMCONV_API const char *imconv_version(void);
    folder the process cannot write (the database read as SQLite's
    `immutable` when its WAL is absent or empty; a WAL holding writes
    there is refused with IMCONV_ERR_IO).
+ - `"shared"` (bool, default false; needs `"data_dir"`, not
+   `"restore_from"`): several instances, in this and other processes (an
+   app, its notification extension, a widget), open the store at once,
+   read-write or read-only; each sees the others' writes at its next
+   call and its listeners hear of them. All instances of a store are
+   shared or none is (IMCONV_ERR_STORE_LOCKED otherwise). See
+   `imconv_suspend`.
+ - `"on_damage"`: `"fail"` (default: an open that finds the store
+   damaged is refused with IMCONV_ERR_STORE_DAMAGED and changes
+   nothing) or `"rebuild"` (the damaged files are moved aside, every
+   intact conversation salvaged into a fresh store, and the first
+   listener added told through `on_store_error`).
+ - `"sync_interval_ms"` (1 to 3,600,000, default 1000): with
+   `"durability": "normal"`, the longest an acknowledged write waits for
+   the WAL's sync (the power-loss window).
  - `"durability"`: `"normal"` (default; a completed import survives a
    crash of the process) or `"full"` (it also survives power loss).
  - `"cache_capacity"` (at least 16, default 200000): most conversations
