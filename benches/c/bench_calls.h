@@ -109,4 +109,75 @@ static double apply_messages(long calls) {
     return (now_s() - t0) * 1e3;
 }
 
+/* One benchmark of two modes (plain/encrypted, alone/shared): the data
+ * set's IDs, `rounds` rounds of each mode alternating which goes first
+ * (`round_of(dir, mode, v)` fills v[path]), then per path each mode's
+ * median into the results file and a table with their ratio (a path
+ * whose unit starts with "~" is printed without one: an absolute figure).
+ * argv: <scratch_dir> <size> <results.jsonl>. */
+typedef struct {
+    const char *what;        /* "encryption's cost" */
+    const char *modes[2];    /* "plain", "encrypted" */
+    int paths, rounds;
+    const char *const *names;
+    const char *const *units;
+    void (*round_of)(const char *dir, int mode, double *v);
+} two_modes;
+
+static int run_two_modes(const two_modes *b, int argc, char **argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
+        return 2;
+    }
+    size = atol(argv[2]);
+    results = fopen(argv[3], "a");
+    ids = malloc((size_t)size * sizeof *ids);
+    for (long i = 0; i < size; i++) {
+        char buf[40];
+        conversation_id(i, buf, sizeof buf);
+        ids[i] = strdup(buf);
+    }
+    int paths = b->paths, rounds = b->rounds;
+    double *v = malloc(sizeof *v * 2 * (size_t)paths * (size_t)rounds); /* [mode][path][round] */
+    double *one = malloc(sizeof *one * (size_t)paths);
+    for (int round = 0; round < rounds; round++) {
+        for (int m = 0; m < 2; m++) {
+            int mode = (round + m) % 2;
+            b->round_of(argv[1], mode, one);
+            for (int p = 0; p < paths; p++) v[(mode * paths + p) * rounds + round] = one[p];
+        }
+    }
+    char ratio[64];
+    snprintf(ratio, sizeof ratio, "%s / %s", b->modes[1], b->modes[0]);
+    printf("\n%s, %ld conversations, median of %d rounds (%s and %s alternating)\n\n", b->what,
+           size, rounds, b->modes[0], b->modes[1]);
+    printf("| %-24s | %14s | %14s | %18s |\n", "path", b->modes[0], b->modes[1], ratio);
+    printf("|--------------------------|----------------|----------------|--------------------|\n");
+    implementation = "imconv";
+    for (int p = 0; p < paths; p++) {
+        const char *unit = b->units[p][0] == '~' ? b->units[p] + 1 : b->units[p];
+        double median[2];
+        char text[2][32];
+        for (int m = 0; m < 2; m++) {
+            char metric[80];
+            double *r = v + (m * paths + p) * rounds;
+            snprintf(metric, sizeof metric, "%s_%s", b->modes[m], b->names[p]);
+            report(metric, size, unit, r, (size_t)rounds);
+            median[m] = percentile(r, (size_t)rounds, 0.5);
+            snprintf(text[m], sizeof text[m], "%.3g %s", median[m], unit);
+        }
+        if (b->units[p][0] == '~')
+            printf("| %-24s | %14s | %14s | %18s |\n", b->names[p], text[0], text[1], "(absolute)");
+        else
+            printf("| %-24s | %14s | %14s | %17.2fx |\n", b->names[p], text[0], text[1],
+                   median[1] / median[0]);
+    }
+    for (long i = 0; i < size; i++) free(ids[i]);
+    free(ids);
+    free(v);
+    free(one);
+    fclose(results);
+    return 0;
+}
+
 #endif

@@ -87,47 +87,7 @@ static void round_of(const char *dir, int encrypted, double *v) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
-        return 2;
-    }
-    size = atol(argv[2]);
-    results = fopen(argv[3], "a");
-    ids = malloc((size_t)size * sizeof *ids);
-    for (long i = 0; i < size; i++) {
-        char buf[40];
-        conversation_id(i, buf, sizeof buf);
-        ids[i] = strdup(buf);
-    }
-    double v[MODES][PATHS][ROUNDS];
-    for (int round = 0; round < ROUNDS; round++) {
-        for (int m = 0; m < MODES; m++) {
-            int mode = (round + m) % 2; /* alternate which goes first */
-            double one[PATHS];
-            round_of(argv[1], mode, one);
-            for (int p = 0; p < PATHS; p++) v[mode][p][round] = one[p];
-        }
-    }
-    printf("\nencryption's cost, %ld conversations, median of %d rounds (plain and encrypted "
-           "alternating)\n\n",
-           size, ROUNDS);
-    printf("| %-22s | %14s | %14s | %17s |\n", "path", "plain", "encrypted", "encrypted / plain");
-    printf("|------------------------|----------------|----------------|-------------------|\n");
-    for (int p = 0; p < PATHS; p++) {
-        implementation = "imconv";
-        char metric[80];
-        snprintf(metric, sizeof metric, "plain_%s", path_names[p]);
-        report(metric, size, path_units[p], v[0][p], ROUNDS);
-        snprintf(metric, sizeof metric, "encrypted_%s", path_names[p]);
-        report(metric, size, path_units[p], v[1][p], ROUNDS);
-        double plain = percentile(v[0][p], ROUNDS, 0.5), enc = percentile(v[1][p], ROUNDS, 0.5);
-        char a[32], b[32];
-        snprintf(a, sizeof a, "%.3g %s", plain, path_units[p]);
-        snprintf(b, sizeof b, "%.3g %s", enc, path_units[p]);
-        printf("| %-22s | %14s | %14s | %16.2fx |\n", path_names[p], a, b, enc / plain);
-    }
-    for (long i = 0; i < size; i++) free(ids[i]);
-    free(ids);
-    fclose(results);
-    return 0;
+    two_modes bench = {"encryption's cost", {"plain", "encrypted"}, PATHS, ROUNDS,
+                       path_names, path_units, round_of};
+    return run_two_modes(&bench, argc, argv);
 }

@@ -29,7 +29,8 @@ static const char *path_names[PATHS] = {"import",
                                         "apply_messages",
                                         "one_write_per_call",
                                         "idle_cpu_per_second"};
-static const char *path_units[PATHS] = {"ms", "us", "us", "us", "us", "ms", "us", "ms"};
+/* "~": an absolute figure, printed without a ratio. */
+static const char *path_units[PATHS] = {"ms", "us", "us", "us", "us", "ms", "us", "~ms"};
 
 static void open_store(const char *dir, int shared, long cache, const char *delivery) {
     char config[1024], *error = NULL;
@@ -154,50 +155,7 @@ static void round_of(const char *dir, int shared, double *v) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s <scratch_dir> <size> <results.jsonl>\n", argv[0]);
-        return 2;
-    }
-    size = atol(argv[2]);
-    results = fopen(argv[3], "a");
-    ids = malloc((size_t)size * sizeof *ids);
-    for (long i = 0; i < size; i++) {
-        char buf[40];
-        conversation_id(i, buf, sizeof buf);
-        ids[i] = strdup(buf);
-    }
-    double v[MODES][PATHS][RUNS];
-    for (int round = 0; round < RUNS; round++) {
-        for (int m = 0; m < MODES; m++) {
-            int mode = (round + m) % 2; /* alternate which goes first */
-            double one[PATHS];
-            round_of(argv[1], mode, one);
-            for (int p = 0; p < PATHS; p++) v[mode][p][round] = one[p];
-        }
-    }
-    printf("\nsharing's cost, %ld conversations, median of %d rounds (alone and shared "
-           "alternating)\n\n",
-           size, RUNS);
-    printf("| %-24s | %14s | %14s | %15s |\n", "path", "alone", "shared", "shared / alone");
-    printf("|--------------------------|----------------|----------------|-----------------|\n");
-    for (int p = 0; p < PATHS; p++) {
-        implementation = "imconv";
-        char metric[80];
-        snprintf(metric, sizeof metric, "alone_%s", path_names[p]);
-        report(metric, size, path_units[p], v[0][p], RUNS);
-        snprintf(metric, sizeof metric, "shared_%s", path_names[p]);
-        report(metric, size, path_units[p], v[1][p], RUNS);
-        double alone = percentile(v[0][p], RUNS, 0.5), shared = percentile(v[1][p], RUNS, 0.5);
-        char a[32], b[32];
-        snprintf(a, sizeof a, "%.3g %s", alone, path_units[p]);
-        snprintf(b, sizeof b, "%.3g %s", shared, path_units[p]);
-        if (p == PATHS - 1)
-            printf("| %-24s | %14s | %14s | %15s |\n", path_names[p], a, b, "(absolute)");
-        else
-            printf("| %-24s | %14s | %14s | %14.2fx |\n", path_names[p], a, b, shared / alone);
-    }
-    for (long i = 0; i < size; i++) free(ids[i]);
-    free(ids);
-    fclose(results);
-    return 0;
+    two_modes bench = {"sharing's cost", {"alone", "shared"}, PATHS, RUNS,
+                       path_names, path_units, round_of};
+    return run_two_modes(&bench, argc, argv);
 }
