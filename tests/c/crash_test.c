@@ -300,24 +300,11 @@ typedef struct {
 } writer;
 
 static pid_t start_writer(const char *self, const char *dir, uint64_t first, int *read_fd) {
-    int fds[2];
-    if (pipe(fds) != 0) return -1;
     char from[32];
     snprintf(from, sizeof from, "%llu", (unsigned long long)first);
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fds[0]);
-        if (fds[1] != 3) {
-            dup2(fds[1], 3);
-            close(fds[1]);
-        }
-        execl(self, self, "--child", dir, from, "1", (char *)NULL);
-        _exit(99);
-    }
-    close(fds[1]);
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    *read_fd = fds[0];
+    char *args[] = {(char *)self, "--child", (char *)dir, from, "1", NULL};
+    pid_t pid = spawn_reporter(args, read_fd);
+    if (pid > 0) fcntl(*read_fd, F_SETFL, O_NONBLOCK);
     return pid;
 }
 
@@ -450,37 +437,26 @@ int main(int argc, char **argv) {
     current_test = "crash_test";
     for (int round = 0; round < rounds; round++) {
         if (next + PER_ROUND > CAP) break;
-        int fds[2];
-        if (pipe(fds) != 0) return 1;
         char first[32];
         snprintf(first, sizeof first, "%llu", (unsigned long long)next);
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid == 0) {
-            /* The acknowledgements go to descriptor 3 (which may be the
-               read end itself: close that first). */
-            close(fds[0]);
-            if (fds[1] != 3) {
-                dup2(fds[1], 3);
-                close(fds[1]);
-            }
-            execl(argv[0], argv[0], "--child", dir, first, "0", (char *)NULL);
-            _exit(99);
-        }
-        close(fds[1]);
+        /* The acknowledgements come on `acks`. */
+        char *args[] = {argv[0], "--child", dir, first, "0", NULL};
+        int acks;
+        pid_t pid = spawn_reporter(args, &acks);
+        if (pid < 0) return 1;
         /* Let it start and write for 20-220 ms, then kill it. */
         sleep_ms(20 + rand() % 200);
         kill(pid, SIGKILL);
         int status = 0;
         waitpid(pid, &status, 0);
         uint64_t n, highest = next;
-        while (read(fds[0], &n, sizeof n) == sizeof n) {
+        while (read(acks, &n, sizeof n) == sizeof n) {
             if (n >= CAP) break;
             acked[n] = 1;
             writes_acked++;
             if (n + 1 > highest) highest = n + 1;
         }
-        close(fds[0]);
+        close(acks);
         if (WIFEXITED(status)) {
             fprintf(stderr, "round %d: the child exited by itself (%d)\n", round, WEXITSTATUS(status));
             return 1;

@@ -192,21 +192,11 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dir,
                  strcmp(old_key, "-") == 0 ? base_plain : base_a, dir);
         if (system(cmd) != 0) return 1;
-        int fds[2];
-        if (pipe(fds) != 0) return 1;
-        fflush(NULL);
+        char *args[] = {argv[0], "--child", dir, (char *)old_key, (char *)new_key, NULL};
+        int reports;
         double started = now_ms();
-        pid_t pid = fork();
-        if (pid == 0) {
-            close(fds[0]);
-            if (fds[1] != 3) {
-                dup2(fds[1], 3);
-                close(fds[1]);
-            }
-            execl(argv[0], argv[0], "--child", dir, old_key, new_key, (char *)NULL);
-            _exit(99);
-        }
-        close(fds[1]);
+        pid_t pid = spawn_reporter(args, &reports);
+        if (pid < 0) return 1;
         /* The first round of each kind is not cut short: it measures how
            long the child takes to finish its rekey; later rounds are
            killed at a random moment of 1.2 times that. */
@@ -214,7 +204,7 @@ int main(int argc, char **argv) {
         int rekeyed = 0, posts = 0, highest = 0;
         memset(acks, 0, sizeof acks);
         if (round < 3) {
-            while (read(fds[0], &m, sizeof m) == sizeof m) {
+            while (read(reports, &m, sizeof m) == sizeof m) {
                 if (m == REKEY_ACK) break;
             }
             double took = now_ms() - started;
@@ -226,7 +216,7 @@ int main(int argc, char **argv) {
         int status = 0;
         waitpid(pid, &status, 0);
         if (round < 3) rekeyed = 1;
-        while (read(fds[0], &m, sizeof m) == sizeof m) {
+        while (read(reports, &m, sizeof m) == sizeof m) {
             if (m == REKEY_ACK) rekeyed = 1;
             else if (m < MAX_ACKS) {
                 acks[m] = 1;
@@ -234,7 +224,7 @@ int main(int argc, char **argv) {
                 if ((int)m > highest) highest = (int)m;
             }
         }
-        close(fds[0]);
+        close(reports);
         if (WIFEXITED(status)) {
             fprintf(stderr, "round %d: the child exited by itself (%d)\n", round, WEXITSTATUS(status));
             return 1;

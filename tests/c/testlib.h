@@ -72,6 +72,34 @@ static inline int test_summary(void) {
     return tests_failed ? 1 : 0;
 }
 
+/* Starts `args[0]` (this program, run fresh: args is NULL-terminated)
+   with a pipe's write end as its descriptor 3, where it reports; returns
+   its pid (-1: no pipe or fork) and the read end in `*read_fd`. */
+static inline pid_t spawn_reporter(char *const args[], int *read_fd) {
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* Descriptor 3 may be the read end itself: close that first. */
+        close(fds[0]);
+        if (fds[1] != 3) {
+            dup2(fds[1], 3);
+            close(fds[1]);
+        }
+        execv(args[0], args);
+        _exit(99);
+    }
+    close(fds[1]);
+    *read_fd = fds[0];
+    return pid;
+}
+
 static inline void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
