@@ -6,6 +6,7 @@
 #   make install install the library, header, pkg-config file and CMake package (PREFIX, LIBDIR, DESTDIR)
 #   make uninstall  remove what make install put there (the same variables)
 #   make header  regenerate include/imconv.h from the Rust sources
+#   make docs    the manual's site (build/docs/html) and man pages, checked in headless Chromium
 #   make bench   benchmarks through the C ABI against a hand-written SQLite baseline
 #   make bench-python  the Python binding against Python's own sqlite3, same rows, one run
 #   make bench-writes  import and apply_messages against an earlier build (BENCH_BASE)
@@ -38,7 +39,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_encryption test_shared test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-shared bench-writes fuzz fuzz-smoke crash-test crash-smoke shared-crash-test shared-crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install man docs test-docs test-reference-examples uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-shared bench-writes fuzz fuzz-smoke crash-test crash-smoke shared-crash-test shared-crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -78,6 +79,7 @@ lib-debug:
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
 VERSION    := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 MAJOR      := $(word 1,$(subst ., ,$(VERSION)))
 MINOR      := $(word 2,$(subst ., ,$(VERSION)))
@@ -85,9 +87,10 @@ SUBST       = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	-e 's|@MAJOR@|$(MAJOR)|g' -e 's|@MINOR@|$(MINOR)|g'
 
-install: lib
+install: lib man
 	install -d $(DESTDIR)$(LIBDIR)/.debug $(DESTDIR)$(INCLUDEDIR) \
-	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/imconv
+	  $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/imconv $(DESTDIR)$(MANDIR)/man3
+	install -m 0644 $(BUILD)/man/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 	objcopy --only-keep-debug $(REL_DIR)/libimconv.so $(DESTDIR)$(LIBDIR)/.debug/libimconv.so.$(VERSION).debug
 	install -m 0755 $(REL_DIR)/libimconv.so $(DESTDIR)$(LIBDIR)/libimconv.so.$(VERSION)
 	strip --strip-unneeded $(DESTDIR)$(LIBDIR)/libimconv.so.$(VERSION)
@@ -109,7 +112,8 @@ uninstall:
 	  $(DESTDIR)$(LIBDIR)/.debug/libimconv.so.$(VERSION).debug \
 	  $(DESTDIR)$(INCLUDEDIR)/imconv.h $(DESTDIR)$(INCLUDEDIR)/imconv.hpp $(DESTDIR)$(INCLUDEDIR)/imconv_sdk.hpp \
 	  $(DESTDIR)$(LIBDIR)/pkgconfig/imconv.pc \
-	  $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfigVersion.cmake
+	  $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfig.cmake $(DESTDIR)$(LIBDIR)/cmake/imconv/imconvConfigVersion.cmake \
+	  $(DESTDIR)$(MANDIR)/man3/imconv.3 $(DESTDIR)$(MANDIR)/man3/imconv_*.3
 	-rmdir $(DESTDIR)$(LIBDIR)/cmake/imconv $(DESTDIR)$(LIBDIR)/.debug 2>/dev/null
 
 # Installs into a temporary prefix and builds and runs a consumer through
@@ -148,7 +152,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conv
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-matrix test-install crash-smoke shared-crash-smoke rekey-crash-smoke powerloss-smoke sync-failure-test stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-docs test-matrix test-install crash-smoke shared-crash-smoke rekey-crash-smoke powerloss-smoke sync-failure-test stress-smoke fuzz-smoke
 	@echo "make test: all passed"
 
 lint: check-notices check-links
@@ -268,6 +272,55 @@ test-wheel: wheel
 # compiled and run as they are written (tools/readme_snippets.py).
 test-readme: lib
 	$(PYTHON) tools/readme_snippets.py . README.md $(sort $(wildcard docs/*.md))
+
+# --- the manual ------------------------------------------------------------
+#
+# One source: include/imconv.h's comments (cbindgen's output of the Rust
+# doc comments), docs/reference/forms.toml (each item's C++ and Python
+# forms and version) and the examples of examples_c/reference/. The site
+# is Sphinx + MyST from a pinned venv (tools/docs/requirements.txt),
+# warnings as errors; the man pages need only python3.
+DOCS_VENV    := $(BUILD)/docs-venv
+REF_EXAMPLES := instances reads writes
+DOCS_ENV      = IMCONV_LIBRARY=$(abspath $(REL_DIR))/libimconv.so
+
+$(DOCS_VENV)/.installed: tools/docs/requirements.txt
+	rm -rf $(DOCS_VENV) && $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install -q -r tools/docs/requirements.txt
+	touch $@
+
+man: lib
+	rm -rf $(BUILD)/man
+	$(DOCS_ENV) $(PYTHON) tools/docs/reference.py man $(BUILD)/man
+
+docs: lib $(DOCS_VENV)/.installed
+	$(DOCS_ENV) $(DOCS_VENV)/bin/python tools/docs/site.py $(BUILD)/docs
+	$(DOCS_VENV)/bin/python tools/docs/browser_check.py $(BUILD)/docs/html $(BUILD)/docs-screenshots
+
+$(BUILD)/reference/%: examples_c/reference/%.c examples_c/reference/example.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_C) $< -o $@ $(LINK_DBG)
+
+$(BUILD)/reference-asan/%: examples_c/reference/%.c examples_c/reference/example.h include/imconv.h | lib-debug
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_C) $(SANITIZE) $< -o $@ $(LINK_DBG)
+
+# The reference pages' examples, compiled as shown and run (plainly and
+# under ASan+UBSan): each program checks what its examples did.
+test-reference-examples: lib-debug $(addprefix $(BUILD)/reference/,$(REF_EXAMPLES)) $(addprefix $(BUILD)/reference-asan/,$(REF_EXAMPLES))
+	@for t in $(REF_EXAMPLES); do \
+	  rm -rf $(BUILD)/scratch && mkdir -p $(BUILD)/scratch && \
+	  echo "== examples_c/reference/$$t.c" && $(BUILD)/reference/$$t $(BUILD)/scratch > $(BUILD)/scratch.log 2>&1 || \
+	    { cat $(BUILD)/scratch.log; exit 1; }; tail -n 1 $(BUILD)/scratch.log; \
+	  rm -rf $(BUILD)/scratch && mkdir -p $(BUILD)/scratch && \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(BUILD)/reference-asan/$$t $(BUILD)/scratch > $(BUILD)/scratch.log 2>&1 || \
+	    { cat $(BUILD)/scratch.log; exit 1; }; \
+	done
+	@rm -rf $(BUILD)/scratch $(BUILD)/scratch.log
+
+test-docs: test-reference-examples docs
+	$(DOCS_ENV) $(PYTHON) tools/docs/test_reference.py
 
 # The Matrix reference adapter against a live Synapse: a pinned
 # matrix-synapse from PyPI in $(BUILD)/matrix-venv (with httpx, the

@@ -50,6 +50,28 @@ if outputs '\.debug_info' readelf -S "$lib/libimconv.a"; then
 fi
 outputs "SONAME.*libimconv.so.$major" readelf -d "$lib/libimconv.so.$version"
 
+echo "== a man page per function, type and callback type (man 3 works from the prefix)"
+test -f "$prefix/share/man/man3/imconv.3"
+functions=$(grep -c '^IMCONV_API' include/imconv.h)
+pages=$(ls "$prefix/share/man/man3" | wc -l)
+test "$pages" -gt "$functions" || { echo "$pages man pages for $functions functions"; exit 1; }
+for f in $(sed -n 's/^IMCONV_API.* \**\(imconv_[a-z0-9_]*\)(.*/\1/p; s/^\(int32_t\|void\|size_t\|char\|const\).* \**\(imconv_[a-z0-9_]*\)(.*/\2/p' include/imconv.h); do
+  test -f "$prefix/share/man/man3/$f.3" || { echo "no man page for $f"; exit 1; }
+done
+if ! command -v man >/dev/null; then
+  echo "(installing man-db from Debian's packages)"
+  (apt-get update -q && apt-get install -y -q man-db) > "$tmp/apt-man.log" 2>&1 || {
+    echo "test-install: man is missing and could not be installed"; exit 1; }
+fi
+# man finds the page through MANPATH, renders it without a warning, and it
+# holds the synopsis and the C++ and Python forms.
+page=$(MANPATH="$prefix/share/man" MANWIDTH=100 man --warnings 3 imconv_get_conversation 2>"$tmp/man.err")
+test ! -s "$tmp/man.err" || { echo "man warned:"; cat "$tmp/man.err"; exit 1; }
+for want in 'imconv_get_conversation - Looks up one conversation' 'imconv_conversation_callback on_success' \
+    'imconv::Sdk::get_conversation' 'imconv.Sdk.get_conversation' 'EXAMPLE' 'Since imconv 0.1.0'; do
+  grep -qF -- "$want" <<<"$page" || { echo "man 3 imconv_get_conversation lacks: $want"; exit 1; }
+done
+
 echo "== a consumer through pkg-config, shared"
 export PKG_CONFIG_PATH="$lib/pkgconfig"
 test "$(pkg-config --modversion imconv)" = "$version"
