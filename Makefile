@@ -3,7 +3,7 @@
 #
 #   make demo    build the library and run the examples against a local store
 #   make test    every test: Rust, C, C under ASan/UBSan, dlopen, header check
-#   make install install the library, header, pkg-config file and CMake package (PREFIX, LIBDIR, DESTDIR)
+#   make install install the library, headers, pkg-config file, CMake package and man pages (PREFIX, LIBDIR, MANDIR, DESTDIR)
 #   make uninstall  remove what make install put there (the same variables)
 #   make header  regenerate include/imconv.h from the Rust sources
 #   make docs    the manual's site (build/docs/html) and man pages, checked in headless Chromium

@@ -183,5 +183,11 @@ def by_name(items: List[Item]) -> Dict[str, Item]:
 def summary(doc: str) -> str:
     """The first sentence of a comment, on one line."""
     text = " ".join(doc.split("\n\n")[0].split())
-    m = re.match(r"(.+?[.:])(\s|$)", text)
-    return (m.group(1) if m else text).rstrip(":.") if text else ""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        ends = i + 1 == len(text) or text[i + 1] == " "
+        if depth == 0 and ends and (ch == "." and not text[:i + 1].endswith(("e.g.", "i.e."))
+                                    or ch == ":"):
+            return text[:i]
+    return text.rstrip(":.")

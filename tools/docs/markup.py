@@ -97,7 +97,8 @@ class Book:
     def item_md(self, it: hm.Item) -> str:
         key = f"config.{it.name}" if it.kind == "config" else it.name
         title = f'"{it.name}" (config key)' if it.kind == "config" else it.name
-        lines = [f"# {title}", "", self.link(hm.summary(it.doc) + ".", it.name) if it.doc else "", ""]
+        first = config_summary(it.doc) if it.kind == "config" else hm.summary(it.doc)
+        lines = [f"# {title}", "", self.link(first + ".", it.name) if it.doc else "", ""]
         if it.kind == "constant":
             text, cls = self.forms.errors[it.name]
             lines += ["```c", f"#define {it.name} {it.value}", "```", "",
@@ -114,12 +115,10 @@ class Book:
             if cls:
                 lines += [f"Raised in Python as `imconv.{cls}` (its `.code` is the ErrorCode); "
                           f"thrown in C++ as `imconv::Error` (its `code()`).", ""]
-        lines += ["## Description", "", self.link(demote(it.doc), it.name), ""]
-        kind = self.contract(it.doc)
-        if kind:
-            lines += [f"This is one of the {kind}: what its return value means, when its one "
-                      f"callback runs, on which thread, and what it may keep is "
-                      f"[the calling contract of {kind}](contract.md#{kind}).", ""]
+        text = re.sub(r'is\s+in\s+the\s+header\'s\s+preamble,\s+"(Writes|Reads)"',
+                      lambda m: f"is on [The calling contract](contract.md#{m.group(1).lower()}), "
+                      f'"{m.group(1)}"', demote(it.doc))
+        lines += ["## Description", "", self.link(text, it.name), ""]
         for m in it.members:
             mk = f"{it.name}.{m.name}"
             lines += [f"## `{m.name}`", "", "```c", m.decl, "```", "",
@@ -128,7 +127,10 @@ class Book:
             lines += [f"Since {self.since(mk)}.", ""]
         if it.name in self.examples:
             path, code = self.examples[it.name]
-            lines += ["## Example", "", f"From `{path}`, which `make test` compiles and runs:", "",
+            lines += ["## Example", "", f"From `{path}`, which `make test` compiles and runs "
+                      "(`struct call`, `call_done`, `call_failed` and `call_result` are the "
+                      "examples' helper, `examples_c/reference/example.h`: they wait for the "
+                      "callback so that the example reads top to bottom):", "",
                       "```c", code, "```", ""]
         if is_error_code(it.name):
             users = [x for x in self.items if x.kind == "function" and it.name in x.doc]
@@ -215,9 +217,21 @@ def demote(doc: str) -> str:
 
 
 def config_summary(doc: str) -> str:
-    """A config key's type and default, then its first clause."""
+    """A config key's type and default, then its first sentence (to the
+    first `.` or `;` outside parentheses)."""
     text = " ".join(doc.split())
-    m = re.match(r"(\([^)]*\))?:?\s*(.*?[.;:])(\s|$)", text)
-    if not m:
-        return text
-    return ((m.group(1) or "") + " " + m.group(2)).strip().rstrip(";:.").replace("|", "\\|")
+    kind = ""
+    if text.startswith("("):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth == 0:
+                kind, text = text[:i + 1], text[i + 1:].lstrip(": ")
+                break
+    depth, end = 0, len(text)
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0 and ch in ".;" and (i + 1 == len(text) or text[i + 1] == " "):
+            end = i
+            break
+    return f"{kind} {text[:end]}".strip().replace("|", "\\|")
