@@ -113,6 +113,9 @@ def main() -> int:
     if rc:
         print("make docs: Sphinx reported the problems above", file=sys.stderr)
         return rc
+    # Browsers also ask the site's root for /favicon.ico (the redirect page
+    # below names no icon): the same PNG, which they accept under that name.
+    shutil.copy(out / "src" / "favicon.png", out / "html" / "favicon.ico")
     (out / "html" / "index.html").write_text(
         '<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=README.html">'
         '<title>imconv manual</title><a href="README.html">imconv manual</a>\n')
