@@ -163,6 +163,12 @@ def check_forms(root: Path, f: Forms) -> List[str]:
                 why = python_missing(imconv, path.lstrip(".").split("."), param)
                 if why:
                     problems.append(f"{key}: Python form imconv{path}: {why}")
+        # The asyncio form beside each blocking method that has one.
+        for form in list(forms):
+            m = re.match(r"imconv\.Sdk\.(\w+)\((.*)", form)
+            if m and m.group(1) not in ("close", "dispatch", "event_fd") \
+                    and inspect.iscoroutinefunction(getattr(imconv.AsyncSdk, m.group(1), None)):
+                forms.append(f"await imconv.AsyncSdk.{m.group(1)}({m.group(2)}")
     return problems
 
 
