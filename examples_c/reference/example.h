@@ -155,4 +155,14 @@ static inline imconv_sdk *open_store(const char *dir, const char *extra) {
     return sdk;
 }
 
+/* The store folder of an example program: <scratch folder>/<name>, from
+   its one argument (exits with a usage line without it). */
+static inline void scratch_dir(int argc, char **argv, const char *name, char *dir, size_t size) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s <scratch folder>\n", argv[0]);
+        exit(2);
+    }
+    snprintf(dir, size, "%s/%s", argv[1], name);
+}
+
 #endif

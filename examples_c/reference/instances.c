@@ -216,12 +216,8 @@ static int host_example(const char *data_dir, uint64_t *unread) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <scratch folder>\n", argv[0]);
-        return 2;
-    }
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/instances", argv[1]);
+    scratch_dir(argc, argv, "instances", dir, sizeof dir);
     int log_lines = 0;
     EXPECT(log_example(&log_lines) == 0);
     EXPECT(version_example() == 0 && strlen(imconv_version()) > 0);

@@ -213,12 +213,8 @@ static void store_write(imconv_sdk *sdk, int32_t (*start)(imconv_sdk *, const ch
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <scratch folder>\n", argv[0]);
-        return 2;
-    }
     char dir[512];
-    snprintf(dir, sizeof dir, "%s/reads", argv[1]);
+    scratch_dir(argc, argv, "reads", dir, sizeof dir);
     imconv_sdk *sdk = open_store(dir, NULL);
     store_write(sdk, imconv_import_conversations,
           "[{\"conversationID\": \"c2c_alice\", \"showName\": \"Alice\", \"unreadCount\": 2, \"markList\": [1]},"

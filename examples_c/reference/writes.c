@@ -268,12 +268,8 @@ static int rekey_example(imconv_sdk *sdk) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <scratch folder>\n", argv[0]);
-        return 2;
-    }
     char dir[512], backup[600];
-    snprintf(dir, sizeof dir, "%s/writes", argv[1]);
+    scratch_dir(argc, argv, "writes", dir, sizeof dir);
     snprintf(backup, sizeof backup, "%s/writes-backup.db", argv[1]);
     imconv_sdk *sdk = open_store(dir, NULL);
     struct seen s;
