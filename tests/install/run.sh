@@ -65,8 +65,13 @@ if ! command -v man >/dev/null; then
 fi
 # man finds the page through MANPATH, renders it without a warning, and it
 # holds the synopsis and the C++ and Python forms.
-page=$(MANPATH="$prefix/share/man" MANWIDTH=100 man --warnings 3 imconv_get_conversation 2>"$tmp/man.err")
-test ! -s "$tmp/man.err" || { echo "man warned:"; cat "$tmp/man.err"; exit 1; }
+page=$(LC_ALL=C.UTF-8 MANPATH="$prefix/share/man" MANWIDTH=100 man --warnings 3 imconv_get_conversation 2>"$tmp/man.err")
+# groff's warnings about the page itself (a locale or cache note of man-db is not the page's).
+if grep -E 'troff|warning:' "$tmp/man.err"; then echo "man 3 imconv_get_conversation: the page has warnings"; exit 1; fi
+for f in "$prefix/share/man/man3/"*.3; do
+  LC_ALL=C.UTF-8 MANWIDTH=100 man --warnings -l "$f" > /dev/null 2>> "$tmp/man-all.err"
+done
+if grep -E 'troff|warning:' "$tmp/man-all.err"; then echo "the man pages above have warnings"; exit 1; fi
 for want in 'imconv_get_conversation - Looks up one conversation' 'imconv_conversation_callback on_success' \
     'imconv::Sdk::get_conversation' 'imconv.Sdk.get_conversation' 'EXAMPLE' 'Since imconv 0.1.0'; do
   grep -qF -- "$want" <<<"$page" || { echo "man 3 imconv_get_conversation lacks: $want"; exit 1; }
