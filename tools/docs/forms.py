@@ -112,6 +112,7 @@ def load_forms(root: Path, items: List[hm.Item]) -> Forms:
                 f.problems.append(f"{it.name}: no imconv::ErrorCode enumerator in imconv.hpp")
     f.problems.extend(check_config_keys(root, items))
     f.problems.extend(check_forms(root, f))
+    add_async_forms(f)
     f.problems.extend(check_groups(items, f))
     f.errors = error_texts(items)
     return f
@@ -163,13 +164,17 @@ def check_forms(root: Path, f: Forms) -> List[str]:
                 why = python_missing(imconv, path.lstrip(".").split("."), param)
                 if why:
                     problems.append(f"{key}: Python form imconv{path}: {why}")
-        # The asyncio form beside each blocking method that has one.
+    return problems
+
+
+def add_async_forms(f: Forms) -> None:
+    """The asyncio form beside each blocking method that has one."""
+    import imconv
+    for forms in f.python.values():
         for form in list(forms):
             m = re.match(r"imconv\.Sdk\.(\w+)\((.*)", form)
-            if m and m.group(1) not in ("close", "dispatch", "event_fd") \
-                    and inspect.iscoroutinefunction(getattr(imconv.AsyncSdk, m.group(1), None)):
+            if m and inspect.iscoroutinefunction(getattr(imconv.AsyncSdk, m.group(1), None)):
                 forms.append(f"await imconv.AsyncSdk.{m.group(1)}({m.group(2)}")
-    return problems
 
 
 def python_missing(module: Any, parts: List[str], param: str) -> Optional[str]:

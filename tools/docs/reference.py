@@ -4,8 +4,8 @@ code and config key of `include/imconv.h`, in C with its C++ and Python
 forms beside it, as Markdown for the site and as section-3 man pages.
 
     python3 tools/docs/reference.py check          # completeness only
-    python3 tools/docs/reference.py site DIR       # DIR/<name>.md, index.md
-    python3 tools/docs/reference.py man DIR        # DIR/man3/<name>.3
+    python3 tools/docs/reference.py site DIR [MANDIR]  # DIR/<name>.md, index.md (and man pages)
+    python3 tools/docs/reference.py man DIR            # DIR/man3/<name>.3
 
 One source: the header's comments (cbindgen's output of the Rust doc
 comments) give the text; `docs/reference/forms.toml` gives each item's C++
@@ -91,14 +91,15 @@ def main() -> int:
     out = Path(sys.argv[2])
     book = markup.Book(items, forms, found, chapters(), preamble(ROOT / "include" / "imconv.h"),
                        version(ROOT / "include" / "imconv.h"))
+    man = out if sys.argv[1] == "man" else Path(sys.argv[3]) if len(sys.argv) > 3 else None
     if sys.argv[1] == "site":
         out.mkdir(parents=True, exist_ok=True)
         for name, text in book.markdown_pages().items():
             (out / name).write_text(text)
-    else:
-        (out / "man3").mkdir(parents=True, exist_ok=True)
+    if man is not None:
+        (man / "man3").mkdir(parents=True, exist_ok=True)
         for name, text in book.man_pages().items():
-            (out / "man3" / name).write_text(text)
+            (man / "man3" / name).write_text(text)
     print(summary)
     return 0
 

@@ -68,7 +68,8 @@ def assemble(src: Path) -> None:
     for name in order:
         text = (ROOT / "docs" / f"{name}.md").read_text()
         (src / "docs" / f"{name}.md").write_text(link_reference(text, "reference/", pages))
-    run([sys.executable, str(HERE / "reference.py"), "site", str(src / "docs" / "reference")])
+    run([sys.executable, str(HERE / "reference.py"), "site", str(src / "docs" / "reference"),
+         str(src.parent / "man")])
     index = src / "docs" / "reference" / "index.md"
     others = sorted(p.stem for p in index.parent.glob("*.md")
                     if p.stem not in ("index", "contract", "constants"))
@@ -119,7 +120,6 @@ def main() -> int:
     (out / "html" / "index.html").write_text(
         '<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=README.html">'
         '<title>imconv manual</title><a href="README.html">imconv manual</a>\n')
-    run([sys.executable, str(HERE / "reference.py"), "man", str(out / "man")])
     pages = len(list((out / "html").rglob("*.html")))
     man = len(list((out / "man" / "man3").glob("*.3")))
     print(f"make docs: {pages} HTML pages in {out / 'html'}, {man} man pages in {out / 'man'}, "
