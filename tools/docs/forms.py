@@ -107,7 +107,7 @@ def load_forms(root: Path, items: List[hm.Item]) -> Forms:
                 if not forms.get(key):
                     f.problems.append(f"{key}: no {lang} form in docs/reference/forms.toml")
     for it in items:
-        if it.kind == "constant" and it.name.startswith("IMCONV_ERR_") or it.name == "IMCONV_OK":
+        if hm.is_error_code(it):
             if it.name not in enums:
                 f.problems.append(f"{it.name}: no imconv::ErrorCode enumerator in imconv.hpp")
     f.problems.extend(check_config_keys(root, items))
@@ -196,7 +196,7 @@ def error_texts(items: List[hm.Item]) -> Dict[str, Tuple[str, str]]:
     from imconv.errors import error_for, error_text
     out = {}
     for it in items:
-        if it.kind == "constant" and (it.name.startswith("IMCONV_ERR_") or it.name == "IMCONV_OK"):
+        if hm.is_error_code(it):
             code = int(it.value)
             cls = type(error_for(code, "")).__name__ if code else ""
             out[it.name] = (error_text(code), cls)

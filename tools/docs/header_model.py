@@ -156,24 +156,26 @@ def _code_only(lines: List[str]) -> List[str]:
 
 
 def config_keys(items: List[Item]) -> List[Item]:
-    """The config keys: the `- "key"` list of imconv_sdk_new's comment."""
+    """The config keys: the `- "key"` list of imconv_sdk_new's comment
+    (each item's text with its indented continuation lines)."""
     new = next(it for it in items if it.name == "imconv_sdk_new")
-    keys: List[Item] = []
+    keys: List[Tuple[str, List[str]]] = []
     current: Optional[List[str]] = None
     for ln in new.doc.splitlines():
         m = re.match(r'- `"(\w+)"`(.*)', ln)
         if m:
             current = [m.group(2).lstrip(" :")]
-            keys.append(Item("config", m.group(1), f'"{m.group(1)}"', ""))
-            keys[-1].value = ""
-            keys[-1].doc_lines = current  # type: ignore[attr-defined]
+            keys.append((m.group(1), current))
         elif current is not None and ln.startswith("  "):
             current.append(ln.strip())
         else:
             current = None
-    for k in keys:
-        k.doc = " ".join(k.doc_lines).strip()  # type: ignore[attr-defined]
-    return keys
+    return [Item("config", name, f'"{name}"', " ".join(text).strip()) for name, text in keys]
+
+
+def is_error_code(item: Item) -> bool:
+    """IMCONV_OK and the IMCONV_ERR_* codes (each has a page of its own)."""
+    return item.kind == "constant" and (item.name.startswith("IMCONV_ERR_") or item.name == "IMCONV_OK")
 
 
 def by_name(items: List[Item]) -> Dict[str, Item]:

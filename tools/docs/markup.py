@@ -13,10 +13,6 @@ KIND_TITLES = {"function": "function", "struct": "struct", "opaque": "type",
                "callback": "callback type"}
 
 
-def is_error_code(name: str) -> bool:
-    return name.startswith("IMCONV_ERR_") or name == "IMCONV_OK"
-
-
 def page_of(item: hm.Item) -> str:
     """The site page (without .md) and man page name of an item."""
     return f"config-{item.name}" if item.kind == "config" else item.name
@@ -31,7 +27,7 @@ class Book:
         self.chapters = chapters
         self.preamble = preamble
         self.paged = {it.name: it for it in items
-                      if it.kind != "constant" or is_error_code(it.name)}
+                      if it.kind != "constant" or hm.is_error_code(it)}
         self.version = version
 
     # ---- shared pieces --------------------------------------------------------
@@ -89,7 +85,7 @@ class Book:
         pages = {"index.md": self.index_md(), "contract.md": self.contract_md(),
                  "constants.md": self.constants_md()}
         for it in self.items:
-            if it.kind == "constant" and not is_error_code(it.name):
+            if it.kind == "constant" and not hm.is_error_code(it):
                 continue
             pages[page_of(it) + ".md"] = self.item_md(it)
         return pages
@@ -132,7 +128,7 @@ class Book:
                       "examples' helper, `examples_c/reference/example.h`: they wait for the "
                       "callback so that the example reads top to bottom):", "",
                       "```c", code, "```", ""]
-        if is_error_code(it.name):
+        if hm.is_error_code(it):
             users = [x for x in self.items if x.kind == "function" and it.name in x.doc]
             if users:
                 lines += ["## Named by", "", ", ".join(f"[`{u.name}`]({u.name}.md)" for u in users), ""]
@@ -165,7 +161,7 @@ class Book:
             lines.append("")
         lines += ["## Error codes", "", "| Code | Name | `imconv_error_str` |", "|---|---|---|"]
         lines += [f"| {it.value} | [`{it.name}`]({it.name}.md) | {self.forms.errors[it.name][0]} |"
-                  for it in self.items if it.kind == "constant" and is_error_code(it.name)]
+                  for it in self.items if hm.is_error_code(it)]
         lines += ["", "## Config keys", "",
                   "The JSON object of [`imconv_sdk_new`](imconv_sdk_new.md):", "",
                   "| Key | What it sets |", "|---|---|"]
@@ -190,7 +186,7 @@ class Book:
                  "([those have a page each](index.md#error-codes)).", "",
                  "| Name | Value | Meaning | C++ | Python | Since |", "|---|---|---|---|---|---|"]
         for it in self.items:
-            if it.kind != "constant" or is_error_code(it.name):
+            if it.kind != "constant" or hm.is_error_code(it):
                 continue
             cpp = ", ".join(f"`{f}`" for f in self.forms.cpp.get(it.name, [])) or "the C macro"
             py = ", ".join(f"`{f}`" for f in self.forms.python.get(it.name, [])) or "the C macro"

@@ -80,7 +80,7 @@ def main() -> int:
     counts = {k: sum(1 for it in items if it.kind == k) for k in
               ("function", "struct", "callback", "config")}
     members = sum(len(it.members) for it in items)
-    errors = sum(1 for it in items if it.kind == "constant" and markup.is_error_code(it.name))
+    errors = sum(1 for it in items if hm.is_error_code(it))
     summary = (f"reference: {counts['function']} functions, {counts['struct'] + 1} types "
                f"({members} members), {counts['callback']} callback types, {errors} error "
                f"codes, {counts['config']} config keys: every one with C++ and Python forms "

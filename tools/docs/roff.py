@@ -123,7 +123,7 @@ def overview(book: "Book") -> str:
             lines += [".TP", f"\\fB{n}\\fR(3)", esc(hm.summary(by[n].doc))]
     lines.append(".SH ERRORS")
     for it in book.items:
-        if it.kind == "constant" and (it.name.startswith("IMCONV_ERR_") or it.name == "IMCONV_OK"):
+        if hm.is_error_code(it):
             lines += [".TP", f"\\fB{it.name}\\fR ({it.value})", esc(" ".join(it.doc.split()))]
     lines.append(".SH CONFIGURATION")
     lines.append("The JSON object of \\fBimconv_sdk_new\\fR(3):")

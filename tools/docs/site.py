@@ -28,7 +28,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 import header_model as hm  # noqa: E402
-from markup import is_error_code, page_of  # noqa: E402
+from markup import page_of  # noqa: E402
 
 
 def chapter_order(readme: str) -> list:
@@ -58,7 +58,7 @@ def link_reference(text: str, prefix: str, pages: dict) -> str:
 def assemble(src: Path) -> None:
     items = hm.parse(ROOT / "include" / "imconv.h")
     pages = {it.name: page_of(it) for it in items
-             if it.kind not in ("constant", "config") or is_error_code(it.name)}
+             if it.kind not in ("constant", "config") or hm.is_error_code(it)}
     readme = (ROOT / "README.md").read_text()
     order = chapter_order(readme)
     toc = ["", "```{toctree}", ":hidden:", ":caption: The manual", ""]
