@@ -178,6 +178,19 @@ impl Drop for Delivering<'_> {
 }
 
 impl Shared {
+    fn new(thread_id: Option<ThreadId>, host: Option<HostDelivery>) -> Shared {
+        Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            thread_id,
+            host,
+            queued: AtomicBool::new(false),
+            hook_pending: AtomicBool::new(false),
+            hooks: Mutex::new(None),
+            reads: ReadCount::default(),
+        }
+    }
+
     /// On the thread delivering this dispatcher's jobs now.
     fn is_delivering_thread(&self) -> bool {
         let me = thread::current().id();
@@ -232,16 +245,7 @@ impl Dispatcher {
         let thread_id = id_rx
             .recv()
             .map_err(|_| std::io::Error::other("the callback thread did not start"))?;
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            wake: Condvar::new(),
-            thread_id: Some(thread_id),
-            host: None,
-            queued: AtomicBool::new(false),
-            hook_pending: AtomicBool::new(false),
-            hooks: Mutex::new(None),
-            reads: ReadCount::default(),
-        });
+        let shared = Arc::new(Shared::new(Some(thread_id), None));
         // The shared state names the thread, so the thread waits for it.
         let _ = tx.send(shared.clone());
         Ok(Dispatcher {
@@ -255,20 +259,14 @@ impl Dispatcher {
     pub fn start_host() -> std::io::Result<Dispatcher> {
         let event = EventPair::new()?;
         Ok(Dispatcher {
-            shared: Arc::new(Shared {
-                queue: Mutex::new(Queue::default()),
-                wake: Condvar::new(),
-                thread_id: None,
-                host: Some(HostDelivery {
+            shared: Arc::new(Shared::new(
+                None,
+                Some(HostDelivery {
                     event,
                     serial: ReentrantMutex::new(()),
                     current: Mutex::new(None),
                 }),
-                queued: AtomicBool::new(false),
-                hook_pending: AtomicBool::new(false),
-                hooks: Mutex::new(None),
-                reads: ReadCount::default(),
-            }),
+            )),
             thread: Mutex::new(None),
         })
     }

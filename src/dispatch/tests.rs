@@ -110,6 +110,35 @@ fn dropped_completer_fails_with_shutdown_and_panicking_with_internal() {
 }
 
 #[test]
+fn jobs_taken_after_a_sleep_leave_no_hint_of_queued_work() {
+    // The callback thread sleeps on an empty queue; a post wakes it and it
+    // takes the job. Nothing else was posted, so the hint its next watch
+    // reads must say so: a hint left set ends that watch at once, and the
+    // thread goes back to sleep before the next call of a steady stream
+    // can reach it (every call then paid a wake-up: issue 30).
+    let shared = Arc::new(Shared::new(None, None));
+    let taker = {
+        let shared = shared.clone();
+        thread::spawn(move || {
+            let mut jobs = VecDeque::new();
+            let mut spin = Spin::default();
+            assert!(take_jobs(&shared, &mut jobs, &mut spin));
+            jobs.len()
+        })
+    };
+    // Posted once the taker sleeps, so that the post is what wakes it.
+    while !shared.queue.lock().sleeping {
+        thread::yield_now();
+    }
+    shared.post(Box::new(|| {}));
+    assert_eq!(taker.join().unwrap(), 1);
+    assert!(
+        !shared.queued.load(Ordering::Acquire),
+        "the job was taken and nothing else posted: no work is queued"
+    );
+}
+
+#[test]
 fn the_idle_watch_shrinks_to_nothing_when_work_is_sparse_and_grows_back() {
     let mut spin = Spin::default();
     assert_eq!(spin.budget, MAX_SPIN);

@@ -37,20 +37,8 @@ pub(super) fn run_loop(shared: &Shared) {
     let mut spin = Spin::default();
     loop {
         spin.wait_for_work(shared);
-        {
-            let mut q = shared.queue.lock();
-            shared.queued.store(false, Ordering::Relaxed);
-            while q.jobs.is_empty() && !q.stopping {
-                q.sleeping = true;
-                let slept = Instant::now();
-                shared.wake.wait(&mut q);
-                spin.woken_after(slept.elapsed());
-            }
-            if q.jobs.is_empty() {
-                q.exited = true;
-                break;
-            }
-            std::mem::swap(&mut batch.jobs, &mut q.jobs);
+        if !take_jobs(shared, &mut batch.jobs, &mut spin) {
+            break;
         }
         while let Some(job) = batch.jobs.pop_front() {
             run_job(job, shared);
@@ -67,6 +55,34 @@ pub(super) fn run_loop(shared: &Shared) {
     if let Some(after) = after_drain {
         run_hook(after);
     }
+}
+
+/// Takes every queued job into `jobs` (empty), sleeping until one is
+/// posted; false when the dispatcher stops with nothing left (the thread
+/// then exits). The hint that jobs are queued is cleared as they are taken,
+/// not before the sleep: a post that wakes the thread sets it again, and
+/// were it left set, the next watch would see it, end at once and send
+/// the thread back to sleep, so that every call of a steady stream paid a
+/// wake-up.
+pub(super) fn take_jobs(
+    shared: &Shared,
+    jobs: &mut VecDeque<Box<dyn Job>>,
+    spin: &mut Spin,
+) -> bool {
+    let mut q = shared.queue.lock();
+    while q.jobs.is_empty() && !q.stopping {
+        q.sleeping = true;
+        let slept = Instant::now();
+        shared.wake.wait(&mut q);
+        spin.woken_after(slept.elapsed());
+    }
+    shared.queued.store(false, Ordering::Relaxed);
+    if q.jobs.is_empty() {
+        q.exited = true;
+        return false;
+    }
+    std::mem::swap(jobs, &mut q.jobs);
+    true
 }
 
 /// The longest the idle thread watches for work before it sleeps. A call
