@@ -39,7 +39,7 @@ LINK_DBG = -L$(DBG_DIR) -limconv -Wl,-rpath,$(abspath $(DBG_DIR)) -lpthread
 EXAMPLES := get_conversation get_conversation_list import_conversations dlopen_demo replay_events
 C_TESTS  := test_contract test_concurrency test_manager test_server test_flows test_reliability test_encryption test_shared test_hostile test_host_delivery test_abi_0_2_0 test_dlopen test_forced_unwind
 
-.PHONY: all lib lib-debug localize demo install man docs test-docs test-reference-examples uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-shared bench-writes fuzz fuzz-smoke crash-test crash-smoke shared-crash-test shared-crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
+.PHONY: all lib lib-debug localize demo install man docs test-docs test-reference-examples uninstall test-install test-cpp test-python test-wheel test-readme test-matrix matrix-venv bench-matrix wheel bench-cpp bench-python notices check-notices check-links bench bench-ciphers bench-encryption bench-shared bench-latency bench-latency-smoke bench-writes fuzz fuzz-smoke crash-test crash-smoke shared-crash-test shared-crash-smoke rekey-crash-test rekey-crash-smoke powerloss-test powerloss-smoke sync-failure-test damage-test stress stress-smoke valgrind tsan test test-rust test-c test-c-asan lint header \
         check-header header-compiles clean
 
 all: lib
@@ -152,7 +152,7 @@ demo: lib $(addprefix $(BUILD)/examples/,$(EXAMPLES)) $(BUILD)/examples/get_conv
 
 # --- tests -----------------------------------------------------------------
 
-test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-docs test-matrix test-install crash-smoke shared-crash-smoke rekey-crash-smoke powerloss-smoke sync-failure-test stress-smoke fuzz-smoke
+test: lint check-header header-compiles test-rust test-c test-c-asan test-cpp test-python test-wheel test-readme test-docs test-matrix test-install crash-smoke shared-crash-smoke rekey-crash-smoke powerloss-smoke sync-failure-test stress-smoke fuzz-smoke bench-latency-smoke
 	@echo "make test: all passed"
 
 lint: check-notices check-links
@@ -596,6 +596,29 @@ bench-ciphers: $(BENCH_OUT)/bench_ciphers
 	$(BENCH_OUT)/bench_ciphers $(BENCH_OUT)/scratch-ciphers 100000
 	rm -rf $(BENCH_OUT)/scratch-ciphers
 
+# One call at a time (issue 30): both deliveries, spinning and blocking
+# callers, back to back and after 1 ms idle, beside the bare wake of a
+# parked thread measured in the same run (benches/c/bench_latency.c).
+BENCH_LATENCY_SIZES ?= 100000 1000000
+$(BENCH_OUT)/bench_latency: benches/c/bench_latency.c benches/c/bench_calls.h benches/c/bench_common.h include/imconv.h | lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_B) -Wno-unused-function $< -o $@ $(LINK_REL)
+
+bench-latency: lib $(BENCH_OUT)/bench_latency
+	@for n in $(BENCH_LATENCY_SIZES); do \
+	  echo "== latency, $$n conversations"; \
+	  rm -rf $(BENCH_OUT)/scratch-latency && mkdir -p $(BENCH_OUT)/scratch-latency && \
+	  $(BENCH_OUT)/bench_latency $(abspath $(BENCH_OUT))/scratch-latency $$n $(BENCH_OUT)/results.jsonl || exit 1; \
+	done
+	@rm -rf $(BENCH_OUT)/scratch-latency
+
+# The short form in make test: the program's own checks (every answer
+# complete), a few calls once; figures not judged.
+bench-latency-smoke: lib $(BENCH_OUT)/bench_latency
+	rm -rf $(BENCH_OUT)/scratch-latency-smoke && mkdir -p $(BENCH_OUT)/scratch-latency-smoke
+	LATENCY_SAMPLES=20 LATENCY_RUNS=1 $(BENCH_OUT)/bench_latency $(abspath $(BENCH_OUT))/scratch-latency-smoke 1000 /dev/null
+	rm -rf $(BENCH_OUT)/scratch-latency-smoke
+
 BENCH_CACHE_STORE ?= 1000000
 bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	@rm -f $(BENCH_OUT)/results.jsonl
@@ -615,6 +638,7 @@ bench: lib $(BENCH_OUT)/bench_imconv $(BENCH_OUT)/bench_sqlite
 	@$(MAKE) --no-print-directory bench-ciphers
 	@$(MAKE) --no-print-directory bench-encryption
 	@$(MAKE) --no-print-directory bench-shared
+	@$(MAKE) --no-print-directory bench-latency
 	@$(PYTHON) benches/report.py $(BENCH_OUT)/results.jsonl $(BENCH_OUT)/results.json
 
 # The Python binding against Python's own sqlite3 reading the same rows, in

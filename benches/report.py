@@ -13,6 +13,9 @@ import platform
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import latency  # noqa: E402
+
 # The targets: metric -> [(what, comparison, value, sizes it applies to or
 # None for every size)]. `what` is "value" (the imconv median, in the
 # metric's unit) or "ratio" (against the baseline measured in the same run;
@@ -158,12 +161,17 @@ def main():
         print(f"|{'-' * 36}|{'-' * 15}|----------|")
         for c in core:
             print(f"| {c['benchmark']:<34} | {c['median_ns'] / 1000:>10.3f} us | [{c['low_ns'] / 1000:.3f}-{c['high_ns'] / 1000:.3f}] |")
+    latency_missed = latency.print_tables(by_key, sizes)
     judged = [r for r in results if r["target"]]
     missed = [r for r in judged if not r["target_met"]]
-    print(f"\nTargets: {len(judged) - len(missed)} met, {len(missed)} missed")
+    judged_latency = sum(len(latency.targets(by_key, size)) for size in sizes)
+    print(f"\nTargets: {len(judged) + judged_latency - len(missed) - len(latency_missed)} met, "
+          f"{len(missed) + len(latency_missed)} missed")
     for r in missed:
         print(f"  MISSED {r['metric']} at {r['size']:,}: {fmt(r['median'])} {r['unit']}"
               f" (ratio {r['ratio_vs_baseline'] or 0:.2f}x), target {r['target']}")
+    for size, what, shown, bound in latency_missed:
+        print(f"  MISSED latency at {size:,}: {what}: {shown}, target {bound}")
     print(f"\nwritten to {dst}")
 
 

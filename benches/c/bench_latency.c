@@ -5,7 +5,8 @@
  * at a time: a single lookup, or a batch of 100 stored IDs; issued back to
  * back (the next right after the previous callback) or after 1 ms of idle
  * (the instance's threads have gone to sleep); by a caller that spins on a
- * flag its callback sets, or one that blocks on a condition variable its
+ * flag its callback sets (yielding every 64 turns, as the library's own
+ * watch does), or one that blocks on a condition variable its
  * callback signals (what C++'s Future::get and Python's blocking Sdk do);
  * with thread delivery (the callback on the instance's callback thread) and
  * host delivery (the caller polls imconv_event_fd and runs
@@ -27,7 +28,10 @@
 
 #include "bench_calls.h"
 
-enum { SAMPLES = 2000, RUNS = 3, BATCH = 100 };
+enum { MAX_RUNS = 9, BATCH = 100 };
+/* LATENCY_SAMPLES and LATENCY_RUNS (at most MAX_RUNS) change them: make
+   test's short form runs a few calls once. */
+static int SAMPLES = 2000, RUNS = 3;
 enum caller { SPIN, BLOCK };
 enum call { SINGLE, BATCH100 };
 enum spacing { BACK_TO_BACK, IDLE_1MS };
@@ -38,7 +42,15 @@ static const char *call_name[] = {"single", "batch100"};
 static const char *spacing_name[] = {"b2b", "idle"};
 static const char *delivery_name[] = {"thread", "host"};
 
+/* A spinning wait's step: a pause, and every 64th a yield, as the
+   library's own watch does, so that a thread the scheduler woke onto this
+   core runs at once instead of after a whole time slice. */
 static void cpu_relax(void) {
+    static _Thread_local unsigned spins;
+    if (++spins % 64 == 0) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
@@ -169,13 +181,13 @@ static double one_call(enum delivery d, enum call c, enum spacing s, const char 
 }
 
 /* [delivery][caller][call][spacing][p50|p99][run] */
-static double figures[2][2][2][2][2][RUNS];
+static double figures[2][2][2][2][2][MAX_RUNS];
 /* The floor: [spinning waiter | blocking round trip][spacing][p50|p99][run] */
-static double floor_figures[2][2][2][RUNS];
+static double floor_figures[2][2][2][MAX_RUNS];
 
 static void percentiles(double *lat, double *p50, double *p99) {
-    *p50 = percentile(lat, SAMPLES, 0.50);
-    *p99 = percentile(lat, SAMPLES, 0.99);
+    *p50 = percentile(lat, (size_t)SAMPLES, 0.50);
+    *p99 = percentile(lat, (size_t)SAMPLES, 0.99);
 }
 
 static void open_mode(const char *dir, enum delivery d) {
@@ -275,7 +287,7 @@ static void measure_floor(int run, double *lat) {
     pthread_join(t, NULL);
 }
 
-static double median_of(double *runs) { return percentile(runs, RUNS, 0.5); }
+static double median_of(double *runs) { return percentile(runs, (size_t)RUNS, 0.5); }
 
 static void report_all(void) {
     char metric[96];
@@ -301,7 +313,7 @@ static void report_all(void) {
                         m[p] = median_of(figures[d][caller][c][s][p]);
                         snprintf(metric, sizeof metric, "latency_%s_%s_%s_%s_%s", call_name[c],
                                  delivery_name[d], caller_name[caller], spacing_name[s], pct[p]);
-                        report(metric, size, "us", figures[d][caller][c][s][p], RUNS);
+                        report(metric, size, "us", figures[d][caller][c][s][p], (size_t)RUNS);
                     }
                     printf(" %7.1f / %-7.1f |", m[0], m[1]);
                 }
@@ -316,7 +328,7 @@ static void report_all(void) {
                 m[p] = median_of(floor_figures[b][s][p]);
                 snprintf(metric, sizeof metric, "latency_floor_%s_%s_%s",
                          b ? "round_trip" : "wake", spacing_name[s], pct[p]);
-                report(metric, size, "us", floor_figures[b][s][p], RUNS);
+                report(metric, size, "us", floor_figures[b][s][p], (size_t)RUNS);
             }
             printf(" %7.1f / %-7.1f |", m[0], m[1]);
         }
@@ -328,7 +340,7 @@ static void report_all(void) {
    after a burst of back-to-back calls (no thread may keep spinning). */
 static void measure_idle_cpu(const char *dir) {
     const char *batch[BATCH];
-    double v[RUNS];
+    double v[MAX_RUNS];
     open_mode(dir, THREAD);
     reply.caller = SPIN;
     for (int run = 0; run < RUNS; run++) {
@@ -346,7 +358,7 @@ static void measure_idle_cpu(const char *dir) {
     }
     imconv_sdk_free(sdk);
     sdk = NULL;
-    report("latency_idle_cpu_after_burst", size, "ms/s", v, RUNS);
+    report("latency_idle_cpu_after_burst", size, "ms/s", v, (size_t)RUNS);
     printf("\nCPU of the idle instance in the second after a burst of calls: %.3f ms per s\n",
            median_of(v));
 }
@@ -358,6 +370,12 @@ int main(int argc, char **argv) {
     }
     size = atol(argv[2]);
     if (size < BATCH) size = BATCH;
+    if (getenv("LATENCY_SAMPLES")) SAMPLES = atoi(getenv("LATENCY_SAMPLES"));
+    if (getenv("LATENCY_RUNS")) RUNS = atoi(getenv("LATENCY_RUNS"));
+    if (SAMPLES < 1 || RUNS < 1 || RUNS > MAX_RUNS) {
+        fprintf(stderr, "LATENCY_SAMPLES >= 1 and LATENCY_RUNS in 1..%d\n", MAX_RUNS);
+        return 2;
+    }
     results = fopen(argv[3], "a");
     implementation = "imconv";
     ids = malloc((size_t)size * sizeof *ids);
@@ -376,7 +394,7 @@ int main(int argc, char **argv) {
     }
     import_all();
     imconv_sdk_free(sdk);
-    double *lat = malloc(SAMPLES * sizeof *lat);
+    double *lat = malloc((size_t)SAMPLES * sizeof *lat);
     /* LATENCY_SERIES="thread spin single b2b" (for profiling): that one
        series, 10 times, printed. */
     const char *only = getenv("LATENCY_SERIES");
