@@ -69,8 +69,9 @@ def targets(by_key, size):
 
 
 def print_tables(by_key, sizes):
-    """Prints the table and the targets per size; returns the missed ones."""
-    missed = []
+    """Prints the table and the targets per size; returns how many targets
+    were judged, and the missed ones."""
+    judged, missed = 0, []
     for size in sizes:
         if floor(by_key, size, "wake", "idle") is None:
             continue
@@ -96,8 +97,9 @@ def print_tables(by_key, sizes):
             print(f"| {label} | " + " | ".join(cells) + " | | |")
         print()
         for what, value, bound, met in targets(by_key, size):
+            judged += 1
             shown = "-" if value is None else f"{value:.2f}"
             print(f"  {'met' if met else 'MISSED'}: {what}: {shown} (target {bound})")
             if not met:
                 missed.append((size, what, shown, bound))
-    return missed
+    return judged, missed
