@@ -203,12 +203,10 @@ impl Store {
     }
 
     pub(super) fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         // The version is kept twice: in the file's header and in `meta`
         // (since 9). A header that disagrees with the record is damaged.
-        if let Some(recorded) = self.recorded_version()? {
+        let (version, recorded) = self.versions()?;
+        if let Some(recorded) = recorded {
             if recorded != version {
                 return Err(Error::new(
                     ErrorCode::StoreDamaged,
@@ -272,6 +270,20 @@ impl Store {
             tx.commit()?;
         }
         Ok(())
+    }
+
+    /// The header's schema version and the one `meta` records, read in
+    /// one snapshot: another process migrating the store at the same time
+    /// (shared instances opening at once) commits both together, and two
+    /// separate reads could see one before that commit and one after.
+    fn versions(&self) -> Result<(i64, Option<i64>)> {
+        let snapshot = self.conn.unchecked_transaction()?;
+        let version: i64 = snapshot.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        #[cfg(test)]
+        super::tests::between_version_reads();
+        let recorded = self.recorded_version()?;
+        drop(snapshot);
+        Ok((version, recorded))
     }
 
     /// The schema version `meta` records (`None` before version 9, or in

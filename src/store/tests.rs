@@ -390,3 +390,45 @@ fn refuses_a_newer_schema() {
     assert!(e.message().contains("newer"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+thread_local! {
+    /// Runs between the two reads of the schema version (see `versions`).
+    static BETWEEN_VERSION_READS: std::cell::RefCell<Option<Box<dyn FnMut()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+pub(super) fn between_version_reads() {
+    BETWEEN_VERSION_READS.with(|f| {
+        if let Some(f) = f.borrow_mut().as_mut() {
+            f()
+        }
+    });
+}
+
+#[test]
+fn a_migration_committed_by_another_process_while_opening_is_not_damage() {
+    // Shared instances open at once: one process commits a migration (the
+    // header's version and meta's record together) between this one's two
+    // reads of them. Read apart, they disagreed and the open failed with
+    // StoreDamaged (seen in tests/shared_processes.rs, about 1 run in 15).
+    let scratch = Scratch::new("versions-race");
+    let dir = scratch.0.clone();
+    drop(Store::open(Some(&dir), Durability::Normal).unwrap());
+    let file = dir.join("conversations.db");
+    BETWEEN_VERSION_READS.with(|f| {
+        *f.borrow_mut() = Some(Box::new(move || {
+            let other = rusqlite::Connection::open(&file).unwrap();
+            other
+                .execute_batch(&format!(
+                    "BEGIN IMMEDIATE; PRAGMA user_version = {next}; \
+                     UPDATE meta SET value = {next} WHERE key = 'schema_version'; COMMIT;",
+                    next = SCHEMA_VERSION + 1
+                ))
+                .unwrap();
+        }))
+    });
+    let opened = Store::open(Some(&dir), Durability::Normal);
+    BETWEEN_VERSION_READS.with(|f| *f.borrow_mut() = None);
+    let s = opened.unwrap();
+    assert_eq!(s.count().unwrap(), 0);
+}
