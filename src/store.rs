@@ -531,6 +531,7 @@ impl Store {
             let mut writer = Writer {
                 conn: &self.conn,
                 stmt: self.conn.prepare_cached(UPSERT)?,
+                insert_new: None,
                 buffer: String::new(),
                 windows: HashMap::new(),
                 blob: Vec::new(),
