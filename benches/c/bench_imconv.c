@@ -61,6 +61,28 @@ static void open_sdk(const char *dir) {
     }
 }
 
+/* The import document of conversations [start, end), as JSON, in `doc`
+   (at least 900 bytes per conversation); returns its length. */
+static size_t build_document(char *doc, size_t cap, long start, long end) {
+    size_t len = 0;
+    record r;
+    doc[len++] = '[';
+    for (long i = start; i < end; i++) {
+        make_record(i, &r);
+        len += (size_t)snprintf(
+            doc + len, cap - len,
+            "%s{\"conversationID\":\"%s\",\"showName\":\"%s\",\"faceUrl\":\"%s\","
+            "\"groupType\":\"%s\",\"unreadCount\":%ld,\"recvOpt\":%ld,\"isPinned\":%s,"
+            "\"orderKey\":%ld,\"markList\":%s,\"conversationGroupList\":%s,\"lastMessage\":%s}",
+            i > start ? "," : "", r.id, r.show_name, r.face_url, r.group_type, r.unread,
+            r.recv_opt, r.pinned ? "true" : "false", r.order_key, r.marks, r.groups,
+            r.last_message);
+    }
+    doc[len++] = ']';
+    doc[len] = '\0';
+    return len;
+}
+
 /* 4. Import in batches of 1,000. */
 static void bench_import(void) {
     enum { BATCH = 1000 };
@@ -70,29 +92,14 @@ static void bench_import(void) {
     double spent = 0, part_rate[ROUNDS];
     long part = (size + ROUNDS - 1) / ROUNDS, part_start = 0;
     int parts = 0;
-    record r;
     for (long start = 0; start < size; start += BATCH) {
-        size_t len = 0;
-        doc[len++] = '[';
-        for (long i = start; i < start + BATCH && i < size; i++) {
-            make_record(i, &r);
-            len += (size_t)snprintf(
-                doc + len, cap - len,
-                "%s{\"conversationID\":\"%s\",\"showName\":\"%s\",\"faceUrl\":\"%s\","
-                "\"groupType\":\"%s\",\"unreadCount\":%ld,\"recvOpt\":%ld,\"isPinned\":%s,"
-                "\"orderKey\":%ld,\"markList\":%s,\"conversationGroupList\":%s,\"lastMessage\":%s}",
-                i > start ? "," : "", r.id, r.show_name, r.face_url, r.group_type, r.unread,
-                r.recv_opt, r.pinned ? "true" : "false", r.order_key, r.marks, r.groups,
-                r.last_message);
-        }
-        doc[len++] = ']';
-        doc[len] = '\0';
+        long end = start + BATCH < size ? start + BATCH : size;
+        build_document(doc, cap, start, end);
         long target = atomic_load(&completed) + 1;
         double t0 = now_s();
         if (imconv_import_conversations(sdk, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
         wait_completed(target);
         spent += now_s() - t0;
-        long end = start + BATCH < size ? start + BATCH : size;
         if (end - part_start >= part || end == size) {
             part_rate[parts++] = (double)(end - part_start) / spent;
             part_start = end;
@@ -101,6 +108,37 @@ static void bench_import(void) {
     }
     free(doc);
     report("import", size, "conversations/s", part_rate, (size_t)parts);
+}
+
+/* 4b. The whole data set as one document, into an empty store (a user of
+   its own per round), at up to 100,000 conversations (a document of a
+   million would be 900 MB): the large import that is parsed beside the
+   writer and builds the order index once. */
+enum { DOCUMENT_MAX = 100000, DOCUMENT_ROUNDS = 3 };
+static void bench_import_document(const char *dir) {
+    if (size > DOCUMENT_MAX) return;
+    long n = size;
+    size_t cap = (size_t)n * 900 + 2;
+    char *doc = malloc(cap);
+    build_document(doc, cap, 0, n);
+    double rate[DOCUMENT_ROUNDS];
+    for (int round = 0; round < DOCUMENT_ROUNDS; round++) {
+        char config[1024], *error = NULL;
+        snprintf(config, sizeof config, "{\"user_id\":\"document%d\",\"data_dir\":\"%s\"}", round, dir);
+        imconv_sdk *fresh;
+        if (imconv_sdk_new(config, &fresh, &error) != IMCONV_OK) {
+            fprintf(stderr, "imconv_sdk_new: %s\n", error);
+            exit(1);
+        }
+        long target = atomic_load(&completed) + 1;
+        double t0 = now_s();
+        if (imconv_import_conversations(fresh, doc, on_done, on_fail, NULL) != IMCONV_OK) exit(1);
+        wait_completed(target);
+        rate[round] = (double)n / (now_s() - t0);
+        imconv_sdk_free(fresh);
+    }
+    free(doc);
+    report("import_one_document", n, "conversations/s", rate, DOCUMENT_ROUNDS);
 }
 
 /* 1. One call at a time: call to callback. */
@@ -329,7 +367,7 @@ int main(int argc, char **argv) {
     /* BENCH_LABEL names the library in the results (make bench-writes runs
        this program against an earlier build too); BENCH_ONLY=writes runs
        only the write paths (import, then messages), BENCH_ONLY=import only
-       the import. */
+       the imports, BENCH_ONLY=document only the import of one document. */
     implementation = getenv("BENCH_LABEL") ? getenv("BENCH_LABEL") : "imconv";
     const char *only = getenv("BENCH_ONLY");
     int writes_only = only && strcmp(only, "writes") == 0;
@@ -353,9 +391,15 @@ int main(int argc, char **argv) {
     }
     report_one("text_per_conversation", size, "bytes", text / 1000);
 
+    if (only && strcmp(only, "document") == 0) {
+        bench_import_document(argv[1]);
+        fclose(results);
+        return 0;
+    }
     open_sdk(argv[1]);
     bench_import();
     imconv_sdk_free(sdk);
+    if (!only || writes_only || strcmp(only, "import") == 0) bench_import_document(argv[1]);
     if (only && strcmp(only, "import") == 0) {
         fclose(results);
         return 0;

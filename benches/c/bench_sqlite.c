@@ -20,12 +20,14 @@ static void check(int rc, sqlite3 *db, const char *what) {
     }
 }
 
-static sqlite3 *open_db(void) {
+static sqlite3 *open_db_at(const char *path) {
     sqlite3 *db;
-    check(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL), NULL, "open");
+    check(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL), NULL, "open");
     check(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL), db, "pragma");
     return db;
 }
+
+static sqlite3 *open_db(void) { return open_db_at(db_path); }
 
 static const char *SELECT =
     "SELECT conversation_id, conv_type, group_type, show_name, face_url, unread_count, recv_opt, "
@@ -53,8 +55,7 @@ static int lookup(sqlite3_stmt *st, const char *id, row *out) {
     return found;
 }
 
-static void bench_import(void) {
-    sqlite3 *db = open_db();
+static void create_table(sqlite3 *db) {
     check(sqlite3_exec(db,
                        "CREATE TABLE IF NOT EXISTS conversation (conversation_id TEXT PRIMARY KEY NOT NULL, "
                        "conv_type INTEGER, group_type TEXT, show_name TEXT, face_url TEXT, unread_count INTEGER, "
@@ -64,9 +65,38 @@ static void bench_import(void) {
                        "group_read_sequence INTEGER) WITHOUT ROWID",
                        NULL, NULL, NULL),
           db, "create");
+}
+
+static sqlite3_stmt *prepare_insert(sqlite3 *db) {
     sqlite3_stmt *ins;
     check(sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO conversation VALUES (?1,?2,?3,?4,?5,?6,?7,?8,'[]','',0,?9,?10,?11,'',?12,0,0)", -1, &ins, NULL), db, "prepare insert");
+    return ins;
+}
+
+/* Conversation i, written with the prepared insert. */
+static void insert_record(sqlite3 *db, sqlite3_stmt *ins, long i) {
     record r;
+    make_record(i, &r);
+    sqlite3_bind_text(ins, 1, r.id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(ins, 2, i % 2 ? 2 : 1);
+    sqlite3_bind_text(ins, 3, r.group_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, r.show_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 5, r.face_url, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 6, r.unread);
+    sqlite3_bind_int64(ins, 7, r.recv_opt);
+    sqlite3_bind_text(ins, 8, r.last_message, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 9, r.pinned);
+    sqlite3_bind_int64(ins, 10, r.order_key);
+    sqlite3_bind_text(ins, 11, r.marks, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 12, r.groups, -1, SQLITE_STATIC);
+    check(sqlite3_step(ins), db, "insert");
+    sqlite3_reset(ins);
+}
+
+static void bench_import(void) {
+    sqlite3 *db = open_db();
+    create_table(db);
+    sqlite3_stmt *ins = prepare_insert(db);
     /* Five consecutive parts, each a round: the median of their rates. */
     double part_rate[ROUNDS];
     long part = (size + ROUNDS - 1) / ROUNDS, part_start = 0;
@@ -74,23 +104,7 @@ static void bench_import(void) {
     double t0 = now_s();
     for (long start = 0; start < size; start += 1000) {
         check(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), db, "begin");
-        for (long i = start; i < start + 1000 && i < size; i++) {
-            make_record(i, &r);
-            sqlite3_bind_text(ins, 1, r.id, -1, SQLITE_STATIC);
-            sqlite3_bind_int(ins, 2, i % 2 ? 2 : 1);
-            sqlite3_bind_text(ins, 3, r.group_type, -1, SQLITE_STATIC);
-            sqlite3_bind_text(ins, 4, r.show_name, -1, SQLITE_STATIC);
-            sqlite3_bind_text(ins, 5, r.face_url, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(ins, 6, r.unread);
-            sqlite3_bind_int64(ins, 7, r.recv_opt);
-            sqlite3_bind_text(ins, 8, r.last_message, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(ins, 9, r.pinned);
-            sqlite3_bind_int64(ins, 10, r.order_key);
-            sqlite3_bind_text(ins, 11, r.marks, -1, SQLITE_STATIC);
-            sqlite3_bind_text(ins, 12, r.groups, -1, SQLITE_STATIC);
-            check(sqlite3_step(ins), db, "insert");
-            sqlite3_reset(ins);
-        }
+        for (long i = start; i < start + 1000 && i < size; i++) insert_record(db, ins, i);
         check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), db, "commit");
         long end = start + 1000 < size ? start + 1000 : size;
         if (end - part_start >= part || end == size) {
@@ -103,6 +117,30 @@ static void bench_import(void) {
     report("import", size, "conversations/s", part_rate, (size_t)parts);
     sqlite3_finalize(ins);
     sqlite3_close(db);
+}
+
+/* The whole data set in one transaction, into an empty database (a file of
+   its own per round), at up to 100,000 conversations: what imconv's
+   import_one_document is measured against. */
+enum { DOCUMENT_MAX = 100000, DOCUMENT_ROUNDS = 3 };
+static void bench_import_document(const char *dir) {
+    if (size > DOCUMENT_MAX) return;
+    double rate[DOCUMENT_ROUNDS];
+    char path[1100];
+    for (int round = 0; round < DOCUMENT_ROUNDS; round++) {
+        snprintf(path, sizeof path, "%s/document%d.db", dir, round);
+        sqlite3 *db = open_db_at(path);
+        create_table(db);
+        sqlite3_stmt *ins = prepare_insert(db);
+        double t0 = now_s();
+        check(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), db, "begin");
+        for (long i = 0; i < size; i++) insert_record(db, ins, i);
+        check(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), db, "commit");
+        rate[round] = (double)size / (now_s() - t0);
+        sqlite3_finalize(ins);
+        sqlite3_close(db);
+    }
+    report("import_one_document", size, "conversations/s", rate, DOCUMENT_ROUNDS);
 }
 
 static void bench_latency(sqlite3_stmt *st) {
@@ -237,11 +275,17 @@ static void bench_pages(sqlite3 *db) {
     sqlite3_finalize(next);
 }
 
-static void bench_messages(sqlite3 *db) {
+/* `read_first`: each update is preceded by a read of what it replaces (the
+   last message and count), as code that keeps the newest message or skips
+   a message it has seen must do; imconv's apply_messages reads its row
+   and recent window so (a second figure, for the performance page). */
+static void bench_messages(sqlite3 *db, int read_first) {
     enum { BATCH = 100, BATCHES = 200 };
-    sqlite3_stmt *up;
+    sqlite3_stmt *up, *read;
     check(sqlite3_prepare_v2(db, "UPDATE conversation SET last_message = ?1, unread_count = unread_count + 1, "
                                  "order_key = ?2 WHERE conversation_id = ?3", -1, &up, NULL), db, "prepare update");
+    check(sqlite3_prepare_v2(db, "SELECT last_message, unread_count FROM conversation WHERE conversation_id = ?1",
+                             -1, &read, NULL), db, "prepare read");
     char msg[512];
     long next_msg = 0;
     double rate[ROUNDS];
@@ -252,9 +296,15 @@ static void bench_messages(sqlite3 *db) {
             for (int i = 0; i < BATCH; i++, next_msg++) {
                 snprintf(msg, sizeof msg, "{\"msgID\":\"bench-%ld\",\"timestamp\":%ld,\"textElem\":{\"text\":\"%s\"}}",
                          next_msg, 1800000000 + next_msg, MESSAGE_TEXT);
+                const char *id = ids[next_random() % (uint64_t)size];
+                if (read_first) {
+                    sqlite3_bind_text(read, 1, id, -1, SQLITE_STATIC);
+                    if (sqlite3_step(read) != SQLITE_ROW || !sqlite3_column_text(read, 0)) exit(1);
+                    sqlite3_reset(read);
+                }
                 sqlite3_bind_text(up, 1, msg, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(up, 2, 2000000000 + next_msg);
-                sqlite3_bind_text(up, 3, ids[next_random() % (uint64_t)size], -1, SQLITE_STATIC);
+                sqlite3_bind_text(up, 3, id, -1, SQLITE_STATIC);
                 check(sqlite3_step(up), db, "update");
                 sqlite3_reset(up);
             }
@@ -263,7 +313,8 @@ static void bench_messages(sqlite3 *db) {
         rate[round] = BATCH * BATCHES / (now_s() - t0);
     }
     sqlite3_finalize(up);
-    report("apply_messages", size, "messages/s", rate, ROUNDS);
+    sqlite3_finalize(read);
+    report(read_first ? "apply_messages_read_first" : "apply_messages", size, "messages/s", rate, ROUNDS);
 }
 
 int main(int argc, char **argv) {
@@ -288,6 +339,7 @@ int main(int argc, char **argv) {
        BENCH_ONLY does), for A/B runs of the writes; unset, everything. */
     const char *only = getenv("BENCH_ONLY");
     bench_import();
+    if (!only || strcmp(only, "messages") != 0) bench_import_document(argv[1]);
     if (only && strcmp(only, "import") == 0) {
         fclose(results);
         return 0;
@@ -295,7 +347,8 @@ int main(int argc, char **argv) {
     if (only && strcmp(only, "messages") == 0) {
         sqlite3 *db = open_db();
         create_order_index(db); /* as the full run's pages have by then */
-        bench_messages(db);
+        bench_messages(db, 0);
+        bench_messages(db, 1);
         sqlite3_close(db);
         fclose(results);
         return 0;
@@ -318,7 +371,8 @@ int main(int argc, char **argv) {
     bench_batch(st, 1000, "batch_1000");
     sqlite3_finalize(st);
     bench_pages(db);
-    bench_messages(db);
+    bench_messages(db, 0);
+    bench_messages(db, 1);
     sqlite3_close(db);
     fclose(results);
     return 0;
