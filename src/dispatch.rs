@@ -117,17 +117,27 @@ impl ReadCount {
     /// Takes a place; Err(how many wait) when `max` wait already.
     fn take(&self, max: usize) -> std::result::Result<(), usize> {
         let taken = self.taken.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
-        if taken.wrapping_sub(self.seen.load(Ordering::Relaxed)) <= max {
+        self.admit(taken, max)
+    }
+
+    /// The bound's check for a read that counted itself as the `taken`th.
+    /// Reads taken after it may have been delivered before this check, so
+    /// that more was given back than `taken` counts: that is fewer reads
+    /// waiting, so the difference is signed (unsigned, it wrapped to a
+    /// huge count and the read was refused).
+    fn admit(&self, taken: usize, max: usize) -> std::result::Result<(), usize> {
+        let waiting = |returned: usize| taken.wrapping_sub(returned) as isize;
+        if waiting(self.seen.load(Ordering::Relaxed)) <= max as isize {
             return Ok(());
         }
         let returned = self.returned.load(Ordering::Acquire);
         self.seen.fetch_max(returned, Ordering::Relaxed);
-        let waiting = taken.wrapping_sub(returned);
-        if waiting <= max {
+        let waiting = waiting(returned);
+        if waiting <= max as isize {
             return Ok(());
         }
         self.taken.fetch_sub(1, Ordering::Relaxed);
-        Err(waiting - 1)
+        Err(waiting as usize - 1)
     }
 
     fn give_back(&self) {

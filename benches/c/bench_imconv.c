@@ -178,7 +178,12 @@ static void *issue_calls(void *arg) {
         }
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         atomic_fetch_add_explicit(&issued, 1, memory_order_relaxed);
-        imconv_get_conversation(sdk, ids[x % (uint64_t)size], on_one, on_fail, NULL);
+        /* A refused call is owed no callback: stop rather than wait for it. */
+        int32_t rc = imconv_get_conversation(sdk, ids[x % (uint64_t)size], on_one, on_fail, NULL);
+        if (rc != IMCONV_OK) {
+            fprintf(stderr, "imconv_get_conversation refused: %d (%s)\n", rc, imconv_error_str(rc));
+            exit(1);
+        }
     }
     return NULL;
 }
