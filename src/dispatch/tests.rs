@@ -246,12 +246,12 @@ fn stop_soon_drains_then_finishes() {
 fn a_read_overtaken_by_reads_taken_and_delivered_after_it_counted_itself_is_admitted() {
     // Caller A counts its read, then is preempted before it checks the
     // bound; meanwhile caller B takes four reads and each is delivered,
-    // and B's checks move `seen` past A's count. Read apart, A's count
-    // minus what was given back wrapped to a huge number of reads waiting,
-    // and A's read was refused with IMCONV_ERR_QUEUE_FULL although one read
-    // (its own) was in flight: a call refused at random under reads from
-    // two threads (`make bench`'s two-thread throughput stopped, one call
-    // refused and never called back, about once in 15 runs).
+    // and B's checks move `seen` past A's count. Compared unsigned, A's
+    // count minus what was given back wrapped to a huge number of reads
+    // waiting, and A's read was refused with IMCONV_ERR_QUEUE_FULL although
+    // one read (its own) was in flight: a call refused at random under
+    // reads from two threads (seen once in this round's benchmark runs: the
+    // two-thread throughput test stopped, waiting for the refused call).
     let reads = ReadCount::default();
     let max = 2;
     let a = reads.taken.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
