@@ -557,7 +557,7 @@ $(BENCH_OUT)/sqlite3.o:
 	cp "$(SQLITE_DIR)/sqlite3mc_amalgamation.h" $(BENCH_OUT)/sqlite/sqlite3.h
 	$(CC) -O2 -DSQLITE_THREADSAFE=1 -DSQLITE_DEFAULT_WAL_SYNCHRONOUS=1 -c "$(SQLITE_DIR)/sqlite3mc_amalgamation.c" -o $@
 
-$(BENCH_OUT)/bench_imconv: benches/c/bench_imconv.c benches/c/bench_common.h include/imconv.h | lib
+$(BENCH_OUT)/bench_imconv: benches/c/bench_imconv.c benches/c/bench_common.h benches/c/bench_placement.h include/imconv.h | lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B) $< -o $@ $(LINK_REL)
 
@@ -600,7 +600,7 @@ bench-ciphers: $(BENCH_OUT)/bench_ciphers
 # callers, back to back and after 1 ms idle, beside the bare wake of a
 # parked thread measured in the same run (benches/c/bench_latency.c).
 BENCH_LATENCY_SIZES ?= 100000 1000000
-$(BENCH_OUT)/bench_latency: benches/c/bench_latency.c benches/c/bench_calls.h benches/c/bench_common.h include/imconv.h | lib
+$(BENCH_OUT)/bench_latency: benches/c/bench_latency.c benches/c/bench_calls.h benches/c/bench_common.h benches/c/bench_placement.h include/imconv.h | lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_B) -Wno-unused-function $< -o $@ $(LINK_REL)
 

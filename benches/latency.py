@@ -5,7 +5,9 @@ run, and issue 30's targets judged against that floor.
 bench_latency writes one result line per figure, named
 latency_<call>_<delivery>_<caller>_<spacing>_<p50|p99> (call: single,
 batch100; delivery: thread, host; caller: spin, block; spacing: b2b, idle),
-latency_floor_<wake|round_trip>_<spacing>_<p50|p99>, and
+latency_floor_<wake|round_trip>_<spacing>_<p50|p99>,
+latency_floor_cpu_round_trip (a cache line between the two CPUs, ns: where
+the host placed them, see bench_placement.h) and
 latency_idle_cpu_after_burst.
 """
 
@@ -95,6 +97,10 @@ def print_tables(by_key, sizes):
                 p50, p99 = floor(by_key, size, kind, spacing), floor(by_key, size, kind, spacing, "p99")
                 cells.append("-" if p50 is None else f"{p50:.1f} / {p99:.1f}")
             print(f"| {label} | " + " | ".join(cells) + " | | |")
+        placement = _get(by_key, size, "latency_floor_cpu_round_trip")
+        if placement is not None:
+            print(f"\nA cache line between the two CPUs: {placement:.0f} ns round trip "
+                  "(50-80 near, 320-340 far on these machines)")
         print()
         for what, value, bound, met in targets(by_key, size):
             judged += 1

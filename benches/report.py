@@ -63,7 +63,8 @@ ORDER = [
     "first_page_of_100", "whole_list_paged_by_100", "apply_messages", "apply_messages_read_first",
     "open_to_first_lookup", "rss_after_open", "rss_after_touching_all",
     "memory_per_conversation", "text_per_conversation", "memory_overhead_per_conversation",
-    "idle_cpu", "cpu_at_1000_lookups_per_s", "cache_zipf_hit_ratio", "cache_zipf_throughput",
+    "idle_cpu", "cpu_at_1000_lookups_per_s", "cpu_round_trip",
+    "cache_zipf_hit_ratio", "cache_zipf_throughput",
     "history_bytes_per_message", "history_messages_rate",
 ]
 HIGHER_IS_BETTER = {"conversations/s", "lookups/s", "messages/s", "hit ratio"}

@@ -1,6 +1,7 @@
 /* imconv through its public C ABI, the way users call it.
  *   bench_imconv <scratch_dir> <size> <results.jsonl>
  */
+#define _GNU_SOURCE /* bench_placement.h */
 #include <malloc.h>
 #include <sys/resource.h>
 #include <pthread.h>
@@ -8,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "bench_common.h"
+#include "bench_placement.h"
 #include "imconv.h"
 
 static imconv_sdk *sdk;
@@ -189,8 +191,9 @@ static void *issue_calls(void *arg) {
 }
 
 static void bench_throughput(int threads, const char *metric) {
-    double rate[ROUNDS];
+    double rate[ROUNDS], round_trip[ROUNDS];
     for (int round = 0; round < ROUNDS; round++) {
+        round_trip[round] = cpu_round_trip_ns();
         atomic_store(&issued, atomic_load(&completed));
         long target = atomic_load(&completed) + CALLS;
         pthread_t t[2];
@@ -200,8 +203,15 @@ static void bench_throughput(int threads, const char *metric) {
         for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
         wait_completed(target);
         rate[round] = CALLS / (now_s() - t0);
+        /* The host may move the CPUs during a round: measured again after. */
+        printf("  %s round %d: %.2f M/s; a cache line between the CPUs: %.0f ns round trip before, "
+               "%.0f after\n",
+               metric, round + 1, rate[round] * 1e-6, round_trip[round], cpu_round_trip_ns());
     }
     report(metric, size, "lookups/s", rate, ROUNDS);
+    /* The placement of the two CPUs (bench_placement.h) beside the
+       figure it moves most. */
+    if (threads == 1 && round_trip[0] >= 0) report("cpu_round_trip", size, "ns", round_trip, ROUNDS);
 }
 
 /* 3. getConversationList of `n` IDs, a fifth of them not stored. */

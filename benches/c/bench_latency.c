@@ -21,12 +21,15 @@
  * Each figure is the median over rounds of one round's p50 or p99 of
  * SAMPLES calls; the rounds alternate which delivery goes first.
  */
+#define _GNU_SOURCE /* sched_getcpu */
 #include <dirent.h>
+#include <sched.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <pthread.h>
 
 #include "bench_calls.h"
+#include "bench_placement.h"
 
 enum { MAX_RUNS = 9, BATCH = 100 };
 /* LATENCY_SAMPLES and LATENCY_RUNS (at most MAX_RUNS) change them: make
@@ -153,6 +156,85 @@ static long callback_thread_switches(void) {
     return total;
 }
 
+/* Each thread's CPU time so far (ns, /proc/self/task/<tid>/schedstat) and
+   name: which thread used the CPU of an idle second. */
+enum { MAX_THREADS = 64 };
+typedef struct {
+    int count;
+    long tid[MAX_THREADS];
+    long long ns[MAX_THREADS];
+    char name[MAX_THREADS][20];
+} thread_times;
+
+static void take_thread_times(thread_times *t) {
+    char path[300];
+    t->count = 0;
+    DIR *tasks = opendir("/proc/self/task");
+    struct dirent *e;
+    while (tasks && (e = readdir(tasks)) && t->count < MAX_THREADS) {
+        if (e->d_name[0] == '.') continue;
+        int i = t->count;
+        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        int ok = fscanf(f, "%lld", &t->ns[i]) == 1;
+        fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        if (!ok || !(f = fopen(path, "r"))) continue;
+        if (!fgets(t->name[i], sizeof t->name[i], f)) t->name[i][0] = 0;
+        fclose(f);
+        t->name[i][strcspn(t->name[i], "\n")] = 0;
+        t->tid[i] = atol(e->d_name);
+        t->count++;
+    }
+    if (tasks) closedir(tasks);
+}
+
+/* Prints the instance's threads that ran between two snapshots, and what
+   of `total_ms` (the process's CPU in the window) none of them accounts
+   for: the caller (whose own count holds the snapshots, so it is left out)
+   and threads gone by `after`. */
+static void print_busy_threads(const thread_times *before, const thread_times *after,
+                               double total_ms) {
+    double named = 0;
+    for (int i = 0; i < after->count; i++) {
+        if (after->tid[i] == (long)getpid()) continue;
+        long long ns = after->ns[i];
+        for (int j = 0; j < before->count; j++)
+            if (before->tid[j] == after->tid[i]) ns -= before->ns[j];
+        named += (double)ns * 1e-6;
+        if (ns > 10000)
+            printf("  %s (%ld): %.3f ms\n", after->name[i], after->tid[i], (double)ns * 1e-6);
+    }
+    printf("  the caller and threads gone since: %.3f ms\n", total_ms - named);
+}
+
+/* The instance's callback thread's ID, or -1. */
+static long callback_thread_tid(void) {
+    thread_times t;
+    take_thread_times(&t);
+    for (int i = 0; i < t.count; i++)
+        if (strncmp(t.name[i], "imconv-callback", 15) == 0) return t.tid[i];
+    return -1;
+}
+
+/* The CPU a thread of this process last ran on (/proc's stat, field 39),
+   or -1. */
+static int last_cpu(long tid) {
+    char path[100], line[1024];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int cpu = -1;
+    if (fgets(line, sizeof line, f)) {
+        const char *p = strrchr(line, ')'); /* the name may hold spaces */
+        for (int field = 2; p && field < 39; field++) p = strchr(p + 1, ' ');
+        if (p) cpu = atoi(p + 1);
+    }
+    fclose(f);
+    return cpu;
+}
+
 /* One timed call, in microseconds. */
 static double one_call(enum delivery d, enum call c, enum spacing s, const char **batch) {
     if (s == IDLE_1MS) idle_1ms();
@@ -253,7 +335,10 @@ static void *parked_thread(void *arg) {
     return NULL;
 }
 
+static double cpu_round_trips[MAX_RUNS];
+
 static void measure_floor(int run, double *lat) {
+    cpu_round_trips[run] = cpu_round_trip_ns();
     pthread_t t;
     parked.quit = 0;
     pthread_create(&t, NULL, parked_thread, NULL);
@@ -334,6 +419,11 @@ static void report_all(void) {
         }
         printf(" %17s | %20s |\n", "", "");
     }
+    if (cpu_round_trips[0] >= 0)
+        report("latency_floor_cpu_round_trip", size, "ns", cpu_round_trips, (size_t)RUNS);
+    if (cpu_round_trips[0] >= 0)
+        printf("\nA cache line between the two CPUs: %.0f ns round trip (bench_placement.h)\n",
+               median_of(cpu_round_trips));
 }
 
 /* The CPU the idle instance uses over 1 s, with thread delivery, right
@@ -346,15 +436,20 @@ static void measure_idle_cpu(const char *dir) {
     for (int run = 0; run < RUNS; run++) {
         for (int i = 0; i < 2000; i++) one_call(THREAD, SINGLE, BACK_TO_BACK, batch);
         struct rusage u0, u1;
+        thread_times before, after;
+        take_thread_times(&before);
         getrusage(RUSAGE_SELF, &u0);
         double t0 = now_s();
         sleep(1);
         getrusage(RUSAGE_SELF, &u1);
+        take_thread_times(&after);
         double cpu = (double)(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) +
                      (double)(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) * 1e-6 +
                      (double)(u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) +
                      (double)(u1.ru_stime.tv_usec - u0.ru_stime.tv_usec) * 1e-6;
         v[run] = cpu / (now_s() - t0) * 1e3;
+        printf("idle second %d: %.3f ms of CPU\n", run + 1, cpu * 1e3);
+        print_busy_threads(&before, &after, cpu * 1e3);
     }
     imconv_sdk_free(sdk);
     sdk = NULL;
@@ -407,14 +502,22 @@ int main(int argc, char **argv) {
         reply.caller = strcmp(cn, "block") == 0 ? BLOCK : SPIN;
         enum call c = strcmp(kn, "batch100") == 0 ? BATCH100 : SINGLE;
         enum spacing sp = strcmp(sn, "idle") == 0 ? IDLE_1MS : BACK_TO_BACK;
+        long callback = callback_thread_tid();
         for (int r = 0; r < 10; r++) {
             double p50, p99;
             long sw = callback_thread_switches();
-            for (int i = 0; i < SAMPLES; i++) lat[i] = one_call(d, c, sp, batch);
+            /* Where the two threads run: every 100th call, whether the
+               callback thread last ran on the caller's CPU. */
+            int same = 0, looks = 0;
+            for (int i = 0; i < SAMPLES; i++) {
+                lat[i] = one_call(d, c, sp, batch);
+                if (i % 100 == 99) same += last_cpu(callback) == sched_getcpu(), looks++;
+            }
             sw = callback_thread_switches() - sw;
             percentiles(lat, &p50, &p99);
-            printf("%s: p50 %.2f us, p99 %.2f us; callback thread slept %ld times, preempted %ld\n",
-                   only, p50, p99, sw % 1000000, sw / 1000000);
+            printf("%s: p50 %.2f us, p99 %.2f us; callback thread slept %ld times, preempted %ld, "
+                   "on the caller's CPU %d of %d looks; a cache line between the CPUs %.0f ns\n",
+                   only, p50, p99, sw % 1000000, sw / 1000000, same, looks, cpu_round_trip_ns());
         }
         imconv_sdk_free(sdk);
         return 0;

@@ -1,0 +1,83 @@
+/* Where this machine put the benchmark's two CPUs: the round trip of one
+ * cache line between CPU 0 and CPU 1, measured beside a figure it moves.
+ *
+ * On the 2-core virtual machines the benchmarks run on, the host places the
+ * two virtual CPUs near each other (a round trip of 50-80 ns) or far apart
+ * (320-340 ns), and moves them while a program runs. Every call with thread
+ * delivery hands cache lines between the caller's CPU and the callback
+ * thread's a few times, so a back-to-back lookup and the lookup throughput
+ * follow that placement; printing it beside them tells the machine's state
+ * from the library's. Needs _GNU_SOURCE (CPU affinity) before any include.
+ */
+#ifndef BENCH_PLACEMENT_H
+#define BENCH_PLACEMENT_H
+
+#ifndef _GNU_SOURCE
+#error "bench_placement.h needs _GNU_SOURCE defined before the first include"
+#endif
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+enum { PLACEMENT_ROUND_TRIPS = 20000 };
+
+static _Alignas(64) atomic_long placement_ball;
+
+static int placement_pin(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static int placement_cpus[2];
+
+/* The second CPU's side: returns each odd value as the next even one (also
+   when it could not be pinned, so that the other side never waits
+   forever); returns non-NULL when it was pinned. */
+static void *placement_partner(void *arg) {
+    int pinned = placement_pin(placement_cpus[1]) == 0;
+    for (long i = 0; i < PLACEMENT_ROUND_TRIPS; i++) {
+        while (atomic_load_explicit(&placement_ball, memory_order_acquire) != 2 * i + 1) {
+        }
+        atomic_store_explicit(&placement_ball, 2 * i + 2, memory_order_release);
+    }
+    return pinned ? arg : NULL;
+}
+
+/* The round trip of a cache line between the first two CPUs this thread
+   may run on, in ns (the mean of PLACEMENT_ROUND_TRIPS), or -1 where two
+   cannot be pinned (one CPU, or not allowed). The calling thread's own
+   CPUs are restored. */
+static double cpu_round_trip_ns(void) {
+    cpu_set_t before;
+    if (pthread_getaffinity_np(pthread_self(), sizeof before, &before) != 0) return -1;
+    int found = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && found < 2; cpu++)
+        if (CPU_ISSET(cpu, &before)) placement_cpus[found++] = cpu;
+    if (found < 2 || placement_pin(placement_cpus[0]) != 0) return -1;
+    atomic_store(&placement_ball, 0);
+    pthread_t partner;
+    static char pinned_marker;
+    double ns = -1;
+    if (pthread_create(&partner, NULL, placement_partner, &pinned_marker) == 0) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (long i = 0; i < PLACEMENT_ROUND_TRIPS; i++) {
+            atomic_store_explicit(&placement_ball, 2 * i + 1, memory_order_release);
+            while (atomic_load_explicit(&placement_ball, memory_order_acquire) != 2 * i + 2) {
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        void *pinned = NULL;
+        pthread_join(partner, &pinned);
+        if (pinned)
+            ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) /
+                 PLACEMENT_ROUND_TRIPS;
+    }
+    pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+    return ns;
+}
+
+#endif
