@@ -219,9 +219,12 @@ static void bench_batch(int n, const char *metric) {
     int batches = n >= 1000 ? 300 : 2000;
     const char **batch = malloc((size_t)n * sizeof *batch);
     double per_batch[ROUNDS];
+    long callback = thread_named("imconv-callback");
     for (int round = 0; round < ROUNDS; round++) {
         double spent = 0;
+        int same = 0;
         for (int b = 0; b < batches; b++) {
+            if (b % 100 == 99) same += last_cpu(callback) == sched_getcpu();
             for (int i = 0; i < n; i++) {
                 uint64_t r = next_random();
                 batch[i] = i % 5 == 4 ? misses[r % MISS_POOL] : ids[r % (uint64_t)size];
@@ -233,6 +236,9 @@ static void bench_batch(int n, const char *metric) {
             spent += now_s() - t0;
         }
         per_batch[round] = spent / batches * 1e6;
+        printf("  %s round %d: %.1f us; the callback thread on the caller's CPU in %d of %d looks; "
+               "a cache line between the CPUs: %.0f ns round trip after\n",
+               metric, round + 1, per_batch[round], same, batches / 100, cpu_round_trip_ns());
     }
     free(batch);
     report(metric, size, "us/batch", per_batch, ROUNDS);

@@ -209,32 +209,6 @@ static void print_busy_threads(const thread_times *before, const thread_times *a
     printf("  the caller and threads gone since: %.3f ms\n", total_ms - named);
 }
 
-/* The instance's callback thread's ID, or -1. */
-static long callback_thread_tid(void) {
-    thread_times t;
-    take_thread_times(&t);
-    for (int i = 0; i < t.count; i++)
-        if (strncmp(t.name[i], "imconv-callback", 15) == 0) return t.tid[i];
-    return -1;
-}
-
-/* The CPU a thread of this process last ran on (/proc's stat, field 39),
-   or -1. */
-static int last_cpu(long tid) {
-    char path[100], line[1024];
-    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int cpu = -1;
-    if (fgets(line, sizeof line, f)) {
-        const char *p = strrchr(line, ')'); /* the name may hold spaces */
-        for (int field = 2; p && field < 39; field++) p = strchr(p + 1, ' ');
-        if (p) cpu = atoi(p + 1);
-    }
-    fclose(f);
-    return cpu;
-}
-
 /* One timed call, in microseconds. */
 static double one_call(enum delivery d, enum call c, enum spacing s, const char **batch) {
     if (s == IDLE_1MS) idle_1ms();
@@ -502,7 +476,7 @@ int main(int argc, char **argv) {
         reply.caller = strcmp(cn, "block") == 0 ? BLOCK : SPIN;
         enum call c = strcmp(kn, "batch100") == 0 ? BATCH100 : SINGLE;
         enum spacing sp = strcmp(sn, "idle") == 0 ? IDLE_1MS : BACK_TO_BACK;
-        long callback = callback_thread_tid();
+        long callback = thread_named("imconv-callback");
         for (int r = 0; r < 10; r++) {
             double p50, p99;
             long sw = callback_thread_switches();

@@ -7,7 +7,9 @@
  * delivery hands cache lines between the caller's CPU and the callback
  * thread's a few times, so a back-to-back lookup and the lookup throughput
  * follow that placement; printing it beside them tells the machine's state
- * from the library's. Needs _GNU_SOURCE (CPU affinity) before any include.
+ * from the library's. Also: on which CPU a thread last ran (the callback
+ * thread sharing the caller's CPU is the other state that moves them).
+ * Needs _GNU_SOURCE (CPU affinity) before any include.
  */
 #ifndef BENCH_PLACEMENT_H
 #define BENCH_PLACEMENT_H
@@ -16,9 +18,14 @@
 #error "bench_placement.h needs _GNU_SOURCE defined before the first include"
 #endif
 
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 /* 20 batches of 1,000 round trips; the median batch is the figure, so
    that the start (the second thread moving to its CPU, that CPU waking up)
@@ -94,6 +101,43 @@ static double cpu_round_trip_ns(void) {
     }
     pthread_setaffinity_np(pthread_self(), sizeof before, &before);
     return ns;
+}
+
+/* The ID of this process's first thread whose name starts with `prefix`
+   (the instance's "imconv-callback"), or -1. */
+static long thread_named(const char *prefix) {
+    char path[300], name[32];
+    long found = -1;
+    DIR *tasks = opendir("/proc/self/task");
+    struct dirent *e;
+    while (found < 0 && tasks && (e = readdir(tasks))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(name, sizeof name, f) && strncmp(name, prefix, strlen(prefix)) == 0)
+            found = atol(e->d_name);
+        fclose(f);
+    }
+    if (tasks) closedir(tasks);
+    return found;
+}
+
+/* The CPU a thread of this process last ran on (/proc's stat, field 39),
+   or -1: whether the callback thread shares the caller's CPU. */
+static int last_cpu(long tid) {
+    char path[100], line[1024];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int cpu = -1;
+    if (fgets(line, sizeof line, f)) {
+        const char *p = strrchr(line, ')'); /* the name may hold spaces */
+        for (int field = 2; p && field < 39; field++) p = strchr(p + 1, ' ');
+        if (p) cpu = atoi(p + 1);
+    }
+    fclose(f);
+    return cpu;
 }
 
 #endif
