@@ -100,7 +100,7 @@ def print_tables(by_key, sizes):
         placement = _get(by_key, size, "latency_floor_cpu_round_trip")
         if placement is not None:
             print(f"\nA cache line between the two CPUs: {placement:.0f} ns round trip "
-                  "(50-80 near, 320-340 far on these machines)")
+                  "(50-80 near, 300-500 far on these machines)")
         print()
         for what, value, bound, met in targets(by_key, size):
             judged += 1

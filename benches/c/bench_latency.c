@@ -21,9 +21,8 @@
  * Each figure is the median over rounds of one round's p50 or p99 of
  * SAMPLES calls; the rounds alternate which delivery goes first.
  */
-#define _GNU_SOURCE /* sched_getcpu */
+#define _GNU_SOURCE /* bench_placement.h */
 #include <dirent.h>
-#include <sched.h>
 #include <poll.h>
 #include <sys/resource.h>
 #include <pthread.h>
@@ -128,31 +127,21 @@ static void await_reply(enum delivery d) {
     pthread_mutex_unlock(&reply.lock);
 }
 
-/* Context switches of the instance's callback thread (for profiling):
-   voluntary (it slept) + involuntary (preempted) * 1e6. */
-static long callback_thread_switches(void) {
-    char path[300], line[256];
+/* Context switches of a thread of this process (the instance's callback
+   thread, for profiling): voluntary (it slept) + involuntary (preempted)
+   * 1e6. */
+static long thread_switches(long tid) {
+    char path[100], line[256];
     long total = 0;
-    DIR *tasks = opendir("/proc/self/task");
-    struct dirent *e;
-    while (tasks && (e = readdir(tasks))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        int is_callback = fgets(line, sizeof line, f) && strncmp(line, "imconv-callback", 15) == 0;
-        fclose(f);
-        if (!is_callback) continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
-        if (!(f = fopen(path, "r"))) continue;
-        while (fgets(line, sizeof line, f)) {
-            long n;
-            if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1) total += n;
-            if (sscanf(line, "nonvoluntary_ctxt_switches: %ld", &n) == 1) total += n * 1000000;
-        }
-        fclose(f);
+    snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f)) {
+        long n;
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1) total += n;
+        if (sscanf(line, "nonvoluntary_ctxt_switches: %ld", &n) == 1) total += n * 1000000;
     }
-    if (tasks) closedir(tasks);
+    fclose(f);
     return total;
 }
 
@@ -393,11 +382,11 @@ static void report_all(void) {
         }
         printf(" %17s | %20s |\n", "", "");
     }
-    if (cpu_round_trips[0] >= 0)
+    if (cpu_round_trips[0] >= 0) {
         report("latency_floor_cpu_round_trip", size, "ns", cpu_round_trips, (size_t)RUNS);
-    if (cpu_round_trips[0] >= 0)
         printf("\nA cache line between the two CPUs: %.0f ns round trip (bench_placement.h)\n",
                median_of(cpu_round_trips));
+    }
 }
 
 /* The CPU the idle instance uses over 1 s, with thread delivery, right
@@ -479,7 +468,7 @@ int main(int argc, char **argv) {
         long callback = thread_named("imconv-callback");
         for (int r = 0; r < 10; r++) {
             double p50, p99;
-            long sw = callback_thread_switches();
+            long sw = thread_switches(callback);
             /* Where the two threads run: every 100th call, whether the
                callback thread last ran on the caller's CPU. */
             int same = 0, looks = 0;
@@ -487,7 +476,7 @@ int main(int argc, char **argv) {
                 lat[i] = one_call(d, c, sp, batch);
                 if (i % 100 == 99) same += last_cpu(callback) == sched_getcpu(), looks++;
             }
-            sw = callback_thread_switches() - sw;
+            sw = thread_switches(callback) - sw;
             percentiles(lat, &p50, &p99);
             printf("%s: p50 %.2f us, p99 %.2f us; callback thread slept %ld times, preempted %ld, "
                    "on the caller's CPU %d of %d looks; a cache line between the CPUs %.0f ns\n",

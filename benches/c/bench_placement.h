@@ -3,7 +3,7 @@
  *
  * On the 2-core virtual machines the benchmarks run on, the host places the
  * two virtual CPUs near each other (a round trip of 50-80 ns) or far apart
- * (320-340 ns), and moves them while a program runs. Every call with thread
+ * (300-500 ns), and moves them while a program runs. Every call with thread
  * delivery hands cache lines between the caller's CPU and the callback
  * thread's a few times, so a back-to-back lookup and the lookup throughput
  * follow that placement; printing it beside them tells the machine's state
