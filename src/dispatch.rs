@@ -126,13 +126,13 @@ impl ReadCount {
     /// waiting, so the difference is signed (unsigned, it wrapped to a
     /// huge count and the read was refused).
     fn admit(&self, taken: usize, max: usize) -> std::result::Result<(), usize> {
-        let waiting = |returned: usize| taken.wrapping_sub(returned) as isize;
-        if waiting(self.seen.load(Ordering::Relaxed)) <= max as isize {
+        let waiting_after = |returned: usize| taken.wrapping_sub(returned) as isize;
+        if waiting_after(self.seen.load(Ordering::Relaxed)) <= max as isize {
             return Ok(());
         }
         let returned = self.returned.load(Ordering::Acquire);
         self.seen.fetch_max(returned, Ordering::Relaxed);
-        let waiting = waiting(returned);
+        let waiting = waiting_after(returned);
         if waiting <= max as isize {
             return Ok(());
         }
